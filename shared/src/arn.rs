@@ -1,0 +1,184 @@
+//! IAM role ARNs: `arn:<partition>:iam::<12-digit account>:role[/path/]<name>`.
+
+use crate::input::{quoted, InputError, InputErrorKind};
+use crate::region::{Partition, Region};
+use std::fmt;
+
+/// A syntactically valid IAM role ARN.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RoleArn {
+    raw: String,
+    partition: Partition,
+    account_start: usize,
+    name_start: usize,
+}
+
+const MAX_ARN_LEN: usize = 2048;
+const MAX_ROLE_NAME: usize = 64;
+const MAX_PATH: usize = 512;
+
+fn invalid(value: &str, why: &str) -> InputError {
+    InputError::new(
+        InputErrorKind::InvalidRoleArn,
+        format!(
+            "{} is not an IAM role ARN: {why}. Copy the ARN from the role's summary in the IAM console; \
+             it looks like \"arn:aws:iam::123456789012:role/platform-read\".",
+            quoted(value)
+        ),
+    )
+}
+
+fn is_role_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
+}
+
+impl RoleArn {
+    pub fn parse(value: &str) -> Result<Self, InputError> {
+        let raw = value.trim();
+        if raw.len() > MAX_ARN_LEN {
+            return Err(invalid(value, "it is longer than 2048 characters"));
+        }
+        let mut parts = raw.splitn(6, ':');
+        let (Some(arn), Some(partition), Some(service), Some(region), Some(account), Some(resource)) =
+            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid(value, "it must have six ':'-separated parts"));
+        };
+        if arn != "arn" {
+            return Err(invalid(value, "it must start with \"arn:\""));
+        }
+        let Some(partition) = Partition::parse(partition) else {
+            return Err(invalid(
+                value,
+                &format!("{} is not a partition (use aws, aws-cn or aws-us-gov)", quoted(partition)),
+            ));
+        };
+        if service != "iam" {
+            return Err(invalid(value, &format!("the service is {}, not \"iam\"", quoted(service))));
+        }
+        if !region.is_empty() {
+            return Err(invalid(value, "IAM ARNs have an empty region field (\"iam::\")"));
+        }
+        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid(
+                value,
+                &format!("the account ID {} must be exactly 12 digits", quoted(account)),
+            ));
+        }
+        let Some(path_and_name) = resource.strip_prefix("role/") else {
+            return Err(invalid(
+                value,
+                &format!("the resource {} is not a role (it must start with \"role/\")", quoted(resource)),
+            ));
+        };
+        let (path, name) = match path_and_name.rfind('/') {
+            Some(i) => (&path_and_name[..=i], &path_and_name[i + 1..]),
+            None => ("", path_and_name),
+        };
+        if name.is_empty() {
+            return Err(invalid(value, "the role name after \"role/\" is missing"));
+        }
+        if name.len() > MAX_ROLE_NAME {
+            return Err(invalid(value, "the role name is longer than 64 characters"));
+        }
+        if let Some(c) = name.chars().find(|c| !is_role_name_char(*c)) {
+            return Err(invalid(
+                value,
+                &format!("the role name contains {c:?}; only letters, digits and _+=,.@- are allowed"),
+            ));
+        }
+        if !path.is_empty() {
+            if path.len() + 1 > MAX_PATH {
+                return Err(invalid(value, "the role path is longer than 512 characters"));
+            }
+            if path.contains("//") {
+                return Err(invalid(value, "the role path contains an empty segment (\"//\")"));
+            }
+            if let Some(c) = path.chars().find(|c| !('\u{21}'..='\u{7e}').contains(c)) {
+                return Err(invalid(value, &format!("the role path contains {c:?}")));
+            }
+        }
+        let account_start = raw.len() - resource.len() - 1 - account.len();
+        let name_start = raw.len() - name.len();
+        Ok(Self { raw: raw.to_owned(), partition, account_start, name_start })
+    }
+
+    /// Parses the ARN and checks that it lives in the region's partition: a role in `aws`
+    /// cannot be assumed for a bucket in `aws-cn`.
+    pub fn parse_for_region(value: &str, region: Region) -> Result<Self, InputError> {
+        let arn = Self::parse(value)?;
+        arn.check_partition(region)?;
+        Ok(arn)
+    }
+
+    pub fn check_partition(&self, region: Region) -> Result<(), InputError> {
+        if self.partition == region.partition() {
+            return Ok(());
+        }
+        Err(InputError::new(
+            InputErrorKind::PartitionMismatch,
+            format!(
+                "The role {} is in partition {:?} but region {:?} is in partition {:?}; \
+                 use a role from the same partition as the bucket's region.",
+                quoted(&self.raw),
+                self.partition.as_str(),
+                region.as_str(),
+                region.partition().as_str()
+            ),
+        ))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    pub fn partition(&self) -> Partition {
+        self.partition
+    }
+
+    pub fn account_id(&self) -> &str {
+        &self.raw[self.account_start..self.account_start + 12]
+    }
+
+    pub fn role_name(&self) -> &str {
+        &self.raw[self.name_start..]
+    }
+}
+
+impl fmt::Display for RoleArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+
+impl fmt::Debug for RoleArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RoleArn({})", self.raw)
+    }
+}
+
+impl serde::Serialize for RoleArn {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.raw)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RoleArn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        RoleArn::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_role_arn_with_a_path_keeps_account_and_name() {
+        let arn = RoleArn::parse("arn:aws-us-gov:iam::123456789012:role/team/data/reader").unwrap();
+        assert_eq!(arn.partition(), Partition::AwsUsGov);
+        assert_eq!(arn.account_id(), "123456789012");
+        assert_eq!(arn.role_name(), "reader");
+    }
+}

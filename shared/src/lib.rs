@@ -1,0 +1,22 @@
+//! The S3 integrations domain, shared by every Lambda function and the dev server.
+//!
+//! This crate owns the rules that need no AWS call: parsing locators, bucket names, role ARNs
+//! and regions into types that cannot be invalid; matching a locator to the integration whose
+//! scope covers it; rendering the access, trust and CORS policies an admin pastes into AWS; and
+//! the SigV4 query-string presigner. Everything here is reachable from tests without Lambda or AWS.
+
+pub mod arn;
+pub mod bucket;
+pub mod input;
+pub mod locator;
+pub mod policy;
+pub mod presign;
+pub mod region;
+pub mod scope;
+
+pub use arn::RoleArn;
+pub use bucket::BucketName;
+pub use input::{InputError, InputErrorKind};
+pub use locator::{Locator, ObjectKey, S3Locator, VersionId};
+pub use region::{Partition, Region};
+pub use scope::{KeyPrefix, Scope};

@@ -1,0 +1,219 @@
+//! Scopes: which locators an integration serves, and which integration serves a locator.
+//!
+//! A scope is a locator prefix: the org default (`s3://` limited to its permitted buckets), one
+//! bucket (`s3://b/`) or a key prefix in one bucket (`s3://b/p/`). The most specific scope that
+//! covers a locator wins: a longer prefix beats a shorter one, any prefix beats its bucket, and a
+//! bucket beats the default.
+
+use crate::bucket::BucketName;
+use crate::input::{quoted, InputError, InputErrorKind};
+use crate::locator::S3Locator;
+use std::fmt;
+
+pub const MAX_PREFIX_BYTES: usize = 1024;
+
+/// A key prefix inside one bucket: 1 to 1,024 bytes, no control characters, no `.`/`..` segment.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyPrefix(String);
+
+impl KeyPrefix {
+    pub fn parse(value: &str) -> Result<Self, InputError> {
+        let invalid = |why: &str| {
+            InputError::new(
+                InputErrorKind::InvalidPrefix,
+                format!("Prefix {} is invalid: {why}.", quoted(value)),
+            )
+        };
+        if value.is_empty() {
+            return Err(invalid("it is empty; leave the prefix out to serve the whole bucket"));
+        }
+        if value.len() > MAX_PREFIX_BYTES {
+            return Err(invalid("it is longer than 1024 bytes, the longest S3 key"));
+        }
+        if value.starts_with("s3://") {
+            return Err(invalid(
+                "give only the key prefix inside the bucket, such as \"images/\", not a locator",
+            ));
+        }
+        if value.contains('*') {
+            return Err(invalid(
+                "wildcards are not supported; a prefix already covers every key that starts with it",
+            ));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(invalid("it contains a control character"));
+        }
+        if value.split('/').any(|s| s == "." || s == "..") {
+            return Err(invalid("it contains a \".\" or \"..\" segment, which browsers rewrite"));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for KeyPrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyPrefix({:?})", self.0)
+    }
+}
+
+/// What an integration serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// The org's default: serves every locator in its permitted buckets (sorted, no duplicates).
+    Default { buckets: Vec<BucketName> },
+    /// One bucket, or one key prefix inside it.
+    Bucket { bucket: BucketName, prefix: Option<KeyPrefix> },
+}
+
+pub const MAX_DEFAULT_BUCKETS: usize = 100;
+
+impl Scope {
+    /// A default scope over these buckets; rejects an empty list, duplicates and more than 100.
+    pub fn default_for(buckets: Vec<BucketName>) -> Result<Self, InputError> {
+        if buckets.is_empty() {
+            return Err(InputError::new(
+                InputErrorKind::InvalidBucketName,
+                "The default scope needs at least one permitted bucket; list the buckets the platform may read.",
+            ));
+        }
+        if buckets.len() > MAX_DEFAULT_BUCKETS {
+            return Err(InputError::new(
+                InputErrorKind::InvalidBucketName,
+                format!(
+                    "The default scope lists {} buckets; at most {MAX_DEFAULT_BUCKETS} are allowed. \
+                     Split them across bucket-scoped integrations.",
+                    buckets.len()
+                ),
+            ));
+        }
+        let mut sorted = buckets;
+        sorted.sort();
+        if let Some(pair) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            return Err(InputError::new(
+                InputErrorKind::InvalidBucketName,
+                format!("Bucket {:?} is listed twice; list each permitted bucket once.", pair[0].as_str()),
+            ));
+        }
+        Ok(Scope::Default { buckets: sorted })
+    }
+
+    /// The buckets this scope may read; the access policy grants exactly these.
+    pub fn buckets(&self) -> &[BucketName] {
+        match self {
+            Scope::Default { buckets } => buckets,
+            Scope::Bucket { bucket, .. } => std::slice::from_ref(bucket),
+        }
+    }
+
+    pub fn prefix(&self) -> Option<&KeyPrefix> {
+        match self {
+            Scope::Bucket { prefix, .. } => prefix.as_ref(),
+            Scope::Default { .. } => None,
+        }
+    }
+
+    /// The scope as a locator prefix; two integrations of one org never share it. All defaults
+    /// share `s3://`, so an org has at most one default.
+    pub fn key(&self) -> String {
+        match self {
+            Scope::Default { .. } => "s3://".to_owned(),
+            Scope::Bucket { bucket, prefix } => {
+                format!("s3://{}/{}", bucket, prefix.as_ref().map_or("", KeyPrefix::as_str))
+            }
+        }
+    }
+
+    /// How specific the scope is; higher wins. `None` when it does not cover the locator.
+    pub fn specificity(&self, locator: &S3Locator) -> Option<usize> {
+        match self {
+            Scope::Default { buckets } => buckets.binary_search(&locator.bucket).ok().map(|_| 0),
+            Scope::Bucket { bucket, prefix } => {
+                if *bucket != locator.bucket {
+                    return None;
+                }
+                match prefix {
+                    None => Some(1),
+                    Some(p) if locator.key.as_str().starts_with(p.as_str()) => Some(2 + p.as_str().len()),
+                    Some(_) => None,
+                }
+            }
+        }
+    }
+}
+
+/// Anything that carries a scope: an integration, or a test double.
+pub trait Scoped {
+    fn scope(&self) -> &Scope;
+    fn name(&self) -> &str;
+}
+
+/// Why no integration serves a locator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoMatch {
+    /// No scope mentions the bucket at all, or only prefixes that do not cover the key.
+    NoIntegration { message: String },
+    /// The org has a default, but the bucket is not among its permitted buckets.
+    BucketNotPermitted { message: String },
+}
+
+impl NoMatch {
+    pub fn code(&self) -> &'static str {
+        match self {
+            NoMatch::NoIntegration { .. } => "NO_INTEGRATION",
+            NoMatch::BucketNotPermitted { .. } => "BUCKET_NOT_PERMITTED",
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            NoMatch::NoIntegration { message } | NoMatch::BucketNotPermitted { message } => message,
+        }
+    }
+}
+
+/// Picks the integration with the most specific scope covering the locator.
+pub fn resolve<'a, T: Scoped>(integrations: &'a [T], locator: &S3Locator) -> Result<&'a T, NoMatch> {
+    let mut best: Option<(usize, &T)> = None;
+    for candidate in integrations {
+        if let Some(rank) = candidate.scope().specificity(locator) {
+            if best.is_none_or(|(b, _)| rank > b) {
+                best = Some((rank, candidate));
+            }
+        }
+    }
+    if let Some((_, winner)) = best {
+        return Ok(winner);
+    }
+    let bucket = locator.bucket.as_str();
+    let prefixes: Vec<&str> = integrations
+        .iter()
+        .filter(|i| i.scope().buckets().first().is_some_and(|b| b == &locator.bucket))
+        .filter_map(|i| i.scope().prefix().map(KeyPrefix::as_str))
+        .collect();
+    if !prefixes.is_empty() {
+        return Err(NoMatch::NoIntegration {
+            message: format!(
+                "No integration covers this key in bucket {bucket:?}: the bucket's integrations serve only \
+                 keys under {prefixes:?}. Ask an org admin to widen the prefix or connect the bucket."
+            ),
+        });
+    }
+    if let Some(default) = integrations.iter().find(|i| matches!(i.scope(), Scope::Default { .. })) {
+        return Err(NoMatch::BucketNotPermitted {
+            message: format!(
+                "Bucket {bucket:?} is not among the permitted buckets of the default integration {:?}. \
+                 Ask an org admin to add it (and update the role's access policy).",
+                default.name()
+            ),
+        });
+    }
+    Err(NoMatch::NoIntegration {
+        message: format!(
+            "No integration covers bucket {bucket:?}. Ask an org admin to connect it under Integrations."
+        ),
+    })
+}
