@@ -5,14 +5,24 @@
 //! scope covers it; rendering the access, trust and CORS policies an admin pastes into AWS; and
 //! the SigV4 query-string presigner. Everything here is reachable from tests without Lambda or AWS.
 
+#[cfg(feature = "lambda")]
+pub mod api;
 pub mod arn;
+pub mod auth;
 pub mod bucket;
+pub mod clock;
+pub mod config;
+pub mod error;
 pub mod input;
+pub mod integration;
 pub mod locator;
 pub mod policy;
 pub mod presign;
 pub mod region;
 pub mod scope;
+pub mod store;
+#[cfg(feature = "lambda")]
+pub mod telemetry;
 
 pub use arn::RoleArn;
 pub use bucket::BucketName;

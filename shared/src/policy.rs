@@ -229,3 +229,40 @@ pub fn to_pretty_json<T: Serialize>(document: &T) -> String {
     // Serializing these types cannot fail: they hold only strings, numbers and maps with string keys.
     serde_json::to_string_pretty(document).unwrap_or_default()
 }
+
+/// The three documents for one saved integration, as the API returns them: each document as an
+/// object (`policy` / `cors`) and as the exact text to paste (`text`).
+pub fn rendered_policies(
+    partition: Partition,
+    scope: &Scope,
+    versioning: bool,
+    platform_principal_arn: &str,
+    external_id: &ExternalId,
+    origins: &[AppOrigin],
+) -> serde_json::Value {
+    serde_json::json!({
+        "access": access_policy_response(partition, scope, versioning),
+        "trust": trust_policy_response(platform_principal_arn, external_id),
+        "cors": cors_response(origins),
+    })
+}
+
+pub fn access_policy_response(partition: Partition, scope: &Scope, versioning: bool) -> serde_json::Value {
+    let policy = access_policy(partition, scope, versioning);
+    serde_json::json!({"policy": policy, "text": to_pretty_json(&policy)})
+}
+
+pub fn trust_policy_response(platform_principal_arn: &str, external_id: &ExternalId) -> serde_json::Value {
+    let policy = trust_policy(platform_principal_arn, external_id);
+    serde_json::json!({
+        "policy": policy,
+        "text": to_pretty_json(&policy),
+        "external_id": external_id.as_str(),
+        "principal": platform_principal_arn,
+    })
+}
+
+pub fn cors_response(origins: &[AppOrigin]) -> serde_json::Value {
+    let cors = cors_configuration(origins);
+    serde_json::json!({"cors": cors, "text": to_pretty_json(&cors)})
+}

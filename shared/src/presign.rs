@@ -72,6 +72,10 @@ impl CustomEndpoint {
         if authority.is_empty() || authority.contains(['@', '?', '#', ' ']) {
             return Err(format!("{url:?} has no usable host"));
         }
+        // Clients leave a default port out of the Host header (and aws-sigv4 signs it so), so
+        // the signed host must not carry it either.
+        let default_port = if scheme == "https" { ":443" } else { ":80" };
+        let authority = authority.strip_suffix(default_port).unwrap_or(authority);
         Ok(Self {
             scheme: scheme.to_owned(),
             authority: authority.to_owned(),

@@ -1,0 +1,315 @@
+//! The dev server: one process that serves every route of the API by calling the same handler
+//! functions the Lambdas run. It plays API Gateway's part: it verifies the HS256 dev token (401
+//! before any handler), matches the route, and hands the handler an API Gateway HTTP API v2
+//! event with the claims where the JWT authorizer would put them.
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde_json::{json, Map, Value};
+use shared::api;
+use shared::config::{ApiConfig, ConfigError, Env};
+use shared::error::ApiError;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// API Gateway's own payload limit.
+pub const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct DevConfig {
+    pub listen_addr: SocketAddr,
+    pub jwt_secret: String,
+    pub api: ApiConfig,
+}
+
+struct WithDefaults<'a>(&'a dyn Env);
+
+impl Env for WithDefaults<'_> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.0.var(name).or_else(|| (name == "TABLE_NAME").then(|| "integrations".to_owned()))
+    }
+}
+
+impl DevConfig {
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        let listen = shared::config::optional(env, "LISTEN_ADDR", "127.0.0.1:3000");
+        let listen_addr = listen.parse().map_err(|_| ConfigError {
+            variable: "LISTEN_ADDR",
+            message: format!("{listen:?} is not an address such as 127.0.0.1:3000"),
+        })?;
+        let jwt_secret =
+            shared::config::required(env, "DEV_JWT_SECRET", "the HS256 secret dev tokens are signed with")?;
+        if jwt_secret.len() < 16 {
+            return Err(ConfigError {
+                variable: "DEV_JWT_SECRET",
+                message: "must be at least 16 characters".into(),
+            });
+        }
+        Ok(Self { listen_addr, jwt_secret, api: ApiConfig::from_env(&WithDefaults(env))? })
+    }
+}
+
+/// Every handler's state, built once.
+#[derive(Debug)]
+pub struct DevServer {
+    pub integrations: integrations::State,
+    pub policies: policies::State,
+    jwt_secret: String,
+}
+
+impl DevServer {
+    pub fn new(store: shared::store::Store, config: &DevConfig) -> Self {
+        Self {
+            integrations: integrations::State::new(store.clone(), config.api.clone()),
+            policies: policies::State::new(store, config.api.clone()),
+            jwt_secret: config.jwt_secret.clone(),
+        }
+    }
+}
+
+/// A dev token: HS256 with `org_id`, `role` and `exp`.
+pub fn mint_token(secret: &str, org_id: &str, role: &str, ttl_secs: u64) -> String {
+    let exp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) + ttl_secs;
+    let claims = json!({"org_id": org_id, "role": role, "exp": exp, "iat": exp - ttl_secs, "sub": format!("dev-{role}@{org_id}")});
+    EncodingKey::from_secret(secret.as_bytes())
+        .and_then(|key| jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key))
+        .unwrap_or_default()
+}
+
+/// Verifies the bearer token and returns its claims as API Gateway passes them: every value a
+/// string, arrays flattened to `"[a b]"`.
+fn verify(secret: &str, headers: &HeaderMap) -> Result<HashMap<String, String>, ApiError> {
+    let unauthorized = |why: &str| {
+        ApiError::Unauthorized(format!("{why} Send \"Authorization: Bearer <token>\" with a valid token."))
+    };
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(|| unauthorized("The request has no Authorization header."))?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+        .ok_or_else(|| unauthorized("The Authorization header is not a bearer token."))?;
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = 0;
+    validation.set_required_spec_claims(&["exp"]);
+    let key =
+        DecodingKey::from_secret(secret.as_bytes()).map_err(|_| unauthorized("The token is invalid."))?;
+    let data = jsonwebtoken::decode::<Map<String, Value>>(token.trim(), &key, &validation).map_err(|e| {
+        match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => unauthorized("The token has expired."),
+            _ => unauthorized("The token is invalid."),
+        }
+    })?;
+    Ok(data.claims.into_iter().map(|(k, v)| (k, flatten_claim(&v))).collect())
+}
+
+fn flatten_claim(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => format!("[{}]", items.iter().map(flatten_claim).collect::<Vec<_>>().join(" ")),
+        other => other.to_string(),
+    }
+}
+
+/// The API Gateway HTTP API (payload 2.0) event for a request, as the JWT authorizer passes it on.
+#[allow(clippy::too_many_arguments)]
+pub fn api_gateway_event(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    route_key: &str,
+    path_parameters: &HashMap<String, String>,
+    claims: &HashMap<String, String>,
+) -> Value {
+    let mut header_map: Map<String, Value> = Map::new();
+    for (name, value) in headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        match header_map.get_mut(name.as_str()) {
+            Some(Value::String(existing)) => {
+                existing.push(',');
+                existing.push_str(&value);
+            }
+            _ => {
+                header_map.insert(name.as_str().to_owned(), Value::String(value));
+            }
+        }
+    }
+    let raw_query = uri.query().unwrap_or("");
+    let mut query: Map<String, Value> = Map::new();
+    for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, v) = (percent_decode(k), percent_decode(v));
+        match query.get_mut(&k) {
+            Some(Value::String(existing)) => {
+                existing.push(',');
+                existing.push_str(&v);
+            }
+            _ => {
+                query.insert(k, Value::String(v));
+            }
+        }
+    }
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    let (body, base64) = match std::str::from_utf8(body) {
+        Ok(text) => (text.to_owned(), false),
+        Err(_) => (base64_encode(body), true),
+    };
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": uri.path(),
+        "rawQueryString": raw_query,
+        "headers": header_map,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "devserver",
+            "authorizer": {"jwt": {"claims": claims, "scopes": null}},
+            "domainName": header_map.get("host").cloned().unwrap_or(Value::String("localhost".into())),
+            "domainPrefix": "localhost",
+            "http": {
+                "method": method.as_str(),
+                "path": uri.path(),
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": header_map.get("user-agent").cloned().unwrap_or(Value::String(String::new())),
+            },
+            "requestId": ulid::Ulid::new().to_string(),
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": shared::clock::now_rfc3339(),
+            "timeEpoch": now as u64,
+        },
+        "isBase64Encoded": base64,
+    });
+    if !query.is_empty() {
+        event["queryStringParameters"] = Value::Object(query);
+    }
+    if !path_parameters.is_empty() {
+        event["pathParameters"] = json!(path_parameters);
+    }
+    if !body.is_empty() {
+        event["body"] = Value::String(body);
+    }
+    event
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(T[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn error_response(err: &ApiError) -> Response {
+    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, [(axum::http::header::CONTENT_TYPE, "application/json")], err.body().to_string()).into_response()
+}
+
+fn into_axum(response: lambda_http::Response<lambda_http::Body>) -> Response {
+    let (parts, body) = response.into_parts();
+    let bytes: Vec<u8> = match body {
+        lambda_http::Body::Empty => Vec::new(),
+        lambda_http::Body::Text(t) => t.into_bytes(),
+        lambda_http::Body::Binary(b) => b,
+        #[allow(unreachable_patterns)]
+        _ => Vec::new(),
+    };
+    let mut out = Response::new(axum::body::Body::from(bytes));
+    *out.status_mut() = parts.status;
+    *out.headers_mut() = parts.headers;
+    out
+}
+
+/// What API Gateway plus the Lambda integration do for one request.
+pub async fn gateway(app: &DevServer, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let claims = match verify(&app.jwt_secret, &headers) {
+        Ok(claims) => claims,
+        Err(e) => return error_response(&e),
+    };
+    let (route_key, params) = match api::match_route(method.as_str(), uri.path()) {
+        Ok(found) => found,
+        Err(allowed) if !allowed.is_empty() => {
+            return error_response(&ApiError::MethodNotAllowed(format!(
+                "{method} is not allowed on {}; use {}.",
+                uri.path(),
+                allowed.join(" or ")
+            )))
+        }
+        Err(_) => {
+            return error_response(&ApiError::NotFound(format!(
+                "There is no route {method} {}. See the API reference in the README.",
+                uri.path()
+            )))
+        }
+    };
+    let event = api_gateway_event(&method, &uri, &headers, &body, route_key, &params, &claims);
+    let request = match lambda_http::request::from_str(&event.to_string()) {
+        Ok(request) => request,
+        Err(e) => return error_response(&ApiError::internal(e)),
+    };
+    let response = if route_key.starts_with("GET /policies")
+        || route_key.starts_with("POST /policies")
+        || route_key.ends_with("/policies")
+    {
+        policies::handle(&app.policies, request).await
+    } else {
+        integrations::handle(&app.integrations, request).await
+    };
+    match response {
+        Ok(response) => into_axum(response),
+        Err(e) => error_response(&ApiError::internal(std::io::Error::other(e.to_string()))),
+    }
+}
+
+pub fn router(app: Arc<DevServer>) -> axum::Router {
+    axum::Router::new()
+        .fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let app = app.clone();
+            async move { gateway(&app, method, uri, headers, body).await }
+        })
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+}
+
+/// Serves until the listener fails or the task is dropped.
+pub async fn serve(listener: tokio::net::TcpListener, app: Arc<DevServer>) -> std::io::Result<()> {
+    axum::serve(listener, router(app)).await
+}

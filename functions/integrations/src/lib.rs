@@ -1,0 +1,146 @@
+//! The `integrations` function: create, list, read, replace and delete an org's integrations
+//! (`/integrations*`). Admin only; every key is scoped to the caller's org.
+
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+use shared::api;
+use shared::auth::{Caller, ClaimNames};
+use shared::config::ApiConfig;
+use shared::error::ApiError;
+use shared::integration::IntegrationDraft;
+use shared::policy::{rendered_policies, AppOrigin};
+use shared::store::{Store, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+
+/// The largest create or replace body accepted; an integration with 100 buckets fits in 8 KiB.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Built once per Lambda instance and shared by every invocation.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub store: Store,
+    pub claims: ClaimNames,
+    pub platform_principal: String,
+    pub app_origins: Vec<AppOrigin>,
+}
+
+impl State {
+    pub fn new(store: Store, config: ApiConfig) -> Self {
+        Self {
+            store,
+            claims: config.claims,
+            platform_principal: config.platform_principal,
+            app_origins: config.app_origins,
+        }
+    }
+}
+
+/// The Lambda entry point: every outcome, errors included, is a response.
+pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    Ok(api::respond(dispatch(state, &req).await))
+}
+
+async fn dispatch(state: &State, req: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = api::caller(req, &state.claims)?;
+    let (route, params) = api::route(req)?;
+    caller.require_admin()?;
+    let id = params.get("id").map(String::as_str).unwrap_or_default();
+    match route.as_str() {
+        "POST /integrations" => create(state, &caller, req).await,
+        "GET /integrations" => list(state, &caller, req).await,
+        "GET /integrations/{id}" => {
+            let integration = state.store.get(&caller.org, id).await?;
+            Ok(api::json_response(200, &integration.to_json()))
+        }
+        "PUT /integrations/{id}" => replace(state, &caller, req, id).await,
+        "DELETE /integrations/{id}" => {
+            state.store.delete(&caller.org, id, api::if_match(req)?).await?;
+            tracing::info!(org = %caller.org, id, "integration deleted");
+            Ok(api::no_content())
+        }
+        _ => Err(api::not_found_route(req)),
+    }
+}
+
+async fn create(state: &State, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
+    let draft = IntegrationDraft::from_json(&api::json_body(req, MAX_BODY_BYTES)?)?;
+    let integration = state.store.create(&caller.org, draft).await?;
+    tracing::info!(org = %caller.org, id = %integration.id, scope = %integration.scope.key(), "integration created");
+    let external_id = state.store.external_id(&caller.org).await?;
+    let mut body = integration.to_json();
+    body["policies"] = rendered_policies(
+        integration.region.partition(),
+        &integration.scope,
+        integration.versioning,
+        &state.platform_principal,
+        &external_id,
+        &state.app_origins,
+    );
+    let mut response = api::json_response(201, &body);
+    if let Ok(location) = format!("/integrations/{}", integration.id).parse() {
+        response.headers_mut().insert(lambda_http::http::header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+async fn list(state: &State, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
+    let limit = match api::query_param(req, "limit") {
+        None => DEFAULT_PAGE_SIZE,
+        Some(raw) => {
+            raw.parse::<i32>().ok().filter(|l| (1..=MAX_PAGE_SIZE).contains(l)).ok_or_else(|| {
+                ApiError::bad_request(
+                    "INVALID_LIMIT",
+                    Some("limit"),
+                    format!("limit must be a whole number from 1 to {MAX_PAGE_SIZE}; got {raw:?}."),
+                )
+            })?
+        }
+    };
+    let cursor = api::query_param(req, "next");
+    let page = state.store.list(&caller.org, cursor.as_deref(), limit).await?;
+    let integrations: Vec<Value> = page.integrations.iter().map(|i| i.to_json()).collect();
+    let mut body = json!({ "integrations": integrations });
+    if let Some(next) = page.next {
+        body["next"] = Value::String(next);
+    }
+    Ok(api::json_response(200, &body))
+}
+
+async fn replace(
+    state: &State,
+    caller: &Caller,
+    req: &Request,
+    id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let body = api::json_body(req, MAX_BODY_BYTES)?;
+    if let Some(body_id) = body.get("id").and_then(Value::as_str) {
+        if body_id != id {
+            return Err(ApiError::bad_request(
+                "ID_MISMATCH",
+                Some("id"),
+                format!("The body is for integration {body_id:?} but the URL names {id:?}; send it to its own URL."),
+            ));
+        }
+    }
+    let draft = IntegrationDraft::from_json(&body)?;
+    let expected = match (api::if_match(req)?, draft.version) {
+        (Some(header), Some(field)) if header != field => {
+            return Err(ApiError::bad_request(
+                "VERSION_AMBIGUOUS",
+                Some("version"),
+                format!("If-Match says version {header} but the body says {field}; send one version."),
+            ))
+        }
+        (Some(v), _) | (None, Some(v)) => v,
+        (None, None) => {
+            return Err(ApiError::Precondition {
+                code: "VERSION_REQUIRED",
+                message: "Replacing an integration needs the version you last read, as \"version\" in \
+                          the body or an If-Match header, so that nobody's change is overwritten."
+                    .to_owned(),
+            })
+        }
+    };
+    let updated = state.store.replace(&caller.org, id, draft, expected).await?;
+    tracing::info!(org = %caller.org, id, version = updated.version, "integration replaced");
+    Ok(api::json_response(200, &updated.to_json()))
+}

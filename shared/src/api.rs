@@ -1,0 +1,182 @@
+//! The glue between API Gateway HTTP API (payload v2) requests and the domain: routes, the
+//! caller's claims, bounded JSON bodies, `If-Match`, and turning results into responses. Every
+//! function and the dev server go through here, so errors look the same on every route.
+
+use crate::auth::{Caller, ClaimNames};
+use crate::error::ApiError;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// Every route of the public API, as API Gateway route keys.
+pub const ROUTES: &[&str] = &[
+    "POST /integrations",
+    "GET /integrations",
+    "GET /integrations/{id}",
+    "PUT /integrations/{id}",
+    "DELETE /integrations/{id}",
+    "GET /integrations/{id}/policies",
+    "GET /policies/trust",
+    "POST /policies/access",
+    "GET /policies/cors",
+];
+
+/// Matches a method and path against [`ROUTES`]: the route key and its path parameters. A known
+/// path with another method is `Err(allowed methods)`.
+pub fn match_route(
+    method: &str,
+    path: &str,
+) -> Result<(&'static str, HashMap<String, String>), Vec<&'static str>> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let mut allowed = Vec::new();
+    for route in ROUTES {
+        let Some((route_method, route_path)) = route.split_once(' ') else { continue };
+        let pattern: Vec<&str> = route_path.split('/').skip(1).collect();
+        if pattern.len() != segments.len() {
+            continue;
+        }
+        let mut params = HashMap::new();
+        let matched = pattern.iter().zip(&segments).all(|(p, s)| {
+            if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                params.insert(name.to_owned(), (*s).to_owned());
+                !s.is_empty()
+            } else {
+                p == s
+            }
+        });
+        if matched {
+            if route_method.eq_ignore_ascii_case(method) {
+                return Ok((route, params));
+            }
+            allowed.push(route_method);
+        }
+    }
+    Err(allowed)
+}
+
+/// The route this request was sent to: API Gateway's `routeKey`, or matched from the path when
+/// the event has none (a catch-all `$default` route).
+pub fn route(req: &Request) -> Result<(String, HashMap<String, String>), ApiError> {
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() {
+        if let Some(key) = ctx.route_key.as_deref().filter(|k| ROUTES.contains(k)) {
+            let params = req.path_parameters().iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+            return Ok((key.to_owned(), params));
+        }
+    }
+    match match_route(req.method().as_str(), req.uri().path()) {
+        Ok((key, params)) => Ok((key.to_owned(), params)),
+        Err(allowed) if !allowed.is_empty() => Err(ApiError::MethodNotAllowed(format!(
+            "{} is not allowed on {}; use {}.",
+            req.method(),
+            req.uri().path(),
+            allowed.join(" or ")
+        ))),
+        Err(_) => Err(not_found_route(req)),
+    }
+}
+
+pub fn not_found_route(req: &Request) -> ApiError {
+    ApiError::NotFound(format!(
+        "There is no route {} {}. See the API reference in the README.",
+        req.method(),
+        req.uri().path()
+    ))
+}
+
+/// The claims API Gateway's JWT authorizer verified and attached to the request.
+pub fn claims(req: &Request) -> Option<&HashMap<String, String>> {
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => ctx.authorizer.as_ref()?.jwt.as_ref().map(|jwt| &jwt.claims),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+pub fn caller(req: &Request, names: &ClaimNames) -> Result<Caller, ApiError> {
+    let empty = HashMap::new();
+    Caller::from_claims(claims(req).unwrap_or(&empty), names)
+}
+
+fn body_bytes(req: &Request) -> &[u8] {
+    match req.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        #[allow(unreachable_patterns)]
+        _ => &[],
+    }
+}
+
+/// The request body as JSON, rejecting bodies over `limit` bytes with 413 before parsing.
+pub fn json_body(req: &Request, limit: usize) -> Result<Value, ApiError> {
+    let bytes = body_bytes(req);
+    if bytes.len() > limit {
+        return Err(ApiError::PayloadTooLarge { size: bytes.len(), limit });
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("MISSING_BODY", None, "The request needs a JSON body."));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request(
+            "INVALID_JSON",
+            None,
+            format!(
+                "The body is not valid JSON (line {}, column {}): {e}. Send a JSON object.",
+                e.line(),
+                e.column()
+            ),
+        )
+    })
+}
+
+/// The version in an `If-Match` header (`3`, `"3"` or `W/"3"`), if one was sent.
+pub fn if_match(req: &Request) -> Result<Option<u64>, ApiError> {
+    let Some(value) = req.headers().get("if-match") else { return Ok(None) };
+    let text = value.to_str().unwrap_or("").trim();
+    let bare = text.trim_start_matches("W/").trim_matches('"');
+    bare.parse::<u64>().map(Some).map_err(|_| {
+        ApiError::bad_request(
+            "INVALID_IF_MATCH",
+            Some("If-Match"),
+            "If-Match must be the integration's version number, such as \"3\".",
+        )
+    })
+}
+
+pub fn query_param(req: &Request, name: &str) -> Option<String> {
+    req.query_string_parameters_ref().and_then(|q| q.first(name)).map(str::to_owned)
+}
+
+pub fn json_response(status: u16, body: &Value) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body.to_string()));
+    *response.status_mut() = lambda_http::http::StatusCode::from_u16(status)
+        .unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        lambda_http::http::header::CONTENT_TYPE,
+        lambda_http::http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+pub fn no_content() -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = lambda_http::http::StatusCode::NO_CONTENT;
+    response
+}
+
+/// Logs the error with its cause chain (server errors loudly) and renders the client's view.
+pub fn error_response(err: &ApiError) -> Response<Body> {
+    let status = err.status();
+    if status >= 500 {
+        tracing::error!(status, code = err.code(), cause = %err.cause_chain(), "request failed");
+    } else {
+        tracing::info!(status, code = err.code(), field = err.field(), "request rejected");
+    }
+    json_response(status, &err.body())
+}
+
+/// The last step of every handler: an error becomes its response, so nothing leaves as `Err`.
+pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
+    result.unwrap_or_else(|err| error_response(&err))
+}

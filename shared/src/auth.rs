@@ -1,0 +1,144 @@
+//! Who is calling: the org and role the API Gateway JWT authorizer put in the request context.
+//! Claims arrive as strings; an array claim arrives flattened, e.g. `"[admin member]"`.
+
+use crate::error::ApiError;
+use std::collections::HashMap;
+use std::fmt;
+
+/// Which claims carry the org and the role, and which role value means admin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimNames {
+    pub org: String,
+    pub role: String,
+    pub admin_value: String,
+}
+
+impl Default for ClaimNames {
+    fn default() -> Self {
+        Self { org: "org_id".into(), role: "role".into(), admin_value: "admin".into() }
+    }
+}
+
+/// An org id from a verified token. It ends up in DynamoDB keys and in STS role session names,
+/// so it is limited to 1-48 characters of `[A-Za-z0-9_.@=,+-]`.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OrgId(String);
+
+pub const MAX_ORG_ID: usize = 48;
+
+impl OrgId {
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let ok = !value.is_empty()
+            && value.len() <= MAX_ORG_ID
+            && value.chars().all(|c| c.is_ascii_alphanumeric() || "_.@=,+-".contains(c));
+        if ok {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(format!("org id must be 1-{MAX_ORG_ID} characters of A-Za-z0-9_.@=,+-"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for OrgId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "OrgId({})", self.0)
+    }
+}
+
+impl fmt::Display for OrgId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Admin,
+    Member,
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub org: OrgId,
+    pub role: Role,
+}
+
+impl Caller {
+    /// Reads the caller from the authorizer's claims. No org claim (or an unusable one) is 401.
+    pub fn from_claims(claims: &HashMap<String, String>, names: &ClaimNames) -> Result<Self, ApiError> {
+        let org = claims.get(&names.org).map(|s| s.trim()).filter(|s| !s.is_empty()).ok_or_else(|| {
+            ApiError::Unauthorized(format!(
+                "Your token has no {:?} claim, so we cannot tell which organization you belong to. \
+                 Sign in again.",
+                names.org
+            ))
+        })?;
+        let org = OrgId::parse(org).map_err(|why| {
+            ApiError::Unauthorized(format!("Your token's {:?} claim is unusable: {why}.", names.org))
+        })?;
+        let role = match claims.get(&names.role) {
+            Some(value) if role_values(value).any(|v| v == names.admin_value) => Role::Admin,
+            _ => Role::Member,
+        };
+        Ok(Self { org, role })
+    }
+
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        match self.role {
+            Role::Admin => Ok(()),
+            Role::Member => Err(ApiError::Forbidden(
+                "Only organization admins can manage integrations and policies. Ask an admin of your org."
+                    .to_owned(),
+            )),
+        }
+    }
+}
+
+/// The values of a role claim: `"admin"`, API Gateway's flattened `"[admin member]"`, or a JSON
+/// array string `["admin","member"]`. Values are compared whole: `administrators` is not `admin`.
+fn role_values(claim: &str) -> impl Iterator<Item = &str> {
+    let inner = claim.trim().trim_start_matches('[').trim_end_matches(']');
+    inner.split([' ', ',']).map(|v| v.trim().trim_matches('"')).filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(org: Option<&str>, role: Option<&str>) -> Result<Caller, ApiError> {
+        let mut claims = HashMap::new();
+        if let Some(org) = org {
+            claims.insert("org_id".to_owned(), org.to_owned());
+        }
+        if let Some(role) = role {
+            claims.insert("role".to_owned(), role.to_owned());
+        }
+        Caller::from_claims(&claims, &ClaimNames::default())
+    }
+
+    #[test]
+    fn a_flattened_array_claim_containing_admin_is_an_admin() {
+        assert_eq!(caller(Some("acme"), Some("[member admin]")).unwrap().role, Role::Admin);
+        assert_eq!(caller(Some("acme"), Some("[\"admin\",\"member\"]")).unwrap().role, Role::Admin);
+        assert_eq!(caller(Some("acme"), Some("admin")).unwrap().role, Role::Admin);
+    }
+
+    #[test]
+    fn administrators_is_not_admin_and_no_role_is_a_member() {
+        assert_eq!(caller(Some("acme"), Some("administrators")).unwrap().role, Role::Member);
+        assert_eq!(caller(Some("acme"), Some("[member]")).unwrap().role, Role::Member);
+        assert_eq!(caller(Some("acme"), None).unwrap().role, Role::Member);
+    }
+
+    #[test]
+    fn no_org_claim_is_unauthorized() {
+        assert_eq!(caller(None, Some("admin")).unwrap_err().status(), 401);
+        assert_eq!(caller(Some("  "), Some("admin")).unwrap_err().status(), 401);
+        assert_eq!(caller(Some("a/b"), Some("admin")).unwrap_err().status(), 401);
+    }
+}

@@ -1,0 +1,129 @@
+//! Reading a function's configuration from its environment, failing fast with a message that
+//! names the variable and says what it should hold.
+
+use crate::auth::ClaimNames;
+use crate::policy::AppOrigin;
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "environment variable {}: {}", self.variable, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Where the variables come from; the process environment in production, a map in tests.
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl Env for std::collections::HashMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).cloned().filter(|v| !v.trim().is_empty())
+    }
+}
+
+pub fn required(env: &dyn Env, variable: &'static str, what: &str) -> Result<String, ConfigError> {
+    env.var(variable)
+        .ok_or_else(|| ConfigError { variable, message: format!("is not set; it must hold {what}") })
+}
+
+pub fn optional(env: &dyn Env, variable: &str, default: &str) -> String {
+    env.var(variable).unwrap_or_else(|| default.to_owned())
+}
+
+pub fn number<T: std::str::FromStr>(
+    env: &dyn Env,
+    variable: &'static str,
+    default: T,
+    valid: impl Fn(&T) -> bool,
+    what: &str,
+) -> Result<T, ConfigError> {
+    match env.var(variable) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse::<T>()
+            .ok()
+            .filter(|v| valid(v))
+            .ok_or_else(|| ConfigError { variable, message: format!("{raw:?} is not {what}") }),
+    }
+}
+
+pub fn claim_names(env: &dyn Env) -> ClaimNames {
+    ClaimNames {
+        org: optional(env, "ORG_CLAIM", "org_id"),
+        role: optional(env, "ROLE_CLAIM", "role"),
+        admin_value: optional(env, "ADMIN_ROLE_VALUE", "admin"),
+    }
+}
+
+pub fn app_origins(env: &dyn Env) -> Result<Vec<AppOrigin>, ConfigError> {
+    let raw =
+        required(env, "APP_ORIGINS", "the app's browser origins, comma-separated (https://app.example.com)")?;
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|origin| {
+            AppOrigin::parse(origin).map_err(|e| ConfigError { variable: "APP_ORIGINS", message: e.message })
+        })
+        .collect()
+}
+
+/// The platform principal: the IAM role (or, in emulators, user) every trust policy names.
+pub fn platform_principal(env: &dyn Env) -> Result<String, ConfigError> {
+    let raw =
+        required(env, "PLATFORM_PRINCIPAL_ARN", "the ARN of the platform role that assumes customer roles")?;
+    let parts: Vec<&str> = raw.splitn(6, ':').collect();
+    let ok = parts.len() == 6
+        && parts[0] == "arn"
+        && crate::region::Partition::parse(parts[1]).is_some()
+        && parts[2] == "iam"
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && (parts[5].starts_with("role/") || parts[5].starts_with("user/") || parts[5] == "root");
+    if ok {
+        Ok(raw)
+    } else {
+        Err(ConfigError {
+            variable: "PLATFORM_PRINCIPAL_ARN",
+            message: format!("{raw:?} is not an IAM role or user ARN (arn:aws:iam::123456789012:role/name)"),
+        })
+    }
+}
+
+/// What the HTTP functions (integrations, policies) need from their environment.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub table_name: String,
+    pub platform_principal: String,
+    pub app_origins: Vec<crate::policy::AppOrigin>,
+    pub claims: ClaimNames,
+}
+
+impl ApiConfig {
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            table_name: required(env, "TABLE_NAME", "the DynamoDB table of integrations")?,
+            platform_principal: platform_principal(env)?,
+            app_origins: app_origins(env)?,
+            claims: claim_names(env),
+        })
+    }
+}

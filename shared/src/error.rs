@@ -1,0 +1,137 @@
+//! The one error type every handler returns. It decides, in one place, the HTTP status, the
+//! stable `SNAKE_UPPER` code and the JSON body `{"error": {"code", "message", "field"?}}`.
+//! Messages tell the caller what to do; causes (AWS errors, I/O) are logged, never shown.
+
+use crate::input::InputError;
+use serde_json::{json, Value};
+use std::error::Error as StdError;
+
+type Cause = Box<dyn StdError + Send + Sync + 'static>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A value failed a domain rule (bucket name, ARN, region, locator, ...).
+    #[error("{source}")]
+    Input { field: Option<String>, source: InputError },
+    /// The request's shape is wrong: bad JSON, a missing or unknown field, a wrong type.
+    #[error("{message}")]
+    BadRequest { code: &'static str, field: Option<String>, message: String },
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// The scope is already served by another integration of the org.
+    #[error("{message}")]
+    ScopeConflict { message: String },
+    /// The caller's `version` is not the stored one (or none was sent where one is required).
+    #[error("{message}")]
+    Precondition { code: &'static str, message: String },
+    #[error("The request body is {size} bytes; the limit is {limit} bytes.")]
+    PayloadTooLarge { size: usize, limit: usize },
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    TooManyRequests(String),
+    /// A dependency (DynamoDB, STS) failed in a way a retry may fix.
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        #[source]
+        cause: Cause,
+    },
+    /// A bug or an unexpected answer. The client sees a generic message.
+    #[error("internal error")]
+    Internal(#[source] Cause),
+}
+
+impl ApiError {
+    pub fn input(field: impl Into<String>, source: InputError) -> Self {
+        ApiError::Input { field: Some(field.into()), source }
+    }
+
+    pub fn bad_request(code: &'static str, field: Option<&str>, message: impl Into<String>) -> Self {
+        ApiError::BadRequest { code, field: field.map(str::to_owned), message: message.into() }
+    }
+
+    pub fn internal(cause: impl Into<Cause>) -> Self {
+        ApiError::Internal(cause.into())
+    }
+
+    pub fn unavailable(message: impl Into<String>, cause: impl Into<Cause>) -> Self {
+        ApiError::Unavailable { message: message.into(), cause: cause.into() }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::Input { .. } | ApiError::BadRequest { .. } => 400,
+            ApiError::Unauthorized(_) => 401,
+            ApiError::Forbidden(_) => 403,
+            ApiError::NotFound(_) => 404,
+            ApiError::MethodNotAllowed(_) => 405,
+            ApiError::ScopeConflict { .. } => 409,
+            ApiError::Precondition { .. } => 412,
+            ApiError::PayloadTooLarge { .. } | ApiError::TooLarge(_) => 413,
+            ApiError::TooManyRequests(_) => 429,
+            ApiError::Unavailable { .. } => 503,
+            ApiError::Internal(_) => 500,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Input { source, .. } => source.kind.code(),
+            ApiError::BadRequest { code, .. } | ApiError::Precondition { code, .. } => code,
+            ApiError::Unauthorized(_) => "UNAUTHORIZED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
+            ApiError::ScopeConflict { .. } => "SCOPE_CONFLICT",
+            ApiError::PayloadTooLarge { .. } | ApiError::TooLarge(_) => "PAYLOAD_TOO_LARGE",
+            ApiError::TooManyRequests(_) => "TOO_MANY_REQUESTS",
+            ApiError::Unavailable { .. } => "SERVICE_UNAVAILABLE",
+            ApiError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// What the client reads. Internal causes are replaced by a generic sentence.
+    pub fn public_message(&self) -> String {
+        match self {
+            ApiError::Internal(_) => {
+                "Something went wrong on our side. Try again; if it keeps failing, contact support."
+                    .to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ApiError::Input { field, .. } | ApiError::BadRequest { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub fn body(&self) -> Value {
+        let mut error = json!({"code": self.code(), "message": self.public_message()});
+        if let Some(field) = self.field() {
+            error["field"] = Value::String(field.to_owned());
+        }
+        json!({ "error": error })
+    }
+
+    /// The full cause chain, for the log line (never for the client).
+    pub fn cause_chain(&self) -> String {
+        let mut out = self.to_string();
+        let mut next = self.source();
+        while let Some(cause) = next {
+            out.push_str(": ");
+            out.push_str(&cause.to_string());
+            next = cause.source();
+        }
+        out
+    }
+}
