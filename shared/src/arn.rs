@@ -71,6 +71,9 @@ impl RoleArn {
                 &format!("the resource {} is not a role (it must start with \"role/\")", quoted(resource)),
             ));
         };
+        if path_and_name.starts_with('/') {
+            return Err(invalid(value, "the role path contains an empty segment (\"//\")"));
+        }
         let (path, name) = match path_and_name.rfind('/') {
             Some(i) => (&path_and_name[..=i], &path_and_name[i + 1..]),
             None => ("", path_and_name),

@@ -20,7 +20,7 @@ pub fn now_rfc3339() -> String {
 mod tests {
     #[test]
     fn times_render_as_rfc3339_utc_seconds() {
-        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_909_800);
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_908_600);
         assert_eq!(super::rfc3339(at), "2026-11-28T23:30:00Z");
     }
 }

@@ -96,8 +96,11 @@ impl Locator {
         if value.len() > MAX_LOCATOR_LEN {
             return Err(invalid(value, format!("it is longer than {MAX_LOCATOR_LEN} bytes")));
         }
-        if let Some(rest) = strip_scheme(value, "s3://") {
+        if let Some(rest) = value.strip_prefix("s3://") {
             return S3Locator::parse_after_scheme(value, rest).map(Locator::S3);
+        }
+        if strip_scheme(value, "s3://").is_some() {
+            return Err(invalid(value, "write the scheme in lowercase: s3://bucket/key"));
         }
         if let Some(rest) = strip_scheme(value, "https://") {
             let host = rest.split(['/', '?', '#']).next().unwrap_or("");
@@ -143,7 +146,12 @@ impl S3Locator {
 
     fn parse_after_scheme(whole: &str, rest: &str) -> Result<Self, InputError> {
         let Some((bucket, key_and_version)) = rest.split_once('/') else {
-            return Err(invalid(whole, "it names a bucket but no object key; write s3://bucket/key"));
+            let why = if rest.is_empty() {
+                "it has no bucket or key"
+            } else {
+                "it names a bucket but no object key"
+            };
+            return Err(invalid(whole, format!("{why}; write s3://bucket/key")));
         };
         let bucket = BucketName::parse(bucket).map_err(|e| invalid(whole, e.message))?;
         let (key, version_id) = split_version(key_and_version).map_err(|e| invalid(whole, e))?;

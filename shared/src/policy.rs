@@ -162,10 +162,10 @@ impl AppOrigin {
             .split_once("://")
             .ok_or_else(|| invalid("write it as https://host or https://host:port"))?;
         let (host, port) = match rest.rsplit_once(':') {
-            Some((h, p)) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
-                (h, Some(p))
-            }
-            Some(_) => return Err(invalid("the port must be a number")),
+            Some((h, p)) => match p.parse::<u16>() {
+                Ok(port) if port > 0 && p.bytes().all(|b| b.is_ascii_digit()) => (h, Some(port)),
+                _ => return Err(invalid("the port must be a number from 1 to 65535")),
+            },
             None => (rest, None),
         };
         if host.is_empty()
@@ -180,8 +180,12 @@ impl AppOrigin {
             "http" => return Err(invalid("use https; plain http is allowed only for localhost")),
             _ => return Err(invalid("the scheme must be https")),
         }
-        let _ = port;
-        Ok(Self(trimmed.to_owned()))
+        // Browsers leave a scheme's default port out of the Origin header, so must the rule.
+        let canonical = match (scheme, port) {
+            ("https", Some(443)) | ("http", Some(80)) | (_, None) => format!("{scheme}://{host}"),
+            (_, Some(port)) => format!("{scheme}://{host}:{port}"),
+        };
+        Ok(Self(canonical))
     }
 
     pub fn as_str(&self) -> &str {

@@ -30,7 +30,7 @@ impl KeyPrefix {
         if value.len() > MAX_PREFIX_BYTES {
             return Err(invalid("it is longer than 1024 bytes, the longest S3 key"));
         }
-        if value.starts_with("s3://") {
+        if value.get(..5).is_some_and(|head| head.eq_ignore_ascii_case("s3://")) {
             return Err(invalid(
                 "give only the key prefix inside the bucket, such as \"images/\", not a locator",
             ));

@@ -1,2 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! Integration tests against the local AWS emulator.
+//! Integration tests: the dev server (the same handlers the Lambdas run) over real HTTP, against
+//! the local AWS emulator. One binary; each test gets a fresh table and its own orgs.
+
+mod events;
+mod helpers;
+mod integrations;

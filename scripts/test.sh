@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# The project's test command (README, .ci/run): installs the tools, lints, proves the moto launcher,
+# optionally builds the SAM artifacts, then runs the Rust tests against a local moto.
+#
+#   scripts/test.sh                 everything but the SAM build
+#   SAM_BUILD=1 scripts/test.sh     also `sam build` and check the arm64 bootstraps (CI does it too)
+#
+# Every step prints one `==> ` header. Everything started here is stopped on exit. The last output
+# is the test runner's summary.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+TOOLS="$ROOT/.tools"
+
+step() { printf '==> %s\n' "$*"; }
+
+cleanup() {
+    # Silent: nothing may follow the test summary.
+    if declare -F stop_moto >/dev/null; then stop_moto >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Python must not litter the tree with __pycache__/.pytest_cache.
+export PYTHONDONTWRITEBYTECODE=1
+
+step "bootstrap: tools into .tools (scripts/bootstrap.sh)"
+bash "$ROOT/scripts/bootstrap.sh"
+export PATH="$TOOLS/bin:$TOOLS/venv/bin:$PATH"
+
+step "cargo fmt --all --check"
+cargo fmt --all --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --quiet --workspace --all-targets -- -D warnings
+
+if [[ -f template.yaml ]]; then
+    step "cfn-lint template.yaml"
+    cfn-lint template.yaml
+else
+    step "cfn-lint: skipped (no template.yaml yet)"
+fi
+
+step "pytest scripts/test_moto_launcher.py (moto condition patch)"
+"$TOOLS/venv/bin/pytest" -q -p no:cacheprovider scripts/test_moto_launcher.py
+
+# ---- SAM build: the real deploy artifacts ---------------------------------------------------------
+# Builds every function with `sam build --beta-features` (BuildMethod rust-cargolambda, offline) and
+# checks that each function's .aws-sam/build/<LogicalId>/bootstrap is an aarch64 ELF executable.
+sam_build_check() {
+    local log="$ROOT/.aws-sam/sam-build.log"
+    mkdir -p "$ROOT/.aws-sam"
+    export SAM_CLI_TELEMETRY=0
+    if ! sam build --beta-features >"$log" 2>&1; then
+        echo "sam build failed; last lines of $log:" >&2
+        tail -n 60 "$log" >&2
+        return 1
+    fi
+    "$TOOLS/venv/bin/python" - "$ROOT" <<'PY'
+import pathlib
+import struct
+import sys
+
+from samcli.yamlhelper import yaml_parse
+
+root = pathlib.Path(sys.argv[1])
+template = yaml_parse((root / "template.yaml").read_text())
+functions = [
+    name
+    for name, res in (template.get("Resources") or {}).items()
+    if res.get("Type") == "AWS::Serverless::Function"
+    and (res.get("Metadata") or {}).get("BuildMethod") == "rust-cargolambda"
+]
+if not functions:
+    sys.exit("sam build check: no AWS::Serverless::Function with BuildMethod rust-cargolambda")
+EM_AARCH64 = 183
+bad = []
+for name in functions:
+    path = root / ".aws-sam" / "build" / name / "bootstrap"
+    try:
+        head = path.open("rb").read(20)
+    except OSError as err:
+        bad.append(f"{name}: {path} missing ({err.strerror})")
+        continue
+    if head[:4] != b"\x7fELF" or head[4] != 2:
+        bad.append(f"{name}: {path} is not a 64-bit ELF file")
+        continue
+    order = "<" if head[5] == 1 else ">"
+    (machine,) = struct.unpack(order + "H", head[18:20])
+    if machine != EM_AARCH64:
+        bad.append(f"{name}: {path} is built for ELF machine {machine}, not aarch64 ({EM_AARCH64})")
+if bad:
+    sys.exit("sam build check failed:\n  " + "\n  ".join(bad))
+print(f"sam build: {len(functions)} arm64 bootstrap(s): {', '.join(sorted(functions))}")
+PY
+}
+
+if [[ -f template.yaml ]] && grep -q 'rust-cargolambda' template.yaml \
+    && [[ "${SAM_BUILD:-0}" == 1 || -n "${CI:-}" ]]; then
+    step "sam build --beta-features (arm64 bootstraps)"
+    sam_build_check
+fi
+
+# ---- Rust tests against a local moto (no IAM enforcement; tests that need it start their own) ----
+step "moto for the Rust tests (scripts/start_moto.sh)"
+unset INITIAL_NO_AUTH_ACTION_COUNT AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE
+# shellcheck source=scripts/start_moto.sh
+source "$ROOT/scripts/start_moto.sh"
+echo "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL"
+export AWS_ACCESS_KEY_ID=testing
+export AWS_SECRET_ACCESS_KEY=testing
+export AWS_REGION=us-east-1
+export AWS_DEFAULT_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true
+export MOTO_LAUNCHER="$ROOT/scripts/moto_server.py"
+export MOTO_PYTHON="$TOOLS/venv/bin/python"
+export S3S_FS_BIN="$TOOLS/bin/s3s-fs"
+
+if cargo nextest --version >/dev/null 2>&1; then
+    step "cargo nextest run --workspace --no-fail-fast"
+    cargo nextest run --workspace --no-fail-fast
+else
+    step "cargo test --workspace --no-fail-fast (cargo-nextest not installed)"
+    cargo test --workspace --no-fail-fast
+fi

@@ -1,0 +1,201 @@
+//! `spawn_app`: a dev server on a free loopback port, over a fresh DynamoDB table in the local
+//! emulator, with helpers to mint tokens and call the API.
+
+use aws_sdk_dynamodb::Client as DynamoClient;
+use devserver::{DevConfig, DevServer};
+use serde_json::Value;
+use shared::config::ApiConfig;
+use shared::store::Store;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub const JWT_SECRET: &str = "integration-test-secret-0123456789";
+pub const PLATFORM_PRINCIPAL: &str = "arn:aws:iam::123456789012:user/platform";
+pub const APP_ORIGIN: &str = "https://app.example.com";
+
+/// The emulator every test talks to. The test command starts it and exports its URL; refusing a
+/// non-loopback endpoint keeps a stray shell from pointing the suite at real AWS.
+pub fn emulator_endpoint() -> String {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:"),
+        "AWS_ENDPOINT_URL must point at the local emulator (got {endpoint:?}); run the tests with scripts/test.sh"
+    );
+    endpoint
+}
+
+pub async fn aws_config() -> aws_config::SdkConfig {
+    let endpoint = emulator_endpoint();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .load()
+        .await
+}
+
+#[derive(Debug)]
+pub struct TestApp {
+    pub url: String,
+    pub client: reqwest::Client,
+    pub store: Store,
+    pub dynamo: DynamoClient,
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Reply {
+    /// The stable error code of an error reply.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+    pub fn message(&self) -> &str {
+        self.body["error"]["message"].as_str().unwrap_or("")
+    }
+    pub fn field(&self) -> Option<&str> {
+        self.body["error"]["field"].as_str()
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    let aws = aws_config().await;
+    let dynamo = DynamoClient::new(&aws);
+    let table = format!("it-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let store = Store::new(dynamo.clone(), table.clone());
+    store.ensure_table().await.expect("create a fresh table in the emulator");
+    let config = DevConfig {
+        listen_addr: "127.0.0.1:0".parse().expect("loopback address"),
+        jwt_secret: JWT_SECRET.to_owned(),
+        api: ApiConfig {
+            table_name: table,
+            platform_principal: PLATFORM_PRINCIPAL.to_owned(),
+            app_origins: vec![shared::policy::AppOrigin::parse(APP_ORIGIN).expect("origin")],
+            claims: Default::default(),
+        },
+    };
+    let app = Arc::new(DevServer::new(store.clone(), &config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
+    let addr: SocketAddr = listener.local_addr().expect("local address");
+    tokio::spawn(devserver::serve(listener, app));
+    TestApp { url: format!("http://{addr}"), client: reqwest::Client::new(), store, dynamo }
+}
+
+pub fn token(org: &str, role: &str) -> String {
+    devserver::mint_token(JWT_SECRET, org, role, 3600)
+}
+
+pub fn admin(org: &str) -> String {
+    token(org, "admin")
+}
+
+pub fn member(org: &str) -> String {
+    token(org, "member")
+}
+
+impl TestApp {
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Reply {
+        self.call_with(method, path, token, body.map(Value::to_string), &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        raw_body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self.client.request(method, format!("{}{}", self.url, path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = raw_body {
+            request = request.header("content-type", "application/json").body(body);
+        }
+        let response = request.send().await.expect("the dev server answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON body") };
+        Reply { status, body, headers }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call("GET", path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> Reply {
+        self.call("POST", path, Some(token), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: &Value) -> Reply {
+        self.call("PUT", path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.call("DELETE", path, Some(token), None).await
+    }
+
+    /// Creates an integration and returns its stored JSON; panics unless it was created.
+    pub async fn create(&self, org: &str, body: &Value) -> Value {
+        let reply = self.post("/integrations", &admin(org), body).await;
+        assert_eq!(reply.status, 201, "create failed: {}", reply.body);
+        reply.body
+    }
+
+    /// Every item stored for an org, straight from the table: proves what a rejected request
+    /// did not write.
+    pub async fn stored_items(
+        &self,
+        org: &str,
+    ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        let out = self
+            .dynamo
+            .query()
+            .table_name(self.store.table())
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(
+                ":pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("ORG#{org}")),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("query the table");
+        out.items.unwrap_or_default()
+    }
+}
+
+/// A valid integration body for a bucket scope.
+pub fn bucket_body(name: &str, bucket: &str) -> Value {
+    serde_json::json!({
+        "name": name,
+        "role_arn": "arn:aws:iam::123456789012:role/platform-read",
+        "region": "us-east-1",
+        "scope": {"type": "bucket", "bucket": bucket},
+        "versioning": false
+    })
+}
+
+/// A valid integration body for the org default.
+pub fn default_body(name: &str, buckets: &[&str]) -> Value {
+    serde_json::json!({
+        "name": name,
+        "role_arn": "arn:aws:iam::123456789012:role/platform-read",
+        "region": "us-east-1",
+        "scope": {"type": "default", "buckets": buckets},
+        "versioning": true
+    })
+}
