@@ -2,7 +2,9 @@
 # Installs what the tests and the local run need into <repo>/.tools (gitignored):
 #   .tools/venv      Python venv with the pins in scripts/requirements.txt (moto, cfn-lint,
 #                    cargo-lambda, aws-sam-cli, boto3, pytest)
-#   .tools/bin       s3s-fs (independent S3 server that verifies presigned URLs)
+#   .tools/bin       s3s-fs (independent S3 server that verifies presigned URLs) and dynoxide
+#                    (DynamoDB emulator on SQLite: atomic conditional writes and transactions,
+#                    which moto's DynamoDB does not guarantee under concurrency)
 # plus the rustfmt and clippy components when rustup lacks them.
 # Idempotent and quiet: a re-run with nothing to do takes well under a second and prints one line
 # (the tool versions). Needs only Rust (cargo) and Python >= 3.10, and the package registries.
@@ -17,6 +19,7 @@ VENV="$TOOLS/venv"
 REQS="$ROOT/scripts/requirements.txt"
 STAMP="$VENV/.requirements.sha256"
 S3S_FS_VERSION="0.14.1"
+DYNOXIDE_VERSION="3.2.0"
 TOOLS_CACHE="${TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/s3-integrations-tools}"
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
@@ -111,8 +114,27 @@ elif [[ ! -e "$cached" ]] && mkdir -p "$TOOLS_CACHE" 2>/dev/null; then
     copy_atomic "$TOOLS/bin/s3s-fs" "$cached" || true
 fi
 
+# ---- dynoxide (DynamoDB emulator) ------------------------------------------------------------------
+dynoxide_cached="$TOOLS_CACHE/dynoxide-$DYNOXIDE_VERSION"
+if [[ ! -x "$TOOLS/bin/dynoxide" ]] || ! grep -q "\"dynoxide-rs $DYNOXIDE_VERSION " "$TOOLS/.crates.toml" 2>/dev/null; then
+    if [[ -x "$dynoxide_cached" ]]; then
+        mkdir -p "$TOOLS/bin"
+        copy_atomic "$dynoxide_cached" "$TOOLS/bin/dynoxide"
+    else
+        say "building dynoxide $DYNOXIDE_VERSION with cargo install (first run: a few minutes)"
+        start=$SECONDS
+        run_logged "$TOOLS/dynoxide-install.log" cargo install "dynoxide-rs@$DYNOXIDE_VERSION" \
+            --no-default-features --features native-sqlite,http-server,cli --locked --root "$TOOLS"
+        say "dynoxide built in $((SECONDS - start)) s"
+        if mkdir -p "$TOOLS_CACHE" 2>/dev/null; then
+            copy_atomic "$TOOLS/bin/dynoxide" "$dynoxide_cached" || true
+        fi
+    fi
+fi
+
 # ---- summary --------------------------------------------------------------------------------------
-"$VENV/bin/python" - "$("$TOOLS/bin/s3s-fs" --version 2>/dev/null | awk '{print $2}')" <<'PY'
+"$VENV/bin/python" - "$("$TOOLS/bin/s3s-fs" --version 2>/dev/null | awk '{print $2}')" \
+    "$("$TOOLS/bin/dynoxide" --version 2>/dev/null | awk '{print $2}')" <<'PY'
 import sys
 from importlib.metadata import version, PackageNotFoundError
 
@@ -125,6 +147,6 @@ def v(name):
 print(
     f"tools: python {sys.version.split()[0]}, moto {v('moto')}, cfn-lint {v('cfn-lint')}, "
     f"cargo-lambda {v('cargo-lambda')}, sam {v('aws-sam-cli')}, boto3 {v('boto3')}, "
-    f"pytest {v('pytest')}, s3s-fs {sys.argv[1] or '?'}"
+    f"pytest {v('pytest')}, s3s-fs {sys.argv[1] or '?'}, dynoxide {sys.argv[2] or '?'}"
 )
 PY

@@ -18,6 +18,7 @@ step() { printf '==> %s\n' "$*"; }
 cleanup() {
     # Silent: nothing may follow the test summary.
     if declare -F stop_moto >/dev/null; then stop_moto >/dev/null 2>&1 || true; fi
+    if declare -F stop_dynamo >/dev/null; then stop_dynamo >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -109,6 +110,10 @@ unset INITIAL_NO_AUTH_ACTION_COUNT AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PRO
 # shellcheck source=scripts/start_moto.sh
 source "$ROOT/scripts/start_moto.sh"
 echo "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL"
+step "dynoxide for DynamoDB (scripts/start_dynamo.sh)"
+# shellcheck source=scripts/start_dynamo.sh
+source "$ROOT/scripts/start_dynamo.sh"
+echo "AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB"
 export AWS_ACCESS_KEY_ID=testing
 export AWS_SECRET_ACCESS_KEY=testing
 export AWS_REGION=us-east-1

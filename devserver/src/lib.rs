@@ -24,6 +24,7 @@ pub struct DevConfig {
     pub listen_addr: SocketAddr,
     pub jwt_secret: String,
     pub api: ApiConfig,
+    pub presign: presign::PresignConfig,
 }
 
 struct WithDefaults<'a>(&'a dyn Env);
@@ -49,7 +50,12 @@ impl DevConfig {
                 message: "must be at least 16 characters".into(),
             });
         }
-        Ok(Self { listen_addr, jwt_secret, api: ApiConfig::from_env(&WithDefaults(env))? })
+        Ok(Self {
+            listen_addr,
+            jwt_secret,
+            api: ApiConfig::from_env(&WithDefaults(env))?,
+            presign: presign::PresignConfig::from_env(&WithDefaults(env))?,
+        })
     }
 }
 
@@ -58,14 +64,18 @@ impl DevConfig {
 pub struct DevServer {
     pub integrations: integrations::State,
     pub policies: policies::State,
+    pub presign: presign::State,
     jwt_secret: String,
 }
 
 impl DevServer {
-    pub fn new(store: shared::store::Store, config: &DevConfig) -> Self {
+    /// `sts` is the platform principal's STS client: the identity customer trust policies name.
+    pub fn new(store: shared::store::Store, sts: aws_sdk_sts::Client, config: &DevConfig) -> Self {
+        let credentials = shared::credentials::CredentialCache::new(sts, config.presign.credentials.clone());
         Self {
             integrations: integrations::State::new(store.clone(), config.api.clone()),
-            policies: policies::State::new(store, config.api.clone()),
+            policies: policies::State::new(store.clone(), config.api.clone()),
+            presign: presign::State::new(store, credentials, config.presign.clone()),
             jwt_secret: config.jwt_secret.clone(),
         }
     }
@@ -286,7 +296,9 @@ pub async fn gateway(app: &DevServer, method: Method, uri: Uri, headers: HeaderM
         Ok(request) => request,
         Err(e) => return error_response(&ApiError::internal(e)),
     };
-    let response = if route_key.starts_with("GET /policies")
+    let response = if route_key == "POST /presign" {
+        presign::handle(&app.presign, request).await
+    } else if route_key.starts_with("GET /policies")
         || route_key.starts_with("POST /policies")
         || route_key.ends_with("/policies")
     {

@@ -15,7 +15,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ensure_table()
         .await
         .map_err(|e| format!("cannot create table {:?}: {}", store.table(), e.cause_chain()))?;
-    let app = Arc::new(devserver::DevServer::new(store, &config));
+    let app = Arc::new(devserver::DevServer::new(store, platform_sts(&aws), &config));
     let listener = tokio::net::TcpListener::bind(config.listen_addr).await?;
     tracing::info!(url = %format!("http://{}", listener.local_addr()?), "dev server listening");
     devserver::serve(listener, app).await?;
@@ -41,4 +41,21 @@ fn print_token(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let org = org.ok_or("--org is required")?;
     println!("{}", devserver::mint_token(&secret, &org, &role, ttl));
     Ok(())
+}
+
+/// STS as the platform principal. Locally the emulator's `platform` user plays the platform role:
+/// PLATFORM_AWS_ACCESS_KEY_ID / PLATFORM_AWS_SECRET_ACCESS_KEY name its keys; otherwise the
+/// default credential chain (the Lambda's role in AWS).
+fn platform_sts(aws: &aws_config::SdkConfig) -> aws_sdk_sts::Client {
+    let mut config = aws.clone();
+    if let (Ok(id), Ok(secret)) =
+        (std::env::var("PLATFORM_AWS_ACCESS_KEY_ID"), std::env::var("PLATFORM_AWS_SECRET_ACCESS_KEY"))
+    {
+        let provider = aws_sdk_sts::config::Credentials::new(id, secret, None, None, "platform");
+        config = config
+            .into_builder()
+            .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(provider))
+            .build();
+    }
+    shared::credentials::sts_client(&config)
 }

@@ -102,7 +102,7 @@ fn aws_credentials() -> Credentials {
 }
 
 fn now() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(1_795_909_800) // 2026-11-28T23:30:00Z
+    UNIX_EPOCH + Duration::from_secs(1_795_909_800) // 2026-11-28T23:50:00Z
 }
 
 // ---------------------------------------------------------------------------------------------

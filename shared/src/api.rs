@@ -20,6 +20,7 @@ pub const ROUTES: &[&str] = &[
     "GET /policies/trust",
     "POST /policies/access",
     "GET /policies/cors",
+    "POST /presign",
 ];
 
 /// Matches a method and path against [`ROUTES`]: the route key and its path parameters. A known

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod bucket;
 pub mod clock;
 pub mod config;
+pub mod credentials;
 pub mod error;
 pub mod input;
 pub mod integration;

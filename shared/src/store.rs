@@ -477,7 +477,8 @@ impl Store {
         }
     }
 
-    async fn read_external_id(&self, org: &OrgId) -> Result<Option<ExternalId>, ApiError> {
+    /// The org's external ID if one was created; never creates one (presign only reads).
+    pub async fn read_external_id(&self, org: &OrgId) -> Result<Option<ExternalId>, ApiError> {
         let out = self
             .client
             .get_item()

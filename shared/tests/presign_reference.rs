@@ -56,8 +56,8 @@ impl Rng {
         (self.next() % n as u64) as usize
     }
 
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len())]
     }
 }
 
@@ -153,7 +153,7 @@ fn fit_to_bytes(mut key: String, target: usize, rng: &mut Rng) -> String {
     }
     while key.len() < target {
         let room = target - key.len();
-        let piece = *rng.pick(PIECES);
+        let piece = rng.pick(PIECES);
         if piece.len() <= room && !piece.is_empty() {
             key.push_str(piece);
         } else {
@@ -222,10 +222,10 @@ fn keys(generated: usize) -> Vec<String> {
             key.push(' ');
         }
         for _ in 0..pieces {
-            key.push_str(*rng.pick(PIECES));
+            key.push_str(rng.pick(PIECES));
         }
         if made % 7 == 0 {
-            key.push_str(*rng.pick(FOUR_BYTE));
+            key.push_str(rng.pick(FOUR_BYTE));
         }
         if rng.below(8) == 0 {
             key.push(' ');
@@ -285,7 +285,7 @@ const REGIONS: &[&str] =
 
 fn times() -> Vec<SystemTime> {
     [
-        Duration::from_secs(1_795_909_800),        // 2026-11-28T23:30:00Z
+        Duration::from_secs(1_795_909_800),        // 2026-11-28T23:50:00Z
         Duration::from_secs(1_795_996_799),        // 2026-11-29T23:59:59Z
         Duration::new(1_709_164_800, 999_999_999), // 2024-02-29T00:00:00.999Z
         Duration::from_secs(951_868_799),          // 2000-02-29T23:59:59Z
@@ -315,7 +315,7 @@ fn version_ids() -> Vec<String> {
         (0x21u8..0x7F).map(char::from).filter(|c| !matches!(c, '?' | '&' | '#' | '/' | '%')).collect();
     for _ in 0..20 {
         let len = 1 + rng.below(120);
-        ids.push((0..len).map(|_| *rng.pick(&alphabet)).collect());
+        ids.push((0..len).map(|_| rng.pick(&alphabet)).collect());
     }
     ids.push("v".repeat(1024));
     for id in &ids {

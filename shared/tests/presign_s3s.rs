@@ -17,9 +17,9 @@
 //!   255-byte `NAME_MAX` (PUT answers 500 after writing the data). So the 1,024-byte key below is
 //!   written straight into the server's root directory, split into segments under 255 bytes, and
 //!   only fetched (GET does not need the side file).
+//!
 //! `presign_reference.rs` covers `//`, leading and trailing `/`, and 1,024-byte keys of every
-//! shape against aws-sigv4.
-//! Trailing spaces, `+`, `%`, `#`, `?`, `=`, `&`, `~`, unicode (4-byte included) are all stored.
+//! shape against aws-sigv4. Trailing spaces, `+`, `%`, `#`, `?`, `=`, `&`, `~`, unicode (4-byte included) are all stored.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

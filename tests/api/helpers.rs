@@ -24,10 +24,14 @@ pub fn emulator_endpoint() -> String {
     endpoint
 }
 
+/// SDK config for the emulators: endpoints come from `AWS_ENDPOINT_URL` and the per-service
+/// `AWS_ENDPOINT_URL_DYNAMODB`, as in the dev server and the functions.
 pub async fn aws_config() -> aws_config::SdkConfig {
-    let endpoint = emulator_endpoint();
+    emulator_endpoint();
+    if let Ok(dynamo) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
+        assert!(dynamo.starts_with("http://127.0.0.1:"), "AWS_ENDPOINT_URL_DYNAMODB must be loopback");
+    }
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
             "testing", "testing", None, None, "tests",
@@ -79,12 +83,21 @@ pub async fn spawn_app() -> TestApp {
             app_origins: vec![shared::policy::AppOrigin::parse(APP_ORIGIN).expect("origin")],
             claims: Default::default(),
         },
+        presign: presign_config(store.table()),
     };
-    let app = Arc::new(DevServer::new(store.clone(), &config));
+    let app = Arc::new(DevServer::new(store.clone(), aws_sdk_sts::Client::new(&aws), &config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
     let addr: SocketAddr = listener.local_addr().expect("local address");
     tokio::spawn(devserver::serve(listener, app));
     TestApp { url: format!("http://{addr}"), client: reqwest::Client::new(), store, dynamo }
+}
+
+/// Presign settings for tests: URLs point at the emulator, path-style.
+pub fn presign_config(table: &str) -> presign::PresignConfig {
+    let mut env = std::collections::HashMap::new();
+    env.insert("TABLE_NAME".to_owned(), table.to_owned());
+    env.insert("S3_ENDPOINT_URL".to_owned(), emulator_endpoint());
+    presign::PresignConfig::from_env(&env).expect("presign config")
 }
 
 pub fn token(org: &str, role: &str) -> String {

@@ -1,0 +1,336 @@
+//! The `presign` function: `POST /presign` turns locators into presigned HTTPS GET URLs for any
+//! member of the org. One result per locator, in input order; one bad locator never fails the
+//! batch. A batch costs at most one DynamoDB read (the org's integrations are cached briefly) and
+//! one `AssumeRole` per integration whose credentials are cold.
+
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+use shared::api;
+use shared::auth::{ClaimNames, OrgId};
+use shared::config::{ConfigError, Env};
+use shared::credentials::{CacheConfig, CredentialCache, Lease};
+use shared::error::ApiError;
+use shared::integration::Integration;
+use shared::locator::{Locator, S3Locator};
+use shared::policy::ExternalId;
+use shared::presign::{PresignRequest, Presigner, S3Endpoint};
+use shared::scope::resolve;
+use shared::store::Store;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+pub const MAX_LOCATORS: usize = 1000;
+/// 1,000 locators of a typical 100-200 bytes fit in well under this.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct PresignConfig {
+    pub table_name: String,
+    pub s3_endpoint: S3Endpoint,
+    pub default_expires_in: u32,
+    pub max_expires_in: u32,
+    pub integration_cache_ttl: Duration,
+    pub credentials: CacheConfig,
+    pub claims: ClaimNames,
+}
+
+impl PresignConfig {
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        use shared::config::{number, required};
+        let s3_endpoint = S3Endpoint::from_override(env.var("S3_ENDPOINT_URL").as_deref())
+            .map_err(|message| ConfigError { variable: "S3_ENDPOINT_URL", message })?;
+        let mut credentials = CacheConfig::default();
+        let session = credentials.session_duration.as_secs() as u32;
+        let margin = credentials.safety_margin.as_secs() as u32;
+        let max_expires_in = number(
+            env,
+            "PRESIGN_MAX_EXPIRES_IN",
+            3000u32,
+            |v| *v >= 60 && *v + margin < session,
+            "a number of seconds from 60 to 3,539 (credentials of a chained role live at most 3,600 s)",
+        )?;
+        let default_expires_in = number(
+            env,
+            "PRESIGN_DEFAULT_EXPIRES_IN",
+            900u32.min(max_expires_in),
+            |v| *v >= 1 && *v <= max_expires_in,
+            "a number of seconds from 1 to PRESIGN_MAX_EXPIRES_IN",
+        )?;
+        let cache_secs = number(
+            env,
+            "INTEGRATION_CACHE_SECONDS",
+            30u64,
+            |v| *v <= 300,
+            "a number of seconds from 0 to 300",
+        )?;
+        let negative_secs = number(
+            env,
+            "ASSUME_FAILURE_CACHE_SECONDS",
+            30u64,
+            |v| *v <= 600,
+            "a number of seconds from 0 to 600",
+        )?;
+        credentials.denied_ttl = Duration::from_secs(negative_secs);
+        Ok(Self {
+            table_name: required(env, "TABLE_NAME", "the DynamoDB table of integrations")?,
+            s3_endpoint,
+            default_expires_in,
+            max_expires_in,
+            integration_cache_ttl: Duration::from_secs(cache_secs),
+            credentials,
+            claims: shared::config::claim_names(env),
+        })
+    }
+}
+
+/// What presign knows about an org for a short while.
+#[derive(Debug)]
+struct OrgView {
+    integrations: Vec<Integration>,
+    external_id: Option<ExternalId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct State {
+    store: Store,
+    claims: ClaimNames,
+    credentials: CredentialCache,
+    presigner: Presigner,
+    orgs: moka::future::Cache<OrgId, Arc<OrgView>>,
+    default_expires_in: u32,
+    max_expires_in: u32,
+}
+
+impl State {
+    pub fn new(store: Store, credentials: CredentialCache, config: PresignConfig) -> Self {
+        let orgs = moka::future::Cache::builder()
+            .max_capacity(10_000)
+            .time_to_live(config.integration_cache_ttl.max(Duration::from_millis(1)))
+            .build();
+        Self {
+            store,
+            claims: config.claims,
+            credentials,
+            presigner: Presigner::new(config.s3_endpoint),
+            orgs,
+            default_expires_in: config.default_expires_in,
+            max_expires_in: config.max_expires_in,
+        }
+    }
+
+    pub fn credentials(&self) -> &CredentialCache {
+        &self.credentials
+    }
+
+    /// Fills the org cache as a DynamoDB read would (benchmarks measure the warm path with it).
+    pub async fn prime_org(
+        &self,
+        org: &OrgId,
+        integrations: Vec<Integration>,
+        external_id: Option<ExternalId>,
+    ) {
+        self.orgs.insert(org.clone(), Arc::new(OrgView { integrations, external_id })).await;
+    }
+}
+
+pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    Ok(api::respond(dispatch(state, &req).await))
+}
+
+async fn dispatch(state: &State, req: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = api::caller(req, &state.claims)?;
+    let (route, _) = api::route(req)?;
+    if route != "POST /presign" {
+        return Err(api::not_found_route(req));
+    }
+    let body = api::json_body(req, MAX_BODY_BYTES)?;
+    let (locators, expires_in) = parse_request(&body, state.default_expires_in, state.max_expires_in)?;
+    let view = org_view(state, &caller.org).await?;
+    let results = presign_all(state, &caller.org, &view, &locators, expires_in, SystemTime::now()).await;
+    let stats = state.credentials.stats();
+    tracing::info!(
+        org = %caller.org,
+        locators = locators.len(),
+        errors = results.iter().filter(|r| r.get("error").is_some()).count(),
+        cache_hits = stats.hits.load(Ordering::Relaxed),
+        cache_misses = stats.misses.load(Ordering::Relaxed),
+        cache_refreshes = stats.refreshes.load(Ordering::Relaxed),
+        "presigned batch"
+    );
+    Ok(api::json_response(200, &json!({ "results": results })))
+}
+
+/// `{"locators": [...], "expires_in"?: seconds}`. Non-string locators become per-item errors.
+pub fn parse_request(body: &Value, default: u32, max: u32) -> Result<(Vec<Value>, u32), ApiError> {
+    let Value::Object(fields) = body else {
+        return Err(ApiError::bad_request(
+            "INVALID_BODY",
+            None,
+            "The body must be a JSON object: {\"locators\": [\"s3://bucket/key\", ...], \"expires_in\": 900}.",
+        ));
+    };
+    if let Some(unknown) = fields.keys().find(|k| !["locators", "expires_in"].contains(&k.as_str())) {
+        return Err(ApiError::bad_request(
+            "UNKNOWN_FIELD",
+            Some(unknown),
+            format!(
+                "The field {unknown:?} is not recognised; send \"locators\" and optionally \"expires_in\"."
+            ),
+        ));
+    }
+    let locators = match fields.get("locators") {
+        Some(Value::Array(items)) => items,
+        None | Some(Value::Null) => {
+            return Err(ApiError::bad_request(
+                "MISSING_FIELD",
+                Some("locators"),
+                "The field \"locators\" is required: a list of s3:// locators or https:// URLs.",
+            ))
+        }
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "INVALID_TYPE",
+                Some("locators"),
+                "\"locators\" must be a list of strings.",
+            ))
+        }
+    };
+    if locators.len() > MAX_LOCATORS {
+        return Err(ApiError::TooLarge(format!(
+            "The batch has {} locators; the limit is {MAX_LOCATORS} per request. Split it into smaller batches.",
+            locators.len()
+        )));
+    }
+    let expires_in = match fields.get("expires_in") {
+        None | Some(Value::Null) => default,
+        Some(v) => {
+            v.as_u64().filter(|s| (1..=u64::from(max)).contains(s)).map(|s| s as u32).ok_or_else(|| {
+                ApiError::bad_request(
+                    "INVALID_EXPIRES_IN",
+                    Some("expires_in"),
+                    format!("\"expires_in\" must be a whole number of seconds from 1 to {max}."),
+                )
+            })?
+        }
+    };
+    Ok((locators.clone(), expires_in))
+}
+
+async fn org_view(state: &State, org: &OrgId) -> Result<Arc<OrgView>, ApiError> {
+    let store = state.store.clone();
+    let org_id = org.clone();
+    state
+        .orgs
+        .try_get_with(org.clone(), async move {
+            let integrations = store.list_all(&org_id).await?;
+            let external_id =
+                if integrations.is_empty() { None } else { store.read_external_id(&org_id).await? };
+            Ok::<_, ApiError>(Arc::new(OrgView { integrations, external_id }))
+        })
+        .await
+        .map_err(|e: Arc<ApiError>| match &*e {
+            ApiError::Unavailable { message, .. } => {
+                ApiError::unavailable(message.clone(), std::io::Error::other(e.cause_chain()))
+            }
+            _ => ApiError::internal(std::io::Error::other(e.cause_chain())),
+        })
+}
+
+fn item_error(locator: &str, code: &str, message: impl Into<String>) -> Value {
+    json!({"locator": locator, "error": {"code": code, "message": message.into()}})
+}
+
+/// Presigns every locator; the results keep the input order.
+async fn presign_all(
+    state: &State,
+    org: &OrgId,
+    view: &OrgView,
+    locators: &[Value],
+    expires_in: u32,
+    now: SystemTime,
+) -> Vec<Value> {
+    let mut results: Vec<Option<Value>> = vec![None; locators.len()];
+    // Locators grouped by the integration that serves them: index in the batch, parsed locator.
+    let mut groups: HashMap<usize, Vec<(usize, S3Locator)>> = HashMap::new();
+    for (i, raw) in locators.iter().enumerate() {
+        let Some(text) = raw.as_str() else {
+            results[i] = Some(json!({
+                "locator": raw,
+                "error": {"code": "INVALID_LOCATOR", "message": "A locator must be a string such as \"s3://bucket/key\"."}
+            }));
+            continue;
+        };
+        match Locator::parse(text) {
+            Err(e) => results[i] = Some(item_error(text, e.kind.code(), e.message)),
+            Ok(Locator::Https(url)) => results[i] = Some(json!({"locator": text, "url": url})),
+            Ok(Locator::S3(locator)) => match resolve(&view.integrations, &locator) {
+                Err(no) => results[i] = Some(item_error(text, no.code(), no.message())),
+                Ok(integration) => {
+                    let index = view.integrations.iter().position(|x| x.id == integration.id).unwrap_or(0);
+                    groups.entry(index).or_default().push((i, locator));
+                }
+            },
+        }
+    }
+
+    let leases = futures::future::join_all(groups.keys().map(|&index| {
+        let integration = &view.integrations[index];
+        async move {
+            let lease = match &view.external_id {
+                Some(external_id) => {
+                    state
+                        .credentials
+                        .lease(
+                            org,
+                            integration.role_arn.as_str(),
+                            external_id,
+                            Duration::from_secs(u64::from(expires_in)),
+                        )
+                        .await
+                }
+                None => {
+                    Err(shared::credentials::AssumeFailure::Denied("the org has no external ID yet".into()))
+                }
+            };
+            (index, lease)
+        }
+    }))
+    .await;
+
+    for (index, lease) in leases {
+        let integration = &view.integrations[index];
+        let members = groups.remove(&index).unwrap_or_default();
+        match lease {
+            Err(failure) => {
+                let message = failure.message(integration.role_arn.as_str());
+                for (i, _) in members {
+                    results[i] =
+                        Some(item_error(locators[i].as_str().unwrap_or(""), failure.code(), message.clone()));
+                }
+            }
+            Ok(Lease { credentials, sign_until }) => {
+                let latest = sign_until.duration_since(now).map(|d| d.as_secs()).unwrap_or(0);
+                let effective = u64::from(expires_in).min(latest).max(1) as u32;
+                let expires_at = shared::clock::rfc3339(now + Duration::from_secs(u64::from(effective)));
+                let signer = state.presigner.batch(&credentials.signing, integration.region, now);
+                for (i, locator) in members {
+                    let url = signer.presign(&PresignRequest {
+                        bucket: &locator.bucket,
+                        key: &locator.key,
+                        version_id: locator.version_id.as_ref(),
+                        expires_in_secs: effective,
+                    });
+                    results[i] = Some(json!({
+                        "locator": locators[i],
+                        "url": url,
+                        "expires_at": expires_at,
+                        "integration_id": integration.id,
+                    }));
+                }
+            }
+        }
+    }
+    results.into_iter().map(|r| r.unwrap_or(Value::Null)).collect()
+}
