@@ -9,6 +9,26 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
 use std::collections::HashMap;
 
+/// What the admin functions (integrations, policies) hold across invocations.
+#[derive(Debug, Clone)]
+pub struct AdminState {
+    pub store: crate::store::Store,
+    pub claims: ClaimNames,
+    pub platform_principal: String,
+    pub app_origins: Vec<crate::policy::AppOrigin>,
+}
+
+impl AdminState {
+    pub fn new(store: crate::store::Store, config: crate::config::ApiConfig) -> Self {
+        Self {
+            store,
+            claims: config.claims,
+            platform_principal: config.platform_principal,
+            app_origins: config.app_origins,
+        }
+    }
+}
+
 /// Every route of the public API, as API Gateway route keys.
 pub const ROUTES: &[&str] = &[
     "POST /integrations",

@@ -94,3 +94,28 @@ async fn the_flattened_role_claim_of_the_sample_events_reads_as_admin_and_a_memb
     assert_eq!(response.status(), 403);
     assert_eq!(body(&response)["error"]["code"], "FORBIDDEN");
 }
+
+#[tokio::test]
+async fn the_presign_event_runs_through_the_presign_handler_for_a_member() {
+    let app = spawn_app().await;
+    let integrations_state = integrations::State::new(app.store.clone(), config(&app));
+    let created = integrations::handle(&integrations_state, event("integrations-create.json", SAMPLE_ID))
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+
+    let aws = aws_config().await;
+    let cache = shared::credentials::CredentialCache::new(
+        shared::credentials::sts_client(&aws),
+        shared::credentials::CacheConfig::default(),
+    );
+    let state = presign::State::new(app.store.clone(), cache, presign_config(app.store.table()));
+    let response = presign::handle(&state, event("presign.json", SAMPLE_ID)).await.unwrap();
+    assert_eq!(response.status(), 200, "{}", body(&response));
+    let results = body(&response)["results"].as_array().unwrap().clone();
+    assert_eq!(results.len(), 4);
+    assert!(results[0]["url"].as_str().unwrap().contains("/bucket-a/images/cat%2001.jpg?"), "{}", results[0]);
+    assert!(results[1]["url"].as_str().unwrap().contains("versionId=3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"));
+    assert_eq!(results[2]["url"], "https://cdn.example.com/logo.png");
+    assert_eq!(results[3]["error"]["code"], "UNSUPPORTED_LOCATOR");
+}

@@ -4,37 +4,18 @@
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use shared::api;
-use shared::auth::{Caller, ClaimNames};
-use shared::config::ApiConfig;
+use shared::auth::Caller;
 use shared::error::ApiError;
 use shared::integration::IntegrationDraft;
-use shared::policy::{rendered_policies, AppOrigin};
-use shared::store::{Store, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use shared::policy::rendered_policies;
+use shared::store::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 /// The largest create or replace body accepted; an integration with 100 buckets fits in 8 KiB.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Built once per Lambda instance and shared by every invocation.
-#[derive(Debug, Clone)]
-pub struct State {
-    pub store: Store,
-    pub claims: ClaimNames,
-    pub platform_principal: String,
-    pub app_origins: Vec<AppOrigin>,
-}
+pub type State = shared::api::AdminState;
 
-impl State {
-    pub fn new(store: Store, config: ApiConfig) -> Self {
-        Self {
-            store,
-            claims: config.claims,
-            platform_principal: config.platform_principal,
-            app_origins: config.app_origins,
-        }
-    }
-}
-
-/// The Lambda entry point: every outcome, errors included, is a response.
 pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, lambda_http::Error> {
     Ok(api::respond(dispatch(state, &req).await))
 }

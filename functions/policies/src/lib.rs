@@ -5,36 +5,16 @@
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use shared::api;
-use shared::auth::{Caller, ClaimNames};
-use shared::config::ApiConfig;
+use shared::auth::Caller;
 use shared::error::ApiError;
 use shared::integration::parse_scope;
-use shared::policy::{
-    access_policy_response, cors_response, rendered_policies, trust_policy_response, AppOrigin,
-};
+use shared::policy::{access_policy_response, cors_response, rendered_policies, trust_policy_response};
 use shared::region::{Partition, Region};
-use shared::store::Store;
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-#[derive(Debug, Clone)]
-pub struct State {
-    pub store: Store,
-    pub claims: ClaimNames,
-    pub platform_principal: String,
-    pub app_origins: Vec<AppOrigin>,
-}
-
-impl State {
-    pub fn new(store: Store, config: ApiConfig) -> Self {
-        Self {
-            store,
-            claims: config.claims,
-            platform_principal: config.platform_principal,
-            app_origins: config.app_origins,
-        }
-    }
-}
+/// Built once per Lambda instance and shared by every invocation.
+pub type State = shared::api::AdminState;
 
 pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, lambda_http::Error> {
     Ok(api::respond(dispatch(state, &req).await))
