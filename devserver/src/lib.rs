@@ -3,7 +3,6 @@
 //! before any handler), matches the route, and hands the handler an API Gateway HTTP API v2
 //! event with the claims where the JWT authorizer would put them.
 
-use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -25,6 +24,7 @@ pub struct DevConfig {
     pub jwt_secret: String,
     pub api: ApiConfig,
     pub presign: presign::PresignConfig,
+    pub validate: validate::ValidateConfig,
 }
 
 struct WithDefaults<'a>(&'a dyn Env);
@@ -55,6 +55,7 @@ impl DevConfig {
             jwt_secret,
             api: ApiConfig::from_env(&WithDefaults(env))?,
             presign: presign::PresignConfig::from_env(&WithDefaults(env))?,
+            validate: validate::ValidateConfig::from_env(&WithDefaults(env))?,
         })
     }
 }
@@ -65,16 +66,32 @@ pub struct DevServer {
     pub integrations: integrations::State,
     pub policies: policies::State,
     pub presign: presign::State,
+    pub validate: validate::State,
     jwt_secret: String,
 }
 
 impl DevServer {
     /// `sts` is the platform principal's STS client: the identity customer trust policies name.
-    pub fn new(store: shared::store::Store, sts: aws_sdk_sts::Client, config: &DevConfig) -> Self {
+    /// `aws` is the base SDK config (emulator endpoints); `sts` assumes customer roles as the
+    /// platform principal.
+    pub fn new(
+        store: shared::store::Store,
+        aws: &aws_config::SdkConfig,
+        sts: aws_sdk_sts::Client,
+        config: &DevConfig,
+    ) -> Self {
         let credentials = shared::credentials::CredentialCache::new(sts, config.presign.credentials.clone());
+        let validator = shared::validation::Validator::new(
+            aws.clone(),
+            credentials.clone(),
+            config.presign.s3_endpoint.clone(),
+            config.api.platform_principal.clone(),
+            config.api.app_origins.clone(),
+        );
         Self {
             integrations: integrations::State::new(store.clone(), config.api.clone()),
             policies: policies::State::new(store.clone(), config.api.clone()),
+            validate: validate::State { store: store.clone(), validator, config: config.validate.clone() },
             presign: presign::State::new(store, credentials, config.presign.clone()),
             jwt_secret: config.jwt_secret.clone(),
         }
@@ -102,7 +119,9 @@ fn verify(secret: &str, headers: &HeaderMap) -> Result<HashMap<String, String>, 
     let token = header
         .to_str()
         .ok()
-        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+        .and_then(|h| {
+            h.split_once(' ').filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer")).map(|(_, t)| t)
+        })
         .ok_or_else(|| unauthorized("The Authorization header is not a bearer token."))?;
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 0;
@@ -269,20 +288,23 @@ fn into_axum(response: lambda_http::Response<lambda_http::Body>) -> Response {
     out
 }
 
-/// What API Gateway plus the Lambda integration do for one request.
-pub async fn gateway(app: &DevServer, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let claims = match verify(&app.jwt_secret, &headers) {
-        Ok(claims) => claims,
-        Err(e) => return error_response(&e),
-    };
+/// What API Gateway plus the Lambda integration do for one request: an unknown route is 404
+/// before the authorizer runs, a bad token 401 before any handler.
+pub async fn gateway(app: &DevServer, request: axum::extract::Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
     let (route_key, params) = match api::match_route(method.as_str(), uri.path()) {
         Ok(found) => found,
         Err(allowed) if !allowed.is_empty() => {
-            return error_response(&ApiError::MethodNotAllowed(format!(
+            let mut response = error_response(&ApiError::MethodNotAllowed(format!(
                 "{method} is not allowed on {}; use {}.",
                 uri.path(),
                 allowed.join(" or ")
-            )))
+            )));
+            if let Ok(value) = allowed.join(", ").parse() {
+                response.headers_mut().insert(axum::http::header::ALLOW, value);
+            }
+            return response;
         }
         Err(_) => {
             return error_response(&ApiError::NotFound(format!(
@@ -291,20 +313,28 @@ pub async fn gateway(app: &DevServer, method: Method, uri: Uri, headers: HeaderM
             )))
         }
     };
+    let claims = match verify(&app.jwt_secret, &headers) {
+        Ok(claims) => claims,
+        Err(e) => return error_response(&e),
+    };
+    let body = match axum::body::to_bytes(body, MAX_REQUEST_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return error_response(&ApiError::TooLarge(format!(
+                "The request body is larger than API Gateway's limit of {MAX_REQUEST_BYTES} bytes."
+            )))
+        }
+    };
     let event = api_gateway_event(&method, &uri, &headers, &body, route_key, &params, &claims);
     let request = match lambda_http::request::from_str(&event.to_string()) {
         Ok(request) => request,
         Err(e) => return error_response(&ApiError::internal(e)),
     };
-    let response = if route_key == "POST /presign" {
-        presign::handle(&app.presign, request).await
-    } else if route_key.starts_with("GET /policies")
-        || route_key.starts_with("POST /policies")
-        || route_key.ends_with("/policies")
-    {
-        policies::handle(&app.policies, request).await
-    } else {
-        integrations::handle(&app.integrations, request).await
+    let response = match route_key {
+        "POST /presign" => presign::handle(&app.presign, request).await,
+        "POST /integrations/{id}/validate" => Ok(validate::handle_http(&app.validate, request).await),
+        key if key.contains("/policies") => policies::handle(&app.policies, request).await,
+        _ => integrations::handle(&app.integrations, request).await,
     };
     match response {
         Ok(response) => into_axum(response),
@@ -313,12 +343,10 @@ pub async fn gateway(app: &DevServer, method: Method, uri: Uri, headers: HeaderM
 }
 
 pub fn router(app: Arc<DevServer>) -> axum::Router {
-    axum::Router::new()
-        .fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-            let app = app.clone();
-            async move { gateway(&app, method, uri, headers, body).await }
-        })
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+    axum::Router::new().fallback(move |request: axum::extract::Request| {
+        let app = app.clone();
+        async move { gateway(&app, request).await }
+    })
 }
 
 /// Serves until the listener fails or the task is dropped.

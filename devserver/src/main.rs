@@ -2,29 +2,44 @@ use shared::config::ProcessEnv;
 use std::sync::Arc;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() {
     shared::telemetry::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("token") {
-        return print_token(&args[1..]);
+    let result = if args.first().map(String::as_str) == Some("token") {
+        print_token(&args[1..])
+    } else {
+        serve().await
+    };
+    if let Err(e) = result {
+        eprintln!("devserver: {e}");
+        std::process::exit(1);
     }
-    let config = devserver::DevConfig::from_env(&ProcessEnv)?;
+}
+
+async fn serve() -> Result<(), String> {
+    let config = shared::config::or_exit(devserver::DevConfig::from_env(&ProcessEnv));
+    // Bind first: a busy port should be the first thing reported, not a table timeout.
+    let listener = tokio::net::TcpListener::bind(config.listen_addr).await.map_err(|e| {
+        format!("cannot listen on {}: {e} (set LISTEN_ADDR to another address)", config.listen_addr)
+    })?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store = shared::store::Store::new(aws_sdk_dynamodb::Client::new(&aws), config.api.table_name.clone());
     store
         .ensure_table()
         .await
         .map_err(|e| format!("cannot create table {:?}: {}", store.table(), e.cause_chain()))?;
-    let app = Arc::new(devserver::DevServer::new(store, platform_sts(&aws), &config));
-    let listener = tokio::net::TcpListener::bind(config.listen_addr).await?;
-    tracing::info!(url = %format!("http://{}", listener.local_addr()?), "dev server listening");
-    devserver::serve(listener, app).await?;
-    Ok(())
+    let app = Arc::new(devserver::DevServer::new(store, &aws, platform_sts(&aws)?, &config));
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(url = %format!("http://{addr}"), "dev server listening");
+    devserver::serve(listener, app).await.map_err(|e| format!("the server stopped: {e}"))
 }
 
 /// `devserver token --org ORG --role admin|member [--ttl SECONDS]`, signed with DEV_JWT_SECRET.
-fn print_token(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
+fn print_token(args: &[String]) -> Result<(), String> {
     let secret = std::env::var("DEV_JWT_SECRET").map_err(|_| "DEV_JWT_SECRET is not set")?;
+    if secret.len() < 16 {
+        return Err("DEV_JWT_SECRET must be at least 16 characters (the server refuses shorter ones)".into());
+    }
     let mut org = None;
     let mut role = "member".to_owned();
     let mut ttl = 86_400u64;
@@ -33,29 +48,44 @@ fn print_token(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--org" => org = Some(value.clone()),
-            "--role" => role = value.clone(),
-            "--ttl" => ttl = value.parse().map_err(|_| "--ttl takes seconds")?,
-            other => return Err(format!("unknown flag {other}; use --org, --role, --ttl").into()),
+            "--role" if value == "admin" || value == "member" => role = value.clone(),
+            "--role" => return Err(format!("--role must be admin or member, not {value:?}")),
+            "--ttl" => ttl = value.parse().map_err(|_| "--ttl takes a number of seconds")?,
+            other => return Err(format!("unknown flag {other}; use --org, --role, --ttl")),
         }
     }
     let org = org.ok_or("--org is required")?;
-    println!("{}", devserver::mint_token(&secret, &org, &role, ttl));
+    shared::auth::OrgId::parse(&org).map_err(|why| format!("--org: {why}"))?;
+    let token = devserver::mint_token(&secret, &org, &role, ttl);
+    if token.is_empty() {
+        return Err("could not sign the token".into());
+    }
+    println!("{token}");
     Ok(())
 }
 
 /// STS as the platform principal. Locally the emulator's `platform` user plays the platform role:
 /// PLATFORM_AWS_ACCESS_KEY_ID / PLATFORM_AWS_SECRET_ACCESS_KEY name its keys; otherwise the
 /// default credential chain (the Lambda's role in AWS).
-fn platform_sts(aws: &aws_config::SdkConfig) -> aws_sdk_sts::Client {
+fn platform_sts(aws: &aws_config::SdkConfig) -> Result<aws_sdk_sts::Client, String> {
     let mut config = aws.clone();
-    if let (Ok(id), Ok(secret)) =
-        (std::env::var("PLATFORM_AWS_ACCESS_KEY_ID"), std::env::var("PLATFORM_AWS_SECRET_ACCESS_KEY"))
-    {
-        let provider = aws_sdk_sts::config::Credentials::new(id, secret, None, None, "platform");
-        config = config
-            .into_builder()
-            .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(provider))
-            .build();
+    match (
+        std::env::var("PLATFORM_AWS_ACCESS_KEY_ID").ok(),
+        std::env::var("PLATFORM_AWS_SECRET_ACCESS_KEY").ok(),
+    ) {
+        (Some(id), Some(secret)) => {
+            let provider = aws_sdk_sts::config::Credentials::new(id, secret, None, None, "platform");
+            config = config
+                .into_builder()
+                .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(provider))
+                .build();
+        }
+        (None, None) => {}
+        _ => {
+            return Err(
+                "set both PLATFORM_AWS_ACCESS_KEY_ID and PLATFORM_AWS_SECRET_ACCESS_KEY, or neither".into()
+            )
+        }
     }
-    shared::credentials::sts_client(&config)
+    Ok(shared::credentials::sts_client(&config))
 }

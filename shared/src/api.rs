@@ -37,6 +37,7 @@ pub const ROUTES: &[&str] = &[
     "PUT /integrations/{id}",
     "DELETE /integrations/{id}",
     "GET /integrations/{id}/policies",
+    "POST /integrations/{id}/validate",
     "GET /policies/trust",
     "POST /policies/access",
     "GET /policies/cors",

@@ -127,3 +127,16 @@ impl ApiConfig {
         })
     }
 }
+
+/// Start-up configuration errors end the process with a readable line naming the variable
+/// (returning them from `main` would print Rust's debug format).
+pub fn or_exit<T>(result: Result<T, ConfigError>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            tracing::error!(variable = e.variable, "configuration error: {e}");
+            std::process::exit(2)
+        }
+    }
+}

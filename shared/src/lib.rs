@@ -24,6 +24,8 @@ pub mod scope;
 pub mod store;
 #[cfg(feature = "lambda")]
 pub mod telemetry;
+#[cfg(feature = "validation")]
+pub mod validation;
 
 pub use arn::RoleArn;
 pub use bucket::BucketName;

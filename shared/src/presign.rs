@@ -85,6 +85,13 @@ impl CustomEndpoint {
     }
 }
 
+impl CustomEndpoint {
+    /// `scheme://authority[/base/path]`, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("{}://{}{}", self.scheme, self.authority, self.base_path)
+    }
+}
+
 impl S3Endpoint {
     /// `None` means real S3 hosts; `Some(url)` a path-style custom endpoint.
     pub fn from_override(url: Option<&str>) -> Result<Self, String> {

@@ -557,3 +557,110 @@ pub fn decode(item: &Item) -> Result<Integration, ApiError> {
 pub fn error_code<E: ProvideErrorMetadata>(err: &E) -> Option<&str> {
     err.code()
 }
+
+/// How long a validation report stays in the history before DynamoDB's TTL removes it.
+pub const REPORT_RETENTION_SECS: u64 = 30 * 24 * 3600;
+pub const HISTORY_LIMIT: i32 = 10;
+
+/// One integration found by a scan, with the org it belongs to.
+#[derive(Debug)]
+pub struct Scanned {
+    pub org: OrgId,
+    pub integration: Integration,
+}
+
+impl Store {
+    /// Records a validation report as the integration's status and in its history, in one
+    /// transaction conditioned on the integration still existing at the version that was
+    /// validated: a concurrent replace is never overwritten (the report about the old
+    /// configuration is dropped) and a deleted integration is never resurrected.
+    /// `Ok(false)` when the report was dropped for that reason.
+    pub async fn record_report(
+        &self,
+        org: &OrgId,
+        id: &str,
+        validated_version: u64,
+        report: &Status,
+    ) -> Result<bool, ApiError> {
+        let status = serde_json::to_string(report).map_err(ApiError::internal)?;
+        let update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key("pk", pk(org))
+            .key("sk", s(format!("INT#{id}")))
+            .update_expression("SET #status = :status")
+            .condition_expression("attribute_exists(pk) AND version = :v")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", s(status.clone()))
+            .expression_attribute_values(":v", n(validated_version))
+            .build()
+            .map_err(ApiError::internal)?;
+        let now = crate::clock::unix_secs(std::time::SystemTime::now());
+        let checked_at = report.checked_at.clone().unwrap_or_else(now_rfc3339);
+        let history = HashMap::from([
+            ("pk".to_owned(), pk(org)),
+            ("sk".to_owned(), s(format!("REPORT#{id}#{checked_at}#{}", ulid::Ulid::new()))),
+            ("kind".to_owned(), s("report")),
+            ("report".to_owned(), s(status)),
+            ("version".to_owned(), n(validated_version)),
+            ("expires_at".to_owned(), n(now + REPORT_RETENTION_SECS)),
+        ]);
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            self.put(history, "attribute_not_exists(pk)")?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(Ok(_)) => Ok(false),
+            Err(Err(e)) => Err(e),
+        }
+    }
+
+    /// The latest validation reports of an integration, newest first.
+    pub async fn report_history(&self, org: &OrgId, id: &str, limit: i32) -> Result<Vec<Status>, ApiError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", pk(org))
+            .expression_attribute_values(":prefix", s(format!("REPORT#{id}#")))
+            .scan_index_forward(false)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.items()
+            .iter()
+            .map(|item| serde_json::from_str(get_s(item, "report")?).map_err(|_| corrupt("report")))
+            .collect()
+    }
+
+    /// One page of every org's integrations (the scheduled validation's walk). `start` is the
+    /// previous page's `next`; the walk ends when `next` is `None`, whatever the page sizes.
+    pub async fn scan_integrations(
+        &self,
+        page_size: i32,
+        start: Option<Item>,
+    ) -> Result<(Vec<Scanned>, Option<Item>), ApiError> {
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("kind = :kind")
+            .expression_attribute_values(":kind", s("integration"))
+            .limit(page_size.max(1))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let mut found = Vec::with_capacity(out.items().len());
+        for item in out.items() {
+            let org = get_s(item, "pk")?
+                .strip_prefix("ORG#")
+                .and_then(|o| OrgId::parse(o).ok())
+                .ok_or_else(|| corrupt("pk"))?;
+            found.push(Scanned { org, integration: decode(item)? });
+        }
+        Ok((found, out.last_evaluated_key))
+    }
+}

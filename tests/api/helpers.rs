@@ -84,8 +84,9 @@ pub async fn spawn_app() -> TestApp {
             claims: Default::default(),
         },
         presign: presign_config(store.table()),
+        validate: validate_config(store.table()),
     };
-    let app = Arc::new(DevServer::new(store.clone(), aws_sdk_sts::Client::new(&aws), &config));
+    let app = Arc::new(DevServer::new(store.clone(), &aws, aws_sdk_sts::Client::new(&aws), &config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
     let addr: SocketAddr = listener.local_addr().expect("local address");
     tokio::spawn(devserver::serve(listener, app));
@@ -98,6 +99,13 @@ pub fn presign_config(table: &str) -> presign::PresignConfig {
     env.insert("TABLE_NAME".to_owned(), table.to_owned());
     env.insert("S3_ENDPOINT_URL".to_owned(), emulator_endpoint());
     presign::PresignConfig::from_env(&env).expect("presign config")
+}
+
+/// Validation settings for tests: a small page size, so that paging is exercised.
+pub fn validate_config(table: &str) -> validate::ValidateConfig {
+    let mut env = std::collections::HashMap::new();
+    env.insert("TABLE_NAME".to_owned(), table.to_owned());
+    validate::ValidateConfig::from_env(&env).expect("validate config")
 }
 
 pub fn token(org: &str, role: &str) -> String {
@@ -211,4 +219,125 @@ pub fn default_body(name: &str, buckets: &[&str]) -> Value {
         "scope": {"type": "default", "buckets": buckets},
         "versioning": true
     })
+}
+
+// ---- spawn_app_with: a dev server that assumes customer roles as a given platform principal ----
+
+/// What [`spawn_app_with`] changes from [`spawn_app`]. The DynamoDB store stays on
+/// `AWS_ENDPOINT_URL_DYNAMODB`, with a fresh table.
+#[derive(Debug, Clone)]
+pub struct AppWith {
+    /// The platform principal's STS client: the identity customer trust policies name.
+    pub sts: aws_sdk_sts::Client,
+    /// `PLATFORM_PRINCIPAL_ARN`: the principal in every rendered trust policy.
+    pub platform_principal: String,
+    /// `S3_ENDPOINT_URL`: the base of presigned URLs (path-style).
+    pub s3_endpoint: String,
+    /// More presign settings, e.g. `PRESIGN_MAX_EXPIRES_IN` or `ASSUME_FAILURE_CACHE_SECONDS`.
+    pub presign_env: Vec<(String, String)>,
+    /// Serve presign with this credential cache (e.g. one with a test clock) instead of a new one
+    /// over `sts`.
+    pub credentials: Option<shared::credentials::CredentialCache>,
+    /// The SDK config validation's S3 checks use (default: the plain emulator).
+    pub validator_aws: Option<aws_config::SdkConfig>,
+}
+
+impl AppWith {
+    pub fn new(sts: aws_sdk_sts::Client, platform_principal: &str, s3_endpoint: &str) -> Self {
+        Self {
+            sts,
+            platform_principal: platform_principal.to_owned(),
+            s3_endpoint: s3_endpoint.to_owned(),
+            presign_env: Vec::new(),
+            credentials: None,
+            validator_aws: None,
+        }
+    }
+}
+
+/// A dev server over a fresh table whose presign assumes customer roles with `options.sts` (the
+/// platform principal's client), whose trust policies name `options.platform_principal`, and whose
+/// presigned URLs point at `options.s3_endpoint`. Also returns the server: its `presign` state holds
+/// the credential cache (`server.presign.credentials()`).
+pub async fn spawn_app_with(options: AppWith) -> (TestApp, Arc<DevServer>) {
+    let aws = aws_config().await;
+    let dynamo = DynamoClient::new(&aws);
+    let table = format!("it-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let store = Store::new(dynamo.clone(), table.clone());
+    store.ensure_table().await.expect("create a fresh table in the emulator");
+    let mut env = std::collections::HashMap::new();
+    env.insert("TABLE_NAME".to_owned(), table.clone());
+    env.insert("S3_ENDPOINT_URL".to_owned(), options.s3_endpoint.clone());
+    env.extend(options.presign_env.iter().cloned());
+    let config = DevConfig {
+        listen_addr: "127.0.0.1:0".parse().expect("loopback address"),
+        jwt_secret: JWT_SECRET.to_owned(),
+        api: ApiConfig {
+            table_name: table,
+            platform_principal: options.platform_principal.clone(),
+            app_origins: vec![shared::policy::AppOrigin::parse(APP_ORIGIN).expect("origin")],
+            claims: Default::default(),
+        },
+        presign: presign::PresignConfig::from_env(&env).expect("presign config"),
+        validate: validate_config(store.table()),
+    };
+    let validator_aws = options.validator_aws.clone().unwrap_or_else(|| aws.clone());
+    let mut server = DevServer::new(store.clone(), &validator_aws, options.sts, &config);
+    if let Some(credentials) = options.credentials {
+        server.presign = presign::State::new(store.clone(), credentials, config.presign.clone());
+    }
+    let server = Arc::new(server);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
+    let addr: SocketAddr = listener.local_addr().expect("local address");
+    tokio::spawn(devserver::serve(listener, server.clone()));
+    (TestApp { url: format!("http://{addr}"), client: reqwest::Client::new(), store, dynamo }, server)
+}
+
+/// The STS client the platform principal uses, as the functions build it (timeouts, bounded
+/// retries), against `endpoint` with the principal's keys.
+pub async fn platform_sts_client(
+    endpoint: &str,
+    access_key_id: &str,
+    secret_access_key: &str,
+) -> aws_sdk_sts::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_sts::config::Credentials::new(
+            access_key_id,
+            secret_access_key,
+            None,
+            None,
+            "platform",
+        ))
+        .load()
+        .await;
+    shared::credentials::sts_client(&config)
+}
+
+/// An S3 client against `endpoint` (path-style) with these credentials.
+pub async fn s3_client_with(
+    endpoint: &str,
+    access_key_id: &str,
+    secret_access_key: &str,
+    session_token: Option<&str>,
+) -> aws_sdk_s3::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            access_key_id,
+            secret_access_key,
+            session_token.map(str::to_owned),
+            None,
+            "tests",
+        ))
+        .load()
+        .await;
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::standard().with_max_attempts(1))
+            .build(),
+    )
 }

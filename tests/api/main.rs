@@ -2,6 +2,10 @@
 //! Integration tests: the dev server (the same handlers the Lambdas run) over real HTTP, against
 //! the local AWS emulator. One binary; each test gets a fresh table and its own orgs.
 
+mod bad_input;
 mod events;
 mod helpers;
 mod integrations;
+mod isolation;
+mod moto;
+mod presign;

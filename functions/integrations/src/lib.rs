@@ -30,7 +30,10 @@ async fn dispatch(state: &State, req: &Request) -> Result<Response<Body>, ApiErr
         "GET /integrations" => list(state, &caller, req).await,
         "GET /integrations/{id}" => {
             let integration = state.store.get(&caller.org, id).await?;
-            Ok(api::json_response(200, &integration.to_json()))
+            let history = state.store.report_history(&caller.org, id, shared::store::HISTORY_LIMIT).await?;
+            let mut body = integration.to_json();
+            body["history"] = serde_json::to_value(history).map_err(ApiError::internal)?;
+            Ok(api::json_response(200, &body))
         }
         "PUT /integrations/{id}" => replace(state, &caller, req, id).await,
         "DELETE /integrations/{id}" => {

@@ -5,7 +5,7 @@ use shared::store::Store;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
-    let config = ApiConfig::from_env(&ProcessEnv)?;
+    let config = shared::config::or_exit(ApiConfig::from_env(&ProcessEnv));
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store = Store::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name.clone());
     let state = integrations::State::new(store, config);

@@ -267,6 +267,18 @@ async fn presign_all(
             Ok(Locator::Https(url)) => results[i] = Some(json!({"locator": text, "url": url})),
             Ok(Locator::S3(locator)) => match resolve(&view.integrations, &locator) {
                 Err(no) => results[i] = Some(item_error(text, no.code(), no.message())),
+                Ok(integration) if locator.version_id.is_some() && !integration.versioning => {
+                    results[i] = Some(item_error(
+                        text,
+                        "VERSIONING_DISABLED",
+                        format!(
+                            "This locator names a file version, but the integration {:?} has file versioning off, \
+                             so its role may not read versions. Ask an org admin to turn versioning on (and update \
+                             the access policy), or drop ?versionId= to get the latest version.",
+                            integration.name
+                        ),
+                    ))
+                }
                 Ok(integration) => {
                     let index = view.integrations.iter().position(|x| x.id == integration.id).unwrap_or(0);
                     groups.entry(index).or_default().push((i, locator));

@@ -1,0 +1,239 @@
+//! The `validate` function: re-validates every integration on an EventBridge schedule, and one
+//! integration on demand (`POST /integrations/{id}/validate`, admin). It runs as the platform
+//! role, because the checks must assume customer roles as the principal their trust policies name.
+
+use futures::StreamExt;
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+use shared::api;
+use shared::auth::{ClaimNames, OrgId};
+use shared::config::{ConfigError, Env};
+use shared::error::ApiError;
+use shared::integration::{HealthState, Integration};
+use shared::policy::ExternalId;
+use shared::store::{Store, HISTORY_LIMIT};
+use shared::validation::Validator;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+use tokio::sync::Mutex;
+
+#[derive(Debug, Clone)]
+pub struct ValidateConfig {
+    pub table_name: String,
+    pub concurrency: usize,
+    pub page_size: i32,
+    pub claims: ClaimNames,
+}
+
+impl ValidateConfig {
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        use shared::config::{number, required};
+        Ok(Self {
+            table_name: required(env, "TABLE_NAME", "the DynamoDB table of integrations")?,
+            concurrency: number(
+                env,
+                "VALIDATION_CONCURRENCY",
+                16usize,
+                |v| (1..=128).contains(v),
+                "a number from 1 to 128",
+            )?,
+            page_size: number(
+                env,
+                "VALIDATION_PAGE_SIZE",
+                100i32,
+                |v| (1..=1000).contains(v),
+                "a number from 1 to 1000",
+            )?,
+            claims: shared::config::claim_names(env),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct State {
+    pub store: Store,
+    pub validator: Validator,
+    pub config: ValidateConfig,
+}
+
+/// What one scheduled run did, for the summary log line and the invocation result.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RunSummary {
+    pub validated: usize,
+    pub healthy: usize,
+    pub degraded: usize,
+    pub failing: usize,
+    /// Reports not recorded because the integration changed or was deleted meanwhile.
+    pub dropped: usize,
+    pub errors: usize,
+    pub pages: usize,
+}
+
+impl RunSummary {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "validated": self.validated, "healthy": self.healthy, "degraded": self.degraded,
+            "failing": self.failing, "dropped": self.dropped, "errors": self.errors, "pages": self.pages,
+        })
+    }
+}
+
+/// The Lambda entry point for both triggers: an API Gateway v2 event or an EventBridge event.
+pub async fn handle(state: &State, event: Value) -> Value {
+    if event.get("routeKey").is_some() && event.get("requestContext").is_some() {
+        let response = match lambda_http::request::from_str(&event.to_string()) {
+            Ok(request) => handle_http(state, request).await,
+            Err(e) => api::error_response(&ApiError::internal(e)),
+        };
+        return to_api_gateway(response);
+    }
+    run_scheduled(state).await.to_json()
+}
+
+fn to_api_gateway(response: Response<Body>) -> Value {
+    let headers: serde_json::Map<String, Value> = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), Value::String(v.to_str().unwrap_or_default().to_owned())))
+        .collect();
+    let body = match response.body() {
+        Body::Text(text) => text.clone(),
+        Body::Binary(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        _ => String::new(),
+    };
+    json!({"statusCode": response.status().as_u16(), "headers": headers, "body": body, "isBase64Encoded": false})
+}
+
+/// `POST /integrations/{id}/validate`: runs the checks now, records and returns the report.
+pub async fn handle_http(state: &State, req: Request) -> Response<Body> {
+    api::respond(validate_now(state, &req).await)
+}
+
+async fn validate_now(state: &State, req: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = api::caller(req, &state.config.claims)?;
+    let (route, params) = api::route(req)?;
+    if route != "POST /integrations/{id}/validate" {
+        return Err(api::not_found_route(req));
+    }
+    caller.require_admin()?;
+    let id = params.get("id").map(String::as_str).unwrap_or_default();
+    let integration = state.store.get(&caller.org, id).await?;
+    let external_id = state.store.read_external_id(&caller.org).await?;
+    let report = state.validator.validate(&caller.org, external_id.as_ref(), &integration).await;
+    let recorded = state.store.record_report(&caller.org, id, integration.version, &report).await?;
+    tracing::info!(org = %caller.org, id, state = ?report.state, recorded, "validated on demand");
+    let mut body = serde_json::to_value(&report).map_err(ApiError::internal)?;
+    body["recorded"] = Value::Bool(recorded);
+    Ok(api::json_response(200, &body))
+}
+
+/// Validates every integration of every org: pages through the table until DynamoDB says there
+/// is no more (no silent truncation), with at most `concurrency` validations at once. One broken
+/// integration is counted and logged; it never stops the run.
+pub async fn run_scheduled(state: &State) -> RunSummary {
+    let started = Instant::now();
+    let external_ids: Mutex<HashMap<OrgId, Option<ExternalId>>> = Mutex::new(HashMap::new());
+    let counts = [(); 6].map(|_| AtomicUsize::new(0)); // healthy, degraded, failing, dropped, errors, validated
+    let mut pages = 0;
+    let mut start = None;
+    loop {
+        let (found, next) = match state.store.scan_integrations(state.config.page_size, start.clone()).await {
+            Ok(page) => page,
+            Err(e) => {
+                // A page that cannot be read is retried once; the run stops only if it fails again.
+                tracing::warn!(cause = %e.cause_chain(), "scan page failed; retrying");
+                match state.store.scan_integrations(state.config.page_size, start.clone()).await {
+                    Ok(page) => page,
+                    Err(e) => {
+                        tracing::error!(cause = %e.cause_chain(), "scan failed twice; the run ends early");
+                        counts[4].fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
+                }
+            }
+        };
+        pages += 1;
+        futures::stream::iter(found)
+            .for_each_concurrent(state.config.concurrency, |scanned| {
+                let (counts, external_ids) = (&counts, &external_ids);
+                async move {
+                    match validate_one(state, external_ids, &scanned.org, &scanned.integration).await {
+                        Ok((health, recorded)) => {
+                            counts[5].fetch_add(1, Ordering::Relaxed);
+                            let slot = match health {
+                                HealthState::Healthy | HealthState::Unverified => 0,
+                                HealthState::Degraded => 1,
+                                HealthState::Failing => 2,
+                            };
+                            counts[slot].fetch_add(1, Ordering::Relaxed);
+                            if !recorded {
+                                counts[3].fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        Err(e) => {
+                            counts[4].fetch_add(1, Ordering::Relaxed);
+                            tracing::error!(org = %scanned.org, id = %scanned.integration.id, cause = %e.cause_chain(), "validation failed");
+                        }
+                    }
+                }
+            })
+            .await;
+        match next {
+            Some(key) => start = Some(key),
+            None => break,
+        }
+    }
+    let get = |i: usize| counts[i].load(Ordering::Relaxed);
+    let summary = RunSummary {
+        validated: get(5),
+        healthy: get(0),
+        degraded: get(1),
+        failing: get(2),
+        dropped: get(3),
+        errors: get(4),
+        pages,
+    };
+    tracing::info!(
+        validated = summary.validated,
+        healthy = summary.healthy,
+        degraded = summary.degraded,
+        failing = summary.failing,
+        dropped = summary.dropped,
+        errors = summary.errors,
+        pages = summary.pages,
+        concurrency = state.config.concurrency,
+        duration_ms = started.elapsed().as_millis() as u64,
+        "scheduled validation finished"
+    );
+    summary
+}
+
+async fn validate_one(
+    state: &State,
+    external_ids: &Mutex<HashMap<OrgId, Option<ExternalId>>>,
+    org: &OrgId,
+    integration: &Integration,
+) -> Result<(HealthState, bool), ApiError> {
+    let cached = external_ids.lock().await.get(org).cloned();
+    let external_id = match cached {
+        Some(known) => known,
+        None => {
+            let read = state.store.read_external_id(org).await?;
+            external_ids.lock().await.insert(org.clone(), read.clone());
+            read
+        }
+    };
+    let report = state.validator.validate(org, external_id.as_ref(), integration).await;
+    let recorded = state.store.record_report(org, &integration.id, integration.version, &report).await?;
+    Ok((report.state, recorded))
+}
+
+/// The last reports of an integration, newest first (GET /integrations/{id} shows them too).
+pub async fn history(
+    store: &Store,
+    org: &OrgId,
+    id: &str,
+) -> Result<Vec<shared::integration::Status>, ApiError> {
+    store.report_history(org, id, HISTORY_LIMIT).await
+}

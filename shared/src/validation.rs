@@ -1,0 +1,422 @@
+//! Validation: the checks that tell "it connected" from "it works in the browser", each with a
+//! stable code, a result and a message naming the fix (the policy statement, trust condition,
+//! region or CORS rule to change).
+//!
+//! Per integration: assume the role with the org's external ID (must succeed) and without it (must
+//! fail, else the trust policy does not stop a confused deputy). Per permitted bucket: its real
+//! region, list access, read access to one object (and one object version when versioning is on),
+//! and a CORS preflight for each app origin.
+
+use crate::auth::OrgId;
+use crate::bucket::BucketName;
+use crate::clock::rfc3339;
+use crate::credentials::{AssumeFailure, CredentialCache, TempCredentials};
+use crate::integration::{Check, CheckResult, HealthState, Integration, Status};
+use crate::policy::{cors_configuration, to_pretty_json, AppOrigin, ExternalId};
+use crate::presign::{encode_into, S3Endpoint};
+use crate::region::Region;
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use std::time::SystemTime;
+
+/// Codes of the checks, stable for clients.
+pub mod codes {
+    pub const ASSUME_ROLE: &str = "ASSUME_ROLE";
+    pub const EXTERNAL_ID_REQUIRED: &str = "EXTERNAL_ID_REQUIRED";
+    pub const BUCKET_REGION: &str = "BUCKET_REGION";
+    pub const LIST_ACCESS: &str = "LIST_ACCESS";
+    pub const READ_ACCESS: &str = "READ_ACCESS";
+    pub const VERSION_READ: &str = "VERSION_READ";
+    pub const CORS: &str = "CORS";
+}
+
+fn check(code: &str, target: impl Into<String>, result: CheckResult, message: impl Into<String>) -> Check {
+    Check { code: code.to_owned(), target: target.into(), result, message: message.into() }
+}
+
+/// Overall state: any failure is `failing`, else any warning is `degraded`, else `healthy`.
+pub fn overall(checks: &[Check]) -> HealthState {
+    if checks.iter().any(|c| c.result == CheckResult::Fail) {
+        HealthState::Failing
+    } else if checks.iter().any(|c| c.result == CheckResult::Warn) {
+        HealthState::Degraded
+    } else {
+        HealthState::Healthy
+    }
+}
+
+/// Whether a CORS preflight answer lets `origin` GET: status 2xx, `Access-Control-Allow-Origin`
+/// is the origin or `*`, and `Access-Control-Allow-Methods` lists GET.
+pub fn preflight_allows(
+    status: u16,
+    allow_origin: Option<&str>,
+    allow_methods: Option<&str>,
+    origin: &str,
+) -> bool {
+    let origin_ok = allow_origin.map(str::trim).is_some_and(|o| o == "*" || o.eq_ignore_ascii_case(origin));
+    let methods_ok =
+        allow_methods.is_some_and(|m| m.split(',').any(|v| v.trim().eq_ignore_ascii_case("GET")));
+    (200..300).contains(&status) && origin_ok && methods_ok
+}
+
+#[derive(Debug, Clone)]
+pub struct Validator {
+    sdk: aws_config::SdkConfig,
+    assumer: CredentialCache,
+    endpoint: S3Endpoint,
+    platform_principal: String,
+    origins: Vec<AppOrigin>,
+    http: reqwest::Client,
+}
+
+impl Validator {
+    /// `sdk` is the base AWS config (its endpoint, if any, is used for S3 calls); `assumer` is
+    /// used only through [`CredentialCache::assume`], bypassing its cache: validation must see
+    /// what STS says now.
+    pub fn new(
+        sdk: aws_config::SdkConfig,
+        assumer: CredentialCache,
+        endpoint: S3Endpoint,
+        platform_principal: String,
+        origins: Vec<AppOrigin>,
+    ) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Self { sdk, assumer, endpoint, platform_principal, origins, http }
+    }
+
+    pub async fn validate(
+        &self,
+        org: &OrgId,
+        external_id: Option<&ExternalId>,
+        integration: &Integration,
+    ) -> Status {
+        let mut checks = Vec::new();
+        let role = integration.role_arn.as_str();
+        let assumed = match external_id {
+            None => {
+                checks.push(check(
+                    codes::ASSUME_ROLE,
+                    "role",
+                    CheckResult::Fail,
+                    "Your organization has no external ID yet: open GET /policies/trust, paste that trust \
+                     policy into the role, then validate again.",
+                ));
+                None
+            }
+            Some(external_id) => match self.assumer.assume(org, role, Some(external_id.as_str())).await {
+                Ok(credentials) => {
+                    checks.push(check(
+                        codes::ASSUME_ROLE,
+                        "role",
+                        CheckResult::Pass,
+                        format!("The platform assumed {role} with your external ID."),
+                    ));
+                    Some(credentials)
+                }
+                Err(AssumeFailure::Denied(_)) => {
+                    checks.push(check(
+                        codes::ASSUME_ROLE,
+                        "role",
+                        CheckResult::Fail,
+                        format!(
+                            "The platform cannot assume {role}. Check the role ARN, then in IAM open the role's \
+                             Trust relationships and paste the trust policy from GET /policies/trust: principal \
+                             {} with the condition StringEquals sts:ExternalId = \"{}\".",
+                            self.platform_principal,
+                            external_id.as_str()
+                        ),
+                    ));
+                    None
+                }
+                Err(AssumeFailure::Unavailable(detail)) => {
+                    tracing::warn!(role, detail, "STS unavailable during validation");
+                    checks.push(check(
+                        codes::ASSUME_ROLE,
+                        "role",
+                        CheckResult::Fail,
+                        "AWS STS did not answer; nothing is known to be wrong with the role. Validate again shortly.",
+                    ));
+                    None
+                }
+            },
+        };
+
+        checks.push(match self.assumer.assume(org, role, None).await {
+            Ok(_) => check(
+                codes::EXTERNAL_ID_REQUIRED,
+                "role",
+                CheckResult::Warn,
+                format!(
+                    "The role's trust policy lets the platform assume it WITHOUT your external ID, so another \
+                     customer of the platform could point an integration at your role (confused deputy). Add \
+                     \"Condition\": {{\"StringEquals\": {{\"sts:ExternalId\": \"{}\"}}}} to the trust policy's statement.",
+                    external_id.map_or("<your external ID>", ExternalId::as_str)
+                ),
+            ),
+            Err(AssumeFailure::Denied(_)) => {
+                check(codes::EXTERNAL_ID_REQUIRED, "role", CheckResult::Pass, "The trust policy requires your external ID.")
+            }
+            Err(AssumeFailure::Unavailable(_)) => check(
+                codes::EXTERNAL_ID_REQUIRED,
+                "role",
+                CheckResult::Warn,
+                "AWS STS did not answer, so whether the trust policy requires the external ID is unknown. Validate again shortly.",
+            ),
+        });
+
+        if let Some(credentials) = assumed {
+            for bucket in integration.scope.buckets() {
+                self.check_bucket(integration, bucket, &credentials, &mut checks).await;
+            }
+        }
+        Status { state: overall(&checks), checked_at: Some(rfc3339(SystemTime::now())), checks }
+    }
+
+    fn s3(&self, credentials: &TempCredentials, region: Region) -> aws_sdk_s3::Client {
+        let provider = aws_sdk_s3::config::Credentials::new(
+            credentials.signing.access_key_id.clone(),
+            credentials.signing.secret_access_key.clone(),
+            credentials.signing.session_token.clone(),
+            Some(credentials.expires_at),
+            "validation",
+        );
+        let config = aws_sdk_s3::config::Builder::from(&self.sdk)
+            .credentials_provider(provider)
+            .region(aws_sdk_s3::config::Region::new(region.as_str()))
+            .force_path_style(self.sdk.endpoint_url().is_some())
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    async fn check_bucket(
+        &self,
+        integration: &Integration,
+        bucket: &BucketName,
+        credentials: &TempCredentials,
+        checks: &mut Vec<Check>,
+    ) {
+        let target = format!("bucket:{bucket}");
+        let partition = integration.region.partition().as_str();
+        let prefix = integration.scope.prefix().map_or("", |p| p.as_str());
+        let saved = integration.region;
+
+        // The bucket's real region: S3 tells it in x-amz-bucket-region, even when it refuses.
+        let mut region = saved;
+        let head = self.s3(credentials, saved).head_bucket().bucket(bucket.as_str()).send().await;
+        let (actual, missing) = match &head {
+            Ok(out) => (out.bucket_region().map(str::to_owned), false),
+            Err(e) => {
+                let raw = e.raw_response();
+                let header = raw.and_then(|r| r.headers().get("x-amz-bucket-region")).map(str::to_owned);
+                (header, raw.is_some_and(|r| r.status().as_u16() == 404))
+            }
+        };
+        if missing {
+            checks.push(check(
+                codes::BUCKET_REGION,
+                &target,
+                CheckResult::Fail,
+                format!("Bucket {bucket} does not exist in {partition}. Check the bucket name in the integration's scope."),
+            ));
+            return;
+        }
+        match actual.as_deref().map(Region::parse) {
+            Some(Ok(real)) if real != saved => {
+                checks.push(check(
+                    codes::BUCKET_REGION,
+                    &target,
+                    CheckResult::Fail,
+                    format!("Bucket {bucket} is in {real}, but the integration says {saved}. Change the integration's region to \"{real}\"."),
+                ));
+                region = real;
+            }
+            Some(Ok(_)) => checks.push(check(
+                codes::BUCKET_REGION,
+                &target,
+                CheckResult::Pass,
+                format!("Bucket {bucket} is in {saved}."),
+            )),
+            _ => checks.push(check(
+                codes::BUCKET_REGION,
+                &target,
+                CheckResult::Warn,
+                format!("S3 did not say which region bucket {bucket} is in; the checks below use {saved}."),
+            )),
+        }
+
+        let s3 = self.s3(credentials, region);
+        let listed = s3.list_objects_v2().bucket(bucket.as_str()).prefix(prefix).max_keys(1).send().await;
+        let sample_key = match listed {
+            Ok(out) => {
+                checks.push(check(
+                    codes::LIST_ACCESS,
+                    &target,
+                    CheckResult::Pass,
+                    format!("The role can list {bucket}, so a missing object reads as 404."),
+                ));
+                out.contents().first().and_then(|o| o.key()).map(str::to_owned)
+            }
+            Err(e) => {
+                checks.push(check(
+                    codes::LIST_ACCESS,
+                    &target,
+                    CheckResult::Fail,
+                    format!(
+                        "The role cannot list bucket {bucket} ({}). Add s3:ListBucket on arn:{partition}:s3:::{bucket} to the \
+                         role's access policy (statement ListBucketSoMissingObjectsReturn404), or missing files will show as \
+                         access denied.",
+                        e.code().unwrap_or("denied")
+                    ),
+                ));
+                None
+            }
+        };
+
+        let object_arn = format!("arn:{partition}:s3:::{bucket}/{prefix}*");
+        let Some(key) = sample_key else {
+            checks.push(check(
+                codes::READ_ACCESS,
+                &target,
+                CheckResult::Warn,
+                format!("No object under s3://{bucket}/{prefix} could be listed, so read access to {object_arn} was not tested. Upload a file and validate again."),
+            ));
+            return;
+        };
+        let head = s3.head_object().bucket(bucket.as_str()).key(&key).send().await;
+        let version_id = match head {
+            Ok(out) => {
+                checks.push(check(
+                    codes::READ_ACCESS,
+                    &target,
+                    CheckResult::Pass,
+                    format!("The role read s3://{bucket}/{key}."),
+                ));
+                out.version_id().map(str::to_owned)
+            }
+            Err(e) => {
+                let status = e.raw_response().map(|r| r.status().as_u16());
+                let message = if status == Some(404) {
+                    format!("s3://{bucket}/{key} was listed but reading it says it does not exist; validate again.")
+                } else {
+                    format!("The role cannot read objects in {bucket}. Add s3:GetObject on {object_arn} to the role's access policy (statement ReadObjects).")
+                };
+                checks.push(check(codes::READ_ACCESS, &target, CheckResult::Fail, message));
+                None
+            }
+        };
+
+        if integration.versioning {
+            match version_id.as_deref().filter(|v| *v != "null") {
+                None => checks.push(check(
+                    codes::VERSION_READ,
+                    &target,
+                    CheckResult::Warn,
+                    format!("File versioning is on for this integration but s3://{bucket}/{key} has no version ID. Enable versioning on the bucket, or turn versioning off in the integration."),
+                )),
+                Some(version) => {
+                    let read = s3.head_object().bucket(bucket.as_str()).key(&key).version_id(version).send().await;
+                    checks.push(match read {
+                        Ok(_) => check(codes::VERSION_READ, &target, CheckResult::Pass, format!("The role read a version of s3://{bucket}/{key}.")),
+                        Err(_) => check(
+                            codes::VERSION_READ,
+                            &target,
+                            CheckResult::Fail,
+                            format!("The role cannot read object versions in {bucket}. Add s3:GetObjectVersion on {object_arn} to the role's access policy (statement ReadObjects), or turn versioning off."),
+                        ),
+                    });
+                }
+            }
+        }
+
+        for origin in &self.origins {
+            checks.push(self.check_cors(bucket, region, &key, origin).await);
+        }
+    }
+
+    /// The URL a browser would fetch the object from (no signature needed for a preflight).
+    pub fn object_url(&self, bucket: &BucketName, region: Region, key: &str) -> String {
+        let mut url = match &self.endpoint {
+            S3Endpoint::Aws if !bucket.needs_path_style() => {
+                format!("https://{bucket}.s3.{region}.{}/", region.partition().dns_suffix())
+            }
+            S3Endpoint::Aws => format!("https://s3.{region}.{}/{bucket}/", region.partition().dns_suffix()),
+            S3Endpoint::Custom(custom) => format!("{}/{bucket}/", custom.base_url()),
+        };
+        encode_into(&mut url, key.as_bytes(), true);
+        url
+    }
+
+    async fn check_cors(&self, bucket: &BucketName, region: Region, key: &str, origin: &AppOrigin) -> Check {
+        let target = format!("origin:{}", origin.as_str());
+        let url = self.object_url(bucket, region, key);
+        let answer = self
+            .http
+            .request(reqwest::Method::OPTIONS, &url)
+            .header("Origin", origin.as_str())
+            .header("Access-Control-Request-Method", "GET")
+            .send()
+            .await;
+        let rule = to_pretty_json(&cors_configuration(std::slice::from_ref(origin)));
+        match answer {
+            Ok(response) => {
+                let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+                let allow_origin = header("access-control-allow-origin");
+                let allow_methods = header("access-control-allow-methods");
+                if preflight_allows(response.status().as_u16(), allow_origin.as_deref(), allow_methods.as_deref(), origin.as_str()) {
+                    check(codes::CORS, target, CheckResult::Pass, format!("Bucket {bucket} allows GET from {}.", origin.as_str()))
+                } else {
+                    check(
+                        codes::CORS,
+                        target,
+                        CheckResult::Fail,
+                        format!(
+                            "Browsers at {} cannot load files from bucket {bucket}: its CORS configuration does not allow \
+                             GET from that origin. In the S3 console open the bucket's Permissions, CORS, and paste:\n{rule}",
+                            origin.as_str()
+                        ),
+                    )
+                }
+            }
+            Err(e) => check(
+                codes::CORS,
+                target,
+                CheckResult::Warn,
+                format!("The CORS preflight to bucket {bucket} did not get an answer ({e}); validate again shortly."),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_preflight_allowing_the_origin_and_get_passes() {
+        let origin = "https://app.example.com";
+        assert!(preflight_allows(200, Some(origin), Some("GET, HEAD"), origin));
+        assert!(preflight_allows(200, Some("*"), Some("GET"), origin));
+    }
+
+    #[test]
+    fn a_preflight_refused_or_for_another_origin_or_method_fails() {
+        let origin = "https://app.example.com";
+        assert!(!preflight_allows(403, None, None, origin));
+        assert!(!preflight_allows(200, Some("https://other.example.com"), Some("GET"), origin));
+        assert!(!preflight_allows(200, Some(origin), Some("PUT"), origin));
+        assert!(!preflight_allows(200, Some(origin), None, origin));
+    }
+
+    #[test]
+    fn the_overall_state_is_the_worst_check() {
+        let pass = check("A", "role", CheckResult::Pass, "");
+        let warn = check("B", "role", CheckResult::Warn, "");
+        let fail = check("C", "role", CheckResult::Fail, "");
+        assert_eq!(overall(std::slice::from_ref(&pass)), HealthState::Healthy);
+        assert_eq!(overall(&[pass.clone(), warn.clone()]), HealthState::Degraded);
+        assert_eq!(overall(&[pass, warn, fail]), HealthState::Failing);
+    }
+}
