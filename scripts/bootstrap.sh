@@ -116,7 +116,9 @@ fi
 
 # ---- dynoxide (DynamoDB emulator) ------------------------------------------------------------------
 dynoxide_cached="$TOOLS_CACHE/dynoxide-$DYNOXIDE_VERSION"
-if [[ ! -x "$TOOLS/bin/dynoxide" ]] || ! grep -q "\"dynoxide-rs $DYNOXIDE_VERSION " "$TOOLS/.crates.toml" 2>/dev/null; then
+# The binary reports its own version (1.x), not the crate's, so a stamp records what was installed.
+dynoxide_stamp="$TOOLS/bin/.dynoxide-crate-version"
+if [[ ! -x "$TOOLS/bin/dynoxide" || "$(cat "$dynoxide_stamp" 2>/dev/null || true)" != "$DYNOXIDE_VERSION" ]]; then
     if [[ -x "$dynoxide_cached" ]]; then
         mkdir -p "$TOOLS/bin"
         copy_atomic "$dynoxide_cached" "$TOOLS/bin/dynoxide"
@@ -130,6 +132,7 @@ if [[ ! -x "$TOOLS/bin/dynoxide" ]] || ! grep -q "\"dynoxide-rs $DYNOXIDE_VERSIO
             copy_atomic "$TOOLS/bin/dynoxide" "$dynoxide_cached" || true
         fi
     fi
+    echo "$DYNOXIDE_VERSION" >"$dynoxide_stamp"
 fi
 
 # ---- summary --------------------------------------------------------------------------------------
@@ -147,6 +150,6 @@ def v(name):
 print(
     f"tools: python {sys.version.split()[0]}, moto {v('moto')}, cfn-lint {v('cfn-lint')}, "
     f"cargo-lambda {v('cargo-lambda')}, sam {v('aws-sam-cli')}, boto3 {v('boto3')}, "
-    f"pytest {v('pytest')}, s3s-fs {sys.argv[1] or '?'}, dynoxide {sys.argv[2] or '?'}"
+    f"pytest {v('pytest')}, s3s-fs {sys.argv[1] or '?'}, dynoxide-rs 3.2.0 (binary {sys.argv[2] or '?'})"
 )
 PY

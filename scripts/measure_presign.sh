@@ -433,11 +433,6 @@ if __name__ == "__main__":
     sys.exit(main())
 PY
 
-json_field() { "$PYTHON" -c 'import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]; print(v)' "$1" "$2"; }
-# Bytes → "X.XX MB (Y.YY MiB)".
-size_text() { "$PYTHON" -c 'import sys; b=int(sys.argv[1]); print(f"{b/1e6:.2f} MB ({b/2**20:.2f} MiB)")' "$1"; }
-# Prints "meets" or "MISSES" for value <= limit.
-verdict() { "$PYTHON" -c 'import sys; print("meets" if float(sys.argv[1]) <= float(sys.argv[2]) else "MISSES")' "$1" "$2"; }
 elf_machine() {
     "$PYTHON" -c '
 import struct, sys
@@ -515,41 +510,50 @@ timeout 300 "$PYTHON" "$DRIVER" invoke --binary "$HOST_BIN" --table s3-integrati
     || die "invocation failed; function log: $(tail -n 20 "$RUN_DIR/invoke-urls.log" 2>/dev/null)"
 
 # ---- the table ------------------------------------------------------------------------------------
-INIT_MEDIAN="$(json_field "$RUN_DIR/init.json" median_ms)"
-INIT_MIN="$(json_field "$RUN_DIR/init.json" min_ms)"
-INIT_MAX="$(json_field "$RUN_DIR/init.json" max_ms)"
-INIT_AWS="$(json_field "$RUN_DIR/init.json" aws_connections)"
-EMPTY_HWM="$(json_field "$RUN_DIR/empty.json" vm_hwm_kb)"
-URLS_HWM="$(json_field "$RUN_DIR/urls.json" vm_hwm_kb)"
-mib() { "$PYTHON" -c 'import sys; print(f"{int(sys.argv[1]) / 1024:.1f}")' "$1"; }
-row() { printf '%-44s %-22s %-10s %s\n' "$@"; }
+M_RUN_DIR="$RUN_DIR" M_HOST_BYTES="$HOST_BYTES" M_ARM_BYTES="${ARM_BYTES:-0}" M_ARM_NOTE="$ARM_NOTE" \
+    M_HOST="$HOST_ARCH, $HOST_STRIPPED" "$PYTHON" - <<'PY'
+import json, os, pathlib, platform, time
+env = os.environ
+run = pathlib.Path(env["M_RUN_DIR"])
+init = json.loads((run / "init.json").read_text())
+cases = {name: json.loads((run / f"{name}.json").read_text()) for name in ("empty", "urls")}
+host_bytes, arm_bytes = int(env["M_HOST_BYTES"]), int(env["M_ARM_BYTES"])
 
-echo
-echo "presign Lambda, measured $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -m), $(nproc) cores"
-row "figure" "value" "target" "verdict"
-row "--------------------------------------------" "----------------------" "----------" "-------"
-row "binary size, host $HOST_ARCH ($HOST_STRIPPED)" "$(size_text "$HOST_BYTES")" "≤ 8 MB" \
-    "$(verdict "$HOST_BYTES" 8000000)"
-if [[ -n "$ARM_BYTES" ]]; then
-    row "binary size, arm64 (cargo lambda)" "$(size_text "$ARM_BYTES")" "≤ 8 MB" "$(verdict "$ARM_BYTES" 8000000)"
-fi
-row "init to ready, median of $INIT_RUNS" "$(printf '%.1f ms' "$INIT_MEDIAN")" "-" \
-    "$(printf 'min %.1f, max %.1f ms' "$INIT_MIN" "$INIT_MAX")"
-row "peak RSS, 1,000 × NO_INTEGRATION" "$(mib "$EMPTY_HWM") MiB" "≤ 32 MB" "$(verdict "$EMPTY_HWM" 32768)"
-row "peak RSS, 1,000 URLs over 3 integrations" "$(mib "$URLS_HWM") MiB" "≤ 32 MB" "$(verdict "$URLS_HWM" 32768)"
-echo
-echo "arm64 build: $ARM_NOTE"
-echo "init: AWS connections during init: $INIT_AWS (must be 0); runs (ms): $(json_field "$RUN_DIR/init.json" ms)"
-for case in empty urls; do
-    "$PYTHON" - "$RUN_DIR/$case.json" "$case" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-label = {"empty": "no integrations", "urls": "3 integrations"}[sys.argv[2]]
-print(f"invoke ({label}): event {r['event_bytes'] / 1024:.0f} KiB, response {r['response_bytes'] / 1024:.0f} KiB, "
-      f"results {r['results']}, first event answered in {r['invoke_ms']:.1f} ms, VmHWM {r['vm_hwm_kb']} kB, "
-      f"VmRSS after {r['vm_rss_kb']} kB, STS calls {r['sts_calls']}, other AWS connections {r['other_aws_connections']}")
+def size(b):
+    return f"{b / 1e6:.2f} MB ({b / 2**20:.2f} MiB)"
+
+def verdict(ok):
+    return "meets" if ok else "MISSES"
+
+rows = [("figure", "value", "target", "verdict")]
+rows.append((f"binary size, host {env['M_HOST']}", size(host_bytes), "≤ 8 MB", verdict(host_bytes <= 8e6)))
+if arm_bytes:
+    rows.append(("binary size, arm64 (cargo lambda build)", size(arm_bytes), "≤ 8 MB", verdict(arm_bytes <= 8e6)))
+rows.append((f"init to ready, median of {len(init['ms'])} cold starts", f"{init['median_ms']:.1f} ms", "-",
+             f"min {init['min_ms']:.1f}, max {init['max_ms']:.1f} ms"))
+for name, label in (("empty", "1,000 × NO_INTEGRATION"), ("urls", "1,000 URLs, 3 integrations")):
+    kb = cases[name]["vm_hwm_kb"]
+    rows.append((f"peak RSS (VmHWM), {label}", f"{kb / 1024:.1f} MiB", "≤ 32 MB", verdict(kb <= 32 * 1024)))
+widths = [max(len(r[i]) for r in rows) for i in range(4)]
+print()
+print(f"presign Lambda, measured {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} on "
+      f"{platform.machine()}, {os.cpu_count()} cores (MB = 10^6 bytes; RSS in MiB, as Lambda's MB)")
+for i, r in enumerate(rows):
+    print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    if i == 0:
+        print("  ".join("-" * w for w in widths))
+print()
+print(f"arm64 build: {env['M_ARM_NOTE']}")
+print(f"init: connections to AWS endpoints during init: {init['aws_connections']} (must be 0); "
+      f"each run (ms): {', '.join(f'{t:.1f}' for t in init['ms'])}")
+for name, label in (("empty", "no integrations"), ("urls", "3 integrations")):
+    r = cases[name]
+    print(f"invoke, {label}: event {r['event_bytes'] / 1024:.0f} KiB, response {r['response_bytes'] / 1024:.0f} KiB, "
+          f"results {r['results']}, answered in {r['invoke_ms']:.1f} ms, VmHWM {r['vm_hwm_kb']} kB, "
+          f"VmRSS after {r['vm_rss_kb']} kB, STS calls {r['sts_calls']}, "
+          f"other AWS connections {r['other_aws_connections']}")
 PY
-done
+INIT_AWS="$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["aws_connections"])' "$RUN_DIR/init.json")"
 if [[ "$INIT_AWS" != 0 ]]; then
     die "init dialled an AWS endpoint $INIT_AWS time(s); it must not"
 fi

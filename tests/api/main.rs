@@ -9,3 +9,4 @@ mod integrations;
 mod isolation;
 mod moto;
 mod presign;
+mod validation;

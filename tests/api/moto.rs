@@ -314,3 +314,83 @@ fn parse_form(body: &str) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+// ---- A moto whose S3 authorization uses AWS's action names (tests/api/validation.rs) ----------
+
+/// Run before the project's launcher (which then runs unchanged, as `__main__`): moto 5.2.5
+/// authorizes each S3 request as the action `moto/s3/responses.py::ACTION_MAP` names, and two of
+/// its entries are not AWS's:
+/// - `HeadBucket` is authorized as `s3:HeadBucket`, an action IAM does not have; AWS authorizes it as
+///   `s3:ListBucket`. With moto's name, a role whose policy grants `s3:ListBucket` gets 403 on
+///   HeadBucket, so S3's `x-amz-bucket-region` answer never arrives.
+/// - `HeadObject?versionId=` is authorized as `s3:GetObject`; AWS requires `s3:GetObjectVersion`.
+///   With moto's name, a role without `s3:GetObjectVersion` may read versions' metadata.
+///
+/// The prelude fails (exit status 3, like the launcher's own self-check) if the map changed.
+pub const AWS_S3_ACTIONS_PRELUDE: &str = r#"
+import runpy, sys
+import moto.s3.responses as responses
+m = responses.ACTION_MAP
+if m["BUCKET"]["HEAD"].get("DEFAULT") != "HeadBucket" or m["KEY"]["HEAD"] != {"DEFAULT": "GetObject"}:
+    print("prelude: moto's S3 ACTION_MAP changed; review tests/api/moto.rs", m["BUCKET"]["HEAD"], m["KEY"]["HEAD"], file=sys.stderr)
+    sys.exit(3)
+m["BUCKET"]["HEAD"]["DEFAULT"] = "ListBucket"
+m["KEY"]["HEAD"]["versionId"] = "GetObjectVersion"
+launcher = sys.argv[1]
+sys.argv = [launcher] + sys.argv[2:]
+runpy.run_path(launcher, run_name="__main__")
+"#;
+
+impl MotoProcess {
+    /// Like [`MotoProcess::start`] (the project launcher, nothing enforced until
+    /// [`MotoProcess::enforce_now`]), with [`AWS_S3_ACTIONS_PRELUDE`] applied first.
+    pub async fn start_with_aws_s3_actions() -> Self {
+        let (python, launcher) = launcher();
+        let dir =
+            std::env::temp_dir().join(format!("moto-it-{}", ulid::Ulid::new().to_string().to_lowercase()));
+        std::fs::create_dir_all(&dir).expect("create the moto run dir");
+        let ready = dir.join("url");
+        let log = std::fs::File::create(dir.join("moto.log")).expect("create the moto log");
+        let mut command = Command::new(&python);
+        command
+            .arg("-c")
+            .arg(AWS_S3_ACTIONS_PRELUDE)
+            .arg(&launcher)
+            .args(["--host", "127.0.0.1", "--port", "0", "--ready-file"])
+            .arg(&ready)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log);
+        for (name, _) in std::env::vars() {
+            if name.starts_with("AWS_") || name.starts_with("MOTO_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .env("INITIAL_NO_AUTH_ACTION_COUNT", NO_AUTH_REQUESTS)
+            .env("MOTO_RECORDER_FILEPATH", dir.join("recording"))
+            .env("PYTHONDONTWRITEBYTECODE", "1");
+        let child = command.spawn().unwrap_or_else(|e| panic!("start {python} -c <prelude> {launcher}: {e}"));
+        let mut moto = Self { url: String::new(), child: Some(child), dir, http: reqwest::Client::new() };
+        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&ready) {
+                if let Some(url) = text.lines().next().filter(|l| l.starts_with("http://127.0.0.1:")) {
+                    moto.url = url.to_owned();
+                    return moto;
+                }
+            }
+            let exited = moto.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+            if let Some(status) = exited {
+                panic!(
+                    "the patched moto launcher exited during start-up ({status}); its log:\n{}",
+                    moto.log()
+                );
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!("moto did not start within {START_TIMEOUT:?}; its log:\n{}", moto.log());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}

@@ -90,6 +90,17 @@ impl PresignConfig {
 struct OrgView {
     integrations: Vec<Integration>,
     external_id: Option<ExternalId>,
+    loaded_at: std::time::Instant,
+}
+
+impl OrgView {
+    /// Whether some S3 locator of the batch has no integration in this view.
+    fn misses_any(&self, locators: &[Value]) -> bool {
+        locators.iter().filter_map(Value::as_str).any(|text| match Locator::parse(text) {
+            Ok(Locator::S3(locator)) => resolve(&self.integrations, &locator).is_err(),
+            _ => false,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -131,7 +142,9 @@ impl State {
         integrations: Vec<Integration>,
         external_id: Option<ExternalId>,
     ) {
-        self.orgs.insert(org.clone(), Arc::new(OrgView { integrations, external_id })).await;
+        self.orgs
+            .insert(org.clone(), Arc::new(OrgView { integrations, external_id, loaded_at: std::time::Instant::now() }))
+            .await;
     }
 }
 
@@ -147,16 +160,22 @@ async fn dispatch(state: &State, req: &Request) -> Result<Response<Body>, ApiErr
     }
     let body = api::json_body(req, MAX_BODY_BYTES)?;
     let (locators, expires_in) = parse_request(&body, state.default_expires_in, state.max_expires_in)?;
-    let view = org_view(state, &caller.org).await?;
+    let mut view = org_view(state, &caller.org).await?;
+    // An integration saved moments ago should serve at once: a miss against a view older than a
+    // second reloads it (one more query, only on misses).
+    if view.loaded_at.elapsed() > Duration::from_secs(1) && view.misses_any(&locators) {
+        state.orgs.invalidate(&caller.org).await;
+        view = org_view(state, &caller.org).await?;
+    }
     let results = presign_all(state, &caller.org, &view, &locators, expires_in, SystemTime::now()).await;
     let stats = state.credentials.stats();
     tracing::info!(
         org = %caller.org,
         locators = locators.len(),
         errors = results.iter().filter(|r| r.get("error").is_some()).count(),
-        cache_hits = stats.hits.load(Ordering::Relaxed),
-        cache_misses = stats.misses.load(Ordering::Relaxed),
-        cache_refreshes = stats.refreshes.load(Ordering::Relaxed),
+        credential_cache_hits_total = stats.hits.load(Ordering::Relaxed),
+        credential_cache_misses_total = stats.misses.load(Ordering::Relaxed),
+        credential_cache_refreshes_total = stats.refreshes.load(Ordering::Relaxed),
         "presigned batch"
     );
     Ok(api::json_response(200, &json!({ "results": results })))
@@ -227,7 +246,7 @@ async fn org_view(state: &State, org: &OrgId) -> Result<Arc<OrgView>, ApiError> 
             let integrations = store.list_all(&org_id).await?;
             let external_id =
                 if integrations.is_empty() { None } else { store.read_external_id(&org_id).await? };
-            Ok::<_, ApiError>(Arc::new(OrgView { integrations, external_id }))
+            Ok::<_, ApiError>(Arc::new(OrgView { integrations, external_id, loaded_at: std::time::Instant::now() }))
         })
         .await
         .map_err(|e: Arc<ApiError>| match &*e {
