@@ -1,19 +1,33 @@
 #!/usr/bin/env bash
 # The whole API locally (README "Two commands"): installs the tools, builds the dev server, starts
-# the AWS emulator (moto, through scripts/start_moto.sh), seeds a demo org through the public API
-# (scripts/seed_demo.py), starts the dev server and prints its URL, an admin and a member token and
-# ready-to-paste curl lines. Ctrl-C stops everything it started.
+# the emulators, starts the dev server, seeds a demo org through the public API
+# (scripts/seed_demo.py), switches IAM enforcement on and prints the URL, an admin and a member
+# token and ready-to-paste curl lines. Ctrl-C stops everything it started.
+#
+# Emulators (DESIGN.md section 5):
+#   - moto "aws" (scripts/start_moto.sh): IAM, STS and the S3 the validator checks. It enforces IAM
+#     once seeding is done (POST /moto-api/reset-auth 0), so trust policies (external ID included)
+#     and access policies are really evaluated. Its S3 action names for HeadBucket and
+#     HeadObject?versionId are corrected to AWS's first (as tests/api/moto.rs does).
+#   - moto "objects", no enforcement: moto answers 500 on presigned (query-string) requests while
+#     it enforces IAM, so presigned URLs and CORS preflights go here (S3_ENDPOINT_URL); it holds
+#     the same bucket and images.
+#   - dynoxide (scripts/start_dynamo.sh): DynamoDB.
+# While it runs, .run/run.env holds URL, ADMIN, MEMBER, ID and the emulator URLs, and
+# .run/demo-admin.env the keys of the emulator's IAM user demo-admin (every action allowed), with
+# which scripts/demo_trust.py break|fix changes the demo role's trust policy.
 #
 #   scripts/run.sh            run until Ctrl-C
-#   scripts/run.sh --check    the same, then call the API, check the answers and exit (smoke test;
-#                             also RUN_CHECK=1)
+#   scripts/run.sh --check    the same, then call the API as the banner says (presign and fetch the
+#                             demo images, validate, break and fix the trust policy and validate
+#                             again), check the answers and exit (smoke test; also RUN_CHECK=1)
 #
 # Environment (all optional):
 #   LISTEN_ADDR                 where the dev server listens (default 127.0.0.1:3000; port 0 = any)
 #   APP_ORIGINS                 the app's origins for CORS (default http://localhost:3000)
 #   DEV_JWT_SECRET              the HS256 secret of the dev tokens (default: random per run)
 #   TABLE_NAME                  the DynamoDB table (default integrations)
-#   AWS_ENDPOINT_URL_DYNAMODB   a DynamoDB to use instead of moto's (e.g. dynoxide), passed through
+#   AWS_ENDPOINT_URL_DYNAMODB   a DynamoDB to use instead of starting dynoxide, passed through
 #   RUST_LOG                    the dev server's log level (default info)
 set -euo pipefail
 
@@ -22,6 +36,8 @@ cd "$ROOT"
 PYTHON="$ROOT/.tools/venv/bin/python"
 RUN_DIR_BASE="$ROOT/.run"
 CREDENTIALS_FILE="$RUN_DIR_BASE/platform-credentials.env"
+RUN_ENV_FILE="$RUN_DIR_BASE/run.env"
+ADMIN_ENV_FILE="$RUN_DIR_BASE/demo-admin.env"
 DEVSERVER="$ROOT/target/debug/devserver"
 READY_TIMEOUT=60
 
@@ -50,10 +66,14 @@ die() {
 # ---- cleanup: everything started here stops on exit, Ctrl-C or kill ---------------------------------
 DEV_PID=""
 DEV_DIR=""
+AWS_MOTO_PID_FILE=""
+OBJECTS_MOTO_PID_FILE=""
+DYNAMO_STARTED=0
 # shellcheck disable=SC2317 # invoked by the trap (shellcheck 0.9 thinks it unreachable)
 cleanup() {
-    local status=$? i
+    local status=$? i failed=0 pid_file
     trap - EXIT INT TERM
+    [[ "$status" == 0 || "$status" == 130 || "$status" == 143 ]] || failed=1
     if [[ -n "$DEV_PID" ]]; then
         if kill -0 "$DEV_PID" 2>/dev/null; then
             kill -TERM "$DEV_PID" 2>/dev/null || true
@@ -65,16 +85,29 @@ cleanup() {
         fi
         wait "$DEV_PID" 2>/dev/null || true
     fi
-    if declare -F stop_moto >/dev/null; then stop_moto >/dev/null 2>&1 || true; fi
+    if declare -F stop_moto >/dev/null; then
+        # After a failure the emulators' logs stay (stop_moto removes its run dir otherwise).
+        if ((failed)); then export MOTO_KEEP_LOG=1; fi
+        for pid_file in "$OBJECTS_MOTO_PID_FILE" "$AWS_MOTO_PID_FILE"; do
+            [[ -n "$pid_file" ]] || continue
+            stop_moto "$pid_file" >/dev/null 2>&1 || true
+            if ((failed)); then say "an emulator's log is kept in $(dirname "${pid_file#"$ROOT"/}")/moto.log"; fi
+        done
+    fi
+    if ((DYNAMO_STARTED)) && declare -F stop_dynamo >/dev/null; then stop_dynamo >/dev/null 2>&1 || true; fi
+    # The state files describe this run only; another run.sh may have written its own since.
+    if [[ -f "$RUN_ENV_FILE" ]] && grep -qx "RUN_PID='$$'" "$RUN_ENV_FILE" 2>/dev/null; then
+        rm -f "$RUN_ENV_FILE" "$ADMIN_ENV_FILE"
+    fi
     if [[ -n "$DEV_DIR" && -d "$DEV_DIR" ]]; then
-        if [[ "$status" == 0 || "$status" == 130 || "$status" == 143 ]]; then
+        if ((failed == 0)); then
             rm -rf "$DEV_DIR"
         else
             say "the dev server's log is kept in ${DEV_DIR#"$ROOT"/}/devserver.log"
         fi
     fi
     if ((CHECK == 0)) && [[ "$status" == 130 || "$status" == 143 ]]; then
-        say "stopped the dev server and the emulator"
+        say "stopped the dev server and the emulators"
     fi
     exit "$status"
 }
@@ -118,7 +151,7 @@ PY
 )"
 [[ -z "$port_problem" ]] || die "$port_problem"
 
-# ---- 2. the emulator -------------------------------------------------------------------------------------
+# ---- 2. the emulators ------------------------------------------------------------------------------------
 export AWS_ACCESS_KEY_ID=testing
 export AWS_SECRET_ACCESS_KEY=testing
 export AWS_REGION=us-east-1
@@ -128,17 +161,58 @@ export PYTHONDONTWRITEBYTECODE=1
 # Nothing of the caller's AWS setup may send a request to real AWS or elsewhere. A DynamoDB endpoint
 # the caller exported on purpose (AWS_ENDPOINT_URL_DYNAMODB) is kept as it is.
 unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_STS \
-    AWS_ENDPOINT_URL_IAM INITIAL_NO_AUTH_ACTION_COUNT
+    AWS_ENDPOINT_URL_IAM INITIAL_NO_AUTH_ACTION_COUNT MOTO_PYTHON MOTO_KEEP_LOG S3_ENDPOINT_URL
 
-say "starting moto (scripts/start_moto.sh)"
+mkdir -p "$RUN_DIR_BASE"
+DEV_DIR="$(mktemp -d "$RUN_DIR_BASE/devserver.XXXXXX")"
+emulators_started=$SECONDS
+
+# moto "aws". moto 5.2 authorizes HeadBucket as s3:HeadBucket (AWS: s3:ListBucket, so the region
+# check would get 403 without x-amz-bucket-region) and HeadObject?versionId= as s3:GetObject (AWS:
+# s3:GetObjectVersion). This prelude puts AWS's names in moto's action map, then runs the project's
+# launcher unchanged (the same prelude as AWS_S3_ACTIONS_PRELUDE in tests/api/moto.rs); start_moto.sh
+# runs it through MOTO_PYTHON.
+cat >"$DEV_DIR/moto_aws_s3_actions.py" <<'PY'
+import runpy, sys
+import moto.s3.responses as responses
+m = responses.ACTION_MAP
+if m["BUCKET"]["HEAD"].get("DEFAULT") != "HeadBucket" or m["KEY"]["HEAD"] != {"DEFAULT": "GetObject"}:
+    print("prelude: moto's S3 ACTION_MAP changed; review scripts/run.sh", m["BUCKET"]["HEAD"], m["KEY"]["HEAD"], file=sys.stderr)
+    sys.exit(3)
+m["BUCKET"]["HEAD"]["DEFAULT"] = "ListBucket"
+m["KEY"]["HEAD"]["versionId"] = "GetObjectVersion"
+launcher = sys.argv[1]
+sys.argv = [launcher] + sys.argv[2:]
+runpy.run_path(launcher, run_name="__main__")
+PY
+printf '#!/usr/bin/env bash\nexec %q %q "$@"\n' "$PYTHON" "$DEV_DIR/moto_aws_s3_actions.py" >"$DEV_DIR/moto-python"
+chmod +x "$DEV_DIR/moto-python"
+
+say "starting the emulators: moto with IAM enforcement (after seeding), moto for presigned URLs, dynoxide"
+# Nothing is enforced until seeding is done; then POST /moto-api/reset-auth 0 (step 6).
+export INITIAL_NO_AUTH_ACTION_COUNT=1000000000 MOTO_PYTHON="$DEV_DIR/moto-python"
 # shellcheck source=scripts/start_moto.sh
 source "$ROOT/scripts/start_moto.sh"
+AWS_MOTO_PID_FILE="$MOTO_PID_FILE"
+AWS_URL="$AWS_ENDPOINT_URL"
+unset INITIAL_NO_AUTH_ACTION_COUNT MOTO_PYTHON
+
+# moto "objects": never enforces (start_moto is defined by the source above).
+start_moto ""
+OBJECTS_MOTO_PID_FILE="$MOTO_PID_FILE"
+OBJECTS_URL="$AWS_ENDPOINT_URL"
+export AWS_ENDPOINT_URL="$AWS_URL"
+
 if [[ -n "${AWS_ENDPOINT_URL_DYNAMODB:-}" ]]; then
-    emulators="$AWS_ENDPOINT_URL (moto: IAM, STS, S3); DynamoDB $AWS_ENDPOINT_URL_DYNAMODB"
+    dynamo_note="DynamoDB at $AWS_ENDPOINT_URL_DYNAMODB (AWS_ENDPOINT_URL_DYNAMODB, not started here)"
 else
-    emulators="$AWS_ENDPOINT_URL (moto: IAM, STS, S3, DynamoDB)"
+    # shellcheck source=scripts/start_dynamo.sh
+    source "$ROOT/scripts/start_dynamo.sh"
+    DYNAMO_STARTED=1
+    dynamo_note="dynoxide (DynamoDB) at $AWS_ENDPOINT_URL_DYNAMODB"
 fi
-say "emulator: $emulators"
+emulators="moto (IAM/STS/S3, IAM enforced) at $AWS_URL, moto (presigned URL fetches) at $OBJECTS_URL, $dynamo_note"
+say "emulators up in $((SECONDS - emulators_started)) s: $emulators"
 
 # ---- 3. the platform principal -----------------------------------------------------------------------------
 "$PYTHON" "$ROOT/scripts/seed_demo.py" platform --env-file "$CREDENTIALS_FILE"
@@ -153,10 +227,9 @@ export LISTEN_ADDR
 export TABLE_NAME="${TABLE_NAME:-integrations}"
 export APP_ORIGINS="${APP_ORIGINS:-http://localhost:3000}"
 export DEV_JWT_SECRET="${DEV_JWT_SECRET:-$("$PYTHON" -c 'import secrets; print(secrets.token_hex(24))')}"
-export S3_ENDPOINT_URL="$AWS_ENDPOINT_URL"
+# Presigned URLs point at the plain moto (moto answers 500 on them while it enforces IAM).
+export S3_ENDPOINT_URL="$OBJECTS_URL"
 
-mkdir -p "$RUN_DIR_BASE"
-DEV_DIR="$(mktemp -d "$RUN_DIR_BASE/devserver.XXXXXX")"
 DEV_LOG="$DEV_DIR/devserver.log"
 say "starting the dev server on $LISTEN_ADDR (log: ${DEV_LOG#"$ROOT"/})"
 : >"$DEV_LOG"
@@ -200,10 +273,32 @@ MEMBER="$("$DEVSERVER" token --org demo --role member)"
 
 # ---- 5. the demo org, through the public API ----------------------------------------------------------------
 say "seeding the demo org through the API (scripts/seed_demo.py)"
-ID="$(ADMIN_TOKEN="$ADMIN" "$PYTHON" "$ROOT/scripts/seed_demo.py" seed --url "$URL")" \
+seed_started=$SECONDS
+ID="$(ADMIN_TOKEN="$ADMIN" "$PYTHON" "$ROOT/scripts/seed_demo.py" seed --url "$URL" \
+    --objects-url "$OBJECTS_URL" --admin-env-file "$ADMIN_ENV_FILE")" \
     || die "seeding the demo org failed (see above)"
+say "seeded in $((SECONDS - seed_started)) s"
 
-# ---- 6. the banner ---------------------------------------------------------------------------------------------
+# ---- 6. IAM enforcement on, from the next request on --------------------------------------------------------
+# moto reads the new count from the raw body: it must not be form-encoded (curl -d would be).
+enforce_answer="$(curl -s --max-time 10 -X POST -H 'content-type: text/plain' --data-binary 0 \
+    "$AWS_URL/moto-api/reset-auth" || true)"
+[[ "$enforce_answer" == *'"ok"'* ]] \
+    || die "could not switch IAM enforcement on at $AWS_URL (POST /moto-api/reset-auth): ${enforce_answer:-no answer}"
+say "IAM enforcement is on at $AWS_URL"
+
+umask_before="$(umask)"
+umask 077
+{
+    echo "# Written by scripts/run.sh (pid $$) for the running local API; removed when it stops."
+    for name in URL ADMIN MEMBER ID; do printf "%s='%s'\n" "$name" "${!name}"; done
+    printf "AWS_ENDPOINT_URL='%s'\nS3_ENDPOINT_URL='%s'\nAWS_ENDPOINT_URL_DYNAMODB='%s'\nRUN_PID='%s'\n" \
+        "$AWS_URL" "$OBJECTS_URL" "$AWS_ENDPOINT_URL_DYNAMODB" "$$"
+} >"$RUN_ENV_FILE.tmp"
+umask "$umask_before"
+mv -f "$RUN_ENV_FILE.tmp" "$RUN_ENV_FILE"
+
+# ---- 7. the banner ---------------------------------------------------------------------------------------------
 # The curl lines are printed as they are and, with --check, run as they are (eval): what the banner
 # shows is what was tested. They refer to $URL, $ADMIN, $MEMBER and $ID.
 # shellcheck disable=SC2016
@@ -213,6 +308,10 @@ ID="$(ADMIN_TOKEN="$ADMIN" "$PYTHON" "$ROOT/scripts/seed_demo.py" seed --url "$U
     CURL_TRUST='curl -s $URL/policies/trust -H "authorization: Bearer $ADMIN"'
     CURL_ACCESS='curl -s -X POST $URL/policies/access -H "authorization: Bearer $ADMIN" -d '"'"'{"scope":{"type":"bucket","bucket":"demo-images","prefix":"samples/"},"versioning":false}'"'"
     CURL_PRESIGN='curl -s -X POST $URL/presign -H "authorization: Bearer $MEMBER" -d '"'"'{"locators":["s3://demo-images/samples/cat.png"]}'"'"
+    CURL_FETCH='curl -s -o cat.png "$('"$CURL_PRESIGN"' | python3 -c '"'"'import json,sys; print(json.load(sys.stdin)["results"][0]["url"])'"'"')"'
+    CURL_VALIDATE='curl -s -X POST $URL/integrations/$ID/validate -H "authorization: Bearer $ADMIN"'
+    TRUST_BREAK='scripts/demo_trust.py break'
+    TRUST_FIX='scripts/demo_trust.py fix'
 }
 
 rule="$(printf '%*s' 78 '' | tr ' ' '=')"
@@ -224,7 +323,8 @@ $rule
    org           demo (admin and member tokens below, valid 24 h)
    integration   $ID  "Demo images": bucket demo-images, role demo-platform-read
    platform      $PLATFORM_PRINCIPAL_ARN (keys: ${CREDENTIALS_FILE#"$ROOT"/})
-   emulator      $emulators
+   emulators     $emulators
+   IAM admin     demo-admin, every action (keys: ${ADMIN_ENV_FILE#"$ROOT"/}; all of the above: ${RUN_ENV_FILE#"$ROOT"/})
    log           ${DEV_LOG#"$ROOT"/}
 $rule
 # paste into a shell:
@@ -241,12 +341,20 @@ $CURL_POLICIES
 $CURL_TRUST
 # an access policy for a draft scope (admin)
 $CURL_ACCESS
-# presigned URLs (member) (available once the presign function lands)
+# presigned URLs (member)
 $CURL_PRESIGN
+# the image through its presigned URL (member), into cat.png
+$CURL_FETCH
+# validate the demo integration now: every check passes, state "healthy" (admin)
+$CURL_VALIDATE
+# from the repository root: break the demo role's trust policy in the emulator (another external
+# ID; validate then reports "failing" and names the fix), and restore it from GET /policies/trust
+$TRUST_BREAK
+$TRUST_FIX
 $rule
 EOF
 
-# ---- 7. --check: call the API as the banner says, then stop -----------------------------------------------------
+# ---- 8. --check: call the API as the banner says, then stop -----------------------------------------------------
 if ((CHECK == 1)); then
     body="$DEV_DIR/body"
     failures=0
@@ -278,31 +386,92 @@ if ((CHECK == 1)); then
     # shellcheck disable=SC2016
     check "no token" 401 'curl -s $URL/integrations'
 
-    # Presign: reported, not required (the function may not have landed yet).
-    presign_status="$(eval "$CURL_PRESIGN -o \"\$body\" -w '%{http_code}' --max-time 30" || true)"
-    presign_url="$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["url"])' \
-        "$body" 2>/dev/null || true)"
-    if [[ "$presign_status" == 200 && -n "$presign_url" ]]; then
-        image_status="$(curl -s -o "$DEV_DIR/cat.png" -w '%{http_code}' --max-time 30 "$presign_url" || true)"
-        if [[ "$image_status" == 200 ]] && [[ "$(head -c 8 "$DEV_DIR/cat.png" | od -An -tx1 | tr -d ' \n')" == 89504e470d0a1a0a ]]; then
-            say "check ok: presign: HTTP 200, and the presigned URL serves the PNG ($(wc -c <"$DEV_DIR/cat.png") bytes)"
-        else
-            say "note: presign answered 200, but fetching its URL gave HTTP $image_status: $(head -c 300 "$DEV_DIR/cat.png" 2>/dev/null || true)"
-        fi
+    # Presign (member) and fetch, as the banner says: the URL serves the seeded image, byte for byte.
+    same_image() { # same_image FILE KEY: the file holds exactly the image seed_demo.py stored under KEY
+        "$PYTHON" -c 'import sys; sys.path.insert(0, sys.argv[1]); import seed_demo
+sys.exit(0 if open(sys.argv[2], "rb").read() == seed_demo.image_bytes(sys.argv[3]) else 1)' \
+            "$ROOT/scripts" "$1" "$2" 2>/dev/null
+    }
+    check "presign (member)" 200 "$CURL_PRESIGN" \
+        'd["results"][0].get("url", "").startswith(__import__("os").environ["S3_ENDPOINT_URL"])'
+    if (cd "$DEV_DIR" && eval "${CURL_FETCH/-o cat.png/-o cat.png.check}") && same_image "$DEV_DIR/cat.png.check" samples/cat.png; then
+        say "check ok: fetch (banner line): the presigned URL serves samples/cat.png ($(wc -c <"$DEV_DIR/cat.png.check") bytes, as seeded)"
     else
-        say "note: presign not checked as working: HTTP $presign_status: $(head -c 400 "$body" 2>/dev/null || true)"
+        say "check FAILED: fetch (banner line): the presigned URL did not serve samples/cat.png as seeded: $(head -c 300 "$DEV_DIR/cat.png.check" 2>/dev/null || true)"
+        failures=$((failures + 1))
     fi
+    # Every demo image (the last key has a space and a non-ASCII character), one presign call.
+    all_locators="$("$PYTHON" -c 'import json, sys; sys.path.insert(0, sys.argv[1]); import seed_demo
+print(json.dumps({"locators": [f"s3://{seed_demo.BUCKET}/{k}" for k in seed_demo.IMAGES]}))' "$ROOT/scripts")"
+    all_status="$(curl -s -X POST "$URL/presign" -H "authorization: Bearer $MEMBER" --data-binary "$all_locators" \
+        -o "$body" -w '%{http_code}' --max-time 30 || true)"
+    if [[ "$all_status" != 200 ]]; then
+        say "check FAILED: presign every demo image: HTTP $all_status: $(head -c 400 "$body")"
+        failures=$((failures + 1))
+    else
+        n=0
+        while IFS=$'\t' read -r key url; do
+            n=$((n + 1))
+            got="$(curl -s -o "$DEV_DIR/image.$n" -w '%{http_code}' --max-time 30 "$url" || true)"
+            if [[ -n "$url" && "$got" == 200 ]] && same_image "$DEV_DIR/image.$n" "$key"; then
+                say "check ok: presigned URL of s3://demo-images/$key: HTTP 200, $(wc -c <"$DEV_DIR/image.$n") bytes as seeded"
+            else
+                say "check FAILED: presigned URL of s3://demo-images/$key (${url:-no URL}): HTTP $got: $(head -c 300 "$DEV_DIR/image.$n" 2>/dev/null || true)"
+                failures=$((failures + 1))
+            fi
+        done < <("$PYTHON" -c 'import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    print(r["locator"].split("/", 3)[3] + "\t" + r.get("url", ""))' "$body" 2>/dev/null || true)
+        if ((n != 4)); then
+            say "check FAILED: presign every demo image: $n results for 4 locators: $(head -c 400 "$body")"
+            failures=$((failures + 1))
+        fi
+    fi
+
+    # Validation (admin). The report is printed check by check.
+    show_report() {
+        "$PYTHON" - "$body" >&2 2>/dev/null <<'PY' || true
+import json, sys
+d = json.load(open(sys.argv[1]))
+print("run:   state %s, recorded %s" % (d.get("state"), d.get("recorded")))
+for c in d.get("checks", []):
+    line = "run:   %-4s %-20s %-30s %s" % (c["result"], c["code"], c["target"], c["message"])
+    print(line.replace("\n", " "))
+PY
+    }
+    all_codes='{"ASSUME_ROLE", "EXTERNAL_ID_REQUIRED", "BUCKET_REGION", "LIST_ACCESS", "READ_ACCESS", "VERSION_READ", "CORS"}'
+    healthy='d["state"] == "healthy" and d["checks"] and all(c["result"] == "pass" for c in d["checks"]) and {c["code"] for c in d["checks"]} == '"$all_codes"
+    check "validate (admin): every check passes, state healthy" 200 "$CURL_VALIDATE" "$healthy"
+    show_report
+
+    trust_started=$SECONDS
+    if eval "$TRUST_BREAK" >&2; then
+        check "validate after demo_trust.py break: failing, ASSUME_ROLE fails naming the fix" 200 "$CURL_VALIDATE" \
+            'd["state"] == "failing" and any(c["code"] == "ASSUME_ROLE" and c["result"] == "fail" and "GET /policies/trust" in c["message"] and "sts:ExternalId" in c["message"] for c in d["checks"])'
+        show_report
+    else
+        say "check FAILED: $TRUST_BREAK"
+        failures=$((failures + 1))
+    fi
+    if eval "$TRUST_FIX" >&2; then
+        check "validate after demo_trust.py fix: healthy again" 200 "$CURL_VALIDATE" "$healthy"
+        show_report
+    else
+        say "check FAILED: $TRUST_FIX"
+        failures=$((failures + 1))
+    fi
+    say "break, validate, fix, validate: $((SECONDS - trust_started)) s"
 
     if ((failures > 0)); then
         say "--check: $failures check(s) failed"
         exit 1
     fi
-    say "--check passed in $((SECONDS - started)) s; stopping the dev server and the emulator"
+    say "--check passed in $((SECONDS - started)) s; stopping the dev server and the emulators"
     exit 0
 fi
 
 # ---- run until Ctrl-C or until the dev server stops by itself ---------------------------------------------------
-say "press Ctrl-C to stop the dev server and the emulator"
+say "press Ctrl-C to stop the dev server and the emulators"
 wait "$DEV_PID" && code=0 || code=$?
 DEV_PID=""
 dev_failed "the dev server exited by itself (status $code)"

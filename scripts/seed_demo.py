@@ -1,19 +1,31 @@
 #!/usr/bin/env python3
 """Seeds the local emulator and the dev server with a demo org (used by scripts/run.sh).
 
-Two phases, run with the venv's python (boto3) against the emulator in AWS_ENDPOINT_URL:
+Two phases, run with the venv's python (boto3) against the emulator in AWS_ENDPOINT_URL (the moto
+that enforces IAM once seeding is done: IAM, STS and the S3 the validator checks):
 
   seed_demo.py platform --env-file PATH
-      Creates the IAM user `platform` (the platform principal every trust policy names) with an
-      access key, and writes PLATFORM_PRINCIPAL_ARN, PLATFORM_AWS_ACCESS_KEY_ID and
-      PLATFORM_AWS_SECRET_ACCESS_KEY to PATH as shell assignments (mode 600).
+      Creates the IAM user `platform` (the platform principal every trust policy names), allowed
+      sts:AssumeRole on any role (as the platform's own role is; whether a customer role lets it in
+      is up to that role's trust policy), with an access key, and writes PLATFORM_PRINCIPAL_ARN,
+      PLATFORM_AWS_ACCESS_KEY_ID and PLATFORM_AWS_SECRET_ACCESS_KEY to PATH as shell assignments
+      (mode 600).
 
-  seed_demo.py seed --url URL          (admin token in the environment: ADMIN_TOKEN)
+  seed_demo.py seed --url URL [--objects-url URL] [--admin-env-file PATH]
+                                       (admin token in the environment: ADMIN_TOKEN)
       Seeds the demo org through the public API, as an admin would: reads the trust policy
-      (GET /policies/trust) and the access policy for the draft scope (POST /policies/access),
-      creates the IAM role `demo-platform-read` with exactly those documents, creates the bucket
-      `demo-images` (versioned) with four generated PNG images, then saves the integration
+      (GET /policies/trust), the access policy for the draft scope (POST /policies/access) and the
+      CORS configuration (GET /policies/cors), creates the IAM role `demo-platform-read` with
+      exactly those documents, creates the bucket `demo-images` (versioned, with that CORS
+      configuration) with four generated PNG images, then saves the integration
       (POST /integrations). Prints the integration id on stdout; progress goes to stderr.
+      --objects-url: a second, plain emulator (no IAM enforcement) that serves the presigned URLs
+      (the dev server's S3_ENDPOINT_URL): the same bucket, images and CORS configuration go there
+      too, plus a bucket policy that lets moto evaluate CORS preflights (see ensure_bucket).
+      --admin-env-file: also creates the IAM user `demo-admin` (inline policy: every action on
+      every resource) with an access key, written to PATH (DEMO_ADMIN_AWS_ACCESS_KEY_ID,
+      DEMO_ADMIN_AWS_SECRET_ACCESS_KEY, DEMO_ADMIN_ARN; mode 600): the identity a person (or
+      scripts/demo_trust.py) uses to change IAM once the emulator enforces it.
 
 Any failure prints what went wrong (the API's error code and message, or the AWS error) and exits
 with status 1. Re-running against the same emulator reuses what already exists.
@@ -37,6 +49,9 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 PLATFORM_USER = "platform"
+PLATFORM_POLICY_NAME = "assume-customer-roles"
+ADMIN_USER = "demo-admin"
+ADMIN_POLICY_NAME = "everything"
 ROLE_NAME = "demo-platform-read"
 ROLE_POLICY_NAME = "demo-images-read"
 BUCKET = "demo-images"
@@ -90,14 +105,14 @@ def png_gradient(size: int, start: tuple[int, int, int], end: tuple[int, int, in
 # ---- AWS (the emulator) ----------------------------------------------------------------------------
 
 
-def aws_client(service: str) -> Any:
-    # boto3 reads AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE>) itself.
-    if not os.environ.get("AWS_ENDPOINT_URL"):
+def aws_client(service: str, endpoint_url: str | None = None) -> Any:
+    # Without endpoint_url boto3 reads AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE>) itself.
+    if not endpoint_url and not os.environ.get("AWS_ENDPOINT_URL"):
         raise SeedError("AWS_ENDPOINT_URL is not set; this script seeds the local emulator only")
     config = Config(region_name=REGION, retries={"max_attempts": 3, "mode": "standard"})
     if service == "s3":
         config = config.merge(Config(s3={"addressing_style": "path"}))
-    return boto3.client(service, config=config)
+    return boto3.client(service, config=config, endpoint_url=endpoint_url or None)
 
 
 def aws_error(action: str, err: Exception) -> SeedError:
@@ -112,7 +127,8 @@ def error_code(err: ClientError) -> str:
 
 
 def write_env_file(path: str, values: dict[str, str]) -> None:
-    """Writes NAME='value' lines atomically, readable by the owner only."""
+    """Writes NAME='value' lines atomically, readable by the owner only (`source`-able, and read
+    by scripts/demo_trust.py)."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".platform-", dir=directory)
@@ -131,18 +147,33 @@ def write_env_file(path: str, values: dict[str, str]) -> None:
         raise
 
 
-def phase_platform(env_file: str) -> None:
-    iam = aws_client("iam")
+def ensure_user(iam: Any, name: str, policy_name: str, policy: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The IAM user `name` with exactly this inline policy and a fresh access key: (ARN, key).
+    Older keys of the user are deleted (IAM allows two per user; a re-run must not hit that)."""
     try:
         try:
-            arn = iam.create_user(UserName=PLATFORM_USER)["User"]["Arn"]
+            arn = iam.create_user(UserName=name)["User"]["Arn"]
         except ClientError as err:
             if error_code(err) != "EntityAlreadyExists":
                 raise
-            arn = iam.get_user(UserName=PLATFORM_USER)["User"]["Arn"]
-        key = iam.create_access_key(UserName=PLATFORM_USER)["AccessKey"]
+            arn = iam.get_user(UserName=name)["User"]["Arn"]
+        iam.put_user_policy(UserName=name, PolicyName=policy_name, PolicyDocument=json.dumps(policy))
+        for old in iam.list_access_keys(UserName=name).get("AccessKeyMetadata", []):
+            iam.delete_access_key(UserName=name, AccessKeyId=old["AccessKeyId"])
+        key = iam.create_access_key(UserName=name)["AccessKey"]
     except (ClientError, BotoCoreError) as err:
-        raise aws_error(f"creating the IAM user {PLATFORM_USER!r}", err) from err
+        raise aws_error(f"creating the IAM user {name!r}", err) from err
+    return str(arn), key
+
+
+def phase_platform(env_file: str) -> None:
+    # Under IAM enforcement sts:AssumeRole needs the caller's own permission as well as the role's
+    # trust policy, as in AWS (the platform's Lambda role has sts:AssumeRole on customer roles).
+    allow_assume = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
+    }
+    arn, key = ensure_user(aws_client("iam"), PLATFORM_USER, PLATFORM_POLICY_NAME, allow_assume)
     write_env_file(
         env_file,
         {
@@ -221,7 +252,16 @@ def ensure_role(iam: Any, trust_text: str, access_text: str) -> str:
     return str(arn)
 
 
-def ensure_bucket(s3: Any) -> None:
+def ensure_bucket(s3: Any, cors_rules: list[dict[str, Any]], where: str, plain: bool = False) -> None:
+    """The bucket, versioned, with the rendered CORS rules and the images, in one emulator.
+
+    `plain` (the emulator without IAM enforcement that serves presigned URLs and CORS preflights):
+    moto 5.2 answers an unsigned request for an existing private object 403 before it looks at
+    the method (an anonymous-access ACL check on the action `s3:<Method>Object`), so an OPTIONS
+    preflight never reaches its CORS evaluation. S3 does not authorize preflights; a bucket policy
+    granting moto's made-up `s3:OptionsObject` to anyone lets the preflight through and nothing
+    else (an anonymous GET stays 403). Same workaround as tests/api/validation.rs.
+    """
     try:
         try:
             s3.create_bucket(Bucket=BUCKET)
@@ -229,15 +269,55 @@ def ensure_bucket(s3: Any) -> None:
             if error_code(err) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                 raise
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        for key, (start, end) in IMAGES.items():
-            s3.put_object(Bucket=BUCKET, Key=key, Body=png_gradient(64, start, end), ContentType="image/png")
+        s3.put_bucket_cors(Bucket=BUCKET, CORSConfiguration={"CORSRules": cors_rules})
+        if plain:
+            preflights = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "MotoEvaluatesPreflightsOnlyForReadableObjects",
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "s3:OptionsObject",
+                        "Resource": f"arn:aws:s3:::{BUCKET}/*",
+                    }
+                ],
+            }
+            s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(preflights))
+        for key in IMAGES:
+            s3.put_object(Bucket=BUCKET, Key=key, Body=image_bytes(key), ContentType="image/png")
     except (ClientError, BotoCoreError) as err:
-        raise aws_error(f"creating the bucket {BUCKET!r} and its images", err) from err
+        raise aws_error(f"creating the bucket {BUCKET!r} and its images in {where}", err) from err
 
 
-def phase_seed(url: str, token: str) -> None:
+def image_bytes(key: str) -> bytes:
+    """The demo image stored under `key` (run.sh --check compares presigned downloads with it)."""
+    start, end = IMAGES[key]
+    return png_gradient(64, start, end)
+
+
+def ensure_admin(env_file: str) -> None:
+    everything = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    }
+    arn, key = ensure_user(aws_client("iam"), ADMIN_USER, ADMIN_POLICY_NAME, everything)
+    write_env_file(
+        env_file,
+        {
+            "DEMO_ADMIN_ARN": arn,
+            "DEMO_ADMIN_AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+            "DEMO_ADMIN_AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+        },
+    )
+    log(f"emulator admin {arn} (every action; access key in {os.path.relpath(env_file)})")
+
+
+def phase_seed(url: str, token: str, objects_url: str | None, admin_env_file: str | None) -> None:
     api = Api(url, token)
     iam, s3 = aws_client("iam"), aws_client("s3")
+    if admin_env_file:
+        ensure_admin(admin_env_file)
 
     trust = api.call("GET", "/policies/trust")
     trust_text = policy_text(trust, "GET /policies/trust")
@@ -249,8 +329,17 @@ def phase_seed(url: str, token: str) -> None:
     role_arn = ensure_role(iam, trust_text, access_text)
     log(f"role {role_arn} (trust and access policies as the API rendered them)")
 
-    ensure_bucket(s3)
-    log(f"bucket {BUCKET} (versioning enabled): {', '.join(sorted(IMAGES))}")
+    cors = api.call("GET", "/policies/cors")
+    cors_rules = cors.get("cors") if isinstance(cors, dict) else None
+    if not isinstance(cors_rules, list) or not cors_rules:
+        raise SeedError(f"GET /policies/cors: the answer has no \"cors\" rules: {json.dumps(cors)[:300]}")
+
+    ensure_bucket(s3, cors_rules, os.environ["AWS_ENDPOINT_URL"])
+    where = "the emulator"
+    if objects_url:
+        ensure_bucket(aws_client("s3", objects_url), cors_rules, objects_url, plain=True)
+        where = "both emulators"
+    log(f"bucket {BUCKET} in {where} (versioning and CORS as rendered): {', '.join(sorted(IMAGES))}")
 
     draft = {
         "name": INTEGRATION_NAME,
@@ -281,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     platform.add_argument("--env-file", required=True, help="where to write the platform credentials")
     seed = sub.add_parser("seed", help="seed the demo org through the API (token in ADMIN_TOKEN)")
     seed.add_argument("--url", required=True, help="the dev server's base URL")
+    seed.add_argument("--objects-url", help="a plain emulator serving presigned URLs: same bucket and images")
+    seed.add_argument("--admin-env-file", help="also create the IAM user demo-admin; its keys go here")
     args = parser.parse_args(argv)
     try:
         if args.phase == "platform":
@@ -289,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
             token = os.environ.get("ADMIN_TOKEN", "")
             if not token:
                 raise SeedError("ADMIN_TOKEN is not set (an admin dev token for the demo org)")
-            phase_seed(args.url, token)
+            phase_seed(args.url, token, args.objects_url, args.admin_env_file)
     except SeedError as err:
         print(f"seed: ERROR: {err}", file=sys.stderr, flush=True)
         return 1

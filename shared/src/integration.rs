@@ -119,7 +119,7 @@ pub struct IntegrationDraft {
 }
 
 /// Fields of the stored shape that a client may send back unchanged on replace; they are ignored.
-const READ_ONLY_FIELDS: &[&str] = &["id", "created_at", "updated_at", "status", "policies"];
+const READ_ONLY_FIELDS: &[&str] = &["id", "created_at", "updated_at", "status", "history", "policies"];
 
 fn missing(field: &str, hint: &str) -> ApiError {
     ApiError::bad_request("MISSING_FIELD", Some(field), format!("The field {field:?} is required: {hint}."))

@@ -559,7 +559,7 @@ pub fn error_code<E: ProvideErrorMetadata>(err: &E) -> Option<&str> {
 }
 
 /// How long a validation report stays in the history before DynamoDB's TTL removes it.
-pub const REPORT_RETENTION_SECS: u64 = 30 * 24 * 3600;
+pub const REPORT_RETENTION_SECS: u64 = 7 * 24 * 3600;
 pub const HISTORY_LIMIT: i32 = 10;
 
 /// One integration found by a scan, with the org it belongs to.

@@ -1,11 +1,17 @@
-//! Logging for every binary: JSON lines on Lambda (CloudWatch), readable text elsewhere. Level from
-//! `RUST_LOG` (default `info`). Request bodies, headers and credentials are never logged.
+//! Logging for every binary: JSON lines on Lambda (CloudWatch), readable text elsewhere. The level
+//! comes from `RUST_LOG` (`error`, `warn`, `info`, `debug` or `trace`; default `info`) — a plain
+//! level rather than env-filter directives keeps the regex engine out of the Lambda binaries.
+//! Request bodies, headers and credentials are never logged.
+
+use tracing_subscriber::filter::LevelFilter;
 
 pub fn init() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.trim().parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
     let on_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt().with_max_level(level).with_target(false);
     let _ = if on_lambda {
         builder.json().without_time().with_ansi(false).try_init()
     } else {

@@ -249,6 +249,7 @@ impl Validator {
 
         let s3 = self.s3(credentials, region);
         let listed = s3.list_objects_v2().bucket(bucket.as_str()).prefix(prefix).max_keys(1).send().await;
+        let listed_ok = listed.is_ok();
         let sample_key = match listed {
             Ok(out) => {
                 checks.push(check(
@@ -276,6 +277,18 @@ impl Validator {
         };
 
         let object_arn = format!("arn:{partition}:s3:::{bucket}/{prefix}*");
+        if !listed_ok {
+            checks.push(check(
+                codes::READ_ACCESS,
+                &target,
+                CheckResult::Warn,
+                format!(
+                    "Read access was not tested because listing is denied. The access policy must also grant \
+                     s3:GetObject on {object_arn} (statement ReadObjects); paste the whole access policy again."
+                ),
+            ));
+            return;
+        }
         let Some(key) = sample_key else {
             checks.push(check(
                 codes::READ_ACCESS,

@@ -143,7 +143,10 @@ impl State {
         external_id: Option<ExternalId>,
     ) {
         self.orgs
-            .insert(org.clone(), Arc::new(OrgView { integrations, external_id, loaded_at: std::time::Instant::now() }))
+            .insert(
+                org.clone(),
+                Arc::new(OrgView { integrations, external_id, loaded_at: std::time::Instant::now() }),
+            )
             .await;
     }
 }
@@ -246,7 +249,11 @@ async fn org_view(state: &State, org: &OrgId) -> Result<Arc<OrgView>, ApiError> 
             let integrations = store.list_all(&org_id).await?;
             let external_id =
                 if integrations.is_empty() { None } else { store.read_external_id(&org_id).await? };
-            Ok::<_, ApiError>(Arc::new(OrgView { integrations, external_id, loaded_at: std::time::Instant::now() }))
+            Ok::<_, ApiError>(Arc::new(OrgView {
+                integrations,
+                external_id,
+                loaded_at: std::time::Instant::now(),
+            }))
         })
         .await
         .map_err(|e: Arc<ApiError>| match &*e {

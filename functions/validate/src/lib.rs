@@ -15,6 +15,7 @@ use shared::store::{Store, HISTORY_LIMIT};
 use shared::validation::Validator;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Mutex;
 
@@ -129,61 +130,42 @@ async fn validate_now(state: &State, req: &Request) -> Result<Response<Body>, Ap
 }
 
 /// Validates every integration of every org: pages through the table until DynamoDB says there
-/// is no more (no silent truncation), with at most `concurrency` validations at once. One broken
-/// integration is counted and logged; it never stops the run.
+/// is no more (no silent truncation), with at most `concurrency` validations at once across page
+/// boundaries (pages are read as the validations drain them, so pages thinned out by other items
+/// do not serialize the run). One broken integration is counted and logged; it never stops the run.
 pub async fn run_scheduled(state: &State) -> RunSummary {
     let started = Instant::now();
     let external_ids: Mutex<HashMap<OrgId, Option<ExternalId>>> = Mutex::new(HashMap::new());
     let counts = [(); 6].map(|_| AtomicUsize::new(0)); // healthy, degraded, failing, dropped, errors, validated
-    let mut pages = 0;
-    let mut start = None;
-    loop {
-        let (found, next) = match state.store.scan_integrations(state.config.page_size, start.clone()).await {
-            Ok(page) => page,
-            Err(e) => {
-                // A page that cannot be read is retried once; the run stops only if it fails again.
-                tracing::warn!(cause = %e.cause_chain(), "scan page failed; retrying");
-                match state.store.scan_integrations(state.config.page_size, start.clone()).await {
-                    Ok(page) => page,
-                    Err(e) => {
-                        tracing::error!(cause = %e.cause_chain(), "scan failed twice; the run ends early");
-                        counts[4].fetch_add(1, Ordering::Relaxed);
-                        break;
+    let pages = Arc::new(AtomicUsize::new(0));
+    let scan_failed = Arc::new(AtomicUsize::new(0));
+    let scan = scan_stream(state.store.clone(), state.config.page_size, pages.clone(), scan_failed.clone());
+    scan.for_each_concurrent(state.config.concurrency, |scanned| {
+        let (counts, external_ids) = (&counts, &external_ids);
+        async move {
+            match validate_one(state, external_ids, &scanned.org, &scanned.integration).await {
+                Ok((health, recorded)) => {
+                    counts[5].fetch_add(1, Ordering::Relaxed);
+                    let slot = match health {
+                        HealthState::Healthy | HealthState::Unverified => 0,
+                        HealthState::Degraded => 1,
+                        HealthState::Failing => 2,
+                    };
+                    counts[slot].fetch_add(1, Ordering::Relaxed);
+                    if !recorded {
+                        counts[3].fetch_add(1, Ordering::Relaxed);
                     }
+                }
+                Err(e) => {
+                    counts[4].fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(org = %scanned.org, id = %scanned.integration.id, cause = %e.cause_chain(), "validation failed");
                 }
             }
-        };
-        pages += 1;
-        futures::stream::iter(found)
-            .for_each_concurrent(state.config.concurrency, |scanned| {
-                let (counts, external_ids) = (&counts, &external_ids);
-                async move {
-                    match validate_one(state, external_ids, &scanned.org, &scanned.integration).await {
-                        Ok((health, recorded)) => {
-                            counts[5].fetch_add(1, Ordering::Relaxed);
-                            let slot = match health {
-                                HealthState::Healthy | HealthState::Unverified => 0,
-                                HealthState::Degraded => 1,
-                                HealthState::Failing => 2,
-                            };
-                            counts[slot].fetch_add(1, Ordering::Relaxed);
-                            if !recorded {
-                                counts[3].fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                        Err(e) => {
-                            counts[4].fetch_add(1, Ordering::Relaxed);
-                            tracing::error!(org = %scanned.org, id = %scanned.integration.id, cause = %e.cause_chain(), "validation failed");
-                        }
-                    }
-                }
-            })
-            .await;
-        match next {
-            Some(key) => start = Some(key),
-            None => break,
         }
-    }
+    })
+    .await;
+
+    counts[4].fetch_add(scan_failed.load(Ordering::Relaxed), Ordering::Relaxed);
     let get = |i: usize| counts[i].load(Ordering::Relaxed);
     let summary = RunSummary {
         validated: get(5),
@@ -192,7 +174,7 @@ pub async fn run_scheduled(state: &State) -> RunSummary {
         failing: get(2),
         dropped: get(3),
         errors: get(4),
-        pages,
+        pages: pages.load(Ordering::Relaxed),
     };
     tracing::info!(
         validated = summary.validated,
@@ -207,6 +189,51 @@ pub async fn run_scheduled(state: &State) -> RunSummary {
         "scheduled validation finished"
     );
     summary
+}
+
+/// The scan as a stream of integrations, reading the next page only as the consumer drains
+/// the previous one.
+fn scan_stream(
+    store: Store,
+    page_size: i32,
+    pages: Arc<AtomicUsize>,
+    failed: Arc<AtomicUsize>,
+) -> impl futures::Stream<Item = shared::store::Scanned> + Send {
+    enum Cursor {
+        Start,
+        At(HashMap<String, aws_sdk_dynamodb::types::AttributeValue>),
+        Done,
+    }
+    futures::stream::unfold(Cursor::Start, move |cursor| {
+        let (store, pages, failed) = (store.clone(), pages.clone(), failed.clone());
+        async move {
+            let start = match cursor {
+                Cursor::Done => return None,
+                Cursor::Start => None,
+                Cursor::At(key) => Some(key),
+            };
+            let page = match store.scan_integrations(page_size, start.clone()).await {
+                Ok(page) => Ok(page),
+                Err(e) => {
+                    // A page that cannot be read is retried once; the run ends early only if it fails again.
+                    tracing::warn!(cause = %e.cause_chain(), "scan page failed; retrying");
+                    store.scan_integrations(page_size, start).await
+                }
+            };
+            match page {
+                Ok((found, next)) => {
+                    pages.fetch_add(1, Ordering::Relaxed);
+                    Some((futures::stream::iter(found), next.map_or(Cursor::Done, Cursor::At)))
+                }
+                Err(e) => {
+                    tracing::error!(cause = %e.cause_chain(), "scan failed twice; the run ends early");
+                    failed.fetch_add(1, Ordering::Relaxed);
+                    None
+                }
+            }
+        }
+    })
+    .flatten()
 }
 
 async fn validate_one(
