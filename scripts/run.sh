@@ -88,10 +88,12 @@ cleanup() {
     if declare -F stop_moto >/dev/null; then
         # After a failure the emulators' logs stay (stop_moto removes its run dir otherwise).
         if ((failed)); then export MOTO_KEEP_LOG=1; fi
-        for pid_file in "$OBJECTS_MOTO_PID_FILE" "$AWS_MOTO_PID_FILE"; do
-            [[ -n "$pid_file" ]] || continue
-            stop_moto "$pid_file" >/dev/null 2>&1 || true
-            if ((failed)); then say "an emulator's log is kept in $(dirname "${pid_file#"$ROOT"/}")/moto.log"; fi
+        for pid_file in "objects:$OBJECTS_MOTO_PID_FILE" "aws:$AWS_MOTO_PID_FILE"; do
+            [[ -n "${pid_file#*:}" ]] || continue
+            stop_moto "${pid_file#*:}" >/dev/null 2>&1 || true
+            if ((failed)); then
+                say "moto \"${pid_file%%:*}\"'s log is kept in $(dirname "${pid_file#*:}" | sed "s|^$ROOT/||")/moto.log"
+            fi
         done
     fi
     if ((DYNAMO_STARTED)) && declare -F stop_dynamo >/dev/null; then stop_dynamo >/dev/null 2>&1 || true; fi

@@ -299,6 +299,7 @@ impl Validator {
             return;
         };
         let head = s3.head_object().bucket(bucket.as_str()).key(&key).send().await;
+        let read_ok = head.is_ok();
         let version_id = match head {
             Ok(out) => {
                 checks.push(check(
@@ -321,7 +322,14 @@ impl Validator {
             }
         };
 
-        if integration.versioning {
+        if integration.versioning && !read_ok {
+            checks.push(check(
+                codes::VERSION_READ,
+                &target,
+                CheckResult::Warn,
+                format!("Reading object versions was not tested because reading the latest version failed; fix READ_ACCESS first (the access policy also needs s3:GetObjectVersion on {object_arn})."),
+            ));
+        } else if integration.versioning {
             match version_id.as_deref().filter(|v| *v != "null") {
                 None => checks.push(check(
                     codes::VERSION_READ,
