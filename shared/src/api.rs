@@ -181,6 +181,18 @@ pub fn json_response(status: u16, body: &Value) -> Response<Body> {
     response
 }
 
+/// A JSON response serialized straight from a typed value (no intermediate JSON tree).
+pub fn serialized_response<T: serde::Serialize>(status: u16, body: &T) -> Response<Body> {
+    match serde_json::to_string(body) {
+        Ok(text) => {
+            let mut response = json_response(status, &Value::Null);
+            *response.body_mut() = Body::Text(text);
+            response
+        }
+        Err(e) => error_response(&ApiError::internal(e)),
+    }
+}
+
 pub fn no_content() -> Response<Body> {
     let mut response = Response::new(Body::Empty);
     *response.status_mut() = lambda_http::http::StatusCode::NO_CONTENT;

@@ -647,7 +647,23 @@ fn print_summary() {
 
 criterion_group!(benches, bench_handler);
 
+/// The allocator settings the presign function is deployed with (template.yaml): glibc keeps
+/// freed memory instead of returning it to the kernel after every 1.5 MB answer. glibc reads them
+/// at start-up, so the bench re-runs itself with them when they are missing.
+const GLIBC_TUNABLES: &str =
+    "glibc.malloc.trim_threshold=134217728:glibc.malloc.mmap_threshold=33554432:glibc.malloc.top_pad=16777216";
+
 fn main() {
+    if std::env::var("GLIBC_TUNABLES").is_err() {
+        let exe = std::env::current_exe().expect("own path");
+        let status = std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .env("GLIBC_TUNABLES", GLIBC_TUNABLES)
+            .status()
+            .expect("re-run with the deployed allocator settings");
+        std::process::exit(status.code().unwrap_or(1));
+    }
+    println!("allocator settings: GLIBC_TUNABLES={}", std::env::var("GLIBC_TUNABLES").unwrap_or_default());
     benches();
     Criterion::default().configure_from_args().final_summary();
     print_summary();

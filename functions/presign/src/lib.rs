@@ -4,7 +4,7 @@
 //! one `AssumeRole` per integration whose credentials are cold.
 
 use lambda_http::{Body, Request, Response};
-use serde_json::{json, Value};
+use serde_json::Value;
 use shared::api;
 use shared::auth::{ClaimNames, OrgId};
 use shared::config::{ConfigError, Env};
@@ -166,26 +166,47 @@ async fn dispatch(state: &State, req: &Request) -> Result<Response<Body>, ApiErr
     let mut view = org_view(state, &caller.org).await?;
     // An integration saved moments ago should serve at once: a miss against a view older than a
     // second reloads it (one more query, only on misses).
-    if view.loaded_at.elapsed() > Duration::from_secs(1) && view.misses_any(&locators) {
+    if view.loaded_at.elapsed() > Duration::from_secs(1) && view.misses_any(locators) {
         state.orgs.invalidate(&caller.org).await;
         view = org_view(state, &caller.org).await?;
     }
-    let results = presign_all(state, &caller.org, &view, &locators, expires_in, SystemTime::now()).await;
+    let results = presign_all(state, &caller.org, &view, locators, expires_in, SystemTime::now()).await;
     let stats = state.credentials.stats();
     tracing::info!(
         org = %caller.org,
         locators = locators.len(),
-        errors = results.iter().filter(|r| r.get("error").is_some()).count(),
+        errors = results.iter().filter(|r| matches!(r, Outcome::Failed { .. })).count(),
         credential_cache_hits_total = stats.hits.load(Ordering::Relaxed),
         credential_cache_misses_total = stats.misses.load(Ordering::Relaxed),
         credential_cache_refreshes_total = stats.refreshes.load(Ordering::Relaxed),
         "presigned batch"
     );
-    Ok(api::json_response(200, &json!({ "results": results })))
+    // Serialized straight from the typed results: no JSON tree for a 1,000-URL answer.
+    Ok(api::serialized_response(200, &Results { results }))
+}
+
+#[derive(serde::Serialize)]
+struct Results<'a> {
+    results: Vec<Outcome<'a>>,
+}
+
+/// One result, in the shapes of DESIGN.md §3.
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+enum Outcome<'a> {
+    Signed { locator: &'a str, url: String, expires_at: String, integration_id: &'a str },
+    PassThrough { locator: &'a str, url: &'a str },
+    Failed { locator: &'a Value, error: ItemError },
+}
+
+#[derive(Debug, serde::Serialize)]
+struct ItemError {
+    code: &'static str,
+    message: String,
 }
 
 /// `{"locators": [...], "expires_in"?: seconds}`. Non-string locators become per-item errors.
-pub fn parse_request(body: &Value, default: u32, max: u32) -> Result<(Vec<Value>, u32), ApiError> {
+pub fn parse_request(body: &Value, default: u32, max: u32) -> Result<(&[Value], u32), ApiError> {
     let Value::Object(fields) = body else {
         return Err(ApiError::bad_request(
             "INVALID_BODY",
@@ -237,7 +258,7 @@ pub fn parse_request(body: &Value, default: u32, max: u32) -> Result<(Vec<Value>
             })?
         }
     };
-    Ok((locators.clone(), expires_in))
+    Ok((locators.as_slice(), expires_in))
 }
 
 async fn org_view(state: &State, org: &OrgId) -> Result<Arc<OrgView>, ApiError> {
@@ -264,38 +285,38 @@ async fn org_view(state: &State, org: &OrgId) -> Result<Arc<OrgView>, ApiError> 
         })
 }
 
-fn item_error(locator: &str, code: &str, message: impl Into<String>) -> Value {
-    json!({"locator": locator, "error": {"code": code, "message": message.into()}})
+fn failed<'a>(locator: &'a Value, code: &'static str, message: impl Into<String>) -> Option<Outcome<'a>> {
+    Some(Outcome::Failed { locator, error: ItemError { code, message: message.into() } })
 }
 
 /// Presigns every locator; the results keep the input order.
-async fn presign_all(
+async fn presign_all<'a>(
     state: &State,
     org: &OrgId,
-    view: &OrgView,
-    locators: &[Value],
+    view: &'a OrgView,
+    locators: &'a [Value],
     expires_in: u32,
     now: SystemTime,
-) -> Vec<Value> {
-    let mut results: Vec<Option<Value>> = vec![None; locators.len()];
+) -> Vec<Outcome<'a>> {
+    let mut results: Vec<Option<Outcome<'a>>> =
+        std::iter::repeat_with(|| None).take(locators.len()).collect();
     // Locators grouped by the integration that serves them: index in the batch, parsed locator.
     let mut groups: HashMap<usize, Vec<(usize, S3Locator)>> = HashMap::new();
     for (i, raw) in locators.iter().enumerate() {
         let Some(text) = raw.as_str() else {
-            results[i] = Some(json!({
-                "locator": raw,
-                "error": {"code": "INVALID_LOCATOR", "message": "A locator must be a string such as \"s3://bucket/key\"."}
-            }));
+            results[i] =
+                failed(raw, "INVALID_LOCATOR", "A locator must be a string such as \"s3://bucket/key\".");
             continue;
         };
         match Locator::parse(text) {
-            Err(e) => results[i] = Some(item_error(text, e.kind.code(), e.message)),
-            Ok(Locator::Https(url)) => results[i] = Some(json!({"locator": text, "url": url})),
+            Err(e) => results[i] = failed(raw, e.kind.code(), e.message),
+            // An https:// URL comes back exactly as sent.
+            Ok(Locator::Https(_)) => results[i] = Some(Outcome::PassThrough { locator: text, url: text }),
             Ok(Locator::S3(locator)) => match resolve(&view.integrations, &locator) {
-                Err(no) => results[i] = Some(item_error(text, no.code(), no.message())),
+                Err(no) => results[i] = failed(raw, no.code(), no.message()),
                 Ok(integration) if locator.version_id.is_some() && !integration.versioning => {
-                    results[i] = Some(item_error(
-                        text,
+                    results[i] = failed(
+                        raw,
                         "VERSIONING_DISABLED",
                         format!(
                             "This locator names a file version, but the integration {:?} has file versioning off, \
@@ -303,7 +324,7 @@ async fn presign_all(
                              the access policy), or drop ?versionId= to get the latest version.",
                             integration.name
                         ),
-                    ))
+                    )
                 }
                 Ok(integration) => {
                     let index = view.integrations.iter().position(|x| x.id == integration.id).unwrap_or(0);
@@ -344,8 +365,7 @@ async fn presign_all(
             Err(failure) => {
                 let message = failure.message(integration.role_arn.as_str());
                 for (i, _) in members {
-                    results[i] =
-                        Some(item_error(locators[i].as_str().unwrap_or(""), failure.code(), message.clone()));
+                    results[i] = failed(&locators[i], failure.code(), message.clone());
                 }
             }
             Ok(Lease { credentials, sign_until }) => {
@@ -360,15 +380,16 @@ async fn presign_all(
                         version_id: locator.version_id.as_ref(),
                         expires_in_secs: effective,
                     });
-                    results[i] = Some(json!({
-                        "locator": locators[i],
-                        "url": url,
-                        "expires_at": expires_at,
-                        "integration_id": integration.id,
-                    }));
+                    results[i] = Some(Outcome::Signed {
+                        locator: locators[i].as_str().unwrap_or_default(),
+                        url,
+                        expires_at: expires_at.clone(),
+                        integration_id: &integration.id,
+                    });
                 }
             }
         }
     }
-    results.into_iter().map(|r| r.unwrap_or(Value::Null)).collect()
+    // Every index was filled above: each locator either failed early or joined a group.
+    results.into_iter().flatten().collect()
 }
