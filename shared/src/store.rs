@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::integration::{parse_scope, scope_to_json, Integration, IntegrationDraft, Status};
 use crate::policy::ExternalId;
 use crate::region::Region;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, Delete, KeySchemaElement, KeyType, Put,
     ScalarAttributeType, TransactWriteItem,
@@ -551,11 +551,6 @@ pub fn decode(item: &Item) -> Result<Integration, ApiError> {
         updated_at: get_s(item, "updated_at")?.to_owned(),
         status,
     })
-}
-
-/// For error handling elsewhere: the AWS error code of an SDK error, if any.
-pub fn error_code<E: ProvideErrorMetadata>(err: &E) -> Option<&str> {
-    err.code()
 }
 
 /// How long a validation report stays in the history before DynamoDB's TTL removes it.

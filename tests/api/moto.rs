@@ -55,6 +55,11 @@ fn launcher() -> (String, String) {
 impl MotoProcess {
     /// Starts a moto that enforces nothing until [`MotoProcess::enforce_now`].
     pub async fn start() -> Self {
+        Self::spawn(None).await
+    }
+
+    /// Starts the project launcher, with a Python prelude run first when given.
+    async fn spawn(prelude: Option<&str>) -> Self {
         let (python, launcher) = launcher();
         let dir =
             std::env::temp_dir().join(format!("moto-it-{}", ulid::Ulid::new().to_string().to_lowercase()));
@@ -62,6 +67,9 @@ impl MotoProcess {
         let ready = dir.join("url");
         let log = std::fs::File::create(dir.join("moto.log")).expect("create the moto log");
         let mut command = Command::new(&python);
+        if let Some(prelude) = prelude {
+            command.arg("-c").arg(prelude);
+        }
         command
             .arg(&launcher)
             .args(["--host", "127.0.0.1", "--port", "0", "--ready-file"])
@@ -345,52 +353,6 @@ impl MotoProcess {
     /// Like [`MotoProcess::start`] (the project launcher, nothing enforced until
     /// [`MotoProcess::enforce_now`]), with [`AWS_S3_ACTIONS_PRELUDE`] applied first.
     pub async fn start_with_aws_s3_actions() -> Self {
-        let (python, launcher) = launcher();
-        let dir =
-            std::env::temp_dir().join(format!("moto-it-{}", ulid::Ulid::new().to_string().to_lowercase()));
-        std::fs::create_dir_all(&dir).expect("create the moto run dir");
-        let ready = dir.join("url");
-        let log = std::fs::File::create(dir.join("moto.log")).expect("create the moto log");
-        let mut command = Command::new(&python);
-        command
-            .arg("-c")
-            .arg(AWS_S3_ACTIONS_PRELUDE)
-            .arg(&launcher)
-            .args(["--host", "127.0.0.1", "--port", "0", "--ready-file"])
-            .arg(&ready)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log handle"))
-            .stderr(log);
-        for (name, _) in std::env::vars() {
-            if name.starts_with("AWS_") || name.starts_with("MOTO_") {
-                command.env_remove(name);
-            }
-        }
-        command
-            .env("INITIAL_NO_AUTH_ACTION_COUNT", NO_AUTH_REQUESTS)
-            .env("MOTO_RECORDER_FILEPATH", dir.join("recording"))
-            .env("PYTHONDONTWRITEBYTECODE", "1");
-        let child = command.spawn().unwrap_or_else(|e| panic!("start {python} -c <prelude> {launcher}: {e}"));
-        let mut moto = Self { url: String::new(), child: Some(child), dir, http: reqwest::Client::new() };
-        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
-        loop {
-            if let Ok(text) = std::fs::read_to_string(&ready) {
-                if let Some(url) = text.lines().next().filter(|l| l.starts_with("http://127.0.0.1:")) {
-                    moto.url = url.to_owned();
-                    return moto;
-                }
-            }
-            let exited = moto.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
-            if let Some(status) = exited {
-                panic!(
-                    "the patched moto launcher exited during start-up ({status}); its log:\n{}",
-                    moto.log()
-                );
-            }
-            if tokio::time::Instant::now() >= deadline {
-                panic!("moto did not start within {START_TIMEOUT:?}; its log:\n{}", moto.log());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        Self::spawn(Some(AWS_S3_ACTIONS_PRELUDE)).await
     }
 }
