@@ -47,6 +47,18 @@ fi
 step "pytest scripts/test_moto_launcher.py (moto condition patch)"
 "$TOOLS/venv/bin/pytest" -q -p no:cacheprovider scripts/test_moto_launcher.py
 
+# ---- The README's run command, as a smoke test: emulators, seed, every route it prints, presign
+# bytes, validate healthy -> break -> failing -> fix -> healthy. Any free port; its own emulators.
+step "scripts/run.sh --check (the README's run command)"
+mkdir -p "$ROOT/.run"
+env -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_DYNAMODB LISTEN_ADDR=127.0.0.1:0 \
+    bash "$ROOT/scripts/run.sh" --check >"$ROOT/.run/run-check.log" 2>&1 || {
+    echo "scripts/run.sh --check failed; its output:" >&2
+    tail -n 60 "$ROOT/.run/run-check.log" >&2
+    exit 1
+}
+grep -E '^run: (check ok|--check passed)' "$ROOT/.run/run-check.log" | tail -n 3
+
 # ---- SAM build: the real deploy artifacts ---------------------------------------------------------
 # Builds every function with `sam build --beta-features` (BuildMethod rust-cargolambda, offline) and
 # checks that each function's .aws-sam/build/<LogicalId>/bootstrap is an aarch64 ELF executable.
