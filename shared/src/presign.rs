@@ -146,10 +146,6 @@ impl Presigner {
         Self { endpoint }
     }
 
-    pub fn endpoint(&self) -> &S3Endpoint {
-        &self.endpoint
-    }
-
     pub fn batch(
         &self,
         credentials: &SigningCredentials,

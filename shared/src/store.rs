@@ -106,10 +106,6 @@ impl Store {
         &self.table
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     /// Creates the table if it does not exist (dev server and tests; production uses the template).
     pub async fn ensure_table(&self) -> Result<(), ApiError> {
         let exists = self.client.describe_table().table_name(&self.table).send().await;

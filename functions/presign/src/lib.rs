@@ -93,16 +93,6 @@ struct OrgView {
     loaded_at: std::time::Instant,
 }
 
-impl OrgView {
-    /// Whether some S3 locator of the batch has no integration in this view.
-    fn misses_any(&self, locators: &[Value]) -> bool {
-        locators.iter().filter_map(Value::as_str).any(|text| match Locator::parse(text) {
-            Ok(Locator::S3(locator)) => resolve(&self.integrations, &locator).is_err(),
-            _ => false,
-        })
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct State {
     store: Store,
@@ -163,14 +153,17 @@ async fn dispatch(state: &State, req: &Request) -> Result<Response<Body>, ApiErr
     }
     let body = api::json_body(req, MAX_BODY_BYTES)?;
     let (locators, expires_in) = parse_request(&body, state.default_expires_in, state.max_expires_in)?;
-    let mut view = org_view(state, &caller.org).await?;
+    let view = org_view(state, &caller.org).await?;
+    let fresh: Arc<OrgView>;
+    let now = SystemTime::now();
+    let mut results = presign_all(state, &caller.org, &view, locators, expires_in, now).await;
     // An integration saved moments ago should serve at once: a miss against a view older than a
-    // second reloads it (one more query, only on misses).
-    if view.loaded_at.elapsed() > Duration::from_secs(1) && view.misses_any(locators) {
+    // second reloads it once (one more query, only on misses).
+    if view.loaded_at.elapsed() > Duration::from_secs(1) && results.iter().any(Outcome::is_no_match) {
         state.orgs.invalidate(&caller.org).await;
-        view = org_view(state, &caller.org).await?;
+        fresh = org_view(state, &caller.org).await?;
+        results = presign_all(state, &caller.org, &fresh, locators, expires_in, now).await;
     }
-    let results = presign_all(state, &caller.org, &view, locators, expires_in, SystemTime::now()).await;
     let stats = state.credentials.stats();
     tracing::info!(
         org = %caller.org,
@@ -197,6 +190,13 @@ enum Outcome<'a> {
     Signed { locator: &'a str, url: String, expires_at: String, integration_id: &'a str },
     PassThrough { locator: &'a str, url: &'a str },
     Failed { locator: &'a Value, error: ItemError },
+}
+
+impl Outcome<'_> {
+    /// No integration serves the locator (yet): the cached view may predate a new integration.
+    fn is_no_match(&self) -> bool {
+        matches!(self, Outcome::Failed { error, .. } if error.code == "NO_INTEGRATION" || error.code == "BUCKET_NOT_PERMITTED")
+    }
 }
 
 #[derive(Debug, serde::Serialize)]

@@ -11,7 +11,7 @@ use shared::config::{ConfigError, Env};
 use shared::error::ApiError;
 use shared::integration::{HealthState, Integration};
 use shared::policy::ExternalId;
-use shared::store::{Store, HISTORY_LIMIT};
+use shared::store::Store;
 use shared::validation::Validator;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -254,13 +254,4 @@ async fn validate_one(
     let report = state.validator.validate(org, external_id.as_ref(), integration).await;
     let recorded = state.store.record_report(org, &integration.id, integration.version, &report).await?;
     Ok((report.state, recorded))
-}
-
-/// The last reports of an integration, newest first (GET /integrations/{id} shows them too).
-pub async fn history(
-    store: &Store,
-    org: &OrgId,
-    id: &str,
-) -> Result<Vec<shared::integration::Status>, ApiError> {
-    store.report_history(org, id, HISTORY_LIMIT).await
 }
