@@ -149,6 +149,25 @@ def self_check() -> None:
         _fail(f"self-check raised {type(err).__name__}: {err}; update scripts/moto_server.py")
 
 
+def patch_s3_action_names() -> None:
+    """Authorize two S3 requests with the IAM actions AWS uses.
+
+    moto 5.2 checks HeadBucket against `s3:HeadBucket` (not an IAM action; AWS uses
+    `s3:ListBucket`, so a correct access policy got 403 and no `x-amz-bucket-region`) and
+    HeadObject with `versionId` against `s3:GetObject` (AWS: `s3:GetObjectVersion`).
+    """
+    import moto.s3.responses as responses
+
+    actions = responses.ACTION_MAP
+    if actions["BUCKET"]["HEAD"].get("DEFAULT") != "HeadBucket" or actions["KEY"]["HEAD"] != {"DEFAULT": "GetObject"}:
+        _fail(
+            "moto's S3 ACTION_MAP is not what patch_s3_action_names expects "
+            f"({actions['BUCKET']['HEAD']}, {actions['KEY']['HEAD']}); review scripts/moto_server.py"
+        )
+    actions["BUCKET"]["HEAD"]["DEFAULT"] = "ListBucket"
+    actions["KEY"]["HEAD"]["versionId"] = "GetObjectVersion"
+
+
 def _write_ready_file(path: str, url: str) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".moto-ready-", dir=directory)
@@ -165,6 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     patch_condition_evaluation()
+    patch_s3_action_names()
     self_check()
 
     import moto

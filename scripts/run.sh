@@ -169,35 +169,15 @@ mkdir -p "$RUN_DIR_BASE"
 DEV_DIR="$(mktemp -d "$RUN_DIR_BASE/devserver.XXXXXX")"
 emulators_started=$SECONDS
 
-# moto "aws". moto 5.2 authorizes HeadBucket as s3:HeadBucket (AWS: s3:ListBucket, so the region
-# check would get 403 without x-amz-bucket-region) and HeadObject?versionId= as s3:GetObject (AWS:
-# s3:GetObjectVersion). This prelude puts AWS's names in moto's action map, then runs the project's
-# launcher unchanged (the same prelude as AWS_S3_ACTIONS_PRELUDE in tests/api/moto.rs); start_moto.sh
-# runs it through MOTO_PYTHON.
-cat >"$DEV_DIR/moto_aws_s3_actions.py" <<'PY'
-import runpy, sys
-import moto.s3.responses as responses
-m = responses.ACTION_MAP
-if m["BUCKET"]["HEAD"].get("DEFAULT") != "HeadBucket" or m["KEY"]["HEAD"] != {"DEFAULT": "GetObject"}:
-    print("prelude: moto's S3 ACTION_MAP changed; review scripts/run.sh", m["BUCKET"]["HEAD"], m["KEY"]["HEAD"], file=sys.stderr)
-    sys.exit(3)
-m["BUCKET"]["HEAD"]["DEFAULT"] = "ListBucket"
-m["KEY"]["HEAD"]["versionId"] = "GetObjectVersion"
-launcher = sys.argv[1]
-sys.argv = [launcher] + sys.argv[2:]
-runpy.run_path(launcher, run_name="__main__")
-PY
-printf '#!/usr/bin/env bash\nexec %q %q "$@"\n' "$PYTHON" "$DEV_DIR/moto_aws_s3_actions.py" >"$DEV_DIR/moto-python"
-chmod +x "$DEV_DIR/moto-python"
-
+# moto "aws": the project launcher (scripts/moto_server.py) makes moto authorize S3 and STS as AWS does.
 say "starting the emulators: moto with IAM enforcement (after seeding), moto for presigned URLs, dynoxide"
 # Nothing is enforced until seeding is done; then POST /moto-api/reset-auth 0 (step 6).
-export INITIAL_NO_AUTH_ACTION_COUNT=1000000000 MOTO_PYTHON="$DEV_DIR/moto-python"
+export INITIAL_NO_AUTH_ACTION_COUNT=1000000000
 # shellcheck source=scripts/start_moto.sh
 source "$ROOT/scripts/start_moto.sh"
 AWS_MOTO_PID_FILE="$MOTO_PID_FILE"
 AWS_URL="$AWS_ENDPOINT_URL"
-unset INITIAL_NO_AUTH_ACTION_COUNT MOTO_PYTHON
+unset INITIAL_NO_AUTH_ACTION_COUNT
 
 # moto "objects": never enforces (start_moto is defined by the source above).
 start_moto ""

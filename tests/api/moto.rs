@@ -55,11 +55,6 @@ fn launcher() -> (String, String) {
 impl MotoProcess {
     /// Starts a moto that enforces nothing until [`MotoProcess::enforce_now`].
     pub async fn start() -> Self {
-        Self::spawn(None).await
-    }
-
-    /// Starts the project launcher, with a Python prelude run first when given.
-    async fn spawn(prelude: Option<&str>) -> Self {
         let (python, launcher) = launcher();
         let dir =
             std::env::temp_dir().join(format!("moto-it-{}", ulid::Ulid::new().to_string().to_lowercase()));
@@ -67,9 +62,6 @@ impl MotoProcess {
         let ready = dir.join("url");
         let log = std::fs::File::create(dir.join("moto.log")).expect("create the moto log");
         let mut command = Command::new(&python);
-        if let Some(prelude) = prelude {
-            command.arg("-c").arg(prelude);
-        }
         command
             .arg(&launcher)
             .args(["--host", "127.0.0.1", "--port", "0", "--ready-file"])
@@ -321,38 +313,4 @@ fn parse_form(body: &str) -> Vec<(String, String)> {
             (percent_decode(name), percent_decode(value))
         })
         .collect()
-}
-
-// ---- A moto whose S3 authorization uses AWS's action names (tests/api/validation.rs) ----------
-
-/// Run before the project's launcher (which then runs unchanged, as `__main__`): moto 5.2.5
-/// authorizes each S3 request as the action `moto/s3/responses.py::ACTION_MAP` names, and two of
-/// its entries are not AWS's:
-/// - `HeadBucket` is authorized as `s3:HeadBucket`, an action IAM does not have; AWS authorizes it as
-///   `s3:ListBucket`. With moto's name, a role whose policy grants `s3:ListBucket` gets 403 on
-///   HeadBucket, so S3's `x-amz-bucket-region` answer never arrives.
-/// - `HeadObject?versionId=` is authorized as `s3:GetObject`; AWS requires `s3:GetObjectVersion`.
-///   With moto's name, a role without `s3:GetObjectVersion` may read versions' metadata.
-///
-/// The prelude fails (exit status 3, like the launcher's own self-check) if the map changed.
-pub const AWS_S3_ACTIONS_PRELUDE: &str = r#"
-import runpy, sys
-import moto.s3.responses as responses
-m = responses.ACTION_MAP
-if m["BUCKET"]["HEAD"].get("DEFAULT") != "HeadBucket" or m["KEY"]["HEAD"] != {"DEFAULT": "GetObject"}:
-    print("prelude: moto's S3 ACTION_MAP changed; review tests/api/moto.rs", m["BUCKET"]["HEAD"], m["KEY"]["HEAD"], file=sys.stderr)
-    sys.exit(3)
-m["BUCKET"]["HEAD"]["DEFAULT"] = "ListBucket"
-m["KEY"]["HEAD"]["versionId"] = "GetObjectVersion"
-launcher = sys.argv[1]
-sys.argv = [launcher] + sys.argv[2:]
-runpy.run_path(launcher, run_name="__main__")
-"#;
-
-impl MotoProcess {
-    /// Like [`MotoProcess::start`] (the project launcher, nothing enforced until
-    /// [`MotoProcess::enforce_now`]), with [`AWS_S3_ACTIONS_PRELUDE`] applied first.
-    pub async fn start_with_aws_s3_actions() -> Self {
-        Self::spawn(Some(AWS_S3_ACTIONS_PRELUDE)).await
-    }
 }

@@ -13,8 +13,8 @@
 //!
 //! Two emulator quirks, handled here rather than ignored:
 //! - moto 5.2.5 authorizes HeadBucket as `s3:HeadBucket` (AWS: `s3:ListBucket`) and
-//!   `HeadObject?versionId=` as `s3:GetObject` (AWS: `s3:GetObjectVersion`). The rig's moto runs the
-//!   launcher after `moto::AWS_S3_ACTIONS_PRELUDE`, which puts AWS's names in moto's action map;
+//!   `HeadObject?versionId=` as `s3:GetObject` (AWS: `s3:GetObjectVersion`). The project launcher
+//!   (`scripts/moto_server.py`, `patch_s3_action_names`) puts AWS's names in moto's action map;
 //!   without it the region check never sees `x-amz-bucket-region` (403) and a role without
 //!   `s3:GetObjectVersion` passes the version check.
 //! - the CORS preflight goes to `S3_ENDPOINT_URL`, the plain moto (`AWS_ENDPOINT_URL`): moto with
@@ -207,7 +207,7 @@ struct Rig {
 
 impl Rig {
     async fn start() -> Self {
-        let moto = MotoProcess::start_with_aws_s3_actions().await;
+        let moto = MotoProcess::start().await;
         let user = moto.create_user_allowed_to_assume_roles("platform").await;
         let sts = platform_sts_client(&moto.url, &user.access_key_id, &user.secret_access_key).await;
         let mut options = AppWith::new(sts, &user.arn, &emulator_endpoint());
