@@ -5,9 +5,12 @@
 #   .tools/bin       s3s-fs (independent S3 server that verifies presigned URLs) and dynoxide
 #                    (DynamoDB emulator on SQLite: atomic conditional writes and transactions,
 #                    which moto's DynamoDB does not guarantee under concurrency)
-# plus the rustfmt and clippy components when rustup lacks them.
+#   web/node_modules TypeScript and playwright-core for the web app (npm ci, web/package-lock.json)
+# plus the rustfmt and clippy components when rustup lacks them, and with --browser Debian's
+# chromium (apt-get, as root; the browser tests drive /usr/bin/chromium).
 # Idempotent and quiet: a re-run with nothing to do takes well under a second and prints one line
-# (the tool versions). Needs only Rust (cargo) and Python >= 3.10, and the package registries.
+# (the tool versions). Needs only Rust (cargo), Python >= 3.10, Node.js >= 18 with npm, and the
+# package registries.
 #
 # Environment: PYTHON=/path/to/python3 picks the interpreter for the venv;
 #              TOOLS_CACHE=dir keeps a copy of built binaries across clones (default ~/.cache/...).
@@ -38,6 +41,14 @@ run_logged() {
 
 # Copy a file so that readers never see half of it.
 copy_atomic() { cp "$1" "$2.tmp" 2>/dev/null && mv -f "$2.tmp" "$2"; }
+
+BROWSER=0
+for arg in "$@"; do
+    case "$arg" in
+        --browser) BROWSER=1 ;;
+        *) die "unknown argument $arg (use --browser)" ;;
+    esac
+done
 
 mkdir -p "$TOOLS"
 # Two bootstraps at once (test.sh and run.sh in two terminals) must not install over each other.
@@ -135,9 +146,37 @@ if [[ ! -x "$TOOLS/bin/dynoxide" || "$(cat "$dynoxide_stamp" 2>/dev/null || true
     echo "$DYNOXIDE_VERSION" >"$dynoxide_stamp"
 fi
 
+# ---- the web app's tools (npm) ----------------------------------------------------------------------
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
+    || die "node and npm not found: install Node.js >= 18 (the web app is built with TypeScript)"
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)' \
+    || die "Node.js $(node --version) is too old: the web app needs >= 18"
+WEB="$ROOT/web"
+web_stamp="$WEB/node_modules/.package-lock.sha256"
+want_web="$(cat "$WEB/package-lock.json" | sha256sum | cut -d' ' -f1)"
+if [[ "$(cat "$web_stamp" 2>/dev/null || true)" != "$want_web" ]]; then
+    say "installing the web app's tools (npm ci in web/)"
+    run_logged "$TOOLS/npm.log" npm --prefix "$WEB" ci --no-audit --no-fund --loglevel=error
+    echo "$want_web" >"$web_stamp"
+fi
+
+# ---- Chromium for the browser tests (--browser) ----------------------------------------------------
+if ((BROWSER)) && ! [[ -x /usr/bin/chromium ]]; then
+    command -v apt-get >/dev/null 2>&1 || die "/usr/bin/chromium not found and no apt-get: install Chromium"
+    [[ "$(id -u)" == 0 ]] || die "/usr/bin/chromium not found: install it as root (apt-get install chromium)"
+    say "installing Debian's chromium for the browser tests (apt-get; a minute or two)"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt-get install -y --no-install-recommends chromium >"$TOOLS/apt.log" 2>&1; then
+        run_logged "$TOOLS/apt-update.log" apt-get update
+        run_logged "$TOOLS/apt.log" apt-get install -y --no-install-recommends chromium
+    fi
+    [[ -x /usr/bin/chromium ]] || die "apt-get installed chromium but /usr/bin/chromium is missing"
+fi
+
 # ---- summary --------------------------------------------------------------------------------------
 "$VENV/bin/python" - "$("$TOOLS/bin/s3s-fs" --version 2>/dev/null | awk '{print $2}')" \
-    "$("$TOOLS/bin/dynoxide" --version 2>/dev/null | awk '{print $2}')" <<'PY'
+    "$("$TOOLS/bin/dynoxide" --version 2>/dev/null | awk '{print $2}')" "$(node --version)" \
+    "$( ((BROWSER)) && /usr/bin/chromium --version 2>/dev/null || true)" <<'PY'
 import sys
 from importlib.metadata import version, PackageNotFoundError
 
@@ -150,6 +189,7 @@ def v(name):
 print(
     f"tools: python {sys.version.split()[0]}, moto {v('moto')}, cfn-lint {v('cfn-lint')}, "
     f"cargo-lambda {v('cargo-lambda')}, sam {v('aws-sam-cli')}, boto3 {v('boto3')}, "
-    f"pytest {v('pytest')}, s3s-fs {sys.argv[1] or '?'}, dynoxide-rs 3.2.0 (binary {sys.argv[2] or '?'})"
+    f"pytest {v('pytest')}, s3s-fs {sys.argv[1] or '?'}, dynoxide-rs 3.2.0 (binary {sys.argv[2] or '?'}), "
+    f"node {sys.argv[3]}{', ' + sys.argv[4] if sys.argv[4] else ''}"
 )
 PY

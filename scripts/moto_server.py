@@ -30,7 +30,15 @@ moto. Not treated as positive, as in AWS:
 Caveats (moto's, not changed here): moto only fills in `sts:ExternalId` from the request, so a
 positive condition on any other key (e.g. aws:SourceArn) now always fails under this launcher -
 stricter than AWS, never looser. Condition key names are matched case-sensitively by moto. Of the
-operators, moto compares values only for `StringEquals`; others pass when the key is present.
+operators, moto compares values only for `StringEquals` (and, with this launcher, `StringLike`);
+others pass when the key is present.
+
+S3 requests (patch_s3_condition_keys): moto passes no condition values for identity policies, so
+the launcher supplies `s3:prefix` on ListBucket from the request's `prefix` parameter, as AWS
+does; a prefix-scoped access policy then lists its prefix and nothing else. A refused HeadBucket
+carries `x-amz-bucket-region` as in AWS (patch_head_bucket_region), so the region check works for
+roles that may list a prefix only. Global CORS headers are off (MOTO_DISABLE_GLOBAL_CORS), so a
+preflight is answered from the bucket's CORS configuration alone, as S3 does.
 
 The patch is checked at start-up through moto's own policy evaluation (IAMPolicyStatement). If the
 function is gone or the check does not come out as expected (moto version drift), the launcher
@@ -49,6 +57,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -168,6 +177,94 @@ def patch_s3_action_names() -> None:
     actions["KEY"]["HEAD"]["versionId"] = "GetObjectVersion"
 
 
+def string_like(expected: list[str] | str, actual: str) -> bool:
+    """IAM's StringLike: case-sensitive, `*` matches any run of characters (`/` too), `?` one."""
+    patterns = [expected] if isinstance(expected, str) else expected
+    for pattern in patterns:
+        regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+        if re.fullmatch(regex, actual, flags=re.DOTALL):
+            return True
+    return False
+
+
+def patch_head_bucket_region() -> None:
+    """A refused HeadBucket still names the bucket's region (x-amz-bucket-region), as in AWS:
+    clients find a bucket's region that way even when they may not list it (validation's
+    BUCKET_REGION check does). moto answers a bare 403."""
+    from moto.s3.responses import S3Response
+
+    original = S3Response.bucket_response
+    if getattr(original, _MARKER, False):
+        return
+
+    @functools.wraps(original)
+    def bucket_response(self: Any, request: Any, full_url: str, headers: Any) -> Any:
+        response = original(self, request, full_url, headers)
+        if getattr(request, "method", "") != "HEAD" or not isinstance(response, tuple) or response[0] != 403:
+            return response
+        status, response_headers, body = response
+        try:
+            bucket = self.backend.get_bucket(self.parse_bucket_name_from_url(request, full_url))
+        except Exception:  # noqa: BLE001 - no such bucket: moto's answer as it is
+            return response
+        return status, {**response_headers, "x-amz-bucket-region": bucket.region_name}, body
+
+    setattr(bucket_response, _MARKER, True)
+    S3Response.bucket_response = bucket_response
+
+
+def patch_s3_condition_keys() -> None:
+    """Give S3 requests the condition key AWS evaluates for ListBucket: `s3:prefix`.
+
+    moto evaluates an identity policy's conditions with no request values at all, so (with the
+    missing-key rule above, as in AWS) a prefix-scoped access policy's
+    `"StringLike": {"s3:prefix": "photos/*"}` denied every list. AWS sets `s3:prefix` from the
+    ListObjects `prefix` parameter and leaves it out when there is none (HeadBucket, or a list of
+    the whole bucket), which is what this passes on.
+    """
+    from urllib.parse import parse_qs, urlparse
+
+    from moto.iam import access_control, policy_conditions
+
+    operations = getattr(policy_conditions, "CONDITION_OPERATIONS", None)
+    if not isinstance(operations, dict) or "StringEquals" not in operations:
+        _fail("moto.iam.policy_conditions.CONDITION_OPERATIONS changed; review patch_s3_condition_keys")
+    # moto compares values for StringEquals only; any other operator passed whatever the value.
+    operations.setdefault("StringLike", string_like)
+
+    cls = access_control.S3IAMRequest
+    if getattr(cls.check_action_permitted, _MARKER, False):
+        return
+    needed = ("_access_key", "_action", "_path", "_raise_access_denied")
+    if "check_action_permitted" in cls.__dict__ or not all(
+        hasattr(access_control, name) for name in ("IAMPolicy", "PermissionResult")
+    ):
+        _fail("moto.iam.access_control.S3IAMRequest changed; review patch_s3_condition_keys in scripts/moto_server.py")
+
+    def check_action_permitted(self: Any, resource: str) -> None:
+        for name in needed:
+            if not hasattr(self, name):
+                raise RuntimeError(f"moto S3IAMRequest has no {name} (moto drift)")
+        values: dict[str, str] = {}
+        if self._action == "s3:ListBucket":
+            query = parse_qs(urlparse(self._path).query, keep_blank_values=True)
+            if "prefix" in query:
+                values["s3:prefix"] = query["prefix"][0]
+        result = access_control.PermissionResult
+        permitted = False
+        for policy in self._access_key.collect_policies():
+            outcome = access_control.IAMPolicy(policy).is_action_permitted(self._action, resource, None, values)
+            if outcome == result.DENIED:
+                self._raise_access_denied()
+            elif outcome == result.PERMITTED:
+                permitted = True
+        if not permitted:
+            self._raise_access_denied()
+
+    setattr(check_action_permitted, _MARKER, True)
+    cls.check_action_permitted = check_action_permitted
+
+
 def _write_ready_file(path: str, url: str) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".moto-ready-", dir=directory)
@@ -183,8 +280,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ready-file", help="write the server URL here once it accepts connections")
     args = parser.parse_args(argv)
 
+    # moto's server answers every request with permissive CORS headers (flask-cors), so a bucket
+    # without a CORS configuration passed a browser's preflight. S3 answers a preflight from the
+    # bucket's own rules only; so does the launcher (before moto.settings is first imported).
+    os.environ.setdefault("MOTO_DISABLE_GLOBAL_CORS", "true")
     patch_condition_evaluation()
     patch_s3_action_names()
+    patch_s3_condition_keys()
+    patch_head_bucket_region()
     self_check()
 
     import moto

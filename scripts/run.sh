@@ -21,10 +21,15 @@
 #   scripts/run.sh --check    the same, then call the API as the banner says (presign and fetch the
 #                             demo images, validate, break and fix the trust policy and validate
 #                             again), check the answers and exit (smoke test; also RUN_CHECK=1)
+#   scripts/run.sh --browser-tests
+#                             the same, then run the web app's end-to-end tests (web/e2e) in headless
+#                             Chromium against it and exit with their status (screenshots in
+#                             web/e2e/artifacts); with --check, after the checks
 #
 # Environment (all optional):
 #   LISTEN_ADDR                 where the dev server listens (default 127.0.0.1:3000; port 0 = any)
-#   APP_ORIGINS                 the app's origins for CORS (default http://localhost:3000)
+#   APP_ORIGINS                 the app's origins for CORS (default: the dev server's own, as
+#                               http://127.0.0.1:PORT and http://localhost:PORT)
 #   DEV_JWT_SECRET              the HS256 secret of the dev tokens (default: random per run)
 #   TABLE_NAME                  the DynamoDB table (default integrations)
 #   AWS_ENDPOINT_URL_DYNAMODB   a DynamoDB to use instead of starting dynoxide, passed through
@@ -41,17 +46,19 @@ ADMIN_ENV_FILE="$RUN_DIR_BASE/demo-admin.env"
 DEVSERVER="$ROOT/target/debug/devserver"
 READY_TIMEOUT=60
 
+BROWSER_TESTS=0
 CHECK="${RUN_CHECK:-0}"
 [[ "$CHECK" == 1 || "$CHECK" == true || "$CHECK" == yes ]] && CHECK=1 || CHECK=0
 for arg in "$@"; do
     case "$arg" in
         --check) CHECK=1 ;;
+        --browser-tests) BROWSER_TESTS=1 ;;
         -h | --help)
             sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
             exit 0
             ;;
         *)
-            printf 'run: unknown argument %q; use --check or --help\n' "$arg" >&2
+            printf 'run: unknown argument %q; use --check, --browser-tests or --help\n' "$arg" >&2
             exit 2
             ;;
     esac
@@ -108,7 +115,7 @@ cleanup() {
             say "the dev server's log is kept in ${DEV_DIR#"$ROOT"/}/devserver.log"
         fi
     fi
-    if ((CHECK == 0)) && [[ "$status" == 130 || "$status" == 143 ]]; then
+    if ((CHECK == 0 && BROWSER_TESTS == 0)) && [[ "$status" == 130 || "$status" == 143 ]]; then
         say "stopped the dev server and the emulators"
     fi
     exit "$status"
@@ -121,13 +128,15 @@ started=$SECONDS
 command -v curl >/dev/null 2>&1 || die "curl not found: it is needed to talk to the dev server"
 
 # ---- 1. tools and the dev server binary ---------------------------------------------------------------
-bash "$ROOT/scripts/bootstrap.sh"
+if ((BROWSER_TESTS)); then bash "$ROOT/scripts/bootstrap.sh" --browser; else bash "$ROOT/scripts/bootstrap.sh"; fi
 say "building the dev server: cargo build -p devserver (the first build takes a few minutes)"
 build_started=$SECONDS
 # On a terminal cargo shows its progress bar; in logs (CI) only warnings and errors.
 if [[ -t 2 ]]; then cargo build -p devserver; else cargo build --quiet -p devserver; fi
 say "dev server built in $((SECONDS - build_started)) s"
 [[ -x "$DEVSERVER" ]] || die "$DEVSERVER was not built"
+# The web app (web/, TypeScript): type-checked and built into web/dist, which the dev server serves at /.
+node "$ROOT/web/build.mjs" || die "building the web app failed (see above)"
 
 # ---- where the dev server will listen: fail now, not after the emulator started -----------------------
 LISTEN_ADDR="${LISTEN_ADDR:-127.0.0.1:3000}"
@@ -207,7 +216,16 @@ set +a
 # ---- 4. the dev server ---------------------------------------------------------------------------------------
 export LISTEN_ADDR
 export TABLE_NAME="${TABLE_NAME:-integrations}"
-export APP_ORIGINS="${APP_ORIGINS:-http://localhost:3000}"
+if [[ -z "${APP_ORIGINS:-}" ]]; then
+    # The browser's origin is the dev server's own (the page and the API share it).
+    listen_port="${LISTEN_ADDR##*:}"
+    if [[ "$listen_port" == 0 ]]; then
+        APP_ORIGINS="http://localhost:3000"
+    else
+        APP_ORIGINS="http://127.0.0.1:$listen_port,http://localhost:$listen_port"
+    fi
+fi
+export APP_ORIGINS
 export DEV_JWT_SECRET="${DEV_JWT_SECRET:-$("$PYTHON" -c 'import secrets; print(secrets.token_hex(24))')}"
 # Presigned URLs point at the plain moto (moto answers 500 on them while it enforces IAM).
 export S3_ENDPOINT_URL="$OBJECTS_URL"
@@ -252,6 +270,8 @@ say "dev server up at $URL"
 
 ADMIN="$("$DEVSERVER" token --org demo --role admin)"
 MEMBER="$("$DEVSERVER" token --org demo --role member)"
+# An admin of an org with nothing saved yet: the wizard as a new customer meets it.
+NEW_ADMIN="$("$DEVSERVER" token --org acme --role admin)"
 
 # ---- 5. the demo org, through the public API ----------------------------------------------------------------
 say "seeding the demo org through the API (scripts/seed_demo.py)"
@@ -273,7 +293,7 @@ umask_before="$(umask)"
 umask 077
 {
     echo "# Written by scripts/run.sh (pid $$) for the running local API; removed when it stops."
-    for name in URL ADMIN MEMBER ID; do printf "%s='%s'\n" "$name" "${!name}"; done
+    for name in URL ADMIN MEMBER NEW_ADMIN ID; do printf "%s='%s'\n" "$name" "${!name}"; done
     printf "AWS_ENDPOINT_URL='%s'\nS3_ENDPOINT_URL='%s'\nAWS_ENDPOINT_URL_DYNAMODB='%s'\nRUN_PID='%s'\n" \
         "$AWS_URL" "$OBJECTS_URL" "$AWS_ENDPOINT_URL_DYNAMODB" "$$"
 } >"$RUN_ENV_FILE.tmp"
@@ -308,6 +328,15 @@ $rule
    emulators     $emulators
    IAM admin     demo-admin, every action (keys: ${ADMIN_ENV_FILE#"$ROOT"/}; all of the above: ${RUN_ENV_FILE#"$ROOT"/})
    log           ${DEV_LOG#"$ROOT"/}
+$rule
+# the web app, in a browser (each link signs in; the token leaves the address bar at once):
+#   new admin, org acme (empty: the four-step wizard)   $URL/#token=$NEW_ADMIN
+#   admin, org demo (the demo integration)              $URL/#token=$ADMIN
+#   member, org demo (try s3://demo-images/samples/cat.png)  $URL/#token=$MEMBER
+# what the wizard asks you to do in the AWS console, done in the emulators (from the repository root):
+#   scripts/aws_console.py bucket my-photos --object photos/kitten.png   # a bucket with an image
+#   scripts/aws_console.py role my-role --trust trust.json --access access.json   # step 2 + 3 JSON; prints the ARN
+#   scripts/aws_console.py cors my-photos --file cors.json                # the CORS JSON step 4 shows
 $rule
 # paste into a shell:
 export URL=$URL
@@ -448,8 +477,24 @@ PY
         say "--check: $failures check(s) failed"
         exit 1
     fi
-    say "--check passed in $((SECONDS - started)) s; stopping the dev server and the emulators"
-    exit 0
+    say "--check passed in $((SECONDS - started)) s"
+    if ((BROWSER_TESTS == 0)); then
+        say "stopping the dev server and the emulators"
+        exit 0
+    fi
+fi
+
+# ---- --browser-tests: the web app end to end in headless Chromium, then stop -----------------------------------
+if ((BROWSER_TESTS == 1)); then
+    say "browser tests: node --test web/e2e (headless Chromium $(/usr/bin/chromium --version 2>/dev/null | awk '{print $2}'))"
+    browser_started=$SECONDS
+    if (cd "$ROOT/web" && BASE_URL="$URL" DEV_JWT_SECRET="$DEV_JWT_SECRET" \
+        ARTIFACTS_DIR="$ROOT/web/e2e/artifacts" node --test --test-concurrency=1 --test-reporter=spec e2e/); then
+        say "browser tests passed in $((SECONDS - browser_started)) s (screenshots: web/e2e/artifacts)"
+        exit 0
+    fi
+    say "browser tests FAILED (screenshots so far: web/e2e/artifacts)"
+    exit 1
 fi
 
 # ---- run until Ctrl-C or until the dev server stops by itself ---------------------------------------------------

@@ -271,23 +271,27 @@ def ensure_bucket(s3: Any, cors_rules: list[dict[str, Any]], where: str, plain: 
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
         s3.put_bucket_cors(Bucket=BUCKET, CORSConfiguration={"CORSRules": cors_rules})
         if plain:
-            preflights = {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "MotoEvaluatesPreflightsOnlyForReadableObjects",
-                        "Effect": "Allow",
-                        "Principal": "*",
-                        "Action": "s3:OptionsObject",
-                        "Resource": f"arn:aws:s3:::{BUCKET}/*",
-                    }
-                ],
-            }
-            s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(preflights))
+            s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(preflight_policy(BUCKET)))
         for key in IMAGES:
             s3.put_object(Bucket=BUCKET, Key=key, Body=image_bytes(key), ContentType="image/png")
     except (ClientError, BotoCoreError) as err:
         raise aws_error(f"creating the bucket {BUCKET!r} and its images in {where}", err) from err
+
+
+def preflight_policy(bucket: str) -> dict[str, Any]:
+    """The bucket policy the plain emulator needs to evaluate CORS preflights (see ensure_bucket)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "MotoEvaluatesPreflightsOnlyForReadableObjects",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:OptionsObject",
+                "Resource": f"arn:aws:s3:::{bucket}/*",
+            }
+        ],
+    }
 
 
 def image_bytes(key: str) -> bytes:

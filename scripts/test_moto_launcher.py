@@ -265,3 +265,44 @@ def test_launcher_fails_loudly_when_moto_drifts(tmp_path):
     assert result.returncode == 3, result
     assert "verify_condition" in result.stderr
     assert not (tmp_path / "ready").exists()
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "matches"),
+    [
+        ("photos/*", "photos/", True),
+        ("photos/*", "photos/2026/cat.png", True),
+        ("photos/*", "Photos/cat.png", False),
+        ("photos/*", "other/", False),
+        ("photos/*", "", False),
+        ("a?c", "abc", True),
+        ("a?c", "ac", False),
+        ("a.c*", "abc", False),
+        (["x/*", "photos/*"], "photos/a", True),
+    ],
+)
+def test_string_like_matches_as_iam_does(pattern, value, matches):
+    assert _launcher_module().string_like(pattern, value) is matches
+
+
+def test_a_prefix_condition_lists_its_prefix_only():
+    launcher = _launcher_module()
+    launcher.patch_condition_evaluation()
+    launcher.patch_s3_condition_keys()
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+
+    statement = IAMPolicyStatement(
+        {
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": "arn:aws:s3:::b",
+            "Condition": {"StringLike": {"s3:prefix": "photos/*"}},
+        }
+    )
+
+    def listing(values):
+        return statement.is_action_permitted("s3:ListBucket", "arn:aws:s3:::b", None, values)
+
+    assert listing({"s3:prefix": "photos/"}) == PermissionResult.PERMITTED
+    assert listing({"s3:prefix": "other/"}) != PermissionResult.PERMITTED
+    assert listing({}) != PermissionResult.PERMITTED, "no prefix (HeadBucket, whole-bucket list) is denied"

@@ -12,8 +12,13 @@ use shared::config::{ApiConfig, ConfigError, Env};
 use shared::error::ApiError;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Where `npm --prefix web run build` puts the web app, relative to the repository root (the
+/// directory scripts/run.sh starts the dev server in).
+pub const DEFAULT_WEB_DIR: &str = "web/dist";
 
 /// API Gateway's own payload limit.
 pub const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
@@ -25,6 +30,8 @@ pub struct DevConfig {
     pub api: ApiConfig,
     pub presign: presign::PresignConfig,
     pub validate: validate::ValidateConfig,
+    /// The built web app (`web/dist`), served at `/`; `None` serves the API only.
+    pub web_dir: Option<PathBuf>,
 }
 
 struct WithDefaults<'a>(&'a dyn Env);
@@ -50,9 +57,23 @@ impl DevConfig {
                 message: "must be at least 16 characters".into(),
             });
         }
+        let web_dir = match env.var("WEB_DIR") {
+            Some(dir) if Path::new(&dir).join("index.html").is_file() => Some(PathBuf::from(dir)),
+            Some(dir) => {
+                return Err(ConfigError {
+                    variable: "WEB_DIR",
+                    message: format!(
+                        "{dir:?} has no index.html; build the web app (npm --prefix web run build) \
+                         or unset WEB_DIR"
+                    ),
+                })
+            }
+            None => Some(PathBuf::from(DEFAULT_WEB_DIR)).filter(|d| d.join("index.html").is_file()),
+        };
         Ok(Self {
             listen_addr,
             jwt_secret,
+            web_dir,
             api: ApiConfig::from_env(&WithDefaults(env))?,
             presign: presign::PresignConfig::from_env(&WithDefaults(env))?,
             validate: validate::ValidateConfig::from_env(&WithDefaults(env))?,
@@ -68,6 +89,7 @@ pub struct DevServer {
     pub presign: presign::State,
     pub validate: validate::State,
     jwt_secret: String,
+    web_dir: Option<PathBuf>,
 }
 
 impl DevServer {
@@ -94,6 +116,7 @@ impl DevServer {
             validate: validate::State { store: store.clone(), validator, config: config.validate.clone() },
             presign: presign::State::new(store, credentials, config.presign.clone()),
             jwt_secret: config.jwt_secret.clone(),
+            web_dir: config.web_dir.clone(),
         }
     }
 }
@@ -277,10 +300,13 @@ pub async fn gateway(app: &DevServer, request: axum::extract::Request) -> Respon
             return response;
         }
         Err(_) => {
+            if let Some(response) = web_asset(app.web_dir.as_deref(), &method, uri.path()).await {
+                return response;
+            }
             return error_response(&ApiError::NotFound(format!(
                 "There is no route {method} {}. See the API reference in the README.",
                 uri.path()
-            )))
+            )));
         }
     };
     let claims = match verify(&app.jwt_secret, &headers) {
@@ -311,6 +337,53 @@ pub async fn gateway(app: &DevServer, request: axum::extract::Request) -> Respon
         Err(e) => error_response(&ApiError::internal(std::io::Error::other(e.to_string()))),
     }
 }
+
+/// The web app's files, as a static host (S3 + CloudFront) would serve them: `/` is `index.html`,
+/// otherwise one path segment naming a file of a known type. Nothing else of the disk is reachable
+/// (no `/`, `..` or hidden names). The headers are the ones a deploy should send too (README).
+async fn web_asset(dir: Option<&Path>, method: &Method, path: &str) -> Option<Response> {
+    let dir = dir?;
+    if method != Method::GET && method != Method::HEAD {
+        return None;
+    }
+    let name = match path.strip_prefix('/')? {
+        "" => "index.html",
+        name => name,
+    };
+    let safe = !name.starts_with('.')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    let content_type = match name.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("json") => "application/json",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("ico") => "image/x-icon",
+        _ => return None,
+    };
+    if !safe {
+        return None;
+    }
+    let bytes = tokio::fs::read(dir.join(name)).await.ok()?;
+    let body = if method == Method::HEAD { Vec::new() } else { bytes };
+    let headers = [
+        (axum::http::header::CONTENT_TYPE, content_type),
+        (axum::http::header::CACHE_CONTROL, "no-cache"),
+        (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        // The page is reached with the token in its fragment and loads customer objects: no
+        // referrer leaves it.
+        (axum::http::header::REFERRER_POLICY, "no-referrer"),
+        (axum::http::header::CONTENT_SECURITY_POLICY, WEB_CSP),
+    ];
+    Some((StatusCode::OK, headers, body).into_response())
+}
+
+/// Scripts, styles and API calls from the page's own origin only; images and videos from the
+/// presigned URLs (any bucket's host, and the emulator's plain-HTTP one locally).
+pub const WEB_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+     img-src 'self' data: http: https:; media-src http: https:; base-uri 'none'; form-action 'none'; \
+     frame-ancestors 'none'";
 
 pub fn router(app: Arc<DevServer>) -> axum::Router {
     axum::Router::new().fallback(move |request: axum::extract::Request| {

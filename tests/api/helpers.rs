@@ -69,6 +69,11 @@ impl Reply {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_serving(None).await
+}
+
+/// `spawn_app`, also serving the web app's files from `web_dir` at `/`.
+pub async fn spawn_app_serving(web_dir: Option<std::path::PathBuf>) -> TestApp {
     let aws = aws_config().await;
     let dynamo = DynamoClient::new(&aws);
     let table = format!("it-{}", ulid::Ulid::new().to_string().to_lowercase());
@@ -85,6 +90,7 @@ pub async fn spawn_app() -> TestApp {
         },
         presign: presign_config(store.table()),
         validate: validate_config(store.table()),
+        web_dir,
     };
     let app = Arc::new(DevServer::new(store.clone(), &aws, aws_sdk_sts::Client::new(&aws), &config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
@@ -280,6 +286,7 @@ pub async fn spawn_app_with(options: AppWith) -> (TestApp, Arc<DevServer>) {
         },
         presign: presign::PresignConfig::from_env(&env).expect("presign config"),
         validate: validate_config(store.table()),
+        web_dir: None,
     };
     let validator_aws = options.validator_aws.clone().unwrap_or_else(|| aws.clone());
     let mut server = DevServer::new(store.clone(), &validator_aws, options.sts, &config);

@@ -10,3 +10,4 @@ mod isolation;
 mod moto;
 mod presign;
 mod validation;
+mod web;

@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Plays the AWS console for the wizard, against the emulators of a running scripts/run.sh.
+
+The wizard tells an admin to paste its documents into AWS; locally, "AWS" is the emulators, and
+this script is the console: it changes them exactly as the pasted JSON says.
+
+    scripts/aws_console.py bucket NAME [--object KEY ...]
+        creates the bucket NAME (in both emulators: the one that enforces IAM and the one that
+        serves presigned URLs) with a generated PNG image under each KEY (default photos/kitten.png)
+    scripts/aws_console.py role NAME --trust FILE --access FILE
+        creates the IAM role NAME with the trust policy and the access policy (inline) from the files
+        (the wizard's step 3 and step 2 JSON, as copied); prints the role's ARN
+    scripts/aws_console.py cors BUCKET --file FILE
+        sets the bucket's CORS configuration to the JSON in FILE (the wizard's CORS JSON: the list of
+        rules the S3 console's CORS editor takes)
+
+FILE may be `-` for standard input. IAM changes are made as the emulator's `demo-admin` user
+(scripts/run.sh writes its keys to .run/demo-admin.env), as a person with console access would.
+Runs with the project's venv python; exits 1 with a message on any failure.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV_PYTHON = os.path.join(ROOT, ".tools", "venv", "bin", "python")
+
+if os.path.realpath(sys.prefix) != os.path.realpath(os.path.join(ROOT, ".tools", "venv")):
+    if not os.path.exists(VENV_PYTHON):
+        sys.exit(f"aws_console: {VENV_PYTHON} not found: run scripts/bootstrap.sh (or scripts/run.sh) first")
+    os.execv(VENV_PYTHON, [VENV_PYTHON, os.path.abspath(__file__), *sys.argv[1:]])
+
+import argparse  # noqa: E402 - after the venv switch
+import json  # noqa: E402
+from typing import Any  # noqa: E402
+
+import boto3  # noqa: E402
+from botocore.config import Config  # noqa: E402
+from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from demo_trust import ADMIN_ENV, RUN_ENV, read_env_file  # noqa: E402
+from seed_demo import REGION, png_gradient, preflight_policy  # noqa: E402
+
+
+class ConsoleError(Exception):
+    pass
+
+
+def read_document(path: str) -> str:
+    text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+    try:
+        json.loads(text)
+    except ValueError as err:
+        raise ConsoleError(f"{path} is not JSON ({err}); copy the whole document from the wizard") from err
+    return text
+
+
+class Emulators:
+    """Clients for both emulators, from the files scripts/run.sh writes while it runs."""
+
+    def __init__(self) -> None:
+        run = read_env_file(RUN_ENV)
+        admin = read_env_file(ADMIN_ENV)
+        self.aws_url = run.get("AWS_ENDPOINT_URL", "")
+        self.objects_url = run.get("S3_ENDPOINT_URL", "")
+        self.key = admin.get("DEMO_ADMIN_AWS_ACCESS_KEY_ID", "")
+        self.secret = admin.get("DEMO_ADMIN_AWS_SECRET_ACCESS_KEY", "")
+        if not self.aws_url or not self.objects_url or not self.key or not self.secret:
+            raise ConsoleError(
+                f"{os.path.relpath(RUN_ENV)} or {os.path.relpath(ADMIN_ENV)} is missing: is scripts/run.sh running?"
+            )
+
+    def client(self, service: str, url: str) -> Any:
+        config = Config(region_name=REGION, retries={"max_attempts": 2, "mode": "standard"})
+        if service == "s3":
+            config = config.merge(Config(s3={"addressing_style": "path"}))
+        return boto3.client(
+            service,
+            endpoint_url=url,
+            aws_access_key_id=self.key,
+            aws_secret_access_key=self.secret,
+            config=config,
+        )
+
+    def both_s3(self) -> list[tuple[str, Any, bool]]:
+        """(where, client, plain) for the enforcing emulator and the one serving presigned URLs."""
+        return [
+            (self.aws_url, self.client("s3", self.aws_url), False),
+            (self.objects_url, self.client("s3", self.objects_url), True),
+        ]
+
+
+def create_bucket(emulators: Emulators, bucket: str, keys: list[str]) -> str:
+    for where, s3, plain in emulators.both_s3():
+        try:
+            try:
+                s3.create_bucket(Bucket=bucket)
+            except ClientError as err:
+                if err.response.get("Error", {}).get("Code") not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise
+            if plain:
+                s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(preflight_policy(bucket)))
+            for n, key in enumerate(keys):
+                image = png_gradient(48 + 16 * n, (250, 170, 90), (40, 90, 160))
+                s3.put_object(Bucket=bucket, Key=key, Body=image, ContentType="image/png")
+        except (ClientError, BotoCoreError) as err:
+            raise ConsoleError(f"creating bucket {bucket!r} at {where} failed: {err}") from err
+    return f"bucket {bucket} with {', '.join(keys)} in both emulators"
+
+
+def create_role(emulators: Emulators, name: str, trust: str, access: str) -> str:
+    iam = emulators.client("iam", emulators.aws_url)
+    try:
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        iam.put_role_policy(RoleName=name, PolicyName=f"{name}-access", PolicyDocument=access)
+    except (ClientError, BotoCoreError) as err:
+        raise ConsoleError(f"creating role {name!r} failed: {err}") from err
+    return str(arn)
+
+
+def put_cors(emulators: Emulators, bucket: str, rules_text: str) -> str:
+    rules = json.loads(rules_text)
+    if not isinstance(rules, list):
+        raise ConsoleError("the CORS JSON must be a list of rules, as the wizard shows it")
+    for where, s3, _plain in emulators.both_s3():
+        try:
+            s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
+        except (ClientError, BotoCoreError) as err:
+            raise ConsoleError(f"setting the CORS configuration of {bucket!r} at {where} failed: {err}") from err
+    return f"CORS configuration of {bucket} set in both emulators"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    bucket = sub.add_parser("bucket", help="create a bucket with images")
+    bucket.add_argument("name")
+    bucket.add_argument("--object", action="append", dest="objects", help="key of a PNG to put (repeatable)")
+    role = sub.add_parser("role", help="create a role from the wizard's trust and access policies")
+    role.add_argument("name")
+    role.add_argument("--trust", required=True, help="file with the trust policy JSON (- for stdin)")
+    role.add_argument("--access", required=True, help="file with the access policy JSON")
+    cors = sub.add_parser("cors", help="set a bucket's CORS configuration from the wizard's CORS JSON")
+    cors.add_argument("bucket")
+    cors.add_argument("--file", required=True, help="file with the CORS JSON (- for stdin)")
+    args = parser.parse_args(argv)
+    try:
+        emulators = Emulators()
+        if args.command == "bucket":
+            done = create_bucket(emulators, args.name, args.objects or ["photos/kitten.png"])
+        elif args.command == "role":
+            arn = create_role(emulators, args.name, read_document(args.trust), read_document(args.access))
+            print(arn)
+            done = f"role {arn}"
+        else:
+            done = put_cors(emulators, args.bucket, read_document(args.file))
+    except (ConsoleError, OSError) as err:
+        print(f"aws_console: ERROR: {err}", file=sys.stderr)
+        return 1
+    print(f"aws_console: {done}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

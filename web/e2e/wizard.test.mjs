@@ -1,0 +1,332 @@
+// The wizard end to end in headless Chromium, against a running scripts/run.sh (dev server, moto
+// with IAM enforced, dynoxide): `scripts/run.sh --browser-tests` starts everything and runs this.
+// Each test signs in as a fresh org, so it starts where a new admin starts. What the admin would
+// paste into the AWS console is pasted by scripts/aws_console.py, from the JSON the page shows.
+//
+// Environment: BASE_URL (the dev server), DEV_JWT_SECRET (to sign tokens as the dev server
+// does), CHROMIUM (default /usr/bin/chromium), ARTIFACTS_DIR (screenshots; default e2e/artifacts).
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createHmac, randomBytes } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..", "..");
+const BASE_URL = required("BASE_URL");
+const SECRET = required("DEV_JWT_SECRET");
+const ARTIFACTS = process.env.ARTIFACTS_DIR ?? join(here, "artifacts");
+const SCREENSHOTS = process.env.README_SCREENSHOT ?? "";
+mkdirSync(ARTIFACTS, { recursive: true });
+
+function required(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the browser tests with scripts/run.sh --browser-tests`);
+  return value;
+}
+
+/** An HS256 token as `devserver token` mints it. */
+function token(org, role) {
+  const b64 = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const now = Math.floor(Date.now() / 1000);
+  const body = `${b64({ alg: "HS256", typ: "JWT" })}.${b64({ org_id: org, role, iat: now, exp: now + 3600, sub: `e2e-${role}@${org}` })}`;
+  return `${body}.${createHmac("sha256", SECRET).update(body).digest("base64url")}`;
+}
+
+const unique = (prefix) => `${prefix}-${randomBytes(4).toString("hex")}`;
+
+/** The public API, as another admin at another desk would call it. */
+async function api(tokenValue, method, path, body) {
+  const response = await fetch(BASE_URL + path, {
+    method,
+    headers: { authorization: `Bearer ${tokenValue}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+}
+
+/** scripts/aws_console.py: the AWS console, as the wizard tells the admin to use it. */
+function console_(args, input) {
+  return execFileSync(join(root, "scripts", "aws_console.py"), args, {
+    input,
+    encoding: "utf8",
+    stdio: ["pipe", "pipe", "inherit"],
+  }).trim();
+}
+
+let browser;
+
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+async function open(tokenValue) {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error" && !/Failed to load resource/.test(message.text())) {
+      problems.push(`console error: ${message.text()}`);
+    }
+  });
+  await page.goto(`${BASE_URL}/#token=${tokenValue}`);
+  return { page, context, problems };
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** No API error reaches the user as JSON. */
+async function assertNoRawJson(page) {
+  const text = await page.locator("main").innerText();
+  assert.doesNotMatch(text, /\{"error"|"code":/, "an API error is shown as raw JSON");
+}
+
+describe("the admin wizard", () => {
+  test("a new admin walks the four steps to a saved, healthy integration and sees its image", async () => {
+    const org = unique("wizard");
+    const bucket = unique("wizard-photos");
+    console_(["bucket", bucket, "--object", "photos/kitten.png"]);
+    const { page, context, problems } = await open(token(org, "admin"));
+
+    // The token left the address bar, and a new org starts with an empty list.
+    assert.equal(new URL(page.url()).hash, "");
+    await page.getByText("No integrations yet").waitFor();
+
+    // Step 1: one bucket, under a prefix.
+    await page.getByLabel("One bucket").check();
+    await page.getByLabel("Bucket name", { exact: true }).fill(bucket);
+    await page.getByLabel(/^Prefix/).fill("photos/");
+    await shot(page, "step-1-scope");
+    await page.getByRole("button", { name: "Next: access policy" }).click();
+
+    // Step 2: the access policy the API rendered for exactly that scope.
+    const accessPre = page.locator("#access-policy");
+    await accessPre.waitFor();
+    const access = await accessPre.innerText();
+    assert.match(access, new RegExp(`arn:aws:s3:::${bucket}/photos/\\*`));
+    JSON.parse(access);
+    await shot(page, "step-2-access-policy");
+    await page.getByRole("button", { name: "Next: role" }).click();
+
+    // Step 3: the trust policy with this org's external ID.
+    const trustPre = page.locator("#trust-policy");
+    await trustPre.waitFor();
+    const trust = await trustPre.innerText();
+    const externalId = await page.locator("#external-id").innerText();
+    assert.ok(externalId.length >= 16, `external ID shown: ${externalId}`);
+    assert.ok(JSON.parse(trust).Statement.some((s) => JSON.stringify(s.Condition).includes(externalId)));
+    await shot(page, "step-3-trust-policy");
+
+    // The admin pastes both documents into the AWS console.
+    const roleName = unique("wizard-role");
+    const trustFile = join(ARTIFACTS, `${roleName}.trust.json`);
+    const accessFile = join(ARTIFACTS, `${roleName}.access.json`);
+    writeFileSync(trustFile, trust);
+    writeFileSync(accessFile, access);
+    const roleArn = console_(["role", roleName, "--trust", trustFile, "--access", accessFile]);
+    await page.getByRole("button", { name: "Next: save" }).click();
+
+    // Step 4: a mistyped ARN is refused with the field's own message, and nothing is saved.
+    await page.getByLabel("Name", { exact: true }).fill("Wizard photos");
+    await page.getByLabel("Role ARN", { exact: true }).fill("arn:aws:iam::123:role/platform-read");
+    await page.getByRole("button", { name: "Save integration" }).click();
+    const arnError = page.locator("#role-arn-error");
+    await arnError.filter({ hasText: "12 digits" }).waitFor();
+    assert.equal(await page.getByLabel("Role ARN", { exact: true }).getAttribute("aria-invalid"), "true");
+    await assertNoRawJson(page);
+    await shot(page, "step-4-wrong-role-arn");
+    assert.equal((await api(token(org, "admin"), "GET", "/integrations")).body.integrations.length, 0);
+
+    // Saved with the real ARN: validation runs at once. The bucket has no CORS configuration yet,
+    // so the report fails on CORS and offers the JSON to paste.
+    await page.getByLabel("Role ARN", { exact: true }).fill(roleArn);
+    await page.getByRole("button", { name: "Save integration" }).click();
+    await page.locator("#report-state").waitFor({ timeout: 60_000 });
+    assert.equal(await page.locator("#report-state").getAttribute("data-state"), "failing");
+    assert.equal(await page.locator('.check[data-code="CORS"]').getAttribute("class"), "check fail");
+    for (const passed of ["ASSUME_ROLE", "EXTERNAL_ID_REQUIRED", "BUCKET_REGION", "LIST_ACCESS", "READ_ACCESS"]) {
+      assert.equal(await page.locator(`.check[data-code="${passed}"]`).getAttribute("class"), "check pass", passed);
+    }
+    const cors = await page.locator("#cors-policy").innerText();
+    assert.ok(Array.isArray(JSON.parse(cors)));
+    await shot(page, "step-4-cors-missing");
+
+    // The admin pastes the CORS JSON and validates again: healthy.
+    console_(["cors", bucket, "--file", "-"], cors);
+    await page.getByRole("button", { name: "Validate again" }).click();
+    await page.locator('#report-state[data-state="healthy"]').waitFor({ timeout: 60_000 });
+    assert.equal(await page.locator(".check.fail, .check.warn").count(), 0);
+    await shot(page, "step-4-healthy");
+
+    // The list shows it healthy, checked just now.
+    const row = page.locator("#integrations-rows tr[data-id]");
+    await row.filter({ hasText: "Wizard photos" }).locator(".pill.healthy").waitFor();
+    assert.match(await row.innerText(), /just now/);
+    assert.match(await row.innerText(), new RegExp(`${bucket}/photos/`));
+
+    // And the file shows through a presigned URL.
+    await page.getByLabel("Locator", { exact: true }).fill(`s3://${bucket}/photos/kitten.png`);
+    await page.getByRole("button", { name: "Show" }).click();
+    const image = page.locator("#try-image");
+    await image.waitFor();
+    await page.waitForFunction(() => document.querySelector("#try-image")?.complete === true);
+    assert.equal(await image.evaluate((img) => img.naturalWidth), 48);
+    await shot(page, "wizard-done");
+    if (SCREENSHOTS) await page.screenshot({ path: SCREENSHOTS, fullPage: true });
+
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test("bucket names are checked as they are typed, with the API's messages", async () => {
+    const { page, context } = await open(token(unique("typing"), "admin"));
+    await page.getByRole("button", { name: "Next: access policy" }).click();
+    const buckets = page.getByLabel("Bucket names, one per line");
+    await buckets.fill("good-bucket\nBad_Bucket");
+    const error = page.locator("#scope-buckets-error");
+    await error.filter({ hasText: "Bad_Bucket" }).waitFor();
+    assert.equal(await page.locator("#access-policy").innerText(), "");
+    await assertNoRawJson(page);
+    await shot(page, "step-2-bad-bucket-name");
+
+    await buckets.fill("good-bucket\nsecond-bucket");
+    await page.locator("#access-policy").filter({ hasText: "arn:aws:s3:::second-bucket" }).waitFor();
+    assert.equal(await error.innerText(), "");
+    await context.close();
+  });
+
+  test("saving over someone else's newer version shows the conflict and loads their version", async () => {
+    const org = unique("conflict");
+    const admin = token(org, "admin");
+    const draft = {
+      name: "Shared images",
+      role_arn: "arn:aws:iam::123456789012:role/shared-read",
+      region: "us-east-1",
+      scope: { type: "bucket", bucket: unique("shared-images") },
+    };
+    const created = await api(admin, "POST", "/integrations", draft);
+    assert.equal(created.status, 201);
+    const { page, context } = await open(admin);
+
+    await page.locator(`tr[data-id="${created.body.id}"] [data-action="edit"]`).click();
+    await page.getByRole("heading", { name: "Edit “Shared images”" }).waitFor();
+    await page.getByRole("button", { name: "Next: access policy" }).click();
+    await page.getByRole("button", { name: "Next: role" }).click();
+    await page.getByRole("button", { name: "Next: save" }).click();
+
+    // Another admin saves first.
+    const theirs = await api(admin, "PUT", `/integrations/${created.body.id}`, { ...draft, name: "Renamed by a colleague", version: 1 });
+    assert.equal(theirs.status, 200);
+
+    await page.getByLabel("Name", { exact: true }).fill("My rename");
+    await page.getByRole("button", { name: "Save integration" }).click();
+    const conflict = page.locator("#save-error");
+    await conflict.filter({ hasText: "Someone else saved" }).waitFor();
+    assert.match(await conflict.innerText(), /version 2/);
+    await assertNoRawJson(page);
+    await shot(page, "step-4-version-conflict");
+
+    // Nothing of ours was written; loading their version shows it.
+    const stored = await api(admin, "GET", `/integrations/${created.body.id}`);
+    assert.equal(stored.body.name, "Renamed by a colleague");
+    await page.getByRole("button", { name: "Load the saved version" }).click();
+    await page.getByRole("heading", { name: "Edit “Renamed by a colleague”" }).waitFor();
+    await page.getByRole("button", { name: "Next: access policy" }).click();
+    await page.getByRole("button", { name: "Next: role" }).click();
+    await page.getByRole("button", { name: "Next: save" }).click();
+    assert.equal(await page.getByLabel("Name", { exact: true }).inputValue(), "Renamed by a colleague");
+    await context.close();
+  });
+
+  test("deleting asks for confirmation first", async () => {
+    const org = unique("delete");
+    const admin = token(org, "admin");
+    const created = await api(admin, "POST", "/integrations", {
+      name: "To delete",
+      role_arn: "arn:aws:iam::123456789012:role/old",
+      region: "eu-west-1",
+      scope: { type: "default", buckets: [unique("old-bucket")] },
+    });
+    assert.equal(created.status, 201);
+    const { page, context } = await open(admin);
+    const row = page.locator(`tr[data-id="${created.body.id}"]`);
+
+    await row.locator('[data-action="delete"]').click();
+    await page.locator("#confirm-delete-text").filter({ hasText: "To delete" }).waitFor();
+    await page.getByRole("button", { name: "Cancel" }).click();
+    assert.equal(await row.count(), 1);
+    assert.equal((await api(admin, "GET", `/integrations/${created.body.id}`)).status, 200);
+
+    await row.locator('[data-action="delete"]').click();
+    await page.locator("#confirm-delete").getByRole("button", { name: "Delete" }).click();
+    await page.getByText("No integrations yet").waitFor();
+    assert.equal((await api(admin, "GET", `/integrations/${created.body.id}`)).status, 404);
+    await context.close();
+  });
+});
+
+describe("a member", () => {
+  test("sees no admin controls, and a demo locator's image renders", async () => {
+    const { page, context, problems } = await open(token("demo", "member"));
+    await page.locator("#try").waitFor();
+    assert.equal(await page.locator("#wizard").count(), 0);
+    assert.equal(await page.locator("#integrations").count(), 0);
+    assert.equal(await page.locator("[data-action]").count(), 0);
+    assert.match(await page.locator("#identity-text").innerText(), /member/);
+
+    await page.getByLabel("Locator", { exact: true }).fill("s3://demo-images/samples/cat.png");
+    await page.getByRole("button", { name: "Show" }).click();
+    await page.waitForFunction(() => document.querySelector("#try-image")?.complete === true);
+    assert.equal(await page.locator("#try-image").evaluate((img) => img.naturalWidth), 64);
+    await shot(page, "member-try-locator");
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test("sees errors in words: a bucket outside every integration, and a malformed locator", async () => {
+    const { page, context } = await open(token("demo", "member"));
+    await page.locator("#try").waitFor();
+    await page.getByLabel("Locator", { exact: true }).fill("s3://not-connected-bucket/a.png");
+    await page.getByRole("button", { name: "Show" }).click();
+    await page.locator("#try-error").filter({ hasText: "This bucket is not permitted: Bucket \"not-connected-bucket\" is not among" }).waitFor();
+
+    await page.getByLabel("Locator", { exact: true }).fill("ftp://what");
+    await page.getByRole("button", { name: "Show" }).click();
+    await page.locator("#try-error").filter({ hasText: "ftp://what" }).waitFor();
+    await assertNoRawJson(page);
+    await shot(page, "member-locator-error");
+    await context.close();
+  });
+});
+
+describe("signing in", () => {
+  test("a refused token shows the sign-in form with the reason", async () => {
+    const { page, context } = await open("not-a-token");
+    await page.locator("#token-input-error").filter({ hasText: "not accepted" }).waitFor();
+    assert.equal(await page.locator("#wizard").isVisible(), false);
+    await context.close();
+  });
+});

@@ -1,0 +1,166 @@
+// The public HTTP API as the page uses it: the caller's token on every request, and every failure
+// turned into an `ApiProblem` whose message is words for a person (the API's own message when it
+// sent one), never a raw body.
+
+export type ScopeBody =
+  | { type: "default"; buckets: string[] }
+  | { type: "bucket"; bucket: string; prefix?: string };
+
+export interface Check {
+  code: string;
+  target: string;
+  result: "pass" | "warn" | "fail";
+  message: string;
+}
+
+export interface Status {
+  state: "unverified" | "healthy" | "degraded" | "failing";
+  checked_at?: string;
+  checks?: Check[];
+}
+
+export interface Integration {
+  id: string;
+  name: string;
+  role_arn: string;
+  region: string;
+  scope: { type: "default"; buckets: string[] } | { type: "bucket"; bucket: string; prefix?: string };
+  versioning: boolean;
+  version: number;
+  created_at: string;
+  updated_at: string;
+  status: Status;
+}
+
+export interface Report {
+  state: "healthy" | "degraded" | "failing";
+  checked_at: string;
+  checks: Check[];
+  recorded: boolean;
+}
+
+export interface PolicyDocument {
+  text: string;
+}
+
+export interface TrustPolicy extends PolicyDocument {
+  external_id: string;
+  principal: string;
+}
+
+export interface PresignResult {
+  locator: string;
+  url?: string;
+  expires_at?: string;
+  integration_id?: string;
+  error?: { code: string; message: string };
+}
+
+export class ApiProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = "ApiProblem";
+  }
+}
+
+/** How long a call may take before the page says so (API Gateway's own limit is 30 s). */
+const TIMEOUT_MS = 30_000;
+
+export class Api {
+  constructor(
+    private readonly base: string,
+    private readonly token: string,
+  ) {}
+
+  async call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+    const init: RequestInit = {
+      method,
+      headers: { authorization: `Bearer ${this.token}`, accept: "application/json", ...headers },
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    };
+    if (body !== undefined) {
+      init.body = JSON.stringify(body);
+      (init.headers as Record<string, string>)["content-type"] = "application/json";
+    }
+    let response: Response;
+    try {
+      response = await fetch(this.base + path, init);
+    } catch (err) {
+      const why = err instanceof DOMException && err.name === "TimeoutError" ? "it did not answer within 30 s" : String(err);
+      throw new ApiProblem(0, "NETWORK", `Could not reach the API (${why}). Check your connection and try again.`);
+    }
+    if (response.status === 204) {
+      return undefined as T;
+    }
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (!response.ok) {
+      throw problemFrom(response.status, parsed);
+    }
+    if (parsed === undefined) {
+      throw new ApiProblem(response.status, "BAD_ANSWER", `The API answered HTTP ${response.status} without the expected data. Try again.`);
+    }
+    return parsed as T;
+  }
+
+  listIntegrations(next?: string): Promise<{ integrations: Integration[]; next?: string }> {
+    const query = next ? `?limit=50&next=${encodeURIComponent(next)}` : "?limit=50";
+    return this.call("GET", `/integrations${query}`);
+  }
+  getIntegration(id: string): Promise<Integration> {
+    return this.call("GET", `/integrations/${encodeURIComponent(id)}`);
+  }
+  createIntegration(body: unknown): Promise<Integration> {
+    return this.call("POST", "/integrations", body);
+  }
+  replaceIntegration(id: string, body: unknown): Promise<Integration> {
+    return this.call("PUT", `/integrations/${encodeURIComponent(id)}`, body);
+  }
+  deleteIntegration(id: string, version: number): Promise<void> {
+    return this.call("DELETE", `/integrations/${encodeURIComponent(id)}`, undefined, { "if-match": String(version) });
+  }
+  validate(id: string): Promise<Report> {
+    return this.call("POST", `/integrations/${encodeURIComponent(id)}/validate`);
+  }
+  accessPolicy(scope: ScopeBody, versioning: boolean): Promise<PolicyDocument> {
+    return this.call("POST", "/policies/access", { scope, versioning });
+  }
+  trustPolicy(): Promise<TrustPolicy> {
+    return this.call("GET", "/policies/trust");
+  }
+  integrationPolicies(id: string): Promise<{ access: PolicyDocument; trust: TrustPolicy; cors: PolicyDocument }> {
+    return this.call("GET", `/integrations/${encodeURIComponent(id)}/policies`);
+  }
+  presign(locators: string[]): Promise<{ results: PresignResult[] }> {
+    return this.call("POST", "/presign", { locators });
+  }
+}
+
+function problemFrom(status: number, body: unknown): ApiProblem {
+  const error = (body as { error?: { code?: unknown; message?: unknown; field?: unknown } } | undefined)?.error;
+  if (error && typeof error.message === "string" && typeof error.code === "string") {
+    const field = typeof error.field === "string" ? error.field : undefined;
+    return field === undefined
+      ? new ApiProblem(status, error.code, error.message)
+      : new ApiProblem(status, error.code, error.message, field);
+  }
+  const words: Record<number, string> = {
+    401: "Your sign-in was not accepted. Sign in again.",
+    403: "You are not allowed to do this. Ask an admin of your organization.",
+    429: "Too many requests right now. Wait a moment and try again.",
+    502: "The service had a problem answering. Try again in a moment.",
+    503: "The service is busy. Try again in a moment.",
+    504: "The service took too long to answer. Try again in a moment.",
+  };
+  return new ApiProblem(status, `HTTP_${status}`, words[status] ?? `The API answered HTTP ${status}. Try again, and tell your admin if it keeps happening.`);
+}
