@@ -27,8 +27,8 @@ trap 'exit 143' TERM
 # Python must not litter the tree with __pycache__/.pytest_cache.
 export PYTHONDONTWRITEBYTECODE=1
 
-step "bootstrap: tools into .tools (scripts/bootstrap.sh)"
-bash "$ROOT/scripts/bootstrap.sh"
+step "bootstrap: tools into .tools, web/node_modules and Chromium (scripts/bootstrap.sh --browser)"
+bash "$ROOT/scripts/bootstrap.sh" --browser
 export PATH="$TOOLS/bin:$TOOLS/venv/bin:$PATH"
 
 step "cargo fmt --all --check"
@@ -48,16 +48,19 @@ step "pytest scripts/test_moto_launcher.py (moto condition patch)"
 "$TOOLS/venv/bin/pytest" -q -p no:cacheprovider scripts/test_moto_launcher.py
 
 # ---- The README's run command, as a smoke test: emulators, seed, every route it prints, presign
-# bytes, validate healthy -> break -> failing -> fix -> healthy. Any free port; its own emulators.
-step "scripts/run.sh --check (the README's run command)"
+# bytes, validate healthy -> break -> failing -> fix -> healthy; then the web app's browser tests
+# (web/e2e, headless Chromium) against the same running stack. Any free port; its own emulators.
+step "scripts/run.sh --check --browser-tests (the README's run command, then the wizard in Chromium)"
 mkdir -p "$ROOT/.run"
 env -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_DYNAMODB LISTEN_ADDR=127.0.0.1:0 \
-    bash "$ROOT/scripts/run.sh" --check >"$ROOT/.run/run-check.log" 2>&1 || {
-    echo "scripts/run.sh --check failed; its output:" >&2
-    tail -n 60 "$ROOT/.run/run-check.log" >&2
+    bash "$ROOT/scripts/run.sh" --check --browser-tests >"$ROOT/.run/run-check.log" 2>&1 || {
+    echo "scripts/run.sh --check --browser-tests failed; its output:" >&2
+    tail -n 80 "$ROOT/.run/run-check.log" >&2
     exit 1
 }
 grep -E '^run: (check ok|--check passed)' "$ROOT/.run/run-check.log" | tail -n 3
+# The browser tests' own summary (node --test, spec reporter).
+sed -n '/^run: browser tests: /,/^run: browser tests passed/p' "$ROOT/.run/run-check.log" | grep -E '^(▶|  ✔|  ✖|✔|✖|ℹ (tests|pass|fail))|^run: browser' || true
 
 # ---- SAM build: the real deploy artifacts ---------------------------------------------------------
 # Builds every function with `sam build --beta-features` (BuildMethod rust-cargolambda, offline) and

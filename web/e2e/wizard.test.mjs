@@ -20,7 +20,6 @@ const root = join(here, "..", "..");
 const BASE_URL = required("BASE_URL");
 const SECRET = required("DEV_JWT_SECRET");
 const ARTIFACTS = process.env.ARTIFACTS_DIR ?? join(here, "artifacts");
-const SCREENSHOTS = process.env.README_SCREENSHOT ?? "";
 mkdirSync(ARTIFACTS, { recursive: true });
 
 function required(name) {
@@ -195,7 +194,6 @@ describe("the admin wizard", () => {
     await page.waitForFunction(() => document.querySelector("#try-image")?.complete === true);
     assert.equal(await image.evaluate((img) => img.naturalWidth), 48);
     await shot(page, "wizard-done");
-    if (SCREENSHOTS) await page.screenshot({ path: SCREENSHOTS, fullPage: true });
 
     assert.deepEqual(problems, []);
     await context.close();
