@@ -365,8 +365,8 @@ async fn web_asset(dir: Option<&Path>, method: &Method, path: &str) -> Option<Re
     if !safe {
         return None;
     }
-    let bytes = tokio::fs::read(dir.join(name)).await.ok()?;
-    let body = if method == Method::HEAD { Vec::new() } else { bytes };
+    // For HEAD, hyper sends the headers (Content-Length included) and drops the body.
+    let body = tokio::fs::read(dir.join(name)).await.ok()?;
     let headers = [
         (axum::http::header::CONTENT_TYPE, content_type),
         (axum::http::header::CACHE_CONTROL, "no-cache"),

@@ -35,6 +35,10 @@ async fn the_root_serves_the_web_app_with_a_strict_content_security_policy() {
     let script = get(&format!("{}/app.js", app.url)).await;
     assert_eq!(script.status(), 200);
     assert_eq!(script.headers()["content-type"], "text/javascript; charset=utf-8");
+
+    let head = reqwest::Client::new().head(format!("{}/app.js", app.url)).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-length"], "10", "HEAD tells the size of the file");
 }
 
 #[tokio::test]

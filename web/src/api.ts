@@ -72,6 +72,9 @@ export class ApiProblem extends Error {
 const TIMEOUT_MS = 30_000;
 
 export class Api {
+  /** Called when the API refuses the token (expired or revoked) after sign-in. */
+  onUnauthorized: ((problem: ApiProblem) => void) | undefined;
+
   constructor(
     private readonly base: string,
     private readonly token: string,
@@ -105,7 +108,9 @@ export class Api {
       parsed = undefined;
     }
     if (!response.ok) {
-      throw problemFrom(response.status, parsed);
+      const problem = problemFrom(response.status, parsed);
+      if (response.status === 401) this.onUnauthorized?.(problem);
+      throw problem;
     }
     if (parsed === undefined) {
       throw new ApiProblem(response.status, "BAD_ANSWER", `The API answered HTTP ${response.status} without the expected data. Try again.`);

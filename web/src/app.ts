@@ -20,7 +20,7 @@ const state = {
   api: undefined as Api | undefined,
   step: 1,
   editing: undefined as Editing | undefined,
-  /** The draft's access policy as the API last rendered it; undefined while the draft is invalid. */
+  /** Whether the API accepted the current draft scope (and the access policy shown is for it). */
   accessOk: false,
   /** Drops answers to superseded drafts (typing fires many requests). */
   draftSeq: 0,
@@ -86,6 +86,14 @@ async function signIn(token: string): Promise<void> {
     }
   }
   state.api = api;
+  api.onUnauthorized = (problem) => {
+    // The token expired or was revoked mid-session: back to sign-in, saying why.
+    sessionStorage.removeItem(TOKEN_KEY);
+    state.api = undefined;
+    // The first sentence says why (expired, invalid); the rest of the API's message is for API clients.
+    const why = /^[^.]*\./.exec(problem.message)?.[0] ?? problem.message;
+    showSignIn(`Your sign-in ended: ${why} Open your sign-in link again or paste a new token.`);
+  };
   sessionStorage.setItem(TOKEN_KEY, token);
   show(byId("sign-in"), false);
   const who = identity(token);
@@ -119,10 +127,11 @@ function identity(token: string): { org?: string } {
 
 function showSignIn(message: string): void {
   show(byId("sign-in"), true);
-  show(byId("identity"), false);
-  show(byId("wizard"), false);
-  show(byId("integrations"), false);
-  show(byId("try"), false);
+  // A member's page has no wizard or list any more (removed at sign-in).
+  for (const id of ["identity", "wizard", "integrations", "try"]) {
+    const section = document.getElementById(id);
+    if (section) show(section, false);
+  }
   fieldError("token-input", message);
 }
 
@@ -154,6 +163,12 @@ function banner(message: string): void {
 function scopeType(): "default" | "bucket" {
   const checked = document.querySelector<HTMLInputElement>('input[name="scope-type"]:checked');
   return checked?.value === "bucket" ? "bucket" : "default";
+}
+
+function scopeRadio(type: "default" | "bucket"): HTMLInputElement {
+  const radio = document.querySelector<HTMLInputElement>(`input[name="scope-type"][value="${type}"]`);
+  if (!radio) throw new Error(`the page has no scope-type radio for ${type}`);
+  return radio;
 }
 
 function bucketLines(): string[] {
@@ -437,7 +452,7 @@ function resetWizard(): void {
   state.accessOk = false;
   byId("wizard-title").textContent = "Connect a bucket";
   show(byId("wizard-cancel"), false);
-  document.querySelector<HTMLInputElement>('input[name="scope-type"][value="default"]')!.checked = true;
+  scopeRadio("default").checked = true;
   input("scope-bucket").value = "";
   input("scope-prefix").value = "";
   byId<HTMLTextAreaElement>("scope-buckets").value = "";
@@ -459,8 +474,7 @@ function editIntegration(integration: Integration): void {
   state.editing = { id: integration.id, version: integration.version, name: integration.name };
   byId("wizard-title").textContent = `Edit “${integration.name}”`;
   show(byId("wizard-cancel"), true);
-  const type = integration.scope.type;
-  document.querySelector<HTMLInputElement>(`input[name="scope-type"][value="${type}"]`)!.checked = true;
+  scopeRadio(integration.scope.type).checked = true;
   if (integration.scope.type === "bucket") {
     input("scope-bucket").value = integration.scope.bucket;
     input("scope-prefix").value = integration.scope.prefix ?? "";
@@ -635,6 +649,9 @@ async function tryLocator(event: Event): Promise<void> {
       const words = result.error ? (PRESIGN_WORDS[result.error.code] ?? "The locator could not be signed") : "No link came back";
       out.replaceChildren(el("p", { class: "error-box", id: "try-error" }, `${words}: ${result.error?.message ?? "try again."}`));
       return;
+    }
+    if (!/^https?:\/\//i.test(result.url)) {
+      throw new ApiProblem(200, "BAD_ANSWER", "The API answered with a link that is not a web address. Tell your admin.");
     }
     out.replaceChildren(...preview(result.url, locator, result.expires_at));
   } catch (err) {
