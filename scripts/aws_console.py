@@ -24,13 +24,10 @@ from __future__ import annotations
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VENV_PYTHON = os.path.join(ROOT, ".tools", "venv", "bin", "python")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from project_venv import use_project_venv  # noqa: E402
 
-if os.path.realpath(sys.prefix) != os.path.realpath(os.path.join(ROOT, ".tools", "venv")):
-    if not os.path.exists(VENV_PYTHON):
-        sys.exit(f"aws_console: {VENV_PYTHON} not found: run scripts/bootstrap.sh (or scripts/run.sh) first")
-    os.execv(VENV_PYTHON, [VENV_PYTHON, os.path.abspath(__file__), *sys.argv[1:]])
+use_project_venv(__file__, "aws_console")
 
 import argparse  # noqa: E402 - after the venv switch
 import json  # noqa: E402
@@ -40,7 +37,6 @@ import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
 from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from demo_trust import ADMIN_ENV, RUN_ENV, read_env_file  # noqa: E402
 from seed_demo import REGION, png_gradient, preflight_policy  # noqa: E402
 

@@ -22,13 +22,10 @@ from __future__ import annotations
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VENV_PYTHON = os.path.join(ROOT, ".tools", "venv", "bin", "python")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from project_venv import ROOT, use_project_venv  # noqa: E402
 
-if os.path.realpath(sys.prefix) != os.path.realpath(os.path.join(ROOT, ".tools", "venv")):
-    if not os.path.exists(VENV_PYTHON):
-        sys.exit(f"demo_trust: {VENV_PYTHON} not found: run scripts/bootstrap.sh (or scripts/run.sh) first")
-    os.execv(VENV_PYTHON, [VENV_PYTHON, os.path.abspath(__file__), *sys.argv[1:]])
+use_project_venv(__file__, "demo_trust")
 
 import argparse  # noqa: E402 - after the venv switch
 import json  # noqa: E402
@@ -38,7 +35,6 @@ import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
 from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from seed_demo import REGION, ROLE_NAME, Api, SeedError, policy_text  # noqa: E402
 
 RUN_ENV = os.path.join(ROOT, ".run", "run.env")
