@@ -137,8 +137,8 @@ export class Api {
   validate(id: string): Promise<Report> {
     return this.call("POST", `/integrations/${encodeURIComponent(id)}/validate`);
   }
-  accessPolicy(scope: ScopeBody, versioning: boolean): Promise<PolicyDocument> {
-    return this.call("POST", "/policies/access", { scope, versioning });
+  accessPolicy(scope: ScopeBody, versioning: boolean, region?: string): Promise<PolicyDocument> {
+    return this.call("POST", "/policies/access", region ? { scope, versioning, region } : { scope, versioning });
   }
   trustPolicy(): Promise<TrustPolicy> {
     return this.call("GET", "/policies/trust");

@@ -14,6 +14,7 @@ interface Editing {
   id: string;
   version: number;
   name: string;
+  region: string;
 }
 
 const state = {
@@ -77,7 +78,7 @@ async function signIn(token: string): Promise<void> {
       admin = false;
     } else if (err instanceof ApiProblem && err.status === 401) {
       sessionStorage.removeItem(TOKEN_KEY);
-      showSignIn(`The token was not accepted: ${err.message}`);
+      showSignIn(`The token was not accepted: ${firstSentence(err.message)} Paste a valid token.`);
       return;
     } else {
       banner(messageOf(err));
@@ -90,9 +91,7 @@ async function signIn(token: string): Promise<void> {
     // The token expired or was revoked mid-session: back to sign-in, saying why.
     sessionStorage.removeItem(TOKEN_KEY);
     state.api = undefined;
-    // The first sentence says why (expired, invalid); the rest of the API's message is for API clients.
-    const why = /^[^.]*\./.exec(problem.message)?.[0] ?? problem.message;
-    showSignIn(`Your sign-in ended: ${why} Open your sign-in link again or paste a new token.`);
+    showSignIn(`Your sign-in ended: ${firstSentence(problem.message)} Open your sign-in link again or paste a new token.`);
   };
   sessionStorage.setItem(TOKEN_KEY, token);
   show(byId("sign-in"), false);
@@ -113,7 +112,12 @@ async function signIn(token: string): Promise<void> {
   if (first) renderIntegrations(first.integrations, first.next, false);
 }
 
-/** The org and subject from the token's payload, for display only (the API verifies the token). */
+/** A 401's first sentence says why (expired, invalid); the rest is advice for API clients. */
+function firstSentence(message: string): string {
+  return /^[^.]*\./.exec(message)?.[0] ?? message;
+}
+
+/** The org from the token's payload, for display only (the API verifies the token). */
 function identity(token: string): { org?: string } {
   try {
     const payload = token.split(".")[1] ?? "";
@@ -193,25 +197,24 @@ function versioning(): boolean {
 
 const SCOPE_FIELDS = ["scope-bucket", "scope-prefix", "scope-buckets", "scope"];
 
+/** The page's input for an API error's `field` ("scope.buckets[2]" → the bucket names box). */
+function inputFor(field: string): string | undefined {
+  const exact: Record<string, string> = {
+    "scope.bucket": "scope-bucket",
+    "scope.prefix": "scope-prefix",
+    name: "name",
+    role_arn: "role-arn",
+    region: "region",
+  };
+  if (exact[field]) return exact[field];
+  if (field.startsWith("scope.buckets")) return "scope-buckets";
+  if (field.startsWith("scope")) return "scope";
+  return undefined;
+}
+
 /** Shows an API error under the field it names; returns false when no field on the page fits. */
 function showFieldProblem(problem: ApiProblem): boolean {
-  const field = problem.field ?? "";
-  const target =
-    field === "scope.bucket"
-      ? "scope-bucket"
-      : field === "scope.prefix"
-        ? "scope-prefix"
-        : field.startsWith("scope.buckets")
-          ? "scope-buckets"
-          : field.startsWith("scope")
-            ? "scope"
-            : field === "name"
-              ? "name"
-              : field === "role_arn"
-                ? "role-arn"
-                : field === "region"
-                  ? "region"
-                  : undefined;
+  const target = inputFor(problem.field ?? "");
   if (!target) return false;
   fieldError(target, problem.message);
   return true;
@@ -235,7 +238,9 @@ async function refreshAccessPolicy(): Promise<boolean> {
     return false;
   }
   try {
-    const policy = await api().accessPolicy(scope, versioning());
+    // The region picks the partition (aws, aws-cn, aws-us-gov). A new integration's region is only
+    // asked in step 4, so its draft renders for aws; an edited one renders for its saved region.
+    const policy = await api().accessPolicy(scope, versioning(), state.editing?.region);
     if (seq !== state.draftSeq) return state.accessOk;
     SCOPE_FIELDS.forEach((f) => fieldError(f, ""));
     pre.textContent = policy.text;
@@ -337,12 +342,11 @@ async function save(event: Event): Promise<void> {
       ? await api().replaceIntegration(state.editing.id, body)
       : await api().createIntegration(body);
     state.saved = saved;
-    state.editing = { id: saved.id, version: saved.version, name: saved.name };
+    state.editing = { id: saved.id, version: saved.version, name: saved.name, region: saved.region };
     show(byId("save-form"), false);
     byId("saved-text").textContent = `Saved “${saved.name}”. Checking it against AWS now…`;
     show(byId("result"), true);
     await validateSaved();
-    void reloadIntegrations();
   } catch (err) {
     if (err instanceof ApiProblem && showFieldProblem(err)) {
       if (err.field?.startsWith("scope")) {
@@ -471,7 +475,7 @@ function resetWizard(): void {
 
 function editIntegration(integration: Integration): void {
   resetWizard();
-  state.editing = { id: integration.id, version: integration.version, name: integration.name };
+  state.editing = { id: integration.id, version: integration.version, name: integration.name, region: integration.region };
   byId("wizard-title").textContent = `Edit “${integration.name}”`;
   show(byId("wizard-cancel"), true);
   scopeRadio(integration.scope.type).checked = true;
@@ -712,7 +716,9 @@ function wire(): void {
       fieldError("token-input", "Paste a token first.");
       return;
     }
-    void signIn(token);
+    // A fresh page for the new identity (a member's page has no admin sections left to show).
+    sessionStorage.setItem(TOKEN_KEY, token);
+    location.reload();
   });
   byId("sign-out").addEventListener("click", signOut);
   document.querySelectorAll<HTMLInputElement>('input[name="scope-type"]').forEach((radio) =>
