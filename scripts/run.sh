@@ -300,6 +300,12 @@ umask 077
 umask "$umask_before"
 mv -f "$RUN_ENV_FILE.tmp" "$RUN_ENV_FILE"
 
+# The new admin's bucket (org acme): it exists with an image, as a customer's bucket would; the
+# role, and the CORS configuration, are what the wizard walks them through.
+NEW_BUCKET=acme-photos
+"$PYTHON" "$ROOT/scripts/aws_console.py" bucket "$NEW_BUCKET" --object photos/kitten.png >&2 \
+    || die "creating the bucket $NEW_BUCKET for the new admin's wizard failed (see above)"
+
 # ---- 7. the banner ---------------------------------------------------------------------------------------------
 # The curl lines are printed as they are and, with --check, run as they are (eval): what the banner
 # shows is what was tested. They refer to $URL, $ADMIN, $MEMBER and $ID.
@@ -330,13 +336,19 @@ $rule
    log           ${DEV_LOG#"$ROOT"/}
 $rule
 # the web app, in a browser (each link signs in; the token leaves the address bar at once):
-#   new admin, org acme (empty: the four-step wizard)   $URL/#token=$NEW_ADMIN
-#   admin, org demo (the demo integration)              $URL/#token=$ADMIN
-#   member, org demo (try s3://demo-images/samples/cat.png)  $URL/#token=$MEMBER
-# what the wizard asks you to do in the AWS console, done in the emulators (from the repository root):
-#   scripts/aws_console.py bucket my-photos --object photos/kitten.png   # a bucket with an image
-#   scripts/aws_console.py role my-role --trust trust.json --access access.json   # step 2 + 3 JSON; prints the ARN
-#   scripts/aws_console.py cors my-photos --file cors.json                # the CORS JSON step 4 shows
+#   new admin, org acme (nothing saved yet: the four-step wizard)
+#     $URL/#token=$NEW_ADMIN
+#   admin, org demo (the demo integration)
+#     $URL/#token=$ADMIN
+#   member, org demo (no admin controls; try s3://demo-images/samples/cat.png)
+#     $URL/#token=$MEMBER
+# the new admin's walk: the bucket $NEW_BUCKET (with photos/kitten.png) is ready in the emulators.
+#   1-3. "One bucket" $NEW_BUCKET; save step 2's JSON as access.json and step 3's as trust.json, then
+#        play the AWS console (from the repository root; prints the role ARN for step 4):
+#          scripts/aws_console.py role acme-read --trust trust.json --access access.json
+#   4.   save with that ARN; the CORS check fails: save the CORS JSON as cors.json, then
+#          scripts/aws_console.py cors $NEW_BUCKET --file cors.json
+#        and choose "Validate again": healthy. "Try a locator": s3://$NEW_BUCKET/photos/kitten.png
 $rule
 # paste into a shell:
 export URL=$URL
