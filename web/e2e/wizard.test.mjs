@@ -289,6 +289,32 @@ describe("the admin wizard", () => {
   });
 });
 
+describe("the integrations list", () => {
+  test("pages with Load more until every integration is shown", async () => {
+    const admin = token(unique("paging"), "admin");
+    const total = 53;
+    for (let n = 0; n < total; n++) {
+      const created = await api(admin, "POST", "/integrations", {
+        name: `Bucket ${String(n).padStart(2, "0")}`,
+        role_arn: "arn:aws:iam::123456789012:role/paging",
+        region: "us-east-1",
+        scope: { type: "bucket", bucket: `paging-${n}-${randomBytes(3).toString("hex")}` },
+      });
+      assert.equal(created.status, 201);
+    }
+    const { page, context } = await open(admin);
+    const rows = page.locator("#integrations-rows tr[data-id]");
+    await rows.first().waitFor();
+    assert.equal(await rows.count(), 50, "the first page holds 50");
+    await page.getByRole("button", { name: "Load more" }).click();
+    await page.waitForFunction((n) => document.querySelectorAll("#integrations-rows tr[data-id]").length === n, total);
+    assert.equal(await page.getByRole("button", { name: "Load more" }).isVisible(), false);
+    const ids = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.id));
+    assert.equal(new Set(ids).size, total, "no integration is shown twice");
+    await context.close();
+  });
+});
+
 describe("a member", () => {
   test("sees no admin controls, and a demo locator's image renders", async () => {
     const { page, context, problems } = await open(token("demo", "member"));
