@@ -153,7 +153,7 @@ node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)
     || die "Node.js $(node --version) is too old: the web app needs >= 18"
 WEB="$ROOT/web"
 web_stamp="$WEB/node_modules/.package-lock.sha256"
-want_web="$(cat "$WEB/package-lock.json" | sha256sum | cut -d' ' -f1)"
+want_web="$(sha256sum <"$WEB/package-lock.json" | cut -d' ' -f1)"
 if [[ "$(cat "$web_stamp" 2>/dev/null || true)" != "$want_web" ]]; then
     say "installing the web app's tools (npm ci in web/)"
     run_logged "$TOOLS/npm.log" npm --prefix "$WEB" ci --no-audit --no-fund --loglevel=error
