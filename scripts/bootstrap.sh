@@ -147,8 +147,9 @@ if [[ ! -x "$TOOLS/bin/dynoxide" || "$(cat "$dynoxide_stamp" 2>/dev/null || true
 fi
 
 # ---- the web app's tools (npm) ----------------------------------------------------------------------
-command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
-    || die "node and npm not found: install Node.js >= 18 (the web app is built with TypeScript)"
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    die "node and npm not found: install Node.js >= 18 (the web app is built with TypeScript)"
+fi
 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)' \
     || die "Node.js $(node --version) is too old: the web app needs >= 18"
 WEB="$ROOT/web"
@@ -176,7 +177,7 @@ fi
 # ---- summary --------------------------------------------------------------------------------------
 "$VENV/bin/python" - "$("$TOOLS/bin/s3s-fs" --version 2>/dev/null | awk '{print $2}')" \
     "$("$TOOLS/bin/dynoxide" --version 2>/dev/null | awk '{print $2}')" "$(node --version)" \
-    "$( ((BROWSER)) && /usr/bin/chromium --version 2>/dev/null || true)" <<'PY'
+    "$(if ((BROWSER)); then /usr/bin/chromium --version 2>/dev/null || true; fi)" <<'PY'
 import sys
 from importlib.metadata import version, PackageNotFoundError
 
