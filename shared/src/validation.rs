@@ -371,7 +371,7 @@ impl Validator {
     }
 
     async fn check_cors(&self, bucket: &BucketName, region: Region, key: &str, origin: &AppOrigin) -> Check {
-        let target = format!("origin:{}", origin.as_str());
+        let target = format!("bucket:{bucket} origin:{}", origin.as_str());
         let url = self.object_url(bucket, region, key);
         let answer = self
             .http

@@ -166,7 +166,7 @@ fn healthy_bucket(bucket: &str, versioning: bool) -> Vec<(String, String)> {
         codes.push("VERSION_READ");
     }
     let mut out: Vec<(String, String)> = codes.into_iter().map(|c| (c.to_owned(), target.clone())).collect();
-    out.push(("CORS".to_owned(), format!("origin:{APP_ORIGIN}")));
+    out.push(("CORS".to_owned(), format!("{target} origin:{APP_ORIGIN}")));
     out
 }
 
@@ -455,7 +455,7 @@ async fn a_correct_integration_is_healthy_with_every_check_passing_and_the_repor
     assert!(message(cors[1]).contains(&videos), "names the bucket: {}", cors[1]);
     assert!(message(cors[1]).contains("AllowedOrigins"), "gives the rule to paste: {}", cors[1]);
     let failed: Vec<_> = outcomes(&second).into_iter().filter(|(_, _, r)| r != "pass").collect();
-    assert_eq!(failed, expect(&[("CORS", &format!("origin:{APP_ORIGIN}"), "fail")]));
+    assert_eq!(failed, expect(&[("CORS", &format!("bucket:{videos} origin:{APP_ORIGIN}"), "fail")]));
 
     let got = rig.app.get(&format!("/integrations/{id}"), &admin(ORG)).await;
     assert_eq!(got.body["status"], stored_form(&second));
@@ -652,7 +652,7 @@ async fn file_versioning_on_with_an_access_policy_rendered_without_versioning_fa
         ("LIST_ACCESS", &target, "pass"),
         ("READ_ACCESS", &target, "pass"),
         ("VERSION_READ", &target, "fail"),
-        ("CORS", &format!("origin:{APP_ORIGIN}"), "pass"),
+        ("CORS", &format!("{target} origin:{APP_ORIGIN}"), "pass"),
     ]));
     assert_eq!(outcomes(&report), expected, "{report:#}");
     let version = message(check(&report, "VERSION_READ", &target));
@@ -977,9 +977,9 @@ async fn the_cors_check_passes_an_origin_the_bucket_allows_and_fails_one_it_refu
     for code in ["BUCKET_REGION", "LIST_ACCESS", "READ_ACCESS"] {
         assert_eq!(check(&report, code, &target)["result"], "pass", "{report:#}");
     }
-    let allowed = check(&report, "CORS", &format!("origin:{ALLOWED}"));
+    let allowed = check(&report, "CORS", &format!("{target} origin:{ALLOWED}"));
     assert_eq!(allowed["result"], "pass", "{allowed}");
-    let denied = check(&report, "CORS", &format!("origin:{DENIED}"));
+    let denied = check(&report, "CORS", &format!("{target} origin:{DENIED}"));
     assert_eq!(denied["result"], "fail", "{denied}");
     let advice = message(denied);
     assert!(advice.contains(&bucket) && advice.contains(DENIED), "{advice}");
