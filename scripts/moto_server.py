@@ -37,7 +37,8 @@ S3 requests (patch_s3_condition_keys): moto passes no condition values for ident
 the launcher supplies `s3:prefix` on ListBucket from the request's `prefix` parameter, as AWS
 does; a prefix-scoped access policy then lists its prefix and nothing else. A refused HeadBucket
 carries `x-amz-bucket-region` as in AWS (patch_head_bucket_region), so the region check works for
-roles that may list a prefix only. Global CORS headers are off (MOTO_DISABLE_GLOBAL_CORS), so a
+roles that may list a prefix only. AssumeRole of a role that does not exist is denied
+(patch_assume_missing_role; moto handed out credentials for it). Global CORS headers are off (MOTO_DISABLE_GLOBAL_CORS), so a
 preflight is answered from the bucket's CORS configuration alone, as S3 does.
 
 The patch is checked at start-up through moto's own policy evaluation (IAMPolicyStatement). If the
@@ -187,6 +188,30 @@ def string_like(expected: list[str] | str, actual: str) -> bool:
     return False
 
 
+def patch_assume_missing_role() -> None:
+    """AssumeRole of a role that does not exist is denied, as in AWS. moto checks the trust policy
+    only of a role it finds, so with an identity policy allowing sts:AssumeRole on `*` (the
+    platform's) a mistyped role ARN came back with credentials, and validation passed it."""
+    from moto.iam import access_control
+
+    cls = access_control.IAMRequest
+    original = cls.check_action_permitted
+    if getattr(original, _MARKER, False):
+        return
+
+    @functools.wraps(original)
+    def check_action_permitted(self: Any, resource: str) -> None:
+        if self._action == "sts:AssumeRole" and ":role/" in resource:
+            try:
+                self.backend.get_role_by_arn(resource)
+            except Exception:  # noqa: BLE001 - moto's NotFoundException: no such role
+                self._raise_access_denied()
+        original(self, resource)
+
+    setattr(check_action_permitted, _MARKER, True)
+    cls.check_action_permitted = check_action_permitted
+
+
 def patch_head_bucket_region() -> None:
     """A refused HeadBucket still names the bucket's region (x-amz-bucket-region), as in AWS:
     clients find a bucket's region that way even when they may not list it (validation's
@@ -288,6 +313,7 @@ def main(argv: list[str] | None = None) -> None:
     patch_s3_action_names()
     patch_s3_condition_keys()
     patch_head_bucket_region()
+    patch_assume_missing_role()
     self_check()
 
     import moto

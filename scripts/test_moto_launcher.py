@@ -132,7 +132,8 @@ def _setup(url: str) -> dict[str, str]:
     ]  # 3
     allow = {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role["Arn"]}],
+        # As the platform's own policy: any role; whether a role lets it in is up to that role.
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
     }
     iam.put_user_policy(UserName=user["UserName"], PolicyName="assume", PolicyDocument=json.dumps(allow))  # 4
     return {
@@ -172,6 +173,10 @@ def _assume(env: dict[str, str], external_id: str | None) -> dict:
 def _assert_denied(env: dict[str, str], external_id: str | None) -> None:
     with pytest.raises(ClientError) as err:
         _assume(env, external_id)
+    _assert_access_denied(err)
+
+
+def _assert_access_denied(err: pytest.ExceptionInfo[ClientError]) -> None:
     response = err.value.response
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 403, response
     assert response["Error"]["Code"] == "AccessDenied", response
@@ -200,7 +205,21 @@ def test_patched_wrong_external_id_is_denied(patched):
     _assert_denied(patched, "ext-999")
 
 
+def test_patched_missing_role_is_denied(patched):
+    missing = {**patched, "role_arn": patched["role_arn"].rsplit("/", 1)[0] + "/no-such-role"}
+    with pytest.raises(ClientError) as err:
+        _assume(missing, EXTERNAL_ID)
+    _assert_access_denied(err)
+
+
 # --- moto as shipped: the bug the launcher exists for ---------------------------------------------
+
+
+def test_unpatched_moto_hands_out_credentials_for_a_missing_role(unpatched):
+    """If this starts failing, moto denies it upstream and patch_assume_missing_role can go."""
+    missing = {**unpatched, "role_arn": unpatched["role_arn"].rsplit("/", 1)[0] + "/no-such-role"}
+    assert _assume(missing, EXTERNAL_ID)["Credentials"]["AccessKeyId"]
+
 
 
 def test_unpatched_moto_lets_missing_external_id_through(unpatched):

@@ -156,9 +156,18 @@ impl Validator {
                     external_id.map_or("<your external ID>", ExternalId::as_str)
                 ),
             ),
-            Err(AssumeFailure::Denied(_)) => {
+            // A denial proves the condition only when the same role admits the platform with the
+            // external ID; otherwise the role may be missing or not trust the platform at all.
+            Err(AssumeFailure::Denied(_)) if assumed.is_some() => {
                 check(codes::EXTERNAL_ID_REQUIRED, "role", CheckResult::Pass, "The trust policy requires your external ID.")
             }
+            Err(AssumeFailure::Denied(_)) => check(
+                codes::EXTERNAL_ID_REQUIRED,
+                "role",
+                CheckResult::Warn,
+                "Not known yet: whether the trust policy requires your external ID can only be tested once the \
+                 platform can assume the role with it (fix ASSUME_ROLE above, then validate again).",
+            ),
             Err(AssumeFailure::Unavailable(_)) => check(
                 codes::EXTERNAL_ID_REQUIRED,
                 "role",

@@ -246,7 +246,9 @@ describe("the admin wizard", () => {
     await page.getByRole("button", { name: "Save integration" }).click();
     const conflict = page.locator("#save-error");
     await conflict.filter({ hasText: "Someone else saved" }).waitFor();
-    assert.match(await conflict.innerText(), /version 2/);
+    assert.match(await conflict.innerText(), /It is now version 2, named “Renamed by a colleague”\./);
+    // The list shows their version too.
+    await page.locator(`tr[data-id="${created.body.id}"] .name`).filter({ hasText: "Renamed by a colleague" }).waitFor();
     await assertNoRawJson(page);
     await shot(page, "step-4-version-conflict");
 
@@ -311,6 +313,32 @@ describe("the integrations list", () => {
     assert.equal(await page.getByRole("button", { name: "Load more" }).isVisible(), false);
     const ids = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.id));
     assert.equal(new Set(ids).size, total, "no integration is shown twice");
+    await context.close();
+  });
+});
+
+describe("validating from the list", () => {
+  test("shows the whole report, each failure with its fix", async () => {
+    const admin = token(unique("listed"), "admin");
+    const created = await api(admin, "POST", "/integrations", {
+      name: "Never set up",
+      role_arn: "arn:aws:iam::123456789012:role/does-not-exist",
+      region: "us-east-1",
+      scope: { type: "bucket", bucket: unique("never-set-up") },
+    });
+    assert.equal(created.status, 201);
+    const { page, context } = await open(admin);
+    const row = page.locator(`tr[data-id="${created.body.id}"]`);
+    assert.equal(await row.locator(".pill").innerText(), "unverified");
+
+    await row.locator('[data-action="validate"]').click();
+    await page.locator('#report-state[data-state="failing"]').waitFor({ timeout: 60_000 });
+    const assume = page.locator('.check.fail[data-code="ASSUME_ROLE"] .fix');
+    assert.match(await assume.innerText(), /trust policy/i);
+    assert.match(await page.locator("#saved-text").innerText(), /“Never set up”: Checked against AWS just now\./);
+    await row.locator(".pill.failing").waitFor();
+    await assertNoRawJson(page);
+    await shot(page, "list-validate-failing");
     await context.close();
   });
 });

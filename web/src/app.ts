@@ -26,6 +26,8 @@ const state = {
   /** Drops answers to superseded drafts (typing fires many requests). */
   draftSeq: 0,
   saved: undefined as Integration | undefined,
+  /** How the line above the report starts: "Saved “X”." after a save, "“X”:" from the list. */
+  reportLead: "",
   next: undefined as string | undefined,
 };
 
@@ -344,19 +346,15 @@ async function save(event: Event): Promise<void> {
     state.saved = saved;
     state.editing = { id: saved.id, version: saved.version, name: saved.name, region: saved.region };
     show(byId("save-form"), false);
-    byId("saved-text").textContent = `Saved “${saved.name}”. Checking it against AWS now…`;
     show(byId("result"), true);
-    await validateSaved();
+    await validateSaved(`Saved “${saved.name}”.`);
   } catch (err) {
     if (err instanceof ApiProblem && showFieldProblem(err)) {
       if (err.field?.startsWith("scope")) {
         saveError(`${err.message} Go back to step 1 or 2 to change the scope.`);
       }
-    } else if (err instanceof ApiProblem && err.code === "VERSION_MISMATCH") {
-      saveError(
-        `Someone else saved “${state.editing?.name ?? "this integration"}” after you opened it, so your changes were not saved. ${err.message} Load the saved version, then make your changes again.`,
-        true,
-      );
+    } else if (err instanceof ApiProblem && err.code === "VERSION_MISMATCH" && state.editing) {
+      await showConflict(state.editing);
     } else if (err instanceof ApiProblem && err.status === 404 && state.editing) {
       saveError("This integration was deleted by someone else while you edited it. Start again to connect the bucket.");
     } else {
@@ -365,6 +363,19 @@ async function save(event: Event): Promise<void> {
   } finally {
     button.disabled = false;
   }
+}
+
+/** Someone saved first: say who won with what, and refresh the list so it shows their version. */
+async function showConflict(editing: Editing): Promise<void> {
+  const theirs = await api()
+    .getIntegration(editing.id)
+    .catch(() => undefined);
+  const now = theirs ? ` It is now version ${theirs.version}${theirs.name !== editing.name ? `, named “${theirs.name}”` : ""}.` : "";
+  saveError(
+    `Someone else saved “${editing.name}” after you opened it, so your changes were not saved.${now} Load the saved version, then make your changes again.`,
+    true,
+  );
+  void reloadIntegrations();
 }
 
 function saveError(message: string, conflict = false): void {
@@ -378,9 +389,14 @@ function hideSaveError(): void {
   show(byId("conflict-reload"), false);
 }
 
-async function validateSaved(): Promise<void> {
+/** Runs validation for the integration just saved (or chosen in the list) and shows the report;
+ * `lead` starts the line above it ("Saved “X”."). */
+async function validateSaved(lead = ""): Promise<void> {
   const saved = state.saved;
   if (!saved) return;
+  const line = byId("saved-text");
+  state.reportLead = lead || `“${saved.name}”:`;
+  line.textContent = `${state.reportLead} Checking it against AWS now…`;
   const again = byId<HTMLButtonElement>("validate-again");
   again.disabled = true;
   const report = byId("report");
@@ -389,7 +405,7 @@ async function validateSaved(): Promise<void> {
   try {
     const result = await api().validate(saved.id);
     renderReport(report, result);
-    byId("saved-text").textContent = `Saved “${saved.name}”.`;
+    line.textContent = `${state.reportLead} Checked against AWS just now.`;
     if (result.checks.some((c) => c.code === "CORS" && c.result === "fail")) {
       const policies = await api().integrationPolicies(saved.id);
       byId("cors-policy").textContent = policies.cors.text;
@@ -425,7 +441,7 @@ const STATE_WORDS: Record<string, string> = {
 function shortMessage(check: Check, jsonShownBelow = true): string {
   if (check.code !== "CORS") return check.message;
   const firstLine = check.message.split("\n")[0] ?? check.message;
-  const ending = jsonShownBelow ? ": the CORS configuration to paste is below." : ", and paste the CORS configuration the wizard shows (Edit, then Save).";
+  const ending = jsonShownBelow ? ": the CORS configuration to paste is below." : ": choose Validate to see the CORS configuration to paste.";
   return firstLine.replace(/,? and paste:\s*$/, ending);
 }
 
@@ -548,16 +564,7 @@ function renderIntegrations(list: Integration[], next: string | undefined, appen
     const actions = el(
       "td",
       { class: "actions" },
-      button("Validate", "validate", async (b) => {
-        b.disabled = true;
-        try {
-          await api().validate(integration.id);
-          await reloadIntegrations();
-        } catch (err) {
-          banner(messageOf(err));
-          b.disabled = false;
-        }
-      }),
+      button("Validate", "validate", () => validateFromList(integration)),
       button("Edit", "edit", () => editIntegration(integration)),
       button("Delete", "delete", () => confirmDelete(integration)),
     );
@@ -588,6 +595,17 @@ function renderIntegrations(list: Integration[], next: string | undefined, appen
   show(byId("integrations-empty"), empty);
   show(byId("integrations-table"), !empty);
   show(byId("integrations-more"), next !== undefined);
+}
+
+/** Validates a listed integration and shows the whole report (each failure's fix, the CORS JSON)
+ * in the wizard's last step, where Edit and Validate again are at hand. */
+async function validateFromList(integration: Integration): Promise<void> {
+  editIntegration(integration);
+  state.saved = integration;
+  goTo(4);
+  show(byId("save-form"), false);
+  show(byId("result"), true);
+  await validateSaved(`“${integration.name}”:`);
 }
 
 function button(label: string, action: string, onClick: (b: HTMLButtonElement) => void | Promise<void>): HTMLButtonElement {
@@ -737,7 +755,7 @@ function wire(): void {
   document.querySelectorAll<HTMLButtonElement>("[data-back]").forEach((b) => b.addEventListener("click", () => goTo(Math.max(1, state.step - 1))));
   byId("save-form").addEventListener("submit", (event) => void save(event));
   byId("conflict-reload").addEventListener("click", () => void reloadSavedVersion());
-  byId("validate-again").addEventListener("click", () => void validateSaved());
+  byId("validate-again").addEventListener("click", () => void validateSaved(state.reportLead));
   byId("wizard-restart").addEventListener("click", resetWizard);
   byId("wizard-cancel").addEventListener("click", resetWizard);
   byId("integrations-more").addEventListener("click", () => void loadMore());
