@@ -334,7 +334,7 @@ describe("validating from the list", () => {
     await row.locator('[data-action="validate"]').click();
     await page.locator('#report-state[data-state="failing"]').waitFor({ timeout: 60_000 });
     const assume = page.locator('.check.fail[data-code="ASSUME_ROLE"] .fix');
-    assert.match(await assume.innerText(), /trust policy/i);
+    assert.match(await assume.innerText(), /paste the trust policy from step 3 of the wizard/);
     assert.match(await page.locator("#saved-text").innerText(), /“Never set up”: Checked against AWS just now\./);
     await row.locator(".pill.failing").waitFor();
     await assertNoRawJson(page);

@@ -439,7 +439,8 @@ const STATE_WORDS: Record<string, string> = {
 /** A failed CORS check's message ends with the JSON to paste; the page shows that JSON in its own
  * box with a copy button, so the message stops before it. */
 function shortMessage(check: Check, jsonShownBelow = true): string {
-  if (check.code !== "CORS") return check.message;
+  // The API's advice names its own route for the trust policy; here that is the wizard's step 3.
+  if (check.code !== "CORS") return check.message.replace(/GET \/policies\/trust/g, "step 3 of the wizard");
   const firstLine = check.message.split("\n")[0] ?? check.message;
   const ending = jsonShownBelow ? ": the CORS configuration to paste is below." : ": choose Validate to see the CORS configuration to paste.";
   return firstLine.replace(/,? and paste:\s*$/, ending);
