@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The whole API locally (README "Two commands"): installs the tools, builds the dev server, starts
-# the emulators, starts the dev server, seeds a demo org through the public API
-# (scripts/seed_demo.py), switches IAM enforcement on and prints the URL, an admin and a member
-# token and ready-to-paste curl lines. Ctrl-C stops everything it started.
+# The whole API and the web app locally (README "Quick start"): installs the tools, builds the dev
+# server and the web app (web/dist, served at /), starts the emulators, starts the dev server, seeds
+# a demo org through the public API (scripts/seed_demo.py), creates the new admin's bucket, switches
+# IAM enforcement on and prints the URL, sign-in links for the web app, an admin and a member token
+# and ready-to-paste curl lines. Ctrl-C stops everything it started.
 #
 # Emulators (DESIGN.md section 5):
 #   - moto "aws" (scripts/start_moto.sh): IAM, STS and the S3 the validator checks. It enforces IAM

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The project's test command (README, .ci/run): installs the tools, lints, proves the moto launcher,
-# optionally builds the SAM artifacts, then runs the Rust tests against a local moto.
+# The project's test command (README, .ci/run): installs the tools (Chromium included), lints, proves
+# the moto launcher, runs the README's run command as a smoke test with the web app's browser tests
+# against it, optionally builds the SAM artifacts, then runs the Rust tests against a local moto.
 #
 #   scripts/test.sh                 everything but the SAM build
 #   SAM_BUILD=1 scripts/test.sh     also `sam build` and check the arm64 bootstraps (CI does it too)
