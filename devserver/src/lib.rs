@@ -1,7 +1,8 @@
 //! The dev server: one process that serves every route of the API by calling the same handler
 //! functions the Lambdas run. It plays API Gateway's part: it verifies the HS256 dev token (401
 //! before any handler), matches the route, and hands the handler an API Gateway HTTP API v2
-//! event with the claims where the JWT authorizer would put them.
+//! event with the claims where the JWT authorizer would put them. It also serves the built web app
+//! (`web/dist`) at `/`, as the static host in front of a deploy would.
 
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
