@@ -6,7 +6,7 @@ use crate::arn::RoleArn;
 use crate::bucket::BucketName;
 use crate::error::ApiError;
 use crate::input::InputError;
-use crate::region::Region;
+use crate::region::{Partition, Region};
 use crate::scope::{KeyPrefix, Scope, Scoped, MAX_DEFAULT_BUCKETS};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -143,6 +143,15 @@ fn input(field: &str) -> impl FnOnce(InputError) -> ApiError + '_ {
     move |e| ApiError::input(field, e)
 }
 
+/// An optional boolean field: absent or null is false.
+fn optional_bool(body: &Map<String, Value>, field: &str) -> Result<bool, ApiError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(wrong_type(field, "true or false")),
+    }
+}
+
 fn required_str<'a>(
     body: &'a Map<String, Value>,
     field: &str,
@@ -213,18 +222,11 @@ impl IntegrationDraft {
         role_arn.check_partition(region).map_err(input("role_arn"))?;
 
         let scope = match body.get("scope") {
-            None | Some(Value::Null) => return Err(missing(
-                "scope",
-                "{\"type\": \"default\", \"buckets\": [...]} or {\"type\": \"bucket\", \"bucket\": \"...\"}",
-            )),
+            None | Some(Value::Null) => return Err(missing("scope", SCOPE_HINT)),
             Some(value) => parse_scope(value)?,
         };
 
-        let versioning = match body.get("versioning") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(_) => return Err(wrong_type("versioning", "true or false")),
-        };
+        let versioning = optional_bool(body, "versioning")?;
 
         let version = match body.get("version") {
             None | Some(Value::Null) => None,
@@ -238,6 +240,46 @@ impl IntegrationDraft {
         Ok(Self { name: name.to_owned(), role_arn, region, scope, versioning, version })
     }
 }
+
+/// A draft scope an admin asks the access policy for, before saving (`POST /policies/access`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessDraft {
+    pub scope: Scope,
+    pub versioning: bool,
+    /// From the optional `region`; `aws` without one.
+    pub partition: Partition,
+}
+
+impl AccessDraft {
+    /// Parses `{"scope", "versioning"?, "region"?}`. Every problem names its field.
+    pub fn from_json(body: &Value) -> Result<Self, ApiError> {
+        let Value::Object(body) = body else {
+            return Err(ApiError::bad_request(
+                "INVALID_BODY",
+                None,
+                "The body must be a JSON object with \"scope\" and optionally \"versioning\" and \"region\".",
+            ));
+        };
+        const ALLOWED: &[&str] = &["scope", "versioning", "region"];
+        if let Some(key) = body.keys().find(|key| !ALLOWED.contains(&key.as_str())) {
+            return Err(unknown(key, ALLOWED));
+        }
+        let scope = match body.get("scope") {
+            None | Some(Value::Null) => return Err(missing("scope", SCOPE_HINT)),
+            Some(value) => parse_scope(value)?,
+        };
+        let versioning = optional_bool(body, "versioning")?;
+        let partition = match body.get("region") {
+            None | Some(Value::Null) => Partition::Aws,
+            Some(Value::String(region)) => Region::parse(region).map_err(input("region"))?.partition(),
+            Some(_) => return Err(wrong_type("region", "a string such as \"us-east-1\"")),
+        };
+        Ok(Self { scope, versioning, partition })
+    }
+}
+
+const SCOPE_HINT: &str =
+    "{\"type\": \"default\", \"buckets\": [...]} or {\"type\": \"bucket\", \"bucket\": \"...\"}";
 
 /// Parses `{"type": "default", "buckets": [...]}` or `{"type": "bucket", "bucket", "prefix"?}`.
 pub fn parse_scope(value: &Value) -> Result<Scope, ApiError> {

@@ -7,11 +7,10 @@ use shared::api;
 use shared::auth::Caller;
 use shared::error::ApiError;
 use shared::integration::IntegrationDraft;
-use shared::policy::rendered_policies;
 use shared::store::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
-/// The largest create or replace body accepted; an integration with 100 buckets fits in 8 KiB.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The largest create or replace body accepted.
+pub const MAX_BODY_BYTES: usize = api::MAX_ADMIN_BODY_BYTES;
 
 /// Built once per Lambda instance and shared by every invocation.
 pub type State = shared::api::AdminState;
@@ -21,9 +20,7 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, lambd
 }
 
 async fn dispatch(state: &State, req: &Request) -> Result<Response<Body>, ApiError> {
-    let caller = api::caller(req, &state.claims)?;
-    let (route, params) = api::route(req)?;
-    caller.require_admin()?;
+    let (caller, route, params) = state.admin_request(req)?;
     let id = params.get("id").map(String::as_str).unwrap_or_default();
     match route.as_str() {
         "POST /integrations" => create(state, &caller, req).await,
@@ -51,14 +48,7 @@ async fn create(state: &State, caller: &Caller, req: &Request) -> Result<Respons
     tracing::info!(org = %caller.org, id = %integration.id, scope = %integration.scope.key(), "integration created");
     let external_id = state.store.external_id(&caller.org).await?;
     let mut body = integration.to_json();
-    body["policies"] = rendered_policies(
-        integration.region.partition(),
-        &integration.scope,
-        integration.versioning,
-        &state.platform_principal,
-        &external_id,
-        &state.app_origins,
-    );
+    body["policies"] = state.rendered_policies(&integration, &external_id);
     let mut response = api::json_response(201, &body);
     if let Ok(location) = format!("/integrations/{}", integration.id).parse() {
         response.headers_mut().insert(lambda_http::http::header::LOCATION, location);
