@@ -8,6 +8,7 @@ mod helpers;
 mod integrations;
 mod isolation;
 mod moto;
+mod platform;
 mod presign;
 mod validation;
 mod web;

@@ -13,8 +13,7 @@
 //! the cached credentials.
 
 use crate::helpers::*;
-use crate::moto::{IamUser, MotoProcess};
-use devserver::DevServer;
+use crate::platform::*;
 use serde_json::{json, Value};
 use shared::auth::OrgId;
 use shared::credentials::{AssumeFailure, CacheConfig, Clock, CredentialCache, Lease};
@@ -25,90 +24,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-const ORG: &str = "acme";
-/// Bounds every wait on the network, so a hung emulator fails the test instead of stalling it.
-const WAIT: Duration = Duration::from_secs(30);
-
-async fn bounded<F: std::future::Future>(what: &str, future: F) -> F::Output {
-    tokio::time::timeout(WAIT, future).await.unwrap_or_else(|_| panic!("{what} took longer than {WAIT:?}"))
-}
-
-/// The platform in front of an IAM-enforcing moto (see the module doc).
-#[derive(Debug)]
-struct Platform {
-    moto: MotoProcess,
-    user: IamUser,
-    app: TestApp,
-    server: Arc<DevServer>,
-    /// The org's external ID and trust policy text, as `GET /policies/trust` renders them.
-    external_id: String,
-    trust: String,
-    /// The plain moto (`AWS_ENDPOINT_URL`), where presigned URLs point.
-    plain: aws_sdk_s3::Client,
-    /// The enforcing moto, with the set-up identity: only before [`Platform::enforce`].
-    strict: aws_sdk_s3::Client,
-    /// Makes bucket names unique in the plain moto that every test shares.
-    tag: String,
-}
-
 impl Platform {
     async fn start() -> Self {
         Self::start_with(|_| {}).await
-    }
-
-    /// `configure` may change the dev server's options (presign settings, a credential cache over
-    /// `options.sts` with a test clock) before it starts.
-    async fn start_with(configure: impl FnOnce(&mut AppWith)) -> Self {
-        let moto = MotoProcess::start().await;
-        let user = moto.create_user_allowed_to_assume_roles("platform").await;
-        let sts = platform_sts_client(&moto.url, &user.access_key_id, &user.secret_access_key).await;
-        let mut options = AppWith::new(sts, &user.arn, &emulator_endpoint());
-        configure(&mut options);
-        let (app, server) = spawn_app_with(options).await;
-        let trust = app.get("/policies/trust", &admin(ORG)).await;
-        assert_eq!(trust.status, 200, "{}", trust.body);
-        assert_eq!(trust.body["principal"], user.arn.as_str());
-        let plain = s3_client_with(&emulator_endpoint(), "testing", "testing", None).await;
-        let strict = s3_client_with(&moto.url, "testing", "testing", None).await;
-        Self {
-            external_id: trust.body["external_id"].as_str().expect("external_id").to_owned(),
-            trust: trust.body["text"].as_str().expect("trust text").to_owned(),
-            tag: ulid::Ulid::new().to_string().to_lowercase(),
-            moto,
-            user,
-            app,
-            server,
-            plain,
-            strict,
-        }
-    }
-
-    /// A bucket (unique name) in both emulators.
-    async fn bucket(&self, hint: &str) -> String {
-        let name = format!("{hint}-{}", self.tag);
-        for s3 in [&self.plain, &self.strict] {
-            bounded("CreateBucket", s3.create_bucket().bucket(&name).send()).await.expect("create bucket");
-        }
-        name
-    }
-
-    /// The object in both emulators.
-    async fn put(&self, bucket: &str, key: &str, body: &[u8]) {
-        for s3 in [&self.plain, &self.strict] {
-            bounded("PutObject", s3.put_object().bucket(bucket).key(key).body(body.to_vec().into()).send())
-                .await
-                .unwrap_or_else(|e| panic!("put s3://{bucket}/{key}: {e:?}"));
-        }
-    }
-
-    /// The access policy text the API renders for a draft with this scope.
-    async fn access_policy(&self, scope: &Value, versioning: bool) -> String {
-        let reply = self
-            .app
-            .post("/policies/access", &admin(ORG), &json!({"scope": scope, "versioning": versioning}))
-            .await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        reply.body["text"].as_str().expect("access policy text").to_owned()
     }
 
     /// A customer role with the API's trust policy and the API's access policy for `scope`.
@@ -129,26 +47,9 @@ impl Platform {
         self.moto.create_role(name, trust, &access).await
     }
 
-    /// Saves an integration; returns its id.
+    /// Saves an integration in us-east-1; returns its id.
     async fn integration(&self, name: &str, role_arn: &str, scope: &Value, versioning: bool) -> String {
-        let body = json!({
-            "name": name,
-            "role_arn": role_arn,
-            "region": "us-east-1",
-            "scope": scope,
-            "versioning": versioning,
-        });
-        let created = self.app.create(ORG, &body).await;
-        created["id"].as_str().expect("id").to_owned()
-    }
-
-    /// Set-up is over: from now on the enforcing moto evaluates every request.
-    async fn enforce(&self) {
-        self.moto.enforce_now().await;
-        // Guard: enforcement really is on (an unknown key is refused).
-        let stranger = s3_client_with(&self.moto.url, "AKIAUNKNOWN000000000", "nope", None).await;
-        let refused = bounded("ListBuckets", stranger.list_buckets().send()).await;
-        assert!(refused.is_err(), "the enforcing moto served an unknown access key");
+        self.save_integration(name, role_arn, scope, versioning, "us-east-1").await
     }
 
     async fn presign(&self, token: &str, locators: &[&str], expires_in: Option<u64>) -> Reply {
@@ -172,15 +73,6 @@ fn org() -> OrgId {
     OrgId::parse(ORG).expect("org id")
 }
 
-fn default_scope(buckets: &[&str]) -> Value {
-    json!({"type": "default", "buckets": buckets})
-}
-
-fn bucket_scope(bucket: &str) -> Value {
-    json!({"type": "bucket", "bucket": bucket})
-}
-
-/// GETs a presigned URL (from the plain moto); returns status and body.
 async fn fetch(url: &str) -> (u16, Vec<u8>) {
     let response = bounded("GET presigned URL", reqwest::get(url)).await.expect("the URL answers");
     let status = response.status().as_u16();
@@ -295,14 +187,7 @@ async fn the_cached_credentials_read_the_permitted_bucket_and_are_denied_on_a_bu
     assert!(query(&url, "X-Amz-Credential").unwrap().starts_with(&format!("{key_id}/")), "{url}");
 
     // Authorization-header requests with those credentials, evaluated by the enforcing moto.
-    let signing = &lease.credentials.signing;
-    let s3 = s3_client_with(
-        &p.moto.url,
-        &signing.access_key_id,
-        &signing.secret_access_key,
-        signing.session_token.as_deref(),
-    )
-    .await;
+    let s3 = p.s3_as(&lease.credentials).await;
     let read = bounded("GetObject", s3.get_object().bucket(&permitted).key("doc.txt").send())
         .await
         .unwrap_or_else(|e| panic!("GetObject on the permitted bucket: {e:?}"));
@@ -398,16 +283,8 @@ async fn a_version_id_locator_returns_that_version_of_the_object() {
     p.integration("Versioned", &role, &default_scope(&[&bucket]), true).await;
     // Two versions of one key in each emulator (each has its own version IDs).
     let mut versions = Vec::new();
+    p.enable_versioning(&bucket).await;
     for s3 in [&p.plain, &p.strict] {
-        let enabled = aws_sdk_s3::types::VersioningConfiguration::builder()
-            .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-            .build();
-        bounded(
-            "PutBucketVersioning",
-            s3.put_bucket_versioning().bucket(&bucket).versioning_configuration(enabled).send(),
-        )
-        .await
-        .expect("enable versioning");
         let mut ids = Vec::new();
         for body in ["first version", "second version"] {
             let out = bounded(
@@ -452,14 +329,7 @@ async fn a_version_id_locator_returns_that_version_of_the_object() {
         .await
         .expect("assume the role without versioning");
     for (credentials, allowed) in [(&lease.credentials, true), (&without, false)] {
-        let signing = &credentials.signing;
-        let s3 = s3_client_with(
-            &p.moto.url,
-            &signing.access_key_id,
-            &signing.secret_access_key,
-            signing.session_token.as_deref(),
-        )
-        .await;
+        let s3 = p.s3_as(credentials).await;
         let (version, body) = &strict_versions[0];
         let read = bounded(
             "GetObject",
@@ -484,15 +354,7 @@ async fn a_version_id_locator_returns_that_version_of_the_object() {
 async fn a_version_id_locator_on_an_integration_without_file_versioning_gets_an_error_not_a_url_s3_denies() {
     let p = Platform::start().await;
     let bucket = p.bucket("unversioned").await;
-    let enabled = aws_sdk_s3::types::VersioningConfiguration::builder()
-        .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-        .build();
-    bounded(
-        "PutBucketVersioning",
-        p.strict.put_bucket_versioning().bucket(&bucket).versioning_configuration(enabled).send(),
-    )
-    .await
-    .expect("enable versioning");
+    p.enable_versioning(&bucket).await;
     let put = bounded(
         "PutObject",
         p.strict.put_object().bucket(&bucket).key("a.txt").body(b"v1".to_vec().into()).send(),
@@ -512,14 +374,7 @@ async fn a_version_id_locator_on_an_integration_without_file_versioning_gets_an_
     let lease = bounded("lease", p.cache().lease(&org(), &role, &p.external_id(), Duration::from_secs(900)))
         .await
         .expect("credentials");
-    let signing = &lease.credentials.signing;
-    let s3 = s3_client_with(
-        &p.moto.url,
-        &signing.access_key_id,
-        &signing.secret_access_key,
-        signing.session_token.as_deref(),
-    )
-    .await;
+    let s3 = p.s3_as(&lease.credentials).await;
     let read =
         bounded("GetObject", s3.get_object().bucket(&bucket).key("a.txt").version_id(&version).send()).await;
     assert_eq!(read.err().and_then(|e| e.raw_response().map(|r| r.status().as_u16())), Some(403));

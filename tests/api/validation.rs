@@ -28,8 +28,8 @@
 //!   preflight rules are tested against a loopback server of the test's own (`the_cors_check_...`).
 
 use crate::helpers::*;
-use crate::moto::{IamUser, MotoProcess};
-use devserver::DevServer;
+use crate::moto::MotoProcess;
+use crate::platform::*;
 use futures::StreamExt;
 use serde_json::{json, Value};
 use shared::auth::OrgId;
@@ -44,24 +44,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const ORG: &str = "acme";
-/// Bounds every wait on the network, so a hung emulator fails the test instead of stalling it.
-const WAIT: Duration = Duration::from_secs(30);
-
-async fn bounded<F: std::future::Future>(what: &str, future: F) -> F::Output {
-    tokio::time::timeout(WAIT, future).await.unwrap_or_else(|_| panic!("{what} took longer than {WAIT:?}"))
-}
-
 fn org(name: &str) -> OrgId {
     OrgId::parse(name).expect("org id")
-}
-
-fn default_scope(buckets: &[&str]) -> Value {
-    json!({"type": "default", "buckets": buckets})
-}
-
-fn bucket_scope(bucket: &str) -> Value {
-    json!({"type": "bucket", "bucket": bucket})
 }
 
 /// An SDK config for `endpoint` with throw-away keys: the validator swaps in the assumed ones.
@@ -185,38 +169,27 @@ fn stored_form(report: &Value) -> Value {
     stored
 }
 
-/// The platform in front of an IAM-enforcing moto (see the module doc).
+/// The [`Platform`], with the CORS rules `GET /policies/cors` renders put on every bucket.
 #[derive(Debug)]
 struct Rig {
-    moto: MotoProcess,
-    user: IamUser,
-    app: TestApp,
-    server: Arc<DevServer>,
-    /// The org's external ID and trust policy text, as `GET /policies/trust` renders them.
-    external_id: String,
-    trust: String,
+    platform: Platform,
     /// The rules `GET /policies/cors` renders, put on every bucket in the plain moto.
     cors: Vec<aws_sdk_s3::types::CorsRule>,
-    /// The plain moto (`AWS_ENDPOINT_URL`), where preflights go.
-    plain: aws_sdk_s3::Client,
-    /// The enforcing moto, with the set-up identity: only before [`Rig::enforce`].
-    strict: aws_sdk_s3::Client,
-    /// Makes bucket names unique in the plain moto that every test shares.
-    tag: String,
+}
+
+impl std::ops::Deref for Rig {
+    type Target = Platform;
+    fn deref(&self) -> &Platform {
+        &self.platform
+    }
 }
 
 impl Rig {
     async fn start() -> Self {
         let moto = MotoProcess::start().await;
-        let user = moto.create_user_allowed_to_assume_roles("platform").await;
-        let sts = platform_sts_client(&moto.url, &user.access_key_id, &user.secret_access_key).await;
-        let mut options = AppWith::new(sts, &user.arn, &emulator_endpoint());
-        options.validator_aws = Some(sdk_config_for(&moto.url).await);
-        let (app, server) = spawn_app_with(options).await;
-        let trust = app.get("/policies/trust", &admin(ORG)).await;
-        assert_eq!(trust.status, 200, "{}", trust.body);
-        assert_eq!(trust.body["principal"], user.arn.as_str());
-        let cors = app.get("/policies/cors", &admin(ORG)).await;
+        let validator_aws = sdk_config_for(&moto.url).await;
+        let platform = Platform::start_on(moto, |options| options.validator_aws = Some(validator_aws)).await;
+        let cors = platform.app.get("/policies/cors", &admin(ORG)).await;
         assert_eq!(cors.status, 200, "{}", cors.body);
         let strings = |v: &Value| -> Vec<String> {
             v.as_array().expect("a list").iter().map(|s| s.as_str().expect("a string").to_owned()).collect()
@@ -236,37 +209,13 @@ impl Rig {
                     .expect("a CORS rule")
             })
             .collect();
-        let plain = s3_client_with(&emulator_endpoint(), "testing", "testing", None).await;
-        let strict = s3_client_with(&moto.url, "testing", "testing", None).await;
-        Self {
-            external_id: trust.body["external_id"].as_str().expect("external_id").to_owned(),
-            trust: trust.body["text"].as_str().expect("trust text").to_owned(),
-            cors,
-            tag: ulid::Ulid::new().to_string().to_lowercase(),
-            moto,
-            user,
-            app,
-            server,
-            plain,
-            strict,
-        }
+        Self { platform, cors }
     }
 
     /// A bucket (unique name) in both emulators, in `region` (us-east-1 when `None`), with the
     /// rendered CORS configuration in the plain one.
     async fn bucket(&self, hint: &str, region: Option<&str>) -> String {
-        let name = format!("{hint}-{}", self.tag);
-        for s3 in [&self.plain, &self.strict] {
-            let mut create = s3.create_bucket().bucket(&name);
-            if let Some(region) = region {
-                create = create.create_bucket_configuration(
-                    aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
-                        .build(),
-                );
-            }
-            bounded("CreateBucket", create.send()).await.unwrap_or_else(|e| panic!("create {name}: {e:?}"));
-        }
+        let name = self.bucket_in(hint, region).await;
         let cors = aws_sdk_s3::types::CorsConfiguration::builder()
             .set_cors_rules(Some(self.cors.clone()))
             .build()
@@ -298,41 +247,6 @@ impl Rig {
         name
     }
 
-    async fn enable_versioning(&self, bucket: &str) {
-        for s3 in [&self.plain, &self.strict] {
-            let enabled = aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build();
-            bounded(
-                "PutBucketVersioning",
-                s3.put_bucket_versioning().bucket(bucket).versioning_configuration(enabled).send(),
-            )
-            .await
-            .expect("enable versioning");
-        }
-    }
-
-    /// The object in both emulators.
-    async fn put(&self, bucket: &str, key: &str, body: &[u8]) {
-        for s3 in [&self.plain, &self.strict] {
-            bounded("PutObject", s3.put_object().bucket(bucket).key(key).body(body.to_vec().into()).send())
-                .await
-                .unwrap_or_else(|e| panic!("put s3://{bucket}/{key}: {e:?}"));
-        }
-    }
-
-    /// The access policy text the API renders for a draft with this scope.
-    async fn access_policy(&self, scope: &Value, versioning: bool) -> String {
-        let reply = self
-            .app
-            .post("/policies/access", &admin(ORG), &json!({"scope": scope, "versioning": versioning}))
-            .await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        reply.body["text"].as_str().expect("access policy text").to_owned()
-    }
-
-    /// The rendered trust policy without its `Condition`: any caller of the platform principal
-    /// may assume the role (the confused deputy).
     fn trust_without_external_id(&self) -> String {
         let mut trust: Value = serde_json::from_str(&self.trust).expect("trust JSON");
         let statement = trust["Statement"][0].as_object_mut().expect("one statement");
@@ -354,25 +268,9 @@ impl Rig {
         self.moto.create_role(name, trust, access).await
     }
 
-    /// Saves an integration; returns its id.
+    /// Saves an integration named "Media"; returns its id.
     async fn integration(&self, role_arn: &str, scope: &Value, versioning: bool, region: &str) -> String {
-        let body = json!({
-            "name": "Media",
-            "role_arn": role_arn,
-            "region": region,
-            "scope": scope,
-            "versioning": versioning,
-        });
-        let created = self.app.create(ORG, &body).await;
-        created["id"].as_str().expect("id").to_owned()
-    }
-
-    /// Set-up is over: from now on the enforcing moto evaluates every request.
-    async fn enforce(&self) {
-        self.moto.enforce_now().await;
-        let stranger = s3_client_with(&self.moto.url, "AKIAUNKNOWN000000000", "nope", None).await;
-        let refused = bounded("ListBuckets", stranger.list_buckets().send()).await;
-        assert!(refused.is_err(), "the enforcing moto served an unknown access key");
+        self.save_integration("Media", role_arn, scope, versioning, region).await
     }
 
     /// `POST /integrations/{id}/validate` as the org's admin; the report, checked for shape.

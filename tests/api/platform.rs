@@ -1,0 +1,175 @@
+//! The platform in front of an IAM-enforcing moto of the test's own, and the customer's side of AWS
+//! in both emulators: what the presign and validation suites share (their module docs say why
+//! there are two emulators).
+
+use crate::helpers::*;
+use crate::moto::{IamUser, MotoProcess};
+use devserver::DevServer;
+use serde_json::{json, Value};
+use shared::credentials::TempCredentials;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const ORG: &str = "acme";
+/// Bounds every wait on the network, so a hung emulator fails the test instead of stalling it.
+const WAIT: Duration = Duration::from_secs(30);
+
+pub async fn bounded<F: std::future::Future>(what: &str, future: F) -> F::Output {
+    tokio::time::timeout(WAIT, future).await.unwrap_or_else(|_| panic!("{what} took longer than {WAIT:?}"))
+}
+
+pub fn default_scope(buckets: &[&str]) -> Value {
+    json!({"type": "default", "buckets": buckets})
+}
+
+pub fn bucket_scope(bucket: &str) -> Value {
+    json!({"type": "bucket", "bucket": bucket})
+}
+
+/// A dev server whose platform principal is an IAM user of an IAM-enforcing moto, for the org
+/// [`ORG`].
+#[derive(Debug)]
+pub struct Platform {
+    pub moto: MotoProcess,
+    pub user: IamUser,
+    pub app: TestApp,
+    pub server: Arc<DevServer>,
+    /// The org's external ID and trust policy text, as `GET /policies/trust` renders them.
+    pub external_id: String,
+    pub trust: String,
+    /// The plain moto (`AWS_ENDPOINT_URL`), where presigned URLs and preflights go.
+    pub plain: aws_sdk_s3::Client,
+    /// The enforcing moto, with the set-up identity: only before [`Platform::enforce`].
+    pub strict: aws_sdk_s3::Client,
+    /// Makes bucket names unique in the plain moto that every test shares.
+    pub tag: String,
+}
+
+impl Platform {
+    /// `configure` may change the dev server's options (presign settings, a credential cache over
+    /// `options.sts` with a test clock) before it starts.
+    pub async fn start_with(configure: impl FnOnce(&mut AppWith)) -> Self {
+        Self::start_on(MotoProcess::start().await, configure).await
+    }
+
+    /// [`Platform::start_with`] on a moto the caller started (to build options from its URL).
+    pub async fn start_on(moto: MotoProcess, configure: impl FnOnce(&mut AppWith)) -> Self {
+        let user = moto.create_user_allowed_to_assume_roles("platform").await;
+        let sts = platform_sts_client(&moto.url, &user.access_key_id, &user.secret_access_key).await;
+        let mut options = AppWith::new(sts, &user.arn, &emulator_endpoint());
+        configure(&mut options);
+        let (app, server) = spawn_app_with(options).await;
+        let trust = app.get("/policies/trust", &admin(ORG)).await;
+        assert_eq!(trust.status, 200, "{}", trust.body);
+        assert_eq!(trust.body["principal"], user.arn.as_str());
+        let plain = s3_client_with(&emulator_endpoint(), "testing", "testing", None).await;
+        let strict = s3_client_with(&moto.url, "testing", "testing", None).await;
+        Self {
+            external_id: trust.body["external_id"].as_str().expect("external_id").to_owned(),
+            trust: trust.body["text"].as_str().expect("trust text").to_owned(),
+            tag: ulid::Ulid::new().to_string().to_lowercase(),
+            moto,
+            user,
+            app,
+            server,
+            plain,
+            strict,
+        }
+    }
+
+    /// A bucket (unique name) in both emulators, in us-east-1.
+    pub async fn bucket(&self, hint: &str) -> String {
+        self.bucket_in(hint, None).await
+    }
+
+    /// A bucket (unique name) in both emulators, in `region` (us-east-1 when `None`).
+    pub async fn bucket_in(&self, hint: &str, region: Option<&str>) -> String {
+        let name = format!("{hint}-{}", self.tag);
+        for s3 in [&self.plain, &self.strict] {
+            let mut create = s3.create_bucket().bucket(&name);
+            if let Some(region) = region {
+                create = create.create_bucket_configuration(
+                    aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
+                        .build(),
+                );
+            }
+            bounded("CreateBucket", create.send()).await.unwrap_or_else(|e| panic!("create {name}: {e:?}"));
+        }
+        name
+    }
+
+    pub async fn enable_versioning(&self, bucket: &str) {
+        for s3 in [&self.plain, &self.strict] {
+            let enabled = aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build();
+            bounded(
+                "PutBucketVersioning",
+                s3.put_bucket_versioning().bucket(bucket).versioning_configuration(enabled).send(),
+            )
+            .await
+            .expect("enable versioning");
+        }
+    }
+
+    /// The object in both emulators.
+    pub async fn put(&self, bucket: &str, key: &str, body: &[u8]) {
+        for s3 in [&self.plain, &self.strict] {
+            bounded("PutObject", s3.put_object().bucket(bucket).key(key).body(body.to_vec().into()).send())
+                .await
+                .unwrap_or_else(|e| panic!("put s3://{bucket}/{key}: {e:?}"));
+        }
+    }
+
+    /// The access policy text the API renders for a draft with this scope.
+    pub async fn access_policy(&self, scope: &Value, versioning: bool) -> String {
+        let reply = self
+            .app
+            .post("/policies/access", &admin(ORG), &json!({"scope": scope, "versioning": versioning}))
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.body["text"].as_str().expect("access policy text").to_owned()
+    }
+
+    /// Saves an integration; returns its id.
+    pub async fn save_integration(
+        &self,
+        name: &str,
+        role_arn: &str,
+        scope: &Value,
+        versioning: bool,
+        region: &str,
+    ) -> String {
+        let body = json!({
+            "name": name,
+            "role_arn": role_arn,
+            "region": region,
+            "scope": scope,
+            "versioning": versioning,
+        });
+        let created = self.app.create(ORG, &body).await;
+        created["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Set-up is over: from now on the enforcing moto evaluates every request.
+    pub async fn enforce(&self) {
+        self.moto.enforce_now().await;
+        // Guard: enforcement really is on (an unknown key is refused).
+        let stranger = s3_client_with(&self.moto.url, "AKIAUNKNOWN000000000", "nope", None).await;
+        let refused = bounded("ListBuckets", stranger.list_buckets().send()).await;
+        assert!(refused.is_err(), "the enforcing moto served an unknown access key");
+    }
+
+    /// S3 in the enforcing moto as the holder of `credentials` (an assumed role) sees it.
+    pub async fn s3_as(&self, credentials: &TempCredentials) -> aws_sdk_s3::Client {
+        let signing = &credentials.signing;
+        s3_client_with(
+            &self.moto.url,
+            &signing.access_key_id,
+            &signing.secret_access_key,
+            signing.session_token.as_deref(),
+        )
+        .await
+    }
+}
