@@ -17,13 +17,14 @@ use aws_sigv4::http_request::{
     SigningSettings, UriPathNormalizationMode,
 };
 use aws_sigv4::sign::v4;
+mod support;
+
 use criterion::{black_box, criterion_group, BenchmarkId, Criterion, SamplingMode, Throughput};
 use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use shared::presign::{PresignRequest, Presigner, S3Endpoint, SigningCredentials};
 use shared::{BucketName, ObjectKey, Region};
-use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use support::Rng;
 
 const BATCH: usize = 10_000;
 const BUCKET: &str = "acme-ml-datasets";
@@ -38,19 +39,6 @@ const AWS_SDK_S3: &str = "aws_sdk_s3_presigned";
 
 // ---------------------------------------------------------------------------------------------
 // Inputs.
-
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) % n as u64) as usize
-    }
-}
 
 /// 10,000 keys shaped like the platform's: datasets, user photos, reports; some with spaces,
 /// parentheses, `+`, `%`, `#` and unicode.
@@ -77,22 +65,11 @@ fn realistic_keys() -> Vec<String> {
         .collect()
 }
 
-fn session_token() -> String {
-    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut rng = Rng(0x5EED_7043_E000_0002);
-    let mut token = String::from("IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQ+");
-    while token.len() < 898 {
-        token.push(char::from(B64[rng.below(B64.len())]));
-    }
-    token.push_str("==");
-    token
-}
-
 fn signing_credentials() -> SigningCredentials {
     SigningCredentials {
         access_key_id: "ASIAQEXAMPLE7TOKEN42".into(),
         secret_access_key: "tK3/+Yz9uV2wXa8Bq/EXAMPLE+SECRET/kEyZz09".into(),
-        session_token: Some(session_token()),
+        session_token: Some(support::session_token(0x5EED_7043_E000_0002)),
     }
 }
 
@@ -138,28 +115,6 @@ fn sigv4_url(params: &aws_sigv4::http_request::SigningParams<'_>, key: &str) -> 
         separator = '&';
     }
     url
-}
-
-// ---------------------------------------------------------------------------------------------
-// Timing records for the summary (per-URL µs of every criterion sample, warm-up included).
-
-static RECORDS: Mutex<BTreeMap<&'static str, Vec<f64>>> = Mutex::new(BTreeMap::new());
-
-fn record(id: &'static str, iters: u64, elapsed: Duration) {
-    let per_url_us = elapsed.as_secs_f64() * 1e6 / (iters as f64 * BATCH as f64);
-    RECORDS.lock().unwrap().entry(id).or_default().push(per_url_us);
-}
-
-fn median(values: &[f64]) -> Option<f64> {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    (!v.is_empty()).then(|| {
-        if v.len() % 2 == 1 {
-            v[v.len() / 2]
-        } else {
-            (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
-        }
-    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -243,7 +198,7 @@ fn bench_presign(c: &mut Criterion) {
                 }
             }
             let elapsed = start.elapsed();
-            record(OURS_BATCH, iters, elapsed);
+            support::record(OURS_BATCH, iters, BATCH, elapsed);
             elapsed
         })
     });
@@ -258,7 +213,7 @@ fn bench_presign(c: &mut Criterion) {
                 }
             }
             let elapsed = start.elapsed();
-            record(OURS_PER_URL, iters, elapsed);
+            support::record(OURS_PER_URL, iters, BATCH, elapsed);
             elapsed
         })
     });
@@ -274,7 +229,7 @@ fn bench_presign(c: &mut Criterion) {
                 }
             }
             let elapsed = start.elapsed();
-            record(AWS_SIGV4, iters, elapsed);
+            support::record(AWS_SIGV4, iters, BATCH, elapsed);
             elapsed
         })
     });
@@ -298,7 +253,7 @@ fn bench_presign(c: &mut Criterion) {
                 }
             });
             let elapsed = start.elapsed();
-            record(AWS_SDK_S3, iters, elapsed);
+            support::record(AWS_SDK_S3, iters, BATCH, elapsed);
             elapsed
         })
     });
@@ -308,8 +263,7 @@ fn bench_presign(c: &mut Criterion) {
 fn print_summary() {
     const TARGET_US: f64 = 2.0;
     const TARGET_VS_SDK: f64 = 14.0;
-    let records = RECORDS.lock().unwrap();
-    let us = |id: &str| records.get(id).and_then(|v| median(v));
+    let us = support::recorded_median;
     println!();
     println!("Presigned GET URLs, batches of {BATCH} realistic keys, ~900-character session token");
     println!("(median over criterion's samples; one URL = one complete signed URL string)");

@@ -19,6 +19,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../../../shared/benches/support/mod.rs"]
+mod support;
+
 use criterion::{black_box, criterion_group, BenchmarkId, Criterion, SamplingMode, Throughput};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use lambda_http::{Body, Response};
@@ -34,6 +37,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
+use support::Rng;
 
 const BATCH: usize = 1_000;
 const ORG: &str = "acme";
@@ -50,19 +54,6 @@ const TARGET_VS_SDK: f64 = 14.0;
 
 // ---------------------------------------------------------------------------------------------
 // Inputs.
-
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) % n as u64) as usize
-    }
-}
 
 const DEFAULT_BUCKETS: [&str; 4] = ["acme-archive", "acme-ml-datasets", "acme-raw-ingest", "acme-reports"];
 const PHOTOS_BUCKET: &str = "acme-user-photos";
@@ -167,22 +158,11 @@ fn realistic_locators() -> Vec<String> {
         .collect()
 }
 
-fn session_token(seed: u64) -> String {
-    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut rng = Rng(seed);
-    let mut token = String::from("IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQ+");
-    while token.len() < 898 {
-        token.push(char::from(B64[rng.below(B64.len())]));
-    }
-    token.push_str("==");
-    token
-}
-
 fn signing_credentials(setup: &Setup, seed: u64) -> SigningCredentials {
     SigningCredentials {
         access_key_id: setup.access_key_id.to_owned(),
         secret_access_key: format!("tK3/+Yz9uV2wXa8Bq/EXAMPLE+SECRET/kEyZz{seed:02}"),
-        session_token: Some(session_token(0x5EED_7043_E000_0002 + seed)),
+        session_token: Some(support::session_token(0x5EED_7043_E000_0002 + seed)),
     }
 }
 
@@ -386,30 +366,11 @@ fn signer_input(warm: &Warm, locators: &[String]) -> Vec<(SigningCredentials, Re
 }
 
 // ---------------------------------------------------------------------------------------------
-// Timing records for the summary (per-locator µs of every criterion sample, warm-up included).
+// The summary's breakdown and checks (the timings themselves: support::record).
 
-static RECORDS: Mutex<BTreeMap<&'static str, Vec<f64>>> = Mutex::new(BTreeMap::new());
 static BREAKDOWN: Mutex<Vec<(&'static str, f64)>> = Mutex::new(Vec::new());
 static CHECKS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-fn record(id: &'static str, iters: u64, elapsed: Duration) {
-    let per_locator_us = elapsed.as_secs_f64() * 1e6 / (iters as f64 * BATCH as f64);
-    RECORDS.lock().unwrap().entry(id).or_default().push(per_locator_us);
-}
-
-fn median(values: &[f64]) -> Option<f64> {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    (!v.is_empty()).then(|| {
-        if v.len() % 2 == 1 {
-            v[v.len() / 2]
-        } else {
-            (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
-        }
-    })
-}
-
-/// The URL without its query: scheme, host and encoded path.
 fn url_base(url: &str) -> &str {
     url.split_once('?').map_or(url, |(base, _)| base)
 }
@@ -539,11 +500,21 @@ fn bench_handler(c: &mut Criterion) {
             signing.push(t0.elapsed().as_secs_f64() * 1e6 / BATCH as f64);
         }
         let mut breakdown = BREAKDOWN.lock().unwrap();
-        breakdown.push(("event JSON → Request (lambda_http::request::from_str)", median(&parse).unwrap()));
-        breakdown.push(("presign::handle (parse body, resolve, sign, build JSON)", median(&handle).unwrap()));
-        breakdown.push(("  in it, redone apart: SigV4 URLs alone (BatchSigner)", median(&signing).unwrap()));
-        breakdown.push(("  in it, redone apart: results Value → body text", median(&to_text).unwrap()));
-        breakdown.push(("response envelope → JSON string", median(&serialize).unwrap()));
+        breakdown.push((
+            "event JSON → Request (lambda_http::request::from_str)",
+            support::median(&parse).unwrap(),
+        ));
+        breakdown.push((
+            "presign::handle (parse body, resolve, sign, build JSON)",
+            support::median(&handle).unwrap(),
+        ));
+        breakdown.push((
+            "  in it, redone apart: SigV4 URLs alone (BatchSigner)",
+            support::median(&signing).unwrap(),
+        ));
+        breakdown
+            .push(("  in it, redone apart: results Value → body text", support::median(&to_text).unwrap()));
+        breakdown.push(("response envelope → JSON string", support::median(&serialize).unwrap()));
     });
 
     let mut group = c.benchmark_group(GROUP);
@@ -562,7 +533,7 @@ fn bench_handler(c: &mut Criterion) {
                     black_box(invoke(&warm.state, black_box(&event)).await.len());
                 }
                 let elapsed = start.elapsed();
-                record(HANDLER, iters, elapsed);
+                support::record(HANDLER, iters, BATCH, elapsed);
                 elapsed
             })
         })
@@ -581,7 +552,7 @@ fn bench_handler(c: &mut Criterion) {
                     }
                 }
                 let elapsed = start.elapsed();
-                record(AWS_SDK_S3, iters, elapsed);
+                support::record(AWS_SDK_S3, iters, BATCH, elapsed);
                 elapsed
             })
         })
@@ -600,8 +571,7 @@ fn bench_handler(c: &mut Criterion) {
 }
 
 fn print_summary() {
-    let records = RECORDS.lock().unwrap();
-    let us = |id: &str| records.get(id).and_then(|v| median(v));
+    let us = support::recorded_median;
     println!();
     println!("POST /presign, warm caches, batches of {BATCH} realistic locators over 3 integrations,");
     println!("~900-character session tokens (median over criterion's samples)");
