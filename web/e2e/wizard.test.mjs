@@ -3,12 +3,13 @@
 // Each test signs in as a fresh org, so it starts where a new admin starts. What the admin would
 // paste into the AWS console is pasted by scripts/aws_console.py, from the JSON the page shows.
 //
-// Environment: BASE_URL (the dev server), DEV_JWT_SECRET (to sign tokens as the dev server
-// does), CHROMIUM (default /usr/bin/chromium), ARTIFACTS_DIR (screenshots; default e2e/artifacts).
+// Environment: BASE_URL (the dev server), DEV_JWT_SECRET (its token secret, for `devserver token`),
+// DEVSERVER (default target/debug/devserver), CHROMIUM (default /usr/bin/chromium), ARTIFACTS_DIR
+// (screenshots; default e2e/artifacts).
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createHmac, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -20,6 +21,7 @@ const root = join(here, "..", "..");
 const BASE_URL = required("BASE_URL");
 const SECRET = required("DEV_JWT_SECRET");
 const ARTIFACTS = process.env.ARTIFACTS_DIR ?? join(here, "artifacts");
+const DEVSERVER = process.env.DEVSERVER ?? join(root, "target", "debug", "devserver");
 mkdirSync(ARTIFACTS, { recursive: true });
 
 function required(name) {
@@ -28,12 +30,12 @@ function required(name) {
   return value;
 }
 
-/** An HS256 token as `devserver token` mints it. */
+/** A dev token from `devserver token` (the binary scripts/run.sh built, signing with DEV_JWT_SECRET). */
 function token(org, role, ttlSeconds = 3600) {
-  const b64 = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
-  const now = Math.floor(Date.now() / 1000);
-  const body = `${b64({ alg: "HS256", typ: "JWT" })}.${b64({ org_id: org, role, iat: now, exp: now + ttlSeconds, sub: `e2e-${role}@${org}` })}`;
-  return `${body}.${createHmac("sha256", SECRET).update(body).digest("base64url")}`;
+  return execFileSync(DEVSERVER, ["token", "--org", org, "--role", role, "--ttl", String(ttlSeconds)], {
+    encoding: "utf8",
+    env: { ...process.env, DEV_JWT_SECRET: SECRET },
+  }).trim();
 }
 
 const unique = (prefix) => `${prefix}-${randomBytes(4).toString("hex")}`;
