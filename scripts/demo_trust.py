@@ -7,9 +7,10 @@
     scripts/demo_trust.py fix       the role gets the trust policy the API renders again
                                     (GET /policies/trust, as an admin), so validation passes again
 
-It changes IAM in the emulator that enforces IAM, as the emulator's IAM user `demo-admin` (every
-action allowed) that scripts/run.sh created. What it needs comes from the files run.sh writes, or
-from the options:
+It changes IAM in the emulator that enforces IAM, in the customer account 210987654321 (where the
+demo role is; the platform's account, 123456789012, holds no customer roles), as that account's IAM
+user `demo-admin` (every action allowed) that scripts/run.sh created. What it needs comes from the
+files run.sh writes, or from the options:
   .run/run.env         URL (the dev server), ADMIN (an admin token), AWS_ENDPOINT_URL (the emulator)
   .run/demo-admin.env  DEMO_ADMIN_AWS_ACCESS_KEY_ID, DEMO_ADMIN_AWS_SECRET_ACCESS_KEY
 
@@ -35,7 +36,7 @@ import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
 from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
 
-from seed_demo import REGION, ROLE_NAME, Api, SeedError, policy_text  # noqa: E402
+from seed_demo import CUSTOMER_ACCOUNT, REGION, ROLE_NAME, Api, SeedError, in_account, policy_text  # noqa: E402
 
 RUN_ENV = os.path.join(ROOT, ".run", "run.env")
 ADMIN_ENV = os.path.join(ROOT, ".run", "demo-admin.env")
@@ -117,18 +118,23 @@ def main(argv: list[str] | None = None) -> int:
             raise TrustError(f"no emulator endpoint: {os.path.relpath(RUN_ENV)} is missing (is scripts/run.sh running?); pass --endpoint")
         if not key_id or not secret:
             raise TrustError(f"no demo-admin keys in {os.path.relpath(ADMIN_ENV)} (is scripts/run.sh running?)")
-        iam = boto3.client(
-            "iam",
-            endpoint_url=endpoint,
-            aws_access_key_id=key_id,
-            aws_secret_access_key=secret,
-            aws_session_token=None,
-            config=Config(region_name=REGION, retries={"max_attempts": 2, "mode": "standard"}),
+        iam = in_account(
+            boto3.client(
+                "iam",
+                endpoint_url=endpoint,
+                aws_access_key_id=key_id,
+                aws_secret_access_key=secret,
+                aws_session_token=None,
+                config=Config(region_name=REGION, retries={"max_attempts": 2, "mode": "standard"}),
+            ),
+            CUSTOMER_ACCOUNT,
         )
         try:
             role = iam.get_role(RoleName=args.role)["Role"]
         except (ClientError, BotoCoreError) as err:
-            raise TrustError(f"reading role {args.role!r} at {endpoint} as demo-admin failed: {err}") from err
+            raise TrustError(
+                f"reading role {args.role!r} in account {CUSTOMER_ACCOUNT} at {endpoint} as demo-admin failed: {err}"
+            ) from err
         current = role["AssumeRolePolicyDocument"]
         if isinstance(current, str):
             current = json.loads(current)

@@ -129,11 +129,11 @@ def make_event(template_path, org, count):
 
 
 INTEGRATIONS = [
-    ("01JHZ8K4Q6W2M9T7R3N5DEFA01", "acme default", "arn:aws:iam::123456789012:role/platform-read",
+    ("01JHZ8K4Q6W2M9T7R3N5DEFA01", "acme default", "arn:aws:iam::210987654321:role/platform-read",
      "us-east-1", {"type": "default", "buckets": ["acme-archive", "acme-ml-datasets", "acme-raw-ingest", "acme-reports"]}),
     ("01JHZ8K4Q6W2M9T7R3N5PHOT02", "user photos (EU)", "arn:aws:iam::210987654321:role/platform-read-photos",
      "eu-west-1", {"type": "bucket", "bucket": "acme-user-photos"}),
-    ("01JHZ8K4Q6W2M9T7R3N5BTCH03", "2026 batches 40-49", "arn:aws:iam::123456789012:role/platform-read-batches",
+    ("01JHZ8K4Q6W2M9T7R3N5BTCH03", "2026 batches 40-49", "arn:aws:iam::210987654321:role/platform-read-batches",
      "us-east-1", {"type": "bucket", "bucket": "acme-ml-datasets", "prefix": "datasets/2026/batch-004"}),
 ]
 
@@ -258,13 +258,20 @@ class Harness:
             def assume_role(self, form):
                 n = len(harness.sts_calls)
                 harness.sts_calls.append(form.get("RoleArn", ["?"])[0])
+                if form.get("ExternalId", [""])[0] != EXTERNAL_ID:
+                    # A role that demands the org's external ID denies the platform's probe.
+                    xml = b"""<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not authorized to perform sts:AssumeRole</Message></Error>
+  <RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c8</RequestId>
+</ErrorResponse>"""
+                    return self.reply(403, xml, "text/xml")
                 expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
                 session = form.get("RoleSessionName", ["?"])[0]
                 xml = f"""<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <AssumeRoleResult>
     <AssumedRoleUser>
       <AssumedRoleId>AROAQEXAMPLEROLE{n:04}:{session}</AssumedRoleId>
-      <Arn>arn:aws:sts::123456789012:assumed-role/platform-read/{session}</Arn>
+      <Arn>arn:aws:sts::210987654321:assumed-role/platform-read/{session}</Arn>
     </AssumedRoleUser>
     <Credentials>
       <AccessKeyId>ASIAQEXAMPLEMEASR{n:03}</AccessKeyId>
@@ -314,6 +321,7 @@ class Harness:
             "AWS_EC2_METADATA_DISABLED": "true",
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.aws_port}",
             "TABLE_NAME": table,
+            "PLATFORM_PRINCIPAL_ARN": "arn:aws:iam::123456789012:role/s3-integrations-platform",
             "RUST_LOG": "info",
         }
         if dynamodb:

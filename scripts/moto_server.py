@@ -38,25 +38,50 @@ the launcher supplies `s3:prefix` on ListBucket from the request's `prefix` para
 does; a prefix-scoped access policy then lists its prefix and nothing else. A refused HeadBucket
 carries `x-amz-bucket-region` as in AWS (patch_head_bucket_region), so the region check works for
 roles that may list a prefix only. AssumeRole of a role that does not exist is denied
-(patch_assume_missing_role; moto handed out credentials for it). Global CORS headers are off (MOTO_DISABLE_GLOBAL_CORS), so a
-preflight is answered from the bucket's CORS configuration alone, as S3 does.
+(patch_assume_missing_role; moto handed out credentials for it). Global CORS headers are off
+(MOTO_DISABLE_GLOBAL_CORS), so a preflight is answered from the bucket's CORS configuration alone,
+as S3 does.
 
-The patch is checked at start-up through moto's own policy evaluation (IAMPolicyStatement). If the
-function is gone or the check does not come out as expected (moto version drift), the launcher
-exits with status 3 and says why. Its end-to-end proof is scripts/test_moto_launcher.py.
+Cross-account roles, role sessions, DynamoDB resources, external IDs without enforcement:
+  * patch_cross_account_trust: moto looked up the role of an AssumeRole in the caller's account,
+    so the trust policy of a role in another account (the customer's, 210987654321, created with
+    the `x-moto-account-id` header) was never evaluated and the caller's identity policy alone
+    granted it. Roles are now looked up in the account their ARN names, for the trust check and
+    for patch_assume_missing_role.
+  * patch_role_principal_sessions: a trust policy whose principal is a role ARN admits that role's
+    sessions (arn:...:sts::<account>:assumed-role/<name>/<session>), as in AWS; moto compared
+    strings only. The match is on partition, account and role name (a role's path does not
+    appear in its sessions' ARNs).
+  * patch_dynamodb_resources: moto authorized every DynamoDB request against `*`, so a policy
+    granting an action on a table's ARN never matched. Requests are authorized against the table
+    ARN, a Query/Scan with IndexName against the index ARN; batches against every table they
+    name; transactions item by item as GetItem/PutItem/UpdateItem/DeleteItem/ConditionCheckItem
+    (AWS has no TransactWriteItems permission). A refusal is DynamoDB's 400 AccessDeniedException.
+  * patch_assume_role_external_id_unenforced: before IAM enforcement starts moto answered every
+    AssumeRole; a role whose trust policy has a condition on sts:ExternalId is now evaluated
+    against the request's ExternalId (moto's evaluation, principal not checked: the caller's
+    identity is not established without enforcement) and refused with AccessDenied when it fails.
+    Other roles keep moto's behaviour.
+
+The condition patch is checked at start-up through moto's own policy evaluation
+(IAMPolicyStatement). If a patched function is gone or the check does not come out as expected
+(moto version drift), the launcher exits with status 3 and says why. The end-to-end proofs are in
+scripts/test_moto_launcher.py.
 
 INITIAL_NO_AUTH_ACTION_COUNT
 ----------------------------
 moto reads it from the environment once, when `moto.settings` is imported (module level), and
 counts authenticated-action requests against it at request time. The launcher does not touch it:
 set it in the launcher's environment. At run time it can be changed through moto's own
-`POST /moto-api/reset-auth` with the new count as the body (this also resets the request count).
+`POST /moto-api/reset-auth` with the new count as the body, `content-type: text/plain` (this also
+resets the request count).
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import json
 import os
 import re
 import signal
@@ -188,10 +213,41 @@ def string_like(expected: list[str] | str, actual: str) -> bool:
     return False
 
 
+# arn:<partition>:iam::<account>:role/<path/><name> and arn:<partition>:sts::<account>:assumed-role/
+# <name>/<session>: the parts a trust policy's role principal and a role session have in common.
+_ROLE_ARN = re.compile(r"arn:([a-z-]+):iam::(\d{12}):role/(?:[^:]*/)?([^/:]+)")
+_SESSION_ARN = re.compile(r"arn:([a-z-]+):sts::(\d{12}):assumed-role/([^/:]+)/[^/:]+")
+
+
+def role_in_its_account(role_arn: str) -> Any | None:
+    """The IAM role `role_arn` names, looked up in the account and partition of the ARN (None if
+    there is none). moto looks roles up in the *caller's* account, where a customer's role is not."""
+    from moto.iam.models import iam_backends
+    from moto.utilities.utils import PARTITION_NAMES
+
+    match = _ROLE_ARN.fullmatch(role_arn)
+    if match is None or match.group(1) not in PARTITION_NAMES:
+        return None
+    partition, account = match.group(1), match.group(2)
+    try:
+        return iam_backends[account][partition].get_role_by_arn(role_arn)
+    except Exception:  # noqa: BLE001 - moto's NotFoundException: no such role
+        return None
+
+
+def _iam_enforced() -> bool:
+    """Whether moto authorizes the next request (its own test, moto.core.authorization)."""
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    return ActionAuthenticatorMixin.request_count >= settings.INITIAL_NO_AUTH_ACTION_COUNT
+
+
 def patch_assume_missing_role() -> None:
     """AssumeRole of a role that does not exist is denied, as in AWS. moto checks the trust policy
     only of a role it finds, so with an identity policy allowing sts:AssumeRole on `*` (the
-    platform's) a mistyped role ARN came back with credentials, and validation passed it."""
+    platform's) a mistyped role ARN came back with credentials, and validation passed it. The role
+    is looked for in the account its ARN names (a customer's role is in the customer's account)."""
     from moto.iam import access_control
 
     cls = access_control.IAMRequest
@@ -201,11 +257,8 @@ def patch_assume_missing_role() -> None:
 
     @functools.wraps(original)
     def check_action_permitted(self: Any, resource: str) -> None:
-        if self._action == "sts:AssumeRole" and ":role/" in resource:
-            try:
-                self.backend.get_role_by_arn(resource)
-            except Exception:  # noqa: BLE001 - moto's NotFoundException: no such role
-                self._raise_access_denied()
+        if self._action == "sts:AssumeRole" and ":role/" in resource and role_in_its_account(resource) is None:
+            self._raise_access_denied()
         original(self, resource)
 
     setattr(check_action_permitted, _MARKER, True)
@@ -290,6 +343,282 @@ def patch_s3_condition_keys() -> None:
     cls.check_action_permitted = check_action_permitted
 
 
+def patch_cross_account_trust() -> None:
+    """Evaluate the trust policy of a role in another account, as AWS does.
+
+    AWS decides a cross-account AssumeRole on the caller's identity policy AND the role's trust
+    policy. moto's `IAMRequestBase` finds the role with `self.backend.get_role_by_arn`, the
+    *caller's* account: a customer's role (arn:aws:iam::210987654321:role/...) is not there, so
+    `_is_assuming_role_operation` said no, the trust policy (principal, external ID) was never
+    read and the platform's identity policy alone handed out the customer's credentials. Both
+    methods now look the role up in the account its ARN names; the evaluation is moto's own.
+    """
+    from moto.iam import access_control
+    from moto.iam import utils as iam_utils
+
+    cls = access_control.IAMRequestBase
+    if getattr(cls.__dict__.get("_check_role_trust_relationship"), _MARKER, False):
+        return
+    methods = ("_is_assuming_role_operation", "_check_role_trust_relationship")
+    if (
+        not all(callable(cls.__dict__.get(name)) for name in methods)
+        or not isinstance(getattr(iam_utils, "REQUIRE_RESOURCE_ACCESS_POLICIES_CHECK", None), list)
+        or not callable(getattr(iam_utils, "format_incoming_conditional_values", None))
+        or not all(hasattr(access_control, name) for name in ("IAMPolicy", "PermissionResult"))
+    ):
+        _fail(
+            "moto.iam.access_control.IAMRequestBase._is_assuming_role_operation / "
+            "._check_role_trust_relationship changed; review patch_cross_account_trust in scripts/moto_server.py"
+        )
+
+    def _is_assuming_role_operation(self: Any, resource_arn: str) -> bool:
+        return (
+            self._action in iam_utils.REQUIRE_RESOURCE_ACCESS_POLICIES_CHECK
+            and role_in_its_account(resource_arn) is not None
+        )
+
+    def _check_role_trust_relationship(self: Any, role_arn: str) -> bool:
+        role = role_in_its_account(role_arn)
+        if role is None:
+            return False
+        outcome = access_control.IAMPolicy(role.assume_role_policy_document).is_action_permitted(
+            self._action,
+            role_arn,
+            self._access_key.arn,
+            iam_utils.format_incoming_conditional_values(self._data),
+        )
+        return outcome == access_control.PermissionResult.PERMITTED
+
+    setattr(_check_role_trust_relationship, _MARKER, True)
+    cls._is_assuming_role_operation = _is_assuming_role_operation
+    cls._check_role_trust_relationship = _check_role_trust_relationship
+
+
+def session_of_role(principal: str, expected: str) -> bool:
+    """Whether `principal` is a session of the role ARN `expected` (same partition, account and role
+    name; a role's path is not part of its sessions' ARNs, so it is not compared)."""
+    session, role = _SESSION_ARN.fullmatch(principal), _ROLE_ARN.fullmatch(expected)
+    return session is not None and role is not None and session.groups() == role.groups()
+
+
+def patch_role_principal_sessions() -> None:
+    """A trust policy naming a role admits that role's sessions, as in AWS.
+
+    AWS matches `"Principal": {"AWS": "arn:aws:iam::123456789012:role/platform"}` against a caller
+    whose identity is a session of that role (arn:aws:sts::123456789012:assumed-role/platform/s),
+    which is how a Lambda's execution role or a role chain assumes a customer role. moto's
+    `IAMPolicyStatement._check_principal` compares the strings, so it refused every such session.
+    The wrapper adds that one match; whatever moto accepted before it still accepts.
+    """
+    from moto.iam.access_control import IAMPolicyStatement
+
+    original = getattr(IAMPolicyStatement, "_check_principal", None)
+    if not callable(original):
+        _fail("moto.iam.access_control.IAMPolicyStatement._check_principal not found; review scripts/moto_server.py")
+    if getattr(original, _MARKER, False):
+        return
+
+    @functools.wraps(original)
+    def _check_principal(self: Any, principal: str) -> bool:
+        expected = self._statement.get("Principal")
+        aws = expected.get("AWS") if isinstance(expected, dict) else None
+        names: list[Any] = [aws] if isinstance(aws, str) else aws if isinstance(aws, list) else []
+        if any(isinstance(name, str) and session_of_role(principal, name) for name in names):
+            return True
+        # Everything else (exact ARNs, "*") as moto decides it.
+        return original(self, principal)
+
+    setattr(_check_principal, _MARKER, True)
+    IAMPolicyStatement._check_principal = _check_principal
+
+
+# A transaction's items are authorized as the single-item actions they stand for (AWS: "Permissions
+# for Put, Update, Delete, and Get actions are governed by the permissions used for the underlying
+# PutItem, UpdateItem, DeleteItem, and GetItem operations"; ConditionCheck by ConditionCheckItem).
+# There is no IAM action dynamodb:TransactWriteItems / TransactGetItems for a policy to grant.
+_DYNAMODB_TRANSACT_ITEM_ACTIONS = {
+    "Get": "GetItem",
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
+def dynamodb_authorizations(operation: str, body: Any, arn_prefix: str) -> list[tuple[str, str]]:
+    """The (action, resource ARN) pairs AWS authorizes a DynamoDB request against, without the
+    `dynamodb:` prefix on the action. `arn_prefix` is arn:<partition>:dynamodb:<region>:<account>.
+
+    A request naming one table: (operation, its table ARN; Query/Scan with IndexName: the index
+    ARN). BatchGetItem/BatchWriteItem: the operation on every table in RequestItems. Transactions:
+    each item's single-item action on its table. No table named (ListTables, PartiQL, ...): [].
+    """
+    if not isinstance(body, dict):
+        return []
+
+    def table_arn(name: str) -> str:
+        # Every table parameter also takes the table's ARN.
+        return name if name.startswith("arn:") else f"{arn_prefix}:table/{name}"
+
+    pairs: list[tuple[str, str]] = []
+    if operation in ("TransactGetItems", "TransactWriteItems"):
+        for item in body.get("TransactItems") or []:
+            for kind, request in item.items() if isinstance(item, dict) else []:
+                name = request.get("TableName") if isinstance(request, dict) else None
+                if kind in _DYNAMODB_TRANSACT_ITEM_ACTIONS and isinstance(name, str):
+                    pairs.append((_DYNAMODB_TRANSACT_ITEM_ACTIONS[kind], table_arn(name)))
+    elif operation in ("BatchGetItem", "BatchWriteItem"):
+        pairs = [(operation, table_arn(str(name))) for name in body.get("RequestItems") or {}]
+    elif isinstance(body.get("TableName"), str):
+        arn = table_arn(body["TableName"])
+        if operation in ("Query", "Scan") and body.get("IndexName"):
+            arn += f"/index/{body['IndexName']}"
+        pairs.append((operation, arn))
+    return list(dict.fromkeys(pairs))
+
+
+def patch_dynamodb_resources() -> None:
+    """Authorize DynamoDB requests against the tables (and indexes) they touch, as AWS does.
+
+    moto's `call_action` authorizes against `_determine_resource()` when the response class has
+    one and against `*` otherwise; `DynamoHandler` has none, so an identity policy granting
+    dynamodb:GetItem on `arn:aws:dynamodb:<region>:<account>:table/T` (least privilege, the
+    project's) never matched and every call was denied. `_determine_resource` now gives the one
+    table's (or index's) ARN. A request that stands for several authorizations (batches over
+    several tables; transactions, whose items AWS authorizes as GetItem/PutItem/UpdateItem/
+    DeleteItem/ConditionCheckItem) goes through moto's authorizer once per pair: any refusal
+    refuses the request. Not enforcing yet: one pass, so moto counts the request once. A refusal
+    is DynamoDB's `400 AccessDeniedException` (JSON), not moto's XML 403 that an SDK's DynamoDB
+    client cannot parse.
+    """
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.core.exceptions import AccessDeniedError, JsonRESTError
+    from moto.dynamodb.responses import DynamoHandler
+
+    authorize = DynamoHandler.__dict__.get("_authenticate_and_authorize_normal_action")
+    if getattr(authorize, _MARKER, False):
+        return
+    original = getattr(DynamoHandler, "_authenticate_and_authorize_normal_action", None)
+    if (
+        authorize is not None
+        or hasattr(DynamoHandler, "_determine_resource")
+        or original is not ActionAuthenticatorMixin.__dict__.get("_authenticate_and_authorize_normal_action")
+        or not callable(getattr(DynamoHandler, "_get_action", None))
+    ):
+        _fail(
+            "moto.dynamodb.responses.DynamoHandler already authorizes by resource, or moto's "
+            "_authenticate_and_authorize_normal_action moved; review patch_dynamodb_resources in scripts/moto_server.py"
+        )
+
+    def authorizations(self: Any) -> list[tuple[str, str]]:
+        # self.body: the parsed request parameters (DynamoHandler.call_action sets it first).
+        prefix = f"arn:{self.partition}:dynamodb:{self.region}:{self.current_account}"
+        return dynamodb_authorizations(self._get_action(), getattr(self, "body", None), prefix)
+
+    def _determine_resource(self: Any) -> str:
+        pairs = authorizations(self)
+        if len(pairs) == 1 and pairs[0][0] == self._get_action():
+            return pairs[0][1]
+        return "*"
+
+    def authorize(self: Any, action: str | None, arn: str) -> None:
+        """moto's authorizer, for `action` (None: the request's own) on `arn`."""
+        if action is not None:
+            # moto takes the IAM action from `_get_action()`; the handler is one object per
+            # request, so an instance attribute answers for this check only.
+            self._get_action = lambda: action
+        try:
+            original(self, arn)
+        except AccessDeniedError as denied:
+            # DynamoDB refuses with 400 AccessDeniedException in its JSON protocol; moto's XML
+            # body could not be parsed by an SDK's DynamoDB client.
+            raise JsonRESTError("AccessDeniedException", f"{denied.message} on resource: {arn}") from None
+        finally:
+            if action is not None:
+                del self._get_action
+
+    def _authenticate_and_authorize_normal_action(self: Any, resource: str = "*") -> None:
+        operation = self._get_action()
+        pairs = authorizations(self)
+        if not _iam_enforced() or pairs in ([], [(operation, resource)]):
+            return authorize(self, None, resource)
+        for action, arn in pairs:
+            authorize(self, None if action == operation else action, arn)
+
+    setattr(_authenticate_and_authorize_normal_action, _MARKER, True)
+    DynamoHandler._determine_resource = _determine_resource
+    DynamoHandler._authenticate_and_authorize_normal_action = _authenticate_and_authorize_normal_action
+
+
+def trust_conditions_on(document: str, key: str) -> bool:
+    """Whether any statement of the policy `document` has a condition on `key` (IAM condition keys
+    are case-insensitive)."""
+    try:
+        statements = json.loads(document).get("Statement") or []
+    except (ValueError, AttributeError):
+        return False
+    for statement in [statements] if isinstance(statements, dict) else statements:
+        conditions = statement.get("Condition") if isinstance(statement, dict) else None
+        for keys in (conditions or {}).values() if isinstance(conditions, dict) else []:
+            if isinstance(keys, dict) and any(name.lower() == key.lower() for name in keys):
+                return True
+    return False
+
+
+def patch_assume_role_external_id_unenforced() -> None:
+    """AssumeRole checks the role's sts:ExternalId conditions even before IAM enforcement starts.
+
+    AWS always evaluates a role's trust policy. moto does so only once it enforces IAM
+    (INITIAL_NO_AUTH_ACTION_COUNT); before that every AssumeRole got credentials, whatever
+    external ID it carried, so the confused-deputy check could not be exercised without
+    enforcement. When moto is not enforcing and the role's trust policy has a condition on
+    sts:ExternalId, the trust policy is evaluated by moto's own code against the request's
+    ExternalId, principal not checked (without enforcement the caller's identity is not
+    established): refused, the caller gets AccessDenied as under enforcement. Roles without such a
+    condition, and missing roles, keep moto's behaviour.
+    """
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.core.exceptions import AccessDeniedError
+    from moto.iam import access_control
+    from moto.iam import utils as iam_utils
+    from moto.sts.responses import TokenResponse
+
+    authorize = TokenResponse.__dict__.get("_authenticate_and_authorize_normal_action")
+    if getattr(authorize, _MARKER, False):
+        return
+    original = getattr(TokenResponse, "_authenticate_and_authorize_normal_action", None)
+    if (
+        authorize is not None
+        or original is not ActionAuthenticatorMixin.__dict__.get("_authenticate_and_authorize_normal_action")
+        or "_determine_resource" not in TokenResponse.__dict__
+        or not callable(getattr(iam_utils, "format_incoming_conditional_values", None))
+    ):
+        _fail(
+            "moto.sts.responses.TokenResponse or moto's _authenticate_and_authorize_normal_action changed; "
+            "review patch_assume_role_external_id_unenforced in scripts/moto_server.py"
+        )
+
+    def _authenticate_and_authorize_normal_action(self: Any, resource: str = "*") -> None:
+        enforced = _iam_enforced()  # before moto counts this request
+        original(self, resource)
+        if enforced or self._get_action() != "AssumeRole":
+            return
+        # resource: the RoleArn (TokenResponse._determine_resource).
+        role = role_in_its_account(resource)
+        if role is None or not trust_conditions_on(role.assume_role_policy_document, "sts:ExternalId"):
+            return
+        outcome = access_control.IAMPolicy(role.assume_role_policy_document).is_action_permitted(
+            "sts:AssumeRole", resource, None, iam_utils.format_incoming_conditional_values(self.data)
+        )
+        if outcome != access_control.PermissionResult.PERMITTED:
+            # The caller as moto's GetCallerIdentity names it: the message moto gives when enforcing.
+            caller = self.backend.get_caller_identity(self.get_access_key(), self.region)[1]
+            raise AccessDeniedError(user_arn=caller, action="sts:AssumeRole")
+
+    setattr(_authenticate_and_authorize_normal_action, _MARKER, True)
+    TokenResponse._authenticate_and_authorize_normal_action = _authenticate_and_authorize_normal_action
+
+
 def _write_ready_file(path: str, url: str) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".moto-ready-", dir=directory)
@@ -314,6 +643,10 @@ def main(argv: list[str] | None = None) -> None:
     patch_s3_condition_keys()
     patch_head_bucket_region()
     patch_assume_missing_role()
+    patch_cross_account_trust()
+    patch_role_principal_sessions()
+    patch_dynamodb_resources()
+    patch_assume_role_external_id_unenforced()
     self_check()
 
     import moto

@@ -14,9 +14,15 @@
 #     it enforces IAM, so presigned URLs and CORS preflights go here (S3_ENDPOINT_URL); it holds
 #     the same bucket and images.
 #   - dynoxide (scripts/start_dynamo.sh): DynamoDB.
+# Accounts (as on AWS, customer roles and buckets are never in the platform's account): the platform
+# principal (IAM user platform) is in moto's default account 123456789012; the customer side (the
+# demo role and bucket, the new admin's bucket, the roles scripts/aws_console.py creates, and the IAM
+# user demo-admin who plays the customer's console) is in the second account 210987654321
+# (CUSTOMER_ACCOUNT in scripts/seed_demo.py). The plain moto serves presigned URLs from its default
+# account (it does not know the assumed-role keys they are signed with): its buckets are there.
 # While it runs, .run/run.env holds URL, ADMIN, MEMBER, ID and the emulator URLs, and
-# .run/demo-admin.env the keys of the emulator's IAM user demo-admin (every action allowed), with
-# which scripts/demo_trust.py break|fix changes the demo role's trust policy.
+# .run/demo-admin.env the keys of the customer account's IAM user demo-admin (every action allowed),
+# with which scripts/demo_trust.py break|fix changes the demo role's trust policy.
 #
 #   scripts/run.sh            run until Ctrl-C
 #   scripts/run.sh --check    the same, then call the API as the banner says (presign and fetch the
@@ -173,7 +179,8 @@ export PYTHONDONTWRITEBYTECODE=1
 # Nothing of the caller's AWS setup may send a request to real AWS or elsewhere. A DynamoDB endpoint
 # the caller exported on purpose (AWS_ENDPOINT_URL_DYNAMODB) is kept as it is.
 unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_STS \
-    AWS_ENDPOINT_URL_IAM INITIAL_NO_AUTH_ACTION_COUNT MOTO_PYTHON MOTO_KEEP_LOG S3_ENDPOINT_URL
+    AWS_ENDPOINT_URL_IAM INITIAL_NO_AUTH_ACTION_COUNT MOTO_PYTHON MOTO_KEEP_LOG S3_ENDPOINT_URL \
+    MOTO_ACCOUNT_ID # moto would put every request in that account, ignoring x-moto-account-id
 
 mkdir -p "$RUN_DIR_BASE"
 DEV_DIR="$(mktemp -d "$RUN_DIR_BASE/devserver.XXXXXX")"
@@ -207,6 +214,9 @@ emulators="moto (IAM/STS/S3, IAM enforced) at $AWS_URL, moto (presigned URL fetc
 say "emulators up in $((SECONDS - emulators_started)) s: $emulators"
 
 # ---- 3. the platform principal -----------------------------------------------------------------------------
+# The customer account (customer roles and buckets), defined once, in scripts/seed_demo.py.
+CUSTOMER_ACCOUNT="$("$PYTHON" -c 'import sys; sys.path.insert(0, sys.argv[1]); import seed_demo
+print(seed_demo.CUSTOMER_ACCOUNT)' "$ROOT/scripts")" || die "could not read CUSTOMER_ACCOUNT from scripts/seed_demo.py"
 "$PYTHON" "$ROOT/scripts/seed_demo.py" platform --env-file "$CREDENTIALS_FILE"
 set -a
 # shellcheck source=/dev/null
@@ -301,8 +311,8 @@ umask 077
 umask "$umask_before"
 mv -f "$RUN_ENV_FILE.tmp" "$RUN_ENV_FILE"
 
-# The new admin's bucket (org acme): it exists with an image, as a customer's bucket would; the
-# role, and the CORS configuration, are what the wizard walks them through.
+# The new admin's bucket (org acme), in the customer account: it exists with an image, as a
+# customer's bucket would; the role, and the CORS configuration, are what the wizard walks them through.
 NEW_BUCKET=acme-photos
 "$PYTHON" "$ROOT/scripts/aws_console.py" bucket "$NEW_BUCKET" --object photos/kitten.png >&2 \
     || die "creating the bucket $NEW_BUCKET for the new admin's wizard failed (see above)"
@@ -330,10 +340,11 @@ $rule
  S3 integrations: local API ready in $((SECONDS - started)) s
    API           $URL
    org           demo (admin and member tokens below, valid 24 h)
-   integration   $ID  "Demo images": bucket demo-images, role demo-platform-read
+   integration   $ID  "Demo images": bucket demo-images, role arn:aws:iam::$CUSTOMER_ACCOUNT:role/demo-platform-read
    platform      $PLATFORM_PRINCIPAL_ARN (keys: ${CREDENTIALS_FILE#"$ROOT"/})
+   customer      account $CUSTOMER_ACCOUNT: customer roles and buckets (never the platform's account)
    emulators     $emulators
-   IAM admin     demo-admin, every action (keys: ${ADMIN_ENV_FILE#"$ROOT"/}; all of the above: ${RUN_ENV_FILE#"$ROOT"/})
+   IAM admin     demo-admin of account $CUSTOMER_ACCOUNT, every action (keys: ${ADMIN_ENV_FILE#"$ROOT"/}; all of the above: ${RUN_ENV_FILE#"$ROOT"/})
    log           ${DEV_LOG#"$ROOT"/}
 $rule
 # the web app, in a browser (each link signs in; the token leaves the address bar at once):
@@ -343,9 +354,11 @@ $rule
 #     $URL/#token=$ADMIN
 #   member, org demo (no admin controls; try s3://demo-images/samples/cat.png)
 #     $URL/#token=$MEMBER
-# the new admin's walk: the bucket $NEW_BUCKET (with photos/kitten.png) is ready in the emulators.
+# the new admin's walk: the bucket $NEW_BUCKET (with photos/kitten.png) is ready in the customer
+# account $CUSTOMER_ACCOUNT of the emulators.
 #   1-3. "One bucket" $NEW_BUCKET; save step 2's JSON as access.json and step 3's as trust.json, then
-#        play the AWS console (from the repository root; prints the role ARN for step 4):
+#        play the AWS console (from the repository root; creates the role in account $CUSTOMER_ACCOUNT
+#        and prints its ARN for step 4, arn:aws:iam::$CUSTOMER_ACCOUNT:role/acme-read):
 #          scripts/aws_console.py role acme-read --trust trust.json --access access.json
 #   4.   save with that ARN; the CORS check fails: save the CORS JSON as cors.json, then
 #          scripts/aws_console.py cors $NEW_BUCKET --file cors.json
@@ -399,8 +412,8 @@ if ((CHECK == 1)); then
         fi
         say "check ok: $name: HTTP $got"
     }
-    check "list integrations" 200 "$CURL_LIST" \
-        'any(i.get("id") == sys.argv[2] for i in d["integrations"])'
+    check "list integrations (the demo role in the customer account)" 200 "$CURL_LIST" \
+        'any(i.get("id") == sys.argv[2] and i.get("role_arn", "").split(":")[4] == "'"$CUSTOMER_ACCOUNT"'" for i in d["integrations"])'
     check "integration policies" 200 "$CURL_POLICIES" \
         'all(k in d for k in ("access", "trust", "cors")) and "demo-images" in d["access"]["text"]'
     check "trust policy" 200 "$CURL_TRUST" '"sts:ExternalId" in d["text"]'

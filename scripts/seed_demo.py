@@ -2,30 +2,41 @@
 """Seeds the local emulator and the dev server with a demo org (used by scripts/run.sh).
 
 Two phases, run with the venv's python (boto3) against the emulator in AWS_ENDPOINT_URL (the moto
-that enforces IAM once seeding is done: IAM, STS and the S3 the validator checks):
+that enforces IAM once seeding is done: IAM, STS and the S3 the validator checks).
+
+Two accounts, as on AWS, where a customer's roles and buckets are never in the platform's account:
+the platform principal is in moto's default account (PLATFORM_ACCOUNT, 123456789012); the demo
+customer's role, bucket and console user are in the emulator's second account (CUSTOMER_ACCOUNT,
+210987654321). moto picks the account of a request from its `x-moto-account-id` header, else from
+the account of its access key (see in_account); credentials from AssumeRole of a customer role act
+in the customer account.
 
   seed_demo.py platform --env-file PATH
-      Creates the IAM user `platform` (the platform principal every trust policy names), allowed
-      sts:AssumeRole on any role (as the platform's own role is; whether a customer role lets it in
-      is up to that role's trust policy), with an access key, and writes PLATFORM_PRINCIPAL_ARN,
-      PLATFORM_AWS_ACCESS_KEY_ID and PLATFORM_AWS_SECRET_ACCESS_KEY to PATH as shell assignments
-      (mode 600).
+      Creates the IAM user `platform` in the platform account (the platform principal every trust
+      policy names), allowed sts:AssumeRole on any role (as the platform's own role is; whether a
+      customer role lets it in is up to that role's trust policy), with an access key, and writes
+      PLATFORM_PRINCIPAL_ARN, PLATFORM_AWS_ACCESS_KEY_ID and PLATFORM_AWS_SECRET_ACCESS_KEY to PATH
+      as shell assignments (mode 600).
 
   seed_demo.py seed --url URL [--objects-url URL] [--admin-env-file PATH]
                                        (admin token in the environment: ADMIN_TOKEN)
       Seeds the demo org through the public API, as an admin would: reads the trust policy
       (GET /policies/trust), the access policy for the draft scope (POST /policies/access) and the
-      CORS configuration (GET /policies/cors), creates the IAM role `demo-platform-read` with
-      exactly those documents, creates the bucket `demo-images` (versioned, with that CORS
-      configuration) with four generated PNG images, then saves the integration
-      (POST /integrations). Prints the integration id on stdout; progress goes to stderr.
+      CORS configuration (GET /policies/cors), creates the IAM role `demo-platform-read` in the
+      customer account with exactly those documents, creates the bucket `demo-images` there
+      (versioned, with that CORS configuration) with four generated PNG images, then saves the
+      integration (POST /integrations, role arn:aws:iam::210987654321:role/demo-platform-read).
+      Prints the integration id on stdout; progress goes to stderr.
       --objects-url: a second, plain emulator (no IAM enforcement) that serves the presigned URLs
       (the dev server's S3_ENDPOINT_URL): the same bucket, images and CORS configuration go there
-      too, plus a bucket policy that lets moto evaluate CORS preflights (see ensure_bucket).
-      --admin-env-file: also creates the IAM user `demo-admin` (inline policy: every action on
-      every resource) with an access key, written to PATH (DEMO_ADMIN_AWS_ACCESS_KEY_ID,
-      DEMO_ADMIN_AWS_SECRET_ACCESS_KEY, DEMO_ADMIN_ARN; mode 600): the identity a person (or
-      scripts/demo_trust.py) uses to change IAM once the emulator enforces it.
+      too, plus a bucket policy that lets moto evaluate CORS preflights (see ensure_bucket). There
+      they stay in moto's default account: that moto does not know the assumed-role keys the
+      presigned URLs are signed with, so it serves them from its default account.
+      --admin-env-file: also creates the IAM user `demo-admin` in the customer account (inline
+      policy: every action on every resource) with an access key, written to PATH
+      (DEMO_ADMIN_AWS_ACCESS_KEY_ID, DEMO_ADMIN_AWS_SECRET_ACCESS_KEY, DEMO_ADMIN_ARN; mode 600):
+      the customer's console user, with which a person (or scripts/demo_trust.py and
+      scripts/aws_console.py) changes the customer's IAM and S3 once the emulator enforces IAM.
 
 Any failure prints what went wrong (the API's error code and message, or the AWS error) and exits
 with status 1. Re-running against the same emulator reuses what already exists.
@@ -47,6 +58,14 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+# The platform's account: moto's default, where the platform principal (the IAM user `platform`) is.
+PLATFORM_ACCOUNT = "123456789012"
+# The customer's account: the emulator's second one. Every customer role and bucket (the demo's,
+# the wizard's, the browser tests') is created here, never in PLATFORM_ACCOUNT, as on AWS.
+CUSTOMER_ACCOUNT = "210987654321"
+# moto reads the account of a request from this header before the access key's account.
+ACCOUNT_HEADER = "x-moto-account-id"
 
 PLATFORM_USER = "platform"
 PLATFORM_POLICY_NAME = "assume-customer-roles"
@@ -105,14 +124,29 @@ def png_gradient(size: int, start: tuple[int, int, int], end: tuple[int, int, in
 # ---- AWS (the emulator) ----------------------------------------------------------------------------
 
 
-def aws_client(service: str, endpoint_url: str | None = None) -> Any:
+def in_account(client: Any, account_id: str) -> Any:
+    """`client` (boto3), its requests acting in the emulator's account `account_id`: each carries
+    `x-moto-account-id` (signed), which moto reads before the access key's account. Under IAM
+    enforcement the access key must then be one of that account's users (demo-admin's, for the
+    customer account). Returns the client."""
+
+    def add_account_header(request: Any, **_: Any) -> None:
+        request.headers[ACCOUNT_HEADER] = account_id
+
+    client.meta.events.register("before-sign", add_account_header)
+    return client
+
+
+def aws_client(service: str, endpoint_url: str | None = None, account: str | None = None) -> Any:
+    """A client for the emulator; with `account`, acting in that account (in_account)."""
     # Without endpoint_url boto3 reads AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE>) itself.
     if not endpoint_url and not os.environ.get("AWS_ENDPOINT_URL"):
         raise SeedError("AWS_ENDPOINT_URL is not set; this script seeds the local emulator only")
     config = Config(region_name=REGION, retries={"max_attempts": 3, "mode": "standard"})
     if service == "s3":
         config = config.merge(Config(s3={"addressing_style": "path"}))
-    return boto3.client(service, config=config, endpoint_url=endpoint_url or None)
+    client = boto3.client(service, config=config, endpoint_url=endpoint_url or None)
+    return in_account(client, account) if account else client
 
 
 def aws_error(action: str, err: Exception) -> SeedError:
@@ -174,6 +208,9 @@ def phase_platform(env_file: str) -> None:
         "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
     }
     arn, key = ensure_user(aws_client("iam"), PLATFORM_USER, PLATFORM_POLICY_NAME, allow_assume)
+    if arn_account(arn) != PLATFORM_ACCOUNT:
+        # e.g. MOTO_ACCOUNT_ID set for the emulator: moto then ignores x-moto-account-id as well.
+        raise SeedError(f"the platform principal is {arn}, not in moto's default account {PLATFORM_ACCOUNT}")
     write_env_file(
         env_file,
         {
@@ -294,6 +331,12 @@ def preflight_policy(bucket: str) -> dict[str, Any]:
     }
 
 
+def arn_account(arn: str) -> str:
+    """The account ID of an ARN (its fifth field), or "" when there is none."""
+    parts = arn.split(":", 5)
+    return parts[4] if len(parts) == 6 else ""
+
+
 def image_bytes(key: str) -> bytes:
     """The demo image stored under `key` (run.sh --check compares presigned downloads with it)."""
     start, end = IMAGES[key]
@@ -305,7 +348,10 @@ def ensure_admin(env_file: str) -> None:
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
     }
-    arn, key = ensure_user(aws_client("iam"), ADMIN_USER, ADMIN_POLICY_NAME, everything)
+    # The customer's console user: in the customer account, so that its keys act there (and the
+    # x-moto-account-id header of its requests names its own account, as enforcement needs).
+    iam = aws_client("iam", account=CUSTOMER_ACCOUNT)
+    arn, key = ensure_user(iam, ADMIN_USER, ADMIN_POLICY_NAME, everything)
     write_env_file(
         env_file,
         {
@@ -314,12 +360,14 @@ def ensure_admin(env_file: str) -> None:
             "DEMO_ADMIN_AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
         },
     )
-    log(f"emulator admin {arn} (every action; access key in {os.path.relpath(env_file)})")
+    log(f"customer console user {arn} (every action; access key in {os.path.relpath(env_file)})")
 
 
 def phase_seed(url: str, token: str, objects_url: str | None, admin_env_file: str | None) -> None:
     api = Api(url, token)
-    iam, s3 = aws_client("iam"), aws_client("s3")
+    # The customer's side: the role and the bucket the validator checks, in the customer account.
+    iam = aws_client("iam", account=CUSTOMER_ACCOUNT)
+    s3 = aws_client("s3", account=CUSTOMER_ACCOUNT)
     if admin_env_file:
         ensure_admin(admin_env_file)
 
@@ -331,6 +379,8 @@ def phase_seed(url: str, token: str, objects_url: str | None, admin_env_file: st
     access_text = policy_text(access, "POST /policies/access")
 
     role_arn = ensure_role(iam, trust_text, access_text)
+    if arn_account(role_arn) != CUSTOMER_ACCOUNT:
+        raise SeedError(f"the role {role_arn} is not in the customer account {CUSTOMER_ACCOUNT}")
     log(f"role {role_arn} (trust and access policies as the API rendered them)")
 
     cors = api.call("GET", "/policies/cors")
@@ -338,11 +388,14 @@ def phase_seed(url: str, token: str, objects_url: str | None, admin_env_file: st
     if not isinstance(cors_rules, list) or not cors_rules:
         raise SeedError(f"GET /policies/cors: the answer has no \"cors\" rules: {json.dumps(cors)[:300]}")
 
-    ensure_bucket(s3, cors_rules, os.environ["AWS_ENDPOINT_URL"])
-    where = "the emulator"
+    ensure_bucket(s3, cors_rules, f"account {CUSTOMER_ACCOUNT} at {os.environ['AWS_ENDPOINT_URL']}")
+    where = f"the customer account {CUSTOMER_ACCOUNT}"
     if objects_url:
-        ensure_bucket(aws_client("s3", objects_url), cors_rules, objects_url, plain=True)
-        where = "both emulators"
+        # The plain emulator serves the presigned URLs, which are signed with the keys of the
+        # assumed customer role; it does not know them (they exist in the other moto only), so it
+        # answers from its default account: the bucket stays there, with no account header.
+        ensure_bucket(aws_client("s3", objects_url), cors_rules, f"the default account at {objects_url}", plain=True)
+        where += " and, for presigned URLs, the plain emulator's default account"
     log(f"bucket {BUCKET} in {where} (versioning and CORS as rendered): {', '.join(sorted(IMAGES))}")
 
     draft = {

@@ -1,12 +1,17 @@
-"""Proves scripts/moto_server.py's IAM condition patch against a real moto server.
+"""Proves scripts/moto_server.py's IAM patches against a real moto server.
 
 Run: .tools/venv/bin/pytest -q scripts/test_moto_launcher.py
 
-Each server is started with INITIAL_NO_AUTH_ACTION_COUNT=SETUP_REQUESTS: moto counts every request
-that goes through its IAM authorizer (one per boto3 call; retries are disabled below so a call is
-exactly one request) and enforces IAM from the next request on. The setup makes exactly that many
-calls, unauthenticated; every AssumeRole after it is signed with the new user's keys and evaluated
-against the role's trust policy (`StringEquals sts:ExternalId`) and the user's identity policy.
+The `patched` and `unpatched` servers are started with INITIAL_NO_AUTH_ACTION_COUNT=SETUP_REQUESTS:
+moto counts every request that goes through its IAM authorizer (one per boto3 call; retries are
+disabled below so a call is exactly one request) and enforces IAM from the next request on. The
+setup makes exactly that many calls, unauthenticated; every AssumeRole after it is signed with the
+new user's keys and evaluated against the role's trust policy (`StringEquals sts:ExternalId`) and
+the user's identity policy.
+
+The `accounts` server (cross-account roles, role sessions, DynamoDB) starts without enforcement
+and switches it on after its setup with moto's POST /moto-api/reset-auth 0, as scripts/run.sh
+does. The `unenforced` server never enforces IAM (external IDs are checked all the same).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -51,9 +57,15 @@ def _accepts(port: int) -> bool:
         return False
 
 
-def _server_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
-    env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(SETUP_REQUESTS)
+def _server_env(initial_no_auth: int | None = SETUP_REQUESTS) -> dict[str, str]:
+    """The server's environment; `initial_no_auth=None`: IAM not enforced (moto's default)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "MOTO_")) and k != "INITIAL_NO_AUTH_ACTION_COUNT"
+    }
+    if initial_no_auth is not None:
+        env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(initial_no_auth)
     return env
 
 
@@ -80,11 +92,12 @@ def _wait(proc: subprocess.Popen, log: Path, ready) -> str:
     pytest.fail(f"server not ready within {START_TIMEOUT_S}s:\n{log.read_text()}")
 
 
-def _start_patched(tmp: Path) -> tuple[subprocess.Popen, Path, str]:
+def _start_patched(tmp: Path, initial_no_auth: int | None = SETUP_REQUESTS) -> tuple[subprocess.Popen, Path, str]:
     ready_file = tmp / "ready"
     log = tmp / "launcher.log"
     cmd = [sys.executable, str(LAUNCHER), "--host", "127.0.0.1", "--port", "0", "--ready-file", str(ready_file)]
-    proc = subprocess.Popen(cmd, env=_server_env(), stdout=log.open("w"), stderr=subprocess.STDOUT)
+    env = _server_env(initial_no_auth)
+    proc = subprocess.Popen(cmd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     url = _wait(proc, log, lambda: ready_file.read_text().strip() if ready_file.exists() else None)
     return proc, log, url
 
@@ -325,3 +338,454 @@ def test_a_prefix_condition_lists_its_prefix_only():
     assert listing({"s3:prefix": "photos/"}) == PermissionResult.PERMITTED
     assert listing({"s3:prefix": "other/"}) != PermissionResult.PERMITTED
     assert listing({}) != PermissionResult.PERMITTED, "no prefix (HeadBucket, whole-bucket list) is denied"
+
+
+# --- two accounts: the platform's and a customer's ------------------------------------------------
+#
+# One server, started without enforcement; the setup runs unauthenticated and then switches IAM
+# enforcement on with moto's own POST /moto-api/reset-auth 0 (as scripts/run.sh does), so the setup
+# does not have to be an exact number of requests.
+
+PLATFORM_ACCOUNT = "123456789012"
+CUSTOMER_ACCOUNT = "210987654321"
+BUCKET = "customer-data"
+TABLE = "integrations"
+OTHER_TABLE = "other-table"
+
+
+def _client_as(service: str, url: str, creds: dict[str, str]):
+    """A client signing with `creds` (an STS Credentials dict, or a user's key: no SessionToken)."""
+    return boto3.session.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds.get("SessionToken"),
+        region_name=REGION,
+    ).client(service, endpoint_url=url, config=NO_RETRY)
+
+
+def _in_account(client, account: str):
+    """Send every request of `client` to `account`: moto reads x-moto-account-id first."""
+    client.meta.events.register(
+        "before-sign", lambda request, **_: request.headers.__setitem__("x-moto-account-id", account)
+    )
+    return client
+
+
+def _policy(*statements: dict) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def _trust(principal: str, external_id: str | None = EXTERNAL_ID) -> str:
+    statement: dict = {"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole"}
+    if external_id is not None:
+        statement["Condition"] = {"StringEquals": {"sts:ExternalId": external_id}}
+    return _policy(statement)
+
+
+def _enforce(url: str) -> None:
+    # moto reads the count from the raw body, which a form content type would swallow.
+    request = urllib.request.Request(
+        f"{url}/moto-api/reset-auth", data=b"0", method="POST", headers={"content-type": "text/plain"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+
+
+def _assume_as(url: str, creds: dict[str, str], role_arn: str, external_id: str | None = None) -> dict[str, str]:
+    kwargs = {"RoleArn": role_arn, "RoleSessionName": "launcher-test", "DurationSeconds": 900}
+    if external_id is not None:
+        kwargs["ExternalId"] = external_id
+    return _client_as("sts", url, creds).assume_role(**kwargs)["Credentials"]
+
+
+def _denied(call) -> None:
+    with pytest.raises(ClientError) as err:
+        call()
+    _assert_access_denied(err)
+
+
+def _setup_accounts(url: str) -> dict:
+    iam = _client("iam", url)
+    customer_iam = _in_account(_client("iam", url), CUSTOMER_ACCOUNT)
+
+    def user(name: str, *statements: dict) -> dict[str, str]:
+        arn = iam.create_user(UserName=name)["User"]["Arn"]
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        iam.put_user_policy(UserName=name, PolicyName="access", PolicyDocument=_policy(*statements))
+        return {"Arn": arn, "AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}
+
+    def role(client, name: str, trust: str, *statements: dict) -> str:
+        arn = client.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        if statements:
+            client.put_role_policy(RoleName=name, PolicyName="access", PolicyDocument=_policy(*statements))
+        return arn
+
+    assume_any = {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/*"}
+    platform_user = user("platform", assume_any)
+    # Patch 2: V may assume the platform role and nothing else; the role's policy is the platform's.
+    caller = user(
+        "platform-caller",
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": f"arn:aws:iam::{PLATFORM_ACCOUNT}:role/platform"},
+    )
+    platform_role = role(iam, "platform", _trust(caller["Arn"], None), assume_any)
+    table_arn = f"arn:aws:dynamodb:{REGION}:{PLATFORM_ACCOUNT}:table/{TABLE}"
+    table_reader = user(
+        "table-reader",
+        {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query"], "Resource": table_arn},
+        {"Effect": "Allow", "Action": "dynamodb:Query", "Resource": f"{table_arn}/index/allowed-index"},
+    )
+
+    read_own = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{BUCKET}/allowed/*"}
+    roles = {
+        "read": role(customer_iam, "customer-read", _trust(platform_user["Arn"]), read_own),
+        "other_principal": role(
+            customer_iam, "customer-other-principal", _trust(f"arn:aws:iam::{PLATFORM_ACCOUNT}:user/someone-else")
+        ),
+        "trusts_platform_role": role(customer_iam, "customer-trusts-platform-role", _trust(platform_role)),
+        "trusts_other_role": role(
+            customer_iam, "customer-trusts-other-role", _trust(f"arn:aws:iam::{PLATFORM_ACCOUNT}:role/other")
+        ),
+    }
+
+    s3 = _in_account(_client("s3", url), CUSTOMER_ACCOUNT)
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key="allowed/report.txt", Body=b"report")
+    s3.put_object(Bucket=BUCKET, Key="secret/keys.txt", Body=b"secret")
+
+    dynamodb = _client("dynamodb", url)
+    index = lambda name: {  # noqa: E731
+        "IndexName": name,
+        "KeySchema": [{"AttributeName": "owner", "KeyType": "HASH"}],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+    for name, indexes in ((TABLE, [index("allowed-index"), index("other-index")]), (OTHER_TABLE, [])):
+        dynamodb.create_table(
+            TableName=name,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}]
+            + ([{"AttributeName": "owner", "AttributeType": "S"}] if indexes else []),
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            **({"GlobalSecondaryIndexes": indexes} if indexes else {}),
+        )
+        dynamodb.put_item(TableName=name, Item={"pk": {"S": "a"}, "owner": {"S": "o"}})
+
+    return {
+        "url": url,
+        "platform_user": platform_user,
+        "caller": caller,
+        "platform_role": platform_role,
+        "table_reader": table_reader,
+        "roles": roles,
+    }
+
+
+@pytest.fixture(scope="module")
+def accounts(tmp_path_factory) -> Iterator[dict]:
+    proc, log, url = _start_patched(tmp_path_factory.mktemp("accounts"), initial_no_auth=None)
+    try:
+        env = _setup_accounts(url)
+        _enforce(url)
+        yield env
+    finally:
+        _stop(proc, log)
+
+
+def test_accounts_enforcement_is_on(accounts):
+    """Guards reset-auth: IAM really is enforced once the setup is done."""
+    with pytest.raises(ClientError) as err:
+        _client("sts", accounts["url"], "AKIAUNKNOWNKEY000000", "nope").get_caller_identity()
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+# Patch 1 (patch_cross_account_trust): the customer role's trust policy is evaluated.
+
+
+def test_cross_account_right_external_id_is_allowed(accounts):
+    creds = _assume_as(accounts["url"], accounts["platform_user"], accounts["roles"]["read"], EXTERNAL_ID)
+    assert creds["AccessKeyId"] and creds["SessionToken"]
+    identity = _client_as("sts", accounts["url"], creds).get_caller_identity()
+    assert identity["Account"] == CUSTOMER_ACCOUNT
+
+
+@pytest.mark.parametrize("external_id", ["ext-999", None])
+def test_cross_account_wrong_or_missing_external_id_is_denied(accounts, external_id):
+    _denied(lambda: _assume_as(accounts["url"], accounts["platform_user"], accounts["roles"]["read"], external_id))
+
+
+def test_cross_account_role_trusting_another_principal_is_denied(accounts):
+    role = accounts["roles"]["other_principal"]
+    _denied(lambda: _assume_as(accounts["url"], accounts["platform_user"], role, EXTERNAL_ID))
+
+
+def test_cross_account_missing_role_is_denied(accounts):
+    missing = f"arn:aws:iam::{CUSTOMER_ACCOUNT}:role/no-such-role"
+    _denied(lambda: _assume_as(accounts["url"], accounts["platform_user"], missing, EXTERNAL_ID))
+
+
+def test_cross_account_credentials_read_what_the_role_allows(accounts):
+    creds = _assume_as(accounts["url"], accounts["platform_user"], accounts["roles"]["read"], EXTERNAL_ID)
+    s3 = _client_as("s3", accounts["url"], creds)
+    assert s3.get_object(Bucket=BUCKET, Key="allowed/report.txt")["Body"].read() == b"report"
+
+
+def test_cross_account_credentials_are_denied_what_the_role_does_not_allow(accounts):
+    creds = _assume_as(accounts["url"], accounts["platform_user"], accounts["roles"]["read"], EXTERNAL_ID)
+    s3 = _client_as("s3", accounts["url"], creds)
+    _denied(lambda: s3.get_object(Bucket=BUCKET, Key="secret/keys.txt"))
+
+
+# Patch 2 (patch_role_principal_sessions): a trust policy naming a role admits its sessions.
+
+
+def _platform_session(accounts: dict) -> dict[str, str]:
+    return _assume_as(accounts["url"], accounts["caller"], accounts["platform_role"])
+
+
+def test_platform_role_session_assumes_a_role_trusting_the_platform_role(accounts):
+    session = _platform_session(accounts)
+    creds = _assume_as(accounts["url"], session, accounts["roles"]["trusts_platform_role"], EXTERNAL_ID)
+    assert creds["AccessKeyId"] and creds["SessionToken"]
+
+
+def test_platform_role_session_with_wrong_external_id_is_denied(accounts):
+    session = _platform_session(accounts)
+    _denied(lambda: _assume_as(accounts["url"], session, accounts["roles"]["trusts_platform_role"], "ext-999"))
+
+
+def test_role_trusting_another_role_denies_the_platform_session(accounts):
+    session = _platform_session(accounts)
+    _denied(lambda: _assume_as(accounts["url"], session, accounts["roles"]["trusts_other_role"], EXTERNAL_ID))
+
+
+def test_the_caller_itself_is_not_the_platform_role(accounts):
+    """A user of the platform account that is no session of the role: the trust names the role only."""
+    role = accounts["roles"]["trusts_platform_role"]
+    _denied(lambda: _assume_as(accounts["url"], accounts["platform_user"], role, EXTERNAL_ID))
+
+
+@pytest.mark.parametrize(
+    ("principal", "expected", "matches"),
+    [
+        ("arn:aws:sts::123456789012:assumed-role/platform/s", "arn:aws:iam::123456789012:role/platform", True),
+        ("arn:aws:sts::123456789012:assumed-role/platform/s", "arn:aws:iam::123456789012:role/team/platform", True),
+        ("arn:aws:sts::123456789012:assumed-role/platform/s", "arn:aws:iam::210987654321:role/platform", False),
+        ("arn:aws:sts::123456789012:assumed-role/platform/s", "arn:aws:iam::123456789012:role/platformx", False),
+        ("arn:aws:sts::123456789012:assumed-role/platform/s", "arn:aws:iam::123456789012:role/plat", False),
+        ("arn:aws:sts::123456789012:assumed-role/platform/s", "arn:aws:iam::123456789012:user/platform", False),
+        ("arn:aws:sts::123456789012:assumed-role/platform/s", "arn:aws-cn:iam::123456789012:role/platform", False),
+        ("arn:aws:iam::123456789012:user/platform", "arn:aws:iam::123456789012:role/platform", False),
+        ("arn:aws:sts::123456789012:assumed-role/platform/s", "*", False),
+    ],
+)
+def test_session_of_role_matches_account_and_role_name_only(principal, expected, matches):
+    assert _launcher_module().session_of_role(principal, expected) is matches
+
+
+# Patch 3 (patch_dynamodb_resources): DynamoDB is authorized against the table's ARN.
+
+
+def _table_reader(accounts: dict):
+    return _client_as("dynamodb", accounts["url"], accounts["table_reader"])
+
+
+def _dynamodb_denied(call) -> None:
+    """DynamoDB's refusal: 400 AccessDeniedException, naming the action and the resource."""
+    with pytest.raises(ClientError) as err:
+        call()
+    response = err.value.response
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 400, response
+    assert response["Error"]["Code"] == "AccessDeniedException", response
+    assert "is not authorized to perform: dynamodb:" in response["Error"]["Message"], response
+    assert " on resource: arn:aws:dynamodb:" in response["Error"]["Message"], response
+
+
+KEY = {"pk": {"S": "a"}}
+
+
+def test_dynamodb_get_item_and_query_on_the_granted_table_are_allowed(accounts):
+    dynamodb = _table_reader(accounts)
+    assert dynamodb.get_item(TableName=TABLE, Key=KEY)["Item"]["pk"] == {"S": "a"}
+    query = dynamodb.query(
+        TableName=TABLE, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": "a"}}
+    )
+    assert query["Count"] == 1
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda d: d.put_item(TableName=TABLE, Item={"pk": {"S": "b"}}),
+        lambda d: d.update_item(
+            TableName=TABLE, Key=KEY, UpdateExpression="SET x = :x", ExpressionAttributeValues={":x": {"S": "1"}}
+        ),
+        lambda d: d.delete_item(TableName=TABLE, Key=KEY),
+        lambda d: d.scan(TableName=TABLE),
+        lambda d: d.transact_write_items(TransactItems=[{"Put": {"TableName": TABLE, "Item": {"pk": {"S": "c"}}}}]),
+    ],
+    ids=["PutItem", "UpdateItem", "DeleteItem", "Scan", "TransactWriteItems"],
+)
+def test_dynamodb_actions_not_granted_on_the_table_are_denied(accounts, call):
+    dynamodb = _table_reader(accounts)
+    _dynamodb_denied(lambda: call(dynamodb))
+
+
+def test_dynamodb_get_item_on_another_table_is_denied(accounts):
+    dynamodb = _table_reader(accounts)
+    _dynamodb_denied(lambda: dynamodb.get_item(TableName=OTHER_TABLE, Key=KEY))
+
+
+def test_dynamodb_query_on_an_index_is_authorized_against_the_index(accounts):
+    dynamodb = _table_reader(accounts)
+
+    def query(index: str):
+        return dynamodb.query(
+            TableName=TABLE,
+            IndexName=index,
+            KeyConditionExpression="#o = :o",
+            ExpressionAttributeNames={"#o": "owner"},
+            ExpressionAttributeValues={":o": {"S": "o"}},
+        )
+
+    assert query("allowed-index")["Count"] == 1
+    _dynamodb_denied(lambda: query("other-index"))
+
+
+def test_dynamodb_transaction_items_are_authorized_per_table(accounts):
+    """AWS authorizes TransactGetItems' items as GetItem, on each item's table."""
+    dynamodb = _table_reader(accounts)
+    get = lambda table: {"Get": {"TableName": table, "Key": KEY}}  # noqa: E731
+    assert dynamodb.transact_get_items(TransactItems=[get(TABLE)])["Responses"][0]["Item"]["pk"] == {"S": "a"}
+    _dynamodb_denied(lambda: dynamodb.transact_get_items(TransactItems=[get(TABLE), get(OTHER_TABLE)]))
+
+
+ARN = "arn:aws:dynamodb:us-east-1:123456789012"
+
+
+@pytest.mark.parametrize(
+    ("operation", "body", "expected"),
+    [
+        ("GetItem", {"TableName": "T", "Key": {}}, [("GetItem", f"{ARN}:table/T")]),
+        ("GetItem", {"TableName": f"{ARN}:table/T"}, [("GetItem", f"{ARN}:table/T")]),
+        ("Query", {"TableName": "T", "IndexName": "I"}, [("Query", f"{ARN}:table/T/index/I")]),
+        ("Scan", {"TableName": "T", "IndexName": "I"}, [("Scan", f"{ARN}:table/T/index/I")]),
+        ("Query", {"TableName": "T"}, [("Query", f"{ARN}:table/T")]),
+        (
+            "BatchGetItem",
+            {"RequestItems": {"A": {}, "B": {}}},
+            [("BatchGetItem", f"{ARN}:table/A"), ("BatchGetItem", f"{ARN}:table/B")],
+        ),
+        ("BatchWriteItem", {"RequestItems": {"A": []}}, [("BatchWriteItem", f"{ARN}:table/A")]),
+        (
+            "TransactWriteItems",
+            {
+                "TransactItems": [
+                    {"Put": {"TableName": "A"}},
+                    {"ConditionCheck": {"TableName": "A"}},
+                    {"Delete": {"TableName": "B"}},
+                    {"Update": {"TableName": "B"}},
+                    {"Put": {"TableName": "A"}},
+                ]
+            },
+            [
+                ("PutItem", f"{ARN}:table/A"),
+                ("ConditionCheckItem", f"{ARN}:table/A"),
+                ("DeleteItem", f"{ARN}:table/B"),
+                ("UpdateItem", f"{ARN}:table/B"),
+            ],
+        ),
+        ("TransactGetItems", {"TransactItems": [{"Get": {"TableName": "A"}}]}, [("GetItem", f"{ARN}:table/A")]),
+        ("ListTables", {}, []),
+    ],
+)
+def test_dynamodb_authorizations(operation, body, expected):
+    assert _launcher_module().dynamodb_authorizations(operation, body, ARN) == expected
+
+
+# --- without IAM enforcement (patch_assume_role_external_id_unenforced) ---------------------------
+
+
+@pytest.fixture(scope="module")
+def unenforced(tmp_path_factory) -> Iterator[dict[str, str]]:
+    proc, log, url = _start_patched(tmp_path_factory.mktemp("unenforced"), initial_no_auth=None)
+    try:
+        iam = _in_account(_client("iam", url), CUSTOMER_ACCOUNT)
+        platform = f"arn:aws:iam::{PLATFORM_ACCOUNT}:user/platform"
+        conditioned = iam.create_role(RoleName="customer-read", AssumeRolePolicyDocument=_trust(platform))
+        plain = iam.create_role(RoleName="no-condition", AssumeRolePolicyDocument=_trust(platform, None))
+        yield {"url": url, "conditioned": conditioned["Role"]["Arn"], "plain": plain["Role"]["Arn"]}
+    finally:
+        _stop(proc, log)
+
+
+ANYONE = {"AccessKeyId": "testing", "SecretAccessKey": "testing"}
+
+
+def test_unenforced_server_does_not_enforce_iam(unenforced):
+    """Guards the setting: an unknown key is accepted, so nothing below is IAM enforcement."""
+    identity = _client("sts", unenforced["url"], "AKIAUNKNOWNKEY000000", "nope").get_caller_identity()
+    assert identity["Arn"]
+
+
+def test_unenforced_right_external_id_is_allowed(unenforced):
+    creds = _assume_as(unenforced["url"], ANYONE, unenforced["conditioned"], EXTERNAL_ID)
+    assert creds["AccessKeyId"] and creds["SessionToken"]
+
+
+@pytest.mark.parametrize("external_id", ["ext-999", None])
+def test_unenforced_wrong_or_missing_external_id_is_denied(unenforced, external_id):
+    _denied(lambda: _assume_as(unenforced["url"], ANYONE, unenforced["conditioned"], external_id))
+
+
+@pytest.mark.parametrize("external_id", ["anything", None])
+def test_unenforced_role_without_external_id_condition_keeps_moto_behaviour(unenforced, external_id):
+    assert _assume_as(unenforced["url"], ANYONE, unenforced["plain"], external_id)["AccessKeyId"]
+
+
+@pytest.mark.parametrize(
+    ("document", "conditioned"),
+    [
+        (_trust("arn:aws:iam::123456789012:user/u"), True),
+        (_trust("arn:aws:iam::123456789012:user/u", None), False),
+        (json.dumps({"Statement": {"Effect": "Allow", "Condition": {"StringLike": {"STS:externalid": "x*"}}}}), True),
+        (json.dumps({"Statement": [{"Effect": "Allow", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}]}), False),
+        ("not json", False),
+    ],
+)
+def test_trust_conditions_on_external_id(document, conditioned):
+    assert _launcher_module().trust_conditions_on(document, "sts:ExternalId") is conditioned
+
+
+# --- drift in the moto internals the new patches rely on ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sabotage", "named"),
+    [
+        (
+            "import moto.iam.access_control as m; del m.IAMRequestBase._check_role_trust_relationship",
+            "patch_cross_account_trust",
+        ),
+        ("import moto.iam.access_control as m; del m.IAMPolicyStatement._check_principal", "_check_principal"),
+        (
+            "import moto.dynamodb.responses as m; m.DynamoHandler._determine_resource = lambda self: '*'",
+            "patch_dynamodb_resources",
+        ),
+        (
+            "import moto.sts.responses as m; del m.TokenResponse._determine_resource",
+            "patch_assume_role_external_id_unenforced",
+        ),
+    ],
+)
+def test_new_patches_fail_loudly_when_moto_drifts(tmp_path, sabotage, named):
+    code = (
+        "import runpy, sys\n"
+        f"{sabotage}\n"
+        f"sys.argv = [{str(LAUNCHER)!r}, '--port', '0', '--ready-file', {str(tmp_path / 'ready')!r}]\n"
+        f"runpy.run_path({str(LAUNCHER)!r}, run_name='__main__')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=_server_env(), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 3, result
+    assert named in result.stderr
+    assert not (tmp_path / "ready").exists()

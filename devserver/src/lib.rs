@@ -106,7 +106,7 @@ impl DevServer {
         let credentials = shared::credentials::CredentialCache::new(sts, config.presign.credentials.clone());
         let validator = shared::validation::Validator::new(
             aws.clone(),
-            credentials.clone(),
+            credentials.assumer(),
             config.presign.s3_endpoint.clone(),
             config.api.platform_principal.clone(),
             config.api.app_origins.clone(),

@@ -16,6 +16,7 @@ pub struct AdminState {
     pub claims: ClaimNames,
     pub platform_principal: String,
     pub app_origins: Vec<crate::policy::AppOrigin>,
+    pub platform: crate::trust::PlatformIdentity,
 }
 
 /// The largest body an admin route accepts; an integration with 100 buckets fits in 8 KiB.
@@ -28,6 +29,7 @@ impl AdminState {
             claims: config.claims,
             platform_principal: config.platform_principal,
             app_origins: config.app_origins,
+            platform: config.platform,
         }
     }
 

@@ -108,6 +108,14 @@ pub fn platform_principal(env: &dyn Env) -> Result<String, ConfigError> {
     }
 }
 
+/// The account and partition of an already-checked `PLATFORM_PRINCIPAL_ARN`.
+pub fn platform_identity(principal: &str) -> Result<crate::trust::PlatformIdentity, ConfigError> {
+    crate::trust::PlatformIdentity::from_principal(principal).ok_or_else(|| ConfigError {
+        variable: "PLATFORM_PRINCIPAL_ARN",
+        message: format!("{principal:?} names no account and partition"),
+    })
+}
+
 /// What the HTTP functions (integrations, policies) need from their environment.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -115,13 +123,18 @@ pub struct ApiConfig {
     pub platform_principal: String,
     pub app_origins: Vec<crate::policy::AppOrigin>,
     pub claims: ClaimNames,
+    /// The platform principal's account and partition: customer roles are never in that account,
+    /// and the deployment serves that partition only.
+    pub platform: crate::trust::PlatformIdentity,
 }
 
 impl ApiConfig {
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        let principal = platform_principal(env)?;
         Ok(Self {
             table_name: required(env, "TABLE_NAME", "the DynamoDB table of integrations")?,
-            platform_principal: platform_principal(env)?,
+            platform: platform_identity(&principal)?,
+            platform_principal: principal,
             app_origins: app_origins(env)?,
             claims: claim_names(env),
         })

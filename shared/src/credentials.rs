@@ -10,6 +10,12 @@
 //!   credentials still valid keep serving, with URL lifetimes cut to what they can honour.
 //! - Bounded in entries; STS calls have timeouts and retries with jittered backoff (SDK standard
 //!   retry mode); the role session name carries the org id for the customer's CloudTrail.
+//! - The trust boundary ([`crate::trust`]): a lease asked `with_probe` is granted only after the
+//!   probe (a random external ID) was denied within the same credential lifetime; the probe runs in
+//!   the same single flight as the `AssumeRole` it guards, so it costs at most one extra STS call per
+//!   credential lifetime per role (`CacheStats::probes`).
+//! - A refresh that STS answers with a denial drops the cached credentials at once: revoking trust
+//!   stops URLs. Still-valid credentials are kept only while STS is unavailable.
 //!
 //! Why not `aws-config`'s `AssumeRoleProvider` + identity cache: it caches one role per provider
 //! (we need thousands of keys, bounded), has no negative caching, and its buffer time is fixed
@@ -20,6 +26,8 @@ use crate::policy::ExternalId;
 use crate::presign::SigningCredentials;
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -40,13 +48,18 @@ impl fmt::Debug for TempCredentials {
     }
 }
 
-/// Why the role could not be assumed.
+/// Why the role could not be assumed (or may not be signed through).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AssumeFailure {
-    /// STS refused: the trust policy, the external ID or the role is wrong. Not retried.
+    /// STS refused: the trust policy, the external ID or the role is wrong: the customer's to fix.
+    /// Not retried.
     Denied(String),
-    /// STS did not answer usefully (throttling, 5xx, timeout). Retried with backoff first.
+    /// The platform's problem, not the customer's: STS did not answer usefully (throttling, 5xx,
+    /// timeout), or refused the platform's own credentials or region (`ExpiredToken`,
+    /// `InvalidClientTokenId`, `RegionDisabledException`). Retried with backoff first.
     Unavailable(String),
+    /// The role also admits a random external ID ([`crate::trust::probe`]): it would serve any org.
+    NotEnforced,
 }
 
 impl AssumeFailure {
@@ -54,11 +67,12 @@ impl AssumeFailure {
         match self {
             AssumeFailure::Denied(_) => "ASSUME_ROLE_DENIED",
             AssumeFailure::Unavailable(_) => "ASSUME_ROLE_FAILED",
+            AssumeFailure::NotEnforced => crate::trust::EXTERNAL_ID_NOT_ENFORCED,
         }
     }
 
-    /// What the person reading the presign result should do.
-    pub fn message(&self, role_arn: &str) -> String {
+    /// What the person reading the presign result should do; `external_id` is the org's.
+    pub fn message(&self, role_arn: &str, external_id: Option<&ExternalId>) -> String {
         match self {
             AssumeFailure::Denied(_) => format!(
                 "The platform could not assume role {role_arn}: check that the role exists, that its trust \
@@ -66,8 +80,10 @@ impl AssumeFailure {
                  organization's external ID (GET /policies/trust shows both)."
             ),
             AssumeFailure::Unavailable(_) => format!(
-                "AWS STS did not answer when assuming role {role_arn}; this is usually temporary. Try again shortly."
+                "The platform could not reach AWS STS to assume role {role_arn}; this is on the platform's side, \
+                 not in your trust policy, and usually temporary. Try again shortly."
             ),
+            AssumeFailure::NotEnforced => crate::trust::not_enforced_message(role_arn, external_id),
         }
     }
 
@@ -75,7 +91,73 @@ impl AssumeFailure {
     pub fn detail(&self) -> &str {
         match self {
             AssumeFailure::Denied(d) | AssumeFailure::Unavailable(d) => d,
+            AssumeFailure::NotEnforced => "the role admitted a random external ID",
         }
+    }
+}
+
+/// The future an [`Assumer`] returns.
+pub type AssumeFuture<'a> = Pin<Box<dyn Future<Output = Result<TempCredentials, AssumeFailure>> + Send + 'a>>;
+
+/// One `AssumeRole` call as the platform principal: the seam between the trust rules (probe,
+/// cache, validation) and STS. [`StsAssumer`] calls AWS.
+pub trait Assumer: Send + Sync + fmt::Debug {
+    /// `external_id` `None` assumes without one.
+    fn assume<'a>(
+        &'a self,
+        org: &'a OrgId,
+        role_arn: &'a str,
+        external_id: Option<&'a str>,
+    ) -> AssumeFuture<'a>;
+}
+
+/// [`Assumer`] over AWS STS.
+#[derive(Debug, Clone)]
+pub struct StsAssumer {
+    sts: aws_sdk_sts::Client,
+    session_duration: Duration,
+}
+
+impl StsAssumer {
+    pub fn new(sts: aws_sdk_sts::Client, session_duration: Duration) -> Self {
+        Self { sts, session_duration }
+    }
+}
+
+impl Assumer for StsAssumer {
+    fn assume<'a>(
+        &'a self,
+        org: &'a OrgId,
+        role_arn: &'a str,
+        external_id: Option<&'a str>,
+    ) -> AssumeFuture<'a> {
+        Box::pin(async move {
+            let duration = i32::try_from(self.session_duration.as_secs()).unwrap_or(3600);
+            let out = self
+                .sts
+                .assume_role()
+                .role_arn(role_arn)
+                .role_session_name(session_name(org))
+                .set_external_id(external_id.map(str::to_owned))
+                .duration_seconds(duration)
+                .send()
+                .await
+                .map_err(classify)?;
+            let credentials = out
+                .credentials
+                .ok_or_else(|| AssumeFailure::Unavailable("STS answered without credentials".into()))?;
+            let expires_at = SystemTime::try_from(credentials.expiration).map_err(|_| {
+                AssumeFailure::Unavailable("STS answered with an unreadable expiration".into())
+            })?;
+            Ok(TempCredentials {
+                signing: SigningCredentials {
+                    access_key_id: credentials.access_key_id,
+                    secret_access_key: credentials.secret_access_key,
+                    session_token: Some(credentials.session_token),
+                },
+                expires_at,
+            })
+        })
     }
 }
 
@@ -92,6 +174,9 @@ struct Slot {
     failure: Option<AssumeFailure>,
     /// No STS call for this key before this time (set after a failure).
     quiet_until: SystemTime,
+    /// The probe was denied while these credentials were fetched: they may serve leases that
+    /// need a proof.
+    proven: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -127,6 +212,10 @@ pub struct CacheStats {
     pub refreshes: AtomicU64,
     pub failures: AtomicU64,
     pub assume_calls: AtomicU64,
+    /// Probes with a random external ID (each is one more `AssumeRole`, counted here only).
+    pub probes: AtomicU64,
+    /// Leases refused because the role admitted the random external ID.
+    pub not_enforced: AtomicU64,
 }
 
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
@@ -141,7 +230,7 @@ pub struct Lease {
 
 #[derive(Clone)]
 pub struct CredentialCache {
-    sts: aws_sdk_sts::Client,
+    assumer: Arc<dyn Assumer>,
     cache: moka::future::Cache<Key, Arc<Slot>>,
     config: CacheConfig,
     stats: Arc<CacheStats>,
@@ -168,11 +257,21 @@ impl CredentialCache {
     }
 
     pub fn with_clock(sts: aws_sdk_sts::Client, config: CacheConfig, clock: Clock) -> Self {
+        let assumer = Arc::new(StsAssumer::new(sts, config.session_duration));
+        Self::with_assumer(assumer, config, clock)
+    }
+
+    pub fn with_assumer(assumer: Arc<dyn Assumer>, config: CacheConfig, clock: Clock) -> Self {
         let cache = moka::future::Cache::builder()
             .max_capacity(config.max_entries)
             .time_to_live(config.session_duration + Duration::from_secs(60))
             .build();
-        Self { sts, cache, config, stats: Arc::new(CacheStats::default()), clock }
+        Self { assumer, cache, config, stats: Arc::new(CacheStats::default()), clock }
+    }
+
+    /// The assumer the cache calls (validation calls it directly: it must see what STS says now).
+    pub fn assumer(&self) -> Arc<dyn Assumer> {
+        self.assumer.clone()
     }
 
     pub fn stats(&self) -> &CacheStats {
@@ -185,12 +284,14 @@ impl CredentialCache {
 
     /// Credentials for the role that outlive `url_lifetime` (plus the safety margin) when STS
     /// allows; during an STS outage, still-valid credentials with a shorter `sign_until`.
+    /// `with_probe`: only credentials whose fetch included a denied probe ([`crate::trust::probe`]).
     pub async fn lease(
         &self,
         org: &OrgId,
         role_arn: &str,
         external_id: &ExternalId,
         url_lifetime: Duration,
+        with_probe: bool,
     ) -> Result<Lease, AssumeFailure> {
         let key = Key {
             org: org.clone(),
@@ -203,8 +304,9 @@ impl CredentialCache {
         let entry = self
             .cache
             .entry(key.clone())
-            .or_insert_with_if(self.fetch(key, previous), |slot| {
-                let fresh_enough = slot.credentials.as_ref().is_some_and(|c| c.expires_at >= wanted);
+            .or_insert_with_if(self.fetch(key, previous, with_probe), |slot| {
+                let fresh_enough = slot.credentials.as_ref().is_some_and(|c| c.expires_at >= wanted)
+                    && (slot.proven || !with_probe);
                 !fresh_enough && (self.clock)() >= slot.quiet_until
             })
             .await;
@@ -219,7 +321,8 @@ impl CredentialCache {
         let now = (self.clock)();
         match &slot.credentials {
             Some(credentials)
-                if credentials.expires_at > now + self.config.safety_margin + Duration::from_secs(1) =>
+                if credentials.expires_at > now + self.config.safety_margin + Duration::from_secs(1)
+                    && (slot.proven || !with_probe) =>
             {
                 Ok(Lease {
                     credentials: credentials.clone(),
@@ -233,32 +336,68 @@ impl CredentialCache {
         }
     }
 
-    async fn fetch(&self, key: Key, previous: Option<Arc<Slot>>) -> Arc<Slot> {
+    async fn fetch(&self, key: Key, previous: Option<Arc<Slot>>, with_probe: bool) -> Arc<Slot> {
         self.stats.assume_calls.fetch_add(1, Ordering::Relaxed);
         let started = std::time::Instant::now();
-        let result = self.assume(&key.org, &key.role_arn, Some(&key.external_id)).await;
+        let result = self.assumer.assume(&key.org, &key.role_arn, Some(&key.external_id)).await;
+        let result = match result {
+            Ok(credentials) if with_probe => self.prove(&key, credentials, previous.as_deref()).await,
+            Ok(credentials) => Ok((credentials, false)),
+            Err(failure) => Err(failure),
+        };
         let now = (self.clock)();
         match result {
-            Ok(credentials) => {
+            Ok((credentials, proven)) => {
                 tracing::info!(
                     org = %key.org,
                     role_arn = %key.role_arn,
+                    proven,
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     "assumed customer role"
                 );
-                Arc::new(Slot { credentials: Some(credentials), failure: None, quiet_until: now })
+                Arc::new(Slot { credentials: Some(credentials), failure: None, quiet_until: now, proven })
             }
             Err(failure) => {
                 self.stats.failures.fetch_add(1, Ordering::Relaxed);
-                let ttl = match failure {
-                    AssumeFailure::Denied(_) => self.config.denied_ttl,
-                    AssumeFailure::Unavailable(_) => self.config.unavailable_ttl,
-                };
                 tracing::warn!(org = %key.org, role_arn = %key.role_arn, code = failure.code(), detail = failure.detail(), "assume role failed");
-                // Keep serving credentials that are still valid: an outage shortens URLs, it does not break them.
-                let still_valid = previous.and_then(|p| p.credentials.clone()).filter(|c| c.expires_at > now);
-                Arc::new(Slot { credentials: still_valid, failure: Some(failure), quiet_until: now + ttl })
+                let (ttl, kept) = match failure {
+                    // Trust revoked or never granted: nothing signs through this key any more.
+                    AssumeFailure::Denied(_) | AssumeFailure::NotEnforced => (self.config.denied_ttl, None),
+                    // An outage shortens URLs, it does not break them: keep what is still valid.
+                    AssumeFailure::Unavailable(_) => (
+                        self.config.unavailable_ttl,
+                        previous.filter(|p| p.credentials.as_ref().is_some_and(|c| c.expires_at > now)),
+                    ),
+                };
+                Arc::new(Slot {
+                    credentials: kept.as_ref().and_then(|p| p.credentials.clone()),
+                    proven: kept.is_some_and(|p| p.proven),
+                    failure: Some(failure),
+                    quiet_until: now + ttl,
+                })
             }
+        }
+    }
+
+    /// The probe that must be denied before `credentials` may sign. An inconclusive probe proves
+    /// nothing: the credentials stand only if an earlier probe in this process proved the role.
+    async fn prove(
+        &self,
+        key: &Key,
+        credentials: TempCredentials,
+        previous: Option<&Slot>,
+    ) -> Result<(TempCredentials, bool), AssumeFailure> {
+        self.stats.probes.fetch_add(1, Ordering::Relaxed);
+        match crate::trust::probe(self.assumer.as_ref(), &key.org, &key.role_arn).await {
+            crate::trust::ProbeOutcome::Enforced => Ok((credentials, true)),
+            crate::trust::ProbeOutcome::NotEnforced => {
+                self.stats.not_enforced.fetch_add(1, Ordering::Relaxed);
+                Err(AssumeFailure::NotEnforced)
+            }
+            crate::trust::ProbeOutcome::Inconclusive(_) if previous.is_some_and(|p| p.proven) => {
+                Ok((credentials, true))
+            }
+            crate::trust::ProbeOutcome::Inconclusive(detail) => Err(AssumeFailure::Unavailable(detail)),
         }
     }
 
@@ -277,48 +416,55 @@ impl CredentialCache {
             external_id: external_id.as_str().to_owned(),
         };
         let now = (self.clock)();
-        self.cache
-            .insert(key, Arc::new(Slot { credentials: Some(credentials), failure: None, quiet_until: now }))
-            .await;
+        let slot = Slot { credentials: Some(credentials), failure: None, quiet_until: now, proven: true };
+        self.cache.insert(key, Arc::new(slot)).await;
     }
 
-    /// One `AssumeRole` call, bypassing the cache (validation uses it directly). `external_id`
-    /// `None` assumes without one, to prove the trust policy requires it.
+    /// One `AssumeRole` call, bypassing the cache. `external_id` `None` assumes without one.
     pub async fn assume(
         &self,
         org: &OrgId,
         role_arn: &str,
         external_id: Option<&str>,
     ) -> Result<TempCredentials, AssumeFailure> {
-        let duration = i32::try_from(self.config.session_duration.as_secs()).unwrap_or(3600);
-        let out = self
-            .sts
-            .assume_role()
-            .role_arn(role_arn)
-            .role_session_name(session_name(org))
-            .set_external_id(external_id.map(str::to_owned))
-            .duration_seconds(duration)
-            .send()
-            .await
-            .map_err(classify)?;
-        let credentials = out
-            .credentials
-            .ok_or_else(|| AssumeFailure::Unavailable("STS answered without credentials".into()))?;
-        let expires_at = SystemTime::try_from(credentials.expiration)
-            .map_err(|_| AssumeFailure::Unavailable("STS answered with an unreadable expiration".into()))?;
-        Ok(TempCredentials {
-            signing: SigningCredentials {
-                access_key_id: credentials.access_key_id,
-                secret_access_key: credentials.secret_access_key,
-                session_token: Some(credentials.session_token),
-            },
-            expires_at,
-        })
+        self.assumer.assume(org, role_arn, external_id).await
     }
 }
 
-/// Denials are configuration errors, told apart by code and, because some emulators answer
-/// with bodies the SDK cannot parse, by HTTP status (real AWS sends the same code with 403).
+/// STS error codes that are the platform's problem, whatever their HTTP status: its own
+/// credentials (expired, unknown), its STS region, or STS itself. Never "fix your trust policy".
+const PLATFORM_SIDE_CODES: &[&str] = &[
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "SignatureDoesNotMatch",
+    "IncompleteSignature",
+    "RegionDisabledException",
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "ServiceUnavailable",
+    "InternalFailure",
+    "IDPCommunicationError",
+];
+
+/// Whose problem an STS error is. Denials (the customer's) are told apart by code and, because
+/// some emulators answer with bodies the SDK cannot parse, by HTTP 403 without a code (real AWS
+/// sends `AccessDenied` with 403). Everything else (timeouts, 5xx, platform-side codes) is
+/// transient.
+pub fn classify_sts(code: Option<&str>, status: Option<u16>, detail: String) -> AssumeFailure {
+    match (code, status) {
+        (Some(code), _) if PLATFORM_SIDE_CODES.contains(&code) => AssumeFailure::Unavailable(detail),
+        (
+            Some("AccessDenied" | "AccessDeniedException" | "MalformedPolicyDocument" | "ValidationError"),
+            _,
+        ) => AssumeFailure::Denied(detail),
+        (None, Some(403)) => AssumeFailure::Denied(detail),
+        _ => AssumeFailure::Unavailable(detail),
+    }
+}
+
 fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
     err: SdkError<E, aws_smithy_runtime_api::http::Response>,
 ) -> AssumeFailure {
@@ -327,21 +473,7 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
         SdkError::ServiceError(e) => Some(e.raw().status().as_u16()),
         _ => None,
     };
-    let code = err.code().map(str::to_owned);
-    match (code.as_deref(), status) {
-        (
-            Some(
-                "AccessDenied"
-                | "AccessDeniedException"
-                | "RegionDisabledException"
-                | "MalformedPolicyDocument"
-                | "ValidationError",
-            ),
-            _,
-        ) => AssumeFailure::Denied(detail),
-        (_, Some(400 | 403)) if code.as_deref() != Some("Throttling") => AssumeFailure::Denied(detail),
-        _ => AssumeFailure::Unavailable(detail),
-    }
+    classify_sts(err.code(), status, detail)
 }
 
 /// The STS client the cache uses: bounded attempts with jittered exponential backoff and

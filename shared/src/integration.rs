@@ -13,6 +13,18 @@ use serde_json::{json, Map, Value};
 
 pub const MAX_NAME_CHARS: usize = 128;
 
+/// Codes of the validation checks, stable for clients. Here rather than in the validator because
+/// presign reads them too: a recorded `ASSUME_ROLE` failure stops its URLs.
+pub mod check_codes {
+    pub const ASSUME_ROLE: &str = "ASSUME_ROLE";
+    pub const EXTERNAL_ID_REQUIRED: &str = "EXTERNAL_ID_REQUIRED";
+    pub const BUCKET_REGION: &str = "BUCKET_REGION";
+    pub const LIST_ACCESS: &str = "LIST_ACCESS";
+    pub const READ_ACCESS: &str = "READ_ACCESS";
+    pub const VERSION_READ: &str = "VERSION_READ";
+    pub const CORS: &str = "CORS";
+}
+
 /// The health an integration was last seen in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -67,6 +79,8 @@ pub struct Integration {
     pub created_at: String,
     pub updated_at: String,
     pub status: Status,
+    /// The latest conclusive probe of the role's trust policy ([`crate::trust`]).
+    pub external_id_proof: Option<crate::trust::ExternalIdProof>,
 }
 
 impl Scoped for Integration {
@@ -102,6 +116,7 @@ impl Integration {
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "status": self.status,
+            "external_id_proof": self.external_id_proof,
         })
     }
 }
@@ -119,7 +134,8 @@ pub struct IntegrationDraft {
 }
 
 /// Fields of the stored shape that a client may send back unchanged on replace; they are ignored.
-const READ_ONLY_FIELDS: &[&str] = &["id", "created_at", "updated_at", "status", "history", "policies"];
+const READ_ONLY_FIELDS: &[&str] =
+    &["id", "created_at", "updated_at", "status", "history", "policies", "external_id_proof"];
 
 fn missing(field: &str, hint: &str) -> ApiError {
     ApiError::bad_request("MISSING_FIELD", Some(field), format!("The field {field:?} is required: {hint}."))

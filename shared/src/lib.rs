@@ -24,6 +24,7 @@ pub mod scope;
 pub mod store;
 #[cfg(feature = "lambda")]
 pub mod telemetry;
+pub mod trust;
 #[cfg(feature = "validation")]
 pub mod validation;
 

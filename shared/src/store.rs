@@ -138,7 +138,7 @@ impl Store {
 
     fn integration_item(&self, org: &OrgId, integration: &Integration) -> Item {
         let status = serde_json::to_string(&integration.status).unwrap_or_else(|_| "null".into());
-        HashMap::from([
+        let mut item = HashMap::from([
             ("pk".to_owned(), pk(org)),
             ("sk".to_owned(), s(format!("INT#{}", integration.id))),
             ("kind".to_owned(), s("integration")),
@@ -153,7 +153,11 @@ impl Store {
             ("created_at".to_owned(), s(&integration.created_at)),
             ("updated_at".to_owned(), s(&integration.updated_at)),
             ("status".to_owned(), s(status)),
-        ])
+        ]);
+        if let Some(proof) = &integration.external_id_proof {
+            item.insert("external_id_proof".to_owned(), s(serde_json::to_string(proof).unwrap_or_default()));
+        }
+        item
     }
 
     fn scope_lock_item(&self, org: &OrgId, scope_key: &str, integration: &Integration) -> Item {
@@ -269,6 +273,7 @@ impl Store {
             created_at: now.clone(),
             updated_at: now,
             status: Status::unverified(),
+            external_id_proof: None,
         };
         let scope_key = integration.scope.key();
         let items = vec![
@@ -363,6 +368,7 @@ impl Store {
         if current.version != expected_version {
             return Err(Self::stale(id, current.version, expected_version));
         }
+        let draft_role = draft.role_arn.as_str().to_owned();
         let updated = Integration {
             id: current.id.clone(),
             name: draft.name,
@@ -375,6 +381,8 @@ impl Store {
             updated_at: now_rfc3339(),
             // A new configuration has not been validated yet.
             status: Status::unverified(),
+            // A proof is about one role: it stands while the role stays.
+            external_id_proof: current.external_id_proof.clone().filter(|p| p.role_arn == draft_role),
         };
         let old_key = current.scope.key();
         let new_key = updated.scope.key();
@@ -546,6 +554,10 @@ pub fn decode(item: &Item) -> Result<Integration, ApiError> {
         created_at: get_s(item, "created_at")?.to_owned(),
         updated_at: get_s(item, "updated_at")?.to_owned(),
         status,
+        external_id_proof: match item.get("external_id_proof").and_then(|v| v.as_s().ok()) {
+            None => None,
+            Some(json) => Some(serde_json::from_str(json).map_err(|_| corrupt("external_id_proof"))?),
+        },
     })
 }
 
@@ -565,26 +577,35 @@ impl Store {
     /// transaction conditioned on the integration still existing at the version that was
     /// validated: a concurrent replace is never overwritten (the report about the old
     /// configuration is dropped) and a deleted integration is never resurrected.
-    /// `Ok(false)` when the report was dropped for that reason.
+    /// `Ok(false)` when the report was dropped for that reason. A conclusive probe's `proof`
+    /// replaces the recorded one in the same write; `None` keeps what was recorded.
     pub async fn record_report(
         &self,
         org: &OrgId,
         id: &str,
         validated_version: u64,
         report: &Status,
+        proof: Option<&crate::trust::ExternalIdProof>,
     ) -> Result<bool, ApiError> {
         let status = serde_json::to_string(report).map_err(ApiError::internal)?;
-        let update = aws_sdk_dynamodb::types::Update::builder()
+        let mut update = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
             .key("pk", pk(org))
             .key("sk", s(format!("INT#{id}")))
-            .update_expression("SET #status = :status")
             .condition_expression("attribute_exists(pk) AND version = :v")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":status", s(status.clone()))
-            .expression_attribute_values(":v", n(validated_version))
-            .build()
-            .map_err(ApiError::internal)?;
+            .expression_attribute_values(":v", n(validated_version));
+        update = match proof {
+            Some(proof) => update
+                .update_expression("SET #status = :status, external_id_proof = :proof")
+                .expression_attribute_values(
+                    ":proof",
+                    s(serde_json::to_string(proof).map_err(ApiError::internal)?),
+                ),
+            None => update.update_expression("SET #status = :status"),
+        };
+        let update = update.build().map_err(ApiError::internal)?;
         let now = crate::clock::unix_secs(std::time::SystemTime::now());
         let checked_at = report.checked_at.clone().unwrap_or_else(now_rfc3339);
         let history = HashMap::from([

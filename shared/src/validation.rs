@@ -2,32 +2,30 @@
 //! stable code, a result and a message naming the fix (the policy statement, trust condition,
 //! region or CORS rule to change).
 //!
-//! Per integration: assume the role with the org's external ID (must succeed) and without it (must
-//! fail, else the trust policy does not stop a confused deputy). Per permitted bucket: its real
-//! region, list access, read access to one object (and one object version when versioning is on),
-//! and a CORS preflight for each app origin.
+//! Per integration: assume the role with the org's external ID (must succeed) and, once that
+//! worked, with a random external ID (must fail, else the role would serve any org: the
+//! confused deputy; the probe and its words are [`crate::trust`]'s, shared with presign). Per
+//! permitted bucket: its real region, list access, read access to one object (and one object
+//! version when versioning is on), and a CORS preflight for each app origin.
+//!
+//! An STS outage is the platform's problem: its checks are recorded as `warn` ("not known") and
+//! the report keeps the integration's previous state, so an outage never turns a healthy
+//! integration `failing`, and the recorded proof stays as it was.
 
 use crate::auth::OrgId;
 use crate::bucket::BucketName;
 use crate::clock::rfc3339;
-use crate::credentials::{AssumeFailure, CredentialCache, TempCredentials};
+use crate::credentials::{AssumeFailure, Assumer, TempCredentials};
 use crate::integration::{Check, CheckResult, HealthState, Integration, Status};
 use crate::policy::{cors_configuration, to_pretty_json, AppOrigin, ExternalId};
 use crate::presign::{encode_into, S3Endpoint};
 use crate::region::Region;
+use crate::trust::{ExternalIdProof, ProbeOutcome};
 use aws_sdk_s3::error::ProvideErrorMetadata;
+use std::sync::Arc;
 use std::time::SystemTime;
 
-/// Codes of the checks, stable for clients.
-pub mod codes {
-    pub const ASSUME_ROLE: &str = "ASSUME_ROLE";
-    pub const EXTERNAL_ID_REQUIRED: &str = "EXTERNAL_ID_REQUIRED";
-    pub const BUCKET_REGION: &str = "BUCKET_REGION";
-    pub const LIST_ACCESS: &str = "LIST_ACCESS";
-    pub const READ_ACCESS: &str = "READ_ACCESS";
-    pub const VERSION_READ: &str = "VERSION_READ";
-    pub const CORS: &str = "CORS";
-}
+pub use crate::integration::check_codes as codes;
 
 fn check(code: &str, target: impl Into<String>, result: CheckResult, message: impl Into<String>) -> Check {
     Check { code: code.to_owned(), target: target.into(), result, message: message.into() }
@@ -58,10 +56,17 @@ pub fn preflight_allows(
     (200..300).contains(&status) && origin_ok && methods_ok
 }
 
+/// What one validation found: the report, and the probe's conclusion when it reached one.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub status: Status,
+    pub proof: Option<ExternalIdProof>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Validator {
     sdk: aws_config::SdkConfig,
-    assumer: CredentialCache,
+    assumer: Arc<dyn Assumer>,
     endpoint: S3Endpoint,
     platform_principal: String,
     origins: Vec<AppOrigin>,
@@ -69,12 +74,11 @@ pub struct Validator {
 }
 
 impl Validator {
-    /// `sdk` is the base AWS config (its endpoint, if any, is used for S3 calls); `assumer` is
-    /// used only through [`CredentialCache::assume`], bypassing its cache: validation must see
-    /// what STS says now.
+    /// `sdk` is the base AWS config (its endpoint, if any, is used for S3 calls); `assumer` makes
+    /// every `AssumeRole` call uncached: validation must see what STS says now.
     pub fn new(
         sdk: aws_config::SdkConfig,
-        assumer: CredentialCache,
+        assumer: Arc<dyn Assumer>,
         endpoint: S3Endpoint,
         platform_principal: String,
         origins: Vec<AppOrigin>,
@@ -92,9 +96,10 @@ impl Validator {
         org: &OrgId,
         external_id: Option<&ExternalId>,
         integration: &Integration,
-    ) -> Status {
+    ) -> Report {
         let mut checks = Vec::new();
         let role = integration.role_arn.as_str();
+        let mut sts_unavailable = false;
         let assumed = match external_id {
             None => {
                 checks.push(check(
@@ -116,7 +121,7 @@ impl Validator {
                     ));
                     Some(credentials)
                 }
-                Err(AssumeFailure::Denied(_)) => {
+                Err(AssumeFailure::Denied(_) | AssumeFailure::NotEnforced) => {
                     checks.push(check(
                         codes::ASSUME_ROLE,
                         "role",
@@ -133,47 +138,61 @@ impl Validator {
                 }
                 Err(AssumeFailure::Unavailable(detail)) => {
                     tracing::warn!(role, detail, "STS unavailable during validation");
+                    sts_unavailable = true;
                     checks.push(check(
                         codes::ASSUME_ROLE,
                         "role",
-                        CheckResult::Fail,
-                        "AWS STS did not answer; nothing is known to be wrong with the role. Validate again shortly.",
+                        CheckResult::Warn,
+                        "Not known: AWS STS did not answer the platform, so nothing is known to be wrong with the \
+                         role. This is on the platform's side; validate again shortly.",
                     ));
                     None
                 }
             },
         };
 
-        checks.push(match self.assumer.assume(org, role, None).await {
-            Ok(_) => check(
-                codes::EXTERNAL_ID_REQUIRED,
-                "role",
-                CheckResult::Warn,
-                format!(
-                    "The role's trust policy lets the platform assume it WITHOUT your external ID, so another \
-                     customer of the platform could point an integration at your role (confused deputy). Add \
-                     \"Condition\": {{\"StringEquals\": {{\"sts:ExternalId\": \"{}\"}}}} to the trust policy's statement.",
-                    external_id.map_or("<your external ID>", ExternalId::as_str)
-                ),
-            ),
-            // A denial proves the condition only when the same role admits the platform with the
-            // external ID; otherwise the role may be missing or not trust the platform at all.
-            Err(AssumeFailure::Denied(_)) if assumed.is_some() => {
-                check(codes::EXTERNAL_ID_REQUIRED, "role", CheckResult::Pass, "The trust policy requires your external ID.")
-            }
-            Err(AssumeFailure::Denied(_)) => check(
+        // The probe runs only once the role admitted the org's own external ID: a denial proves
+        // the condition only then, and each probe is an AccessDenied line in the customer's CloudTrail.
+        let mut proof = None;
+        checks.push(match assumed {
+            None => check(
                 codes::EXTERNAL_ID_REQUIRED,
                 "role",
                 CheckResult::Warn,
                 "Not known yet: whether the trust policy requires your external ID can only be tested once the \
                  platform can assume the role with it (fix ASSUME_ROLE above, then validate again).",
             ),
-            Err(AssumeFailure::Unavailable(_)) => check(
-                codes::EXTERNAL_ID_REQUIRED,
-                "role",
-                CheckResult::Warn,
-                "AWS STS did not answer, so whether the trust policy requires the external ID is unknown. Validate again shortly.",
-            ),
+            Some(_) => match crate::trust::probe(self.assumer.as_ref(), org, role).await {
+                ProbeOutcome::Enforced => {
+                    proof = Some(ExternalIdProof::new(&integration.role_arn, true, SystemTime::now()));
+                    check(
+                        codes::EXTERNAL_ID_REQUIRED,
+                        "role",
+                        CheckResult::Pass,
+                        "The trust policy requires your external ID: a random one was refused.",
+                    )
+                }
+                ProbeOutcome::NotEnforced => {
+                    proof = Some(ExternalIdProof::new(&integration.role_arn, false, SystemTime::now()));
+                    check(
+                        codes::EXTERNAL_ID_REQUIRED,
+                        "role",
+                        CheckResult::Fail,
+                        crate::trust::not_enforced_message(role, external_id),
+                    )
+                }
+                ProbeOutcome::Inconclusive(detail) => {
+                    tracing::warn!(role, detail, "STS unavailable during the external-ID probe");
+                    sts_unavailable = true;
+                    check(
+                        codes::EXTERNAL_ID_REQUIRED,
+                        "role",
+                        CheckResult::Warn,
+                        "Not known: AWS STS did not answer the platform's probe, so whether the trust policy \
+                         requires your external ID is unknown. This is on the platform's side; validate again shortly.",
+                    )
+                }
+            },
         });
 
         if let Some(credentials) = assumed {
@@ -181,7 +200,10 @@ impl Validator {
                 self.check_bucket(integration, bucket, &credentials, &mut checks).await;
             }
         }
-        Status { state: overall(&checks), checked_at: Some(rfc3339(SystemTime::now())), checks }
+        // What could not be checked is not known to be wrong: the previous state stands (an
+        // integration never validated stays unverified).
+        let state = if sts_unavailable { integration.status.state } else { overall(&checks) };
+        Report { status: Status { state, checked_at: Some(rfc3339(SystemTime::now())), checks }, proof }
     }
 
     fn s3(&self, credentials: &TempCredentials, region: Region) -> aws_sdk_s3::Client {

@@ -16,12 +16,7 @@ fn event(name: &str, id: &str) -> lambda_http::Request {
 }
 
 fn config(app: &TestApp) -> ApiConfig {
-    ApiConfig {
-        table_name: app.store.table().to_owned(),
-        platform_principal: PLATFORM_PRINCIPAL.to_owned(),
-        app_origins: vec![shared::policy::AppOrigin::parse(APP_ORIGIN).unwrap()],
-        claims: Default::default(),
-    }
+    api_config(app.store.table(), PLATFORM_PRINCIPAL)
 }
 
 fn body(response: &Response<Body>) -> Value {
@@ -103,6 +98,15 @@ async fn the_presign_event_runs_through_the_presign_handler_for_a_member() {
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
+    // The plain emulator enforces no trust policy, so a probe there would succeed and refuse the
+    // integration: it carries the proof a validation against AWS records.
+    let created = body(&created);
+    let id = created["id"].as_str().unwrap();
+    let role = shared::RoleArn::parse(created["role_arn"].as_str().unwrap()).unwrap();
+    let proof = shared::trust::ExternalIdProof::new(&role, true, std::time::SystemTime::now());
+    let org = shared::auth::OrgId::parse("acme").unwrap();
+    let unverified = shared::integration::Status::unverified();
+    assert!(app.store.record_report(&org, id, 1, &unverified, Some(&proof)).await.unwrap(), "recorded");
 
     let aws = aws_config().await;
     let cache = shared::credentials::CredentialCache::new(

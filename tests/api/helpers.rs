@@ -82,12 +82,7 @@ pub async fn spawn_app_serving(web_dir: Option<std::path::PathBuf>) -> TestApp {
     let config = DevConfig {
         listen_addr: "127.0.0.1:0".parse().expect("loopback address"),
         jwt_secret: JWT_SECRET.to_owned(),
-        api: ApiConfig {
-            table_name: table,
-            platform_principal: PLATFORM_PRINCIPAL.to_owned(),
-            app_origins: vec![shared::policy::AppOrigin::parse(APP_ORIGIN).expect("origin")],
-            claims: Default::default(),
-        },
+        api: api_config(&table, PLATFORM_PRINCIPAL),
         presign: presign_config(store.table()),
         validate: validate_config(store.table()),
         web_dir,
@@ -99,10 +94,20 @@ pub async fn spawn_app_serving(web_dir: Option<std::path::PathBuf>) -> TestApp {
     TestApp { url: format!("http://{addr}"), client: reqwest::Client::new(), store, dynamo }
 }
 
+/// The HTTP functions' settings for tests: the app origin and `principal` as the platform's.
+pub fn api_config(table: &str, principal: &str) -> ApiConfig {
+    let mut env = std::collections::HashMap::new();
+    env.insert("TABLE_NAME".to_owned(), table.to_owned());
+    env.insert("PLATFORM_PRINCIPAL_ARN".to_owned(), principal.to_owned());
+    env.insert("APP_ORIGINS".to_owned(), APP_ORIGIN.to_owned());
+    ApiConfig::from_env(&env).expect("api config")
+}
+
 /// Presign settings for tests: URLs point at the emulator, path-style.
 pub fn presign_config(table: &str) -> presign::PresignConfig {
     let mut env = std::collections::HashMap::new();
     env.insert("TABLE_NAME".to_owned(), table.to_owned());
+    env.insert("PLATFORM_PRINCIPAL_ARN".to_owned(), PLATFORM_PRINCIPAL.to_owned());
     env.insert("S3_ENDPOINT_URL".to_owned(), emulator_endpoint());
     presign::PresignConfig::from_env(&env).expect("presign config")
 }
@@ -209,7 +214,7 @@ impl TestApp {
 pub fn bucket_body(name: &str, bucket: &str) -> Value {
     serde_json::json!({
         "name": name,
-        "role_arn": "arn:aws:iam::123456789012:role/platform-read",
+        "role_arn": "arn:aws:iam::210987654321:role/platform-read",
         "region": "us-east-1",
         "scope": {"type": "bucket", "bucket": bucket},
         "versioning": false
@@ -220,7 +225,7 @@ pub fn bucket_body(name: &str, bucket: &str) -> Value {
 pub fn default_body(name: &str, buckets: &[&str]) -> Value {
     serde_json::json!({
         "name": name,
-        "role_arn": "arn:aws:iam::123456789012:role/platform-read",
+        "role_arn": "arn:aws:iam::210987654321:role/platform-read",
         "region": "us-east-1",
         "scope": {"type": "default", "buckets": buckets},
         "versioning": true
@@ -274,16 +279,12 @@ pub async fn spawn_app_with(options: AppWith) -> (TestApp, Arc<DevServer>) {
     let mut env = std::collections::HashMap::new();
     env.insert("TABLE_NAME".to_owned(), table.clone());
     env.insert("S3_ENDPOINT_URL".to_owned(), options.s3_endpoint.clone());
+    env.insert("PLATFORM_PRINCIPAL_ARN".to_owned(), options.platform_principal.clone());
     env.extend(options.presign_env.iter().cloned());
     let config = DevConfig {
         listen_addr: "127.0.0.1:0".parse().expect("loopback address"),
         jwt_secret: JWT_SECRET.to_owned(),
-        api: ApiConfig {
-            table_name: table,
-            platform_principal: options.platform_principal.clone(),
-            app_origins: vec![shared::policy::AppOrigin::parse(APP_ORIGIN).expect("origin")],
-            claims: Default::default(),
-        },
+        api: api_config(&table, &options.platform_principal),
         presign: presign::PresignConfig::from_env(&env).expect("presign config"),
         validate: validate_config(store.table()),
         web_dir: None,

@@ -28,6 +28,13 @@ const NO_AUTH_REQUESTS: &str = "1000000000";
 const FAKE_IAM_AUTH: &str =
     "AWS4-HMAC-SHA256 Credential=testing/20200101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0";
 
+/// The platform's account: moto's default, where the platform principal lives.
+pub const PLATFORM_ACCOUNT: &str = "123456789012";
+/// The customer's account: every customer role and bucket lives here, never in the platform's, as
+/// on AWS. moto picks a request's account from its `x-moto-account-id` header, else from its access
+/// key's account (moto 5.2.5 `core/responses.py::get_current_account`).
+pub const CUSTOMER_ACCOUNT: &str = "210987654321";
+
 #[derive(Debug)]
 pub struct MotoProcess {
     pub url: String,
@@ -138,6 +145,22 @@ impl MotoProcess {
         assert!(answer.contains("\"ok\""), "reset-auth: {answer}");
     }
 
+    /// Replaces a role's trust policy mid-test (trust revoked or widened): enforcement pauses for
+    /// the one unsigned IAM call and is back on when this returns.
+    pub async fn update_trust(&self, account: &str, role_name: &str, trust_policy: &str) {
+        self.moto_api("reset-auth", NO_AUTH_REQUESTS).await;
+        self.iam(
+            account,
+            &[
+                ("Action", "UpdateAssumeRolePolicy"),
+                ("RoleName", role_name),
+                ("PolicyDocument", trust_policy),
+            ],
+        )
+        .await;
+        self.enforce_now().await;
+    }
+
     /// Empties the recording and records every request from now on.
     pub async fn start_recording(&self) {
         self.moto_api("recorder/reset-recording", "").await;
@@ -180,9 +203,9 @@ impl MotoProcess {
         self.recorded("AssumeRole", Some(role_arn)).await.len()
     }
 
-    /// One IAM query-API call, unsigned: only for set-up, before [`MotoProcess::enforce_now`].
-    /// Returns the XML answer; panics on an error answer.
-    pub async fn iam(&self, params: &[(&str, &str)]) -> String {
+    /// One IAM query-API call in `account`, unsigned: only for set-up, before
+    /// [`MotoProcess::enforce_now`]. Returns the XML answer; panics on an error answer.
+    pub async fn iam(&self, account: &str, params: &[(&str, &str)]) -> String {
         let mut body = String::from("Version=2010-05-08");
         for (name, value) in params {
             body.push('&');
@@ -195,6 +218,7 @@ impl MotoProcess {
             self.http
                 .post(format!("{}/", self.url))
                 .header("authorization", FAKE_IAM_AUTH)
+                .header("x-moto-account-id", account)
                 .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
                 .body(body)
                 .send(),
@@ -210,19 +234,38 @@ impl MotoProcess {
 
     /// An IAM user with an access key, allowed `sts:AssumeRole` on any role (whether a role lets
     /// it in is then up to the role's trust policy).
+    /// The user is in the platform's account.
     pub async fn create_user_allowed_to_assume_roles(&self, name: &str) -> IamUser {
-        let created = self.iam(&[("Action", "CreateUser"), ("UserName", name)]).await;
-        let key = self.iam(&[("Action", "CreateAccessKey"), ("UserName", name)]).await;
         let policy = serde_json::json!({
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]
         });
-        self.iam(&[
-            ("Action", "PutUserPolicy"),
-            ("UserName", name),
-            ("PolicyName", "assume-customer-roles"),
-            ("PolicyDocument", &policy.to_string()),
-        ])
+        self.create_user(PLATFORM_ACCOUNT, name, &policy.to_string()).await
+    }
+
+    /// The customer's administrator: an IAM user of [`CUSTOMER_ACCOUNT`] allowed everything there
+    /// (its keys act in that account: buckets and objects made with them are the customer's).
+    pub async fn create_customer_admin(&self) -> IamUser {
+        let policy = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
+        });
+        self.create_user(CUSTOMER_ACCOUNT, "customer-admin", &policy.to_string()).await
+    }
+
+    /// An IAM user of `account` with an access key and this inline policy.
+    pub async fn create_user(&self, account: &str, name: &str, policy: &str) -> IamUser {
+        let created = self.iam(account, &[("Action", "CreateUser"), ("UserName", name)]).await;
+        let key = self.iam(account, &[("Action", "CreateAccessKey"), ("UserName", name)]).await;
+        self.iam(
+            account,
+            &[
+                ("Action", "PutUserPolicy"),
+                ("UserName", name),
+                ("PolicyName", "inline"),
+                ("PolicyDocument", policy),
+            ],
+        )
         .await;
         IamUser {
             arn: xml_text(&created, "Arn").expect("user ARN"),
@@ -231,17 +274,35 @@ impl MotoProcess {
         }
     }
 
-    /// A role with this trust policy and this inline access policy, both exactly as given.
+    /// A customer role (in [`CUSTOMER_ACCOUNT`]) with this trust policy and this inline access
+    /// policy, both exactly as given.
     pub async fn create_role(&self, name: &str, trust_policy: &str, access_policy: &str) -> String {
+        self.create_role_in(CUSTOMER_ACCOUNT, name, trust_policy, access_policy).await
+    }
+
+    /// [`MotoProcess::create_role`] in `account`.
+    pub async fn create_role_in(
+        &self,
+        account: &str,
+        name: &str,
+        trust_policy: &str,
+        access_policy: &str,
+    ) -> String {
         let created = self
-            .iam(&[("Action", "CreateRole"), ("RoleName", name), ("AssumeRolePolicyDocument", trust_policy)])
+            .iam(
+                account,
+                &[("Action", "CreateRole"), ("RoleName", name), ("AssumeRolePolicyDocument", trust_policy)],
+            )
             .await;
-        self.iam(&[
-            ("Action", "PutRolePolicy"),
-            ("RoleName", name),
-            ("PolicyName", "platform-read"),
-            ("PolicyDocument", access_policy),
-        ])
+        self.iam(
+            account,
+            &[
+                ("Action", "PutRolePolicy"),
+                ("RoleName", name),
+                ("PolicyName", "platform-read"),
+                ("PolicyDocument", access_policy),
+            ],
+        )
         .await;
         xml_text(&created, "Arn").expect("role ARN")
     }

@@ -39,7 +39,8 @@ pub struct Platform {
     pub trust: String,
     /// The plain moto (`AWS_ENDPOINT_URL`), where presigned URLs and preflights go.
     pub plain: aws_sdk_s3::Client,
-    /// The enforcing moto, with the set-up identity: only before [`Platform::enforce`].
+    /// The enforcing moto as the customer's administrator (buckets there are in the customer's
+    /// account): only before [`Platform::enforce`].
     pub strict: aws_sdk_s3::Client,
     /// Makes bucket names unique in the plain moto that every test shares.
     pub tag: String,
@@ -63,7 +64,9 @@ impl Platform {
         assert_eq!(trust.status, 200, "{}", trust.body);
         assert_eq!(trust.body["principal"], user.arn.as_str());
         let plain = s3_client_with(&emulator_endpoint(), "testing", "testing", None).await;
-        let strict = s3_client_with(&moto.url, "testing", "testing", None).await;
+        let customer = moto.create_customer_admin().await;
+        let strict =
+            s3_client_with(&moto.url, &customer.access_key_id, &customer.secret_access_key, None).await;
         Self {
             external_id: trust.body["external_id"].as_str().expect("external_id").to_owned(),
             trust: trust.body["text"].as_str().expect("trust text").to_owned(),
@@ -159,6 +162,33 @@ impl Platform {
         let stranger = s3_client_with(&self.moto.url, "AKIAUNKNOWN000000000", "nope", None).await;
         let refused = bounded("ListBuckets", stranger.list_buckets().send()).await;
         assert!(refused.is_err(), "the enforcing moto served an unknown access key");
+    }
+
+    /// The rendered trust policy less its external-ID condition: the common mistake that lets any
+    /// org of the platform that names the role in. Panics if the rendered policy has no condition.
+    pub fn trust_without_external_id(&self) -> String {
+        let mut trust: Value = serde_json::from_str(&self.trust).expect("trust JSON");
+        let statement = trust["Statement"][0].as_object_mut().expect("one statement");
+        assert!(
+            statement.remove("Condition").is_some(),
+            "the rendered trust has a condition: {}",
+            self.trust
+        );
+        serde_json::to_string_pretty(&trust).expect("JSON")
+    }
+
+    /// The rendered trust policy with its condition widened to any external ID
+    /// (`StringLike sts:ExternalId *`): it admits the org's own ID, and everyone else's.
+    pub fn trust_with_wildcard_external_id(&self) -> String {
+        let mut trust: Value = serde_json::from_str(&self.trust).expect("trust JSON");
+        trust["Statement"][0]["Condition"] = json!({"StringLike": {"sts:ExternalId": "*"}});
+        serde_json::to_string_pretty(&trust).expect("JSON")
+    }
+
+    /// The rendered trust policy naming ANOTHER org's external ID.
+    pub fn trust_for_another_external_id(&self) -> String {
+        assert_eq!(self.trust.matches(&self.external_id).count(), 1, "{}", self.trust);
+        self.trust.replace(&self.external_id, "the-external-id-of-another-org")
     }
 
     /// S3 in the enforcing moto as the holder of `credentials` (an assumed role) sees it.

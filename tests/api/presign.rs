@@ -37,8 +37,7 @@ impl Platform {
 
     /// A customer role whose trust policy is the API's, but naming ANOTHER external ID.
     async fn role_for_another_external_id(&self, name: &str, scope: &Value) -> String {
-        assert_eq!(self.trust.matches(&self.external_id).count(), 1, "{}", self.trust);
-        let trust = self.trust.replace(&self.external_id, "the-external-id-of-another-org");
+        let trust = self.trust_for_another_external_id();
         self.role_trusting(name, scope, false, &trust).await
     }
 
@@ -179,9 +178,10 @@ async fn the_cached_credentials_read_the_permitted_bucket_and_are_denied_on_a_bu
     let locator = format!("s3://{permitted}/doc.txt");
     let reply = p.presign(&member(ORG), &[&locator], None).await;
     let url = url_of(&results_of(&reply)[0]).to_owned();
-    let lease = bounded("lease", p.cache().lease(&org(), &role, &p.external_id(), Duration::from_secs(900)))
-        .await
-        .unwrap();
+    let lease =
+        bounded("lease", p.cache().lease(&org(), &role, &p.external_id(), Duration::from_secs(900), false))
+            .await
+            .unwrap();
     assert_eq!(assume_calls(p.cache()), 1, "the lease must come from the cache");
     let key_id = &lease.credentials.signing.access_key_id;
     assert!(query(&url, "X-Amz-Credential").unwrap().starts_with(&format!("{key_id}/")), "{url}");
@@ -322,9 +322,10 @@ async fn a_version_id_locator_returns_that_version_of_the_object() {
 
     // The access policy rendered with versioning grants s3:GetObjectVersion (the enforcing moto
     // authorizes a GET with versionId as that action); the one rendered without it does not.
-    let lease = bounded("lease", p.cache().lease(&org(), &role, &p.external_id(), Duration::from_secs(900)))
-        .await
-        .expect("warm credentials");
+    let lease =
+        bounded("lease", p.cache().lease(&org(), &role, &p.external_id(), Duration::from_secs(900), false))
+            .await
+            .expect("warm credentials");
     let without = bounded("assume", p.cache().assume(&org(), &unversioned_role, Some(&p.external_id)))
         .await
         .expect("assume the role without versioning");
@@ -371,9 +372,10 @@ async fn a_version_id_locator_on_an_integration_without_file_versioning_gets_an_
     let result = results_of(&reply)[0].clone();
 
     // What that URL would get from S3: the role's credentials may not read a version.
-    let lease = bounded("lease", p.cache().lease(&org(), &role, &p.external_id(), Duration::from_secs(900)))
-        .await
-        .expect("credentials");
+    let lease =
+        bounded("lease", p.cache().lease(&org(), &role, &p.external_id(), Duration::from_secs(900), false))
+            .await
+            .expect("credentials");
     let s3 = p.s3_as(&lease.credentials).await;
     let read =
         bounded("GetObject", s3.get_object().bucket(&bucket).key("a.txt").version_id(&version).send()).await;
@@ -576,7 +578,7 @@ async fn presign_bounds_the_batch_and_expires_in_and_needs_a_token_but_not_an_ad
 // ---- B. the credential cache ---------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hundred_concurrent_cold_presigns_make_exactly_one_assume_role_call_at_the_emulator() {
+async fn a_hundred_concurrent_cold_presigns_make_one_assume_role_call_and_one_probe_at_the_emulator() {
     let p = Platform::start().await;
     let bucket = p.bucket("burst").await;
     p.put(&bucket, "hot.png", b"hot").await;
@@ -596,13 +598,17 @@ async fn a_hundred_concurrent_cold_presigns_make_exactly_one_assume_role_call_at
     }
     let stats = p.cache().stats();
     let recorded = p.moto.recorded("AssumeRole", Some(&role)).await;
-    assert_eq!(recorded.len(), 1, "AssumeRole requests seen by the emulator: {recorded:?}");
-    // The one call carries the org's external ID and a session name that names the org.
-    let param = |name: &str| recorded[0].iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    assert_eq!(param("ExternalId"), Some(p.external_id.clone()));
-    assert_eq!(param("RoleSessionName").as_deref(), Some("platform-acme"));
-    assert_eq!(param("DurationSeconds").as_deref(), Some("3600"));
+    assert_eq!(recorded.len(), 2, "AssumeRole requests seen by the emulator: {recorded:?}");
+    // The first carries the org's external ID and a session name that names the org; the second
+    // is the probe (a random external ID the role must refuse), once for the whole burst.
+    let param = |i: usize, name: &str| recorded[i].iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    assert_eq!(param(0, "ExternalId"), Some(p.external_id.clone()));
+    assert_eq!(param(0, "RoleSessionName").as_deref(), Some("platform-acme"));
+    assert_eq!(param(0, "DurationSeconds").as_deref(), Some("3600"));
+    let probe = param(1, "ExternalId").expect("the probe names an external ID");
+    assert!(probe.starts_with("probe-") && probe != p.external_id, "{probe}");
     assert_eq!(assume_calls(p.cache()), 1, "{stats:?}");
+    assert_eq!(stats.probes.load(Ordering::SeqCst), 1, "{stats:?}");
     assert_eq!(stats.failures.load(Ordering::SeqCst), 0, "{stats:?}");
     assert_eq!(fetch(url_of(&results_of(&replies[99])[0])).await, (200, b"hot".to_vec()));
 }
@@ -623,7 +629,7 @@ async fn a_credential_close_to_expiry_is_refreshed_before_it_signs() {
     let lease = |lifetime: u64| {
         let (cache, org, external_id, role) = (&cache, &org, &external_id, &role);
         async move {
-            bounded("lease", cache.lease(org, role, external_id, Duration::from_secs(lifetime)))
+            bounded("lease", cache.lease(org, role, external_id, Duration::from_secs(lifetime), false))
                 .await
                 .expect("STS answers")
         }
@@ -692,7 +698,7 @@ async fn during_an_sts_outage_valid_credentials_keep_signing_shorter_urls_then_f
     let warm = p.presign(&member(ORG), &[&locator], Some(900)).await;
     assert!(results_of(&warm)[0]["url"].is_string(), "{}", warm.body);
     let (org, external_id) = (org(), p.external_id());
-    let lease = |lifetime: u64| cache.lease(&org, &role, &external_id, Duration::from_secs(lifetime));
+    let lease = |lifetime: u64| cache.lease(&org, &role, &external_id, Duration::from_secs(lifetime), false);
     let warm_lease = bounded("lease", lease(900)).await.expect("warm");
     assert_eq!(assume_calls(&cache), 1);
 
@@ -811,7 +817,7 @@ async fn a_denial_is_cached_briefly_so_a_broken_integration_does_not_hammer_sts(
     let sts = platform_sts_client(&p.moto.url, &p.user.access_key_id, &p.user.secret_access_key).await;
     let cache = CredentialCache::with_clock(sts, config, clock.clock());
     let (org, external_id) = (org(), p.external_id());
-    let lease = || cache.lease(&org, &role, &external_id, Duration::from_secs(900));
+    let lease = || cache.lease(&org, &role, &external_id, Duration::from_secs(900), false);
     // 20 cold leases at once, then one more within the TTL: one AssumeRole in all.
     let burst = bounded("20 leases", futures::future::join_all((0..20).map(|_| lease()))).await;
     let later = bounded("lease", lease()).await;
@@ -828,4 +834,305 @@ async fn a_denial_is_cached_briefly_so_a_broken_integration_does_not_hammer_sts(
     assert!(matches!(again, AssumeFailure::Denied(_)), "{again:?}");
     assert_eq!(assume_calls(&cache), 2, "after the TTL the role is tried again");
     assert_eq!(p.moto.assume_role_requests(&role).await, 3);
+}
+
+// ---- C. the trust boundary: no URL without proof that the role demands this org's external ID ----
+
+/// A presign state of its own over the platform's table (a fresh credential cache: a new Lambda
+/// instance), driven through `presign::handle` with the sample event's shape.
+async fn presign_on_a_new_instance(p: &Platform, locators: &[&str]) -> Vec<Value> {
+    let sts = platform_sts_client(&p.moto.url, &p.user.access_key_id, &p.user.secret_access_key).await;
+    let mut env = std::collections::HashMap::new();
+    env.insert("TABLE_NAME".to_owned(), p.app.store.table().to_owned());
+    env.insert("S3_ENDPOINT_URL".to_owned(), emulator_endpoint());
+    env.insert("PLATFORM_PRINCIPAL_ARN".to_owned(), p.user.arn.clone());
+    let config = presign::PresignConfig::from_env(&env).expect("presign config");
+    let state =
+        presign::State::new(p.app.store.clone(), CredentialCache::new(sts, CacheConfig::default()), config);
+    let path = format!("{}/../events/presign.json", env!("CARGO_MANIFEST_DIR"));
+    let mut event: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("JSON");
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["org_id"] = json!(ORG);
+    event["body"] = json!(json!({ "locators": locators }).to_string());
+    let request = lambda_http::request::from_str(&event.to_string()).expect("an API Gateway v2 event");
+    let response = bounded("presign::handle", presign::handle(&state, request)).await.expect("never Err");
+    assert_eq!(response.status(), 200);
+    let body = match response.body() {
+        lambda_http::Body::Text(text) => serde_json::from_str::<Value>(text).expect("JSON"),
+        other => panic!("unexpected body {other:?}"),
+    };
+    body["results"].as_array().expect("results").clone()
+}
+
+fn not_enforced<'a>(result: &'a Value, role: &str, external_id: &str) -> &'a str {
+    assert_eq!(result["error"]["code"], "EXTERNAL_ID_NOT_ENFORCED", "{result}");
+    assert!(result.get("url").is_none(), "no URL through a role that would serve any org: {result}");
+    let message = result["error"]["message"].as_str().expect("message");
+    for needle in [role, external_id, "sts:ExternalId", "StringEquals"] {
+        assert!(message.contains(needle), "the message names {needle:?}: {message}");
+    }
+    message
+}
+
+#[tokio::test]
+async fn another_orgs_role_that_ignores_the_external_id_gets_external_id_not_enforced_for_every_locator() {
+    // The victim's role trusts the platform principal with no external-ID condition; the attacker
+    // (the org ORG) saves an integration naming that role and the victim's bucket.
+    let p = Platform::start_with(|options| {
+        // Every presign reloads the org view and retries STS at once: what stops a URL is the
+        // proof, not a cache.
+        options.presign_env.push(("INTEGRATION_CACHE_SECONDS".into(), "0".into()));
+        options.presign_env.push(("ASSUME_FAILURE_CACHE_SECONDS".into(), "0".into()));
+    })
+    .await;
+    let victims = p.bucket("victim-photos").await;
+    p.put(&victims, "private/passport.jpg", b"the victim's bytes").await;
+    let scope = bucket_scope(&victims);
+    let role = p.role_trusting("victim-open-trust", &scope, false, &p.trust_without_external_id()).await;
+    let id = p.integration("Not mine", &role, &scope, false).await;
+    p.enforce().await;
+    p.moto.start_recording().await;
+
+    let locators = [format!("s3://{victims}/private/passport.jpg"), format!("s3://{victims}/other.jpg")];
+    let reply = p.presign(&member(ORG), &[&locators[0], &locators[1]], None).await;
+    let results = results_of(&reply);
+    let words = not_enforced(&results[0], &role, &p.external_id).to_owned();
+    assert_eq!(not_enforced(&results[1], &role, &p.external_id), words);
+    let stats = p.cache().stats();
+    assert_eq!(stats.probes.load(Ordering::SeqCst), 1, "{stats:?}");
+    assert_eq!(stats.not_enforced.load(Ordering::SeqCst), 1, "{stats:?}");
+    assert_eq!(p.moto.assume_role_requests(&role).await, 2, "the assume and its probe");
+
+    // Validation runs the same probe and says the same words.
+    let report = p.app.call("POST", &format!("/integrations/{id}/validate"), Some(&admin(ORG)), None).await;
+    assert_eq!(report.status, 200, "{}", report.body);
+    let check = report.body["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["code"] == "EXTERNAL_ID_REQUIRED")
+        .expect("the external-ID check")
+        .clone();
+    assert_eq!(check["result"], "fail", "{check}");
+    assert_eq!(check["message"], words.as_str(), "validation and presign never disagree about one role");
+    assert_eq!(report.body["state"], "failing", "{}", report.body);
+
+    // The recorded proof now refuses the role without another call to STS.
+    let before = p.moto.assume_role_requests(&role).await;
+    let again = p.presign(&member(ORG), &[&locators[0]], None).await;
+    assert_eq!(not_enforced(&results_of(&again)[0], &role, &p.external_id), words);
+    assert_eq!(
+        p.moto.assume_role_requests(&role).await,
+        before,
+        "the recorded proof stands in for the probe"
+    );
+}
+
+#[tokio::test]
+async fn a_wildcard_external_id_condition_is_refused_like_no_condition() {
+    let p = Platform::start().await;
+    let bucket = p.bucket("wildcard").await;
+    p.put(&bucket, "a.txt", b"a").await;
+    let scope = bucket_scope(&bucket);
+    let role = p.role_trusting("wildcard-trust", &scope, false, &p.trust_with_wildcard_external_id()).await;
+    p.integration("Wildcard", &role, &scope, false).await;
+    p.enforce().await;
+
+    // The org's own external ID gets in (the condition matches it) ...
+    let own = bounded("AssumeRole", p.cache().assume(&org(), &role, Some(&p.external_id))).await;
+    assert!(own.is_ok(), "StringLike * admits the org's external ID: {own:?}");
+    // ... and so would any other org's: no URL.
+    let reply = p.presign(&member(ORG), &[&format!("s3://{bucket}/a.txt")], None).await;
+    not_enforced(&results_of(&reply)[0], &role, &p.external_id);
+}
+
+#[tokio::test]
+async fn a_correctly_configured_role_presigns_right_after_save_and_a_recorded_proof_spares_the_probe() {
+    let p = Platform::start().await;
+    let bucket = p.bucket("proven").await;
+    p.put(&bucket, "a.txt", b"proven bytes").await;
+    let scope = bucket_scope(&bucket);
+    let role = p.role("proven-read", &scope, false).await;
+    let id = p.integration("Proven", &role, &scope, false).await;
+    p.enforce().await;
+    p.moto.start_recording().await;
+
+    // Right after save, before any validation: one assume, one denied probe, a working URL.
+    let locator = format!("s3://{bucket}/a.txt");
+    let reply = p.presign(&member(ORG), &[&locator], None).await;
+    assert_eq!(fetch(url_of(&results_of(&reply)[0])).await, (200, b"proven bytes".to_vec()));
+    assert_eq!(p.cache().stats().probes.load(Ordering::SeqCst), 1);
+    assert_eq!(p.moto.assume_role_requests(&role).await, 2);
+
+    // Validation records the proof on the integration.
+    let report = p.app.call("POST", &format!("/integrations/{id}/validate"), Some(&admin(ORG)), None).await;
+    assert_eq!(report.status, 200, "{}", report.body);
+    let got = p.app.get(&format!("/integrations/{id}"), &admin(ORG)).await;
+    let proof = &got.body["external_id_proof"];
+    assert_eq!(proof["enforced"], true, "{}", got.body);
+    assert_eq!(proof["role_arn"], role.as_str(), "{}", got.body);
+    assert!(
+        proof["checked_at"].as_str().is_some_and(|t| OffsetDateTime::parse(t, &Rfc3339).is_ok()),
+        "{proof}"
+    );
+    let after_validation = p.moto.assume_role_requests(&role).await;
+    assert_eq!(after_validation, 4, "validation's own assume and probe");
+
+    // A new instance (cold cache) signs after one AssumeRole: the recorded proof stands in for
+    // the probe.
+    let results = presign_on_a_new_instance(&p, &[&locator]).await;
+    assert_eq!(fetch(url_of(&results[0])).await, (200, b"proven bytes".to_vec()));
+    assert_eq!(p.moto.assume_role_requests(&role).await, after_validation + 1, "no probe");
+}
+
+#[tokio::test]
+async fn a_role_in_the_platforms_own_account_is_refused_at_save_and_never_assumed() {
+    use crate::moto::PLATFORM_ACCOUNT;
+    let p = Platform::start().await;
+    let bucket = p.bucket("own-account").await;
+    let scope = bucket_scope(&bucket);
+    let access = p.access_policy(&scope, false).await;
+    // A role in the platform's account that even trusts the platform with the org's external ID.
+    let own = p.moto.create_role_in(PLATFORM_ACCOUNT, "platform-internal", &p.trust, &access).await;
+    assert!(own.contains(&format!(":{PLATFORM_ACCOUNT}:")), "{own}");
+    let body = json!({"name": "Internal", "role_arn": own, "region": "us-east-1", "scope": scope, "versioning": false});
+
+    let refused = p.app.post("/integrations", &admin(ORG), &body).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(refused.code(), "ROLE_IN_PLATFORM_ACCOUNT");
+    assert_eq!(refused.field(), Some("role_arn"));
+    assert!(refused.message().contains(PLATFORM_ACCOUNT), "names the account: {}", refused.message());
+
+    // Nor by replacing a good integration's role.
+    let good_role = p.role("good-read", &scope, false).await;
+    let id = p.integration("Good", &good_role, &scope, false).await;
+    let mut replaced = body.clone();
+    replaced["name"] = json!("Good");
+    let path = format!("/integrations/{id}");
+    let headers = [("if-match", "1"), ("content-type", "application/json")];
+    let reply = p.app.call_with("PUT", &path, Some(&admin(ORG)), Some(replaced.to_string()), &headers).await;
+    assert_eq!((reply.status, reply.code()), (400, "ROLE_IN_PLATFORM_ACCOUNT"), "{}", reply.body);
+
+    // An integration stored before the rule existed gets the error per locator, with no STS call.
+    let draft = shared::integration::IntegrationDraft::from_json(&json!({
+        "name": "Legacy", "role_arn": own, "region": "us-east-1",
+        "scope": bucket_scope(&p.bucket("legacy").await), "versioning": false,
+    }))
+    .expect("draft");
+    let legacy = p.app.store.create(&org(), draft).await.expect("stored directly");
+    let legacy_bucket = legacy.scope.buckets().first().expect("one bucket").as_str().to_owned();
+    p.enforce().await;
+    p.moto.start_recording().await;
+    let reply = p.presign(&member(ORG), &[&format!("s3://{legacy_bucket}/x")], None).await;
+    let result = &results_of(&reply)[0];
+    assert_eq!(result["error"]["code"], "ROLE_IN_PLATFORM_ACCOUNT", "{result}");
+    assert_eq!(p.moto.assume_role_requests(&own).await, 0, "never assumed");
+}
+
+#[tokio::test]
+async fn a_role_in_another_partition_is_refused_with_the_partition_and_the_deployment_it_needs() {
+    let app = spawn_app().await;
+    for (role, region, partition) in [
+        ("arn:aws-cn:iam::210987654321:role/reader", "cn-north-1", "aws-cn"),
+        ("arn:aws-us-gov:iam::210987654321:role/reader", "us-gov-west-1", "aws-us-gov"),
+    ] {
+        let mut body = bucket_body("Elsewhere", "bucket-a");
+        body["role_arn"] = json!(role);
+        body["region"] = json!(region);
+        let reply = app.post("/integrations", &admin("acme"), &body).await;
+        assert_eq!((reply.status, reply.code()), (400, "PARTITION_NOT_SERVED"), "{}", reply.body);
+        assert_eq!(reply.field(), Some("role_arn"));
+        let message = reply.message();
+        assert!(message.contains(partition) && message.contains("deployment"), "{message}");
+        // The rendering for that partition's deployment still works.
+        let rendered = app
+            .post(
+                "/policies/access",
+                &admin("acme"),
+                &json!({"scope": bucket_scope("bucket-a"), "region": region}),
+            )
+            .await;
+        assert_eq!(rendered.status, 200, "{}", rendered.body);
+        let text = rendered.body["text"].as_str().expect("policy text");
+        assert!(text.contains(&format!("arn:{partition}:s3:::bucket-a")), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn a_role_whose_trust_is_revoked_after_warm_up_gets_no_url_after_its_next_refresh() {
+    use crate::moto::CUSTOMER_ACCOUNT;
+    let clock = TestClock::default();
+    let cache_clock = clock.clock();
+    let mut built: Option<CredentialCache> = None;
+    let p = Platform::start_with(|options| {
+        let cache = CredentialCache::with_clock(options.sts.clone(), CacheConfig::default(), cache_clock);
+        built = Some(cache.clone());
+        options.credentials = Some(cache);
+    })
+    .await;
+    let cache = built.expect("the test's cache");
+    let bucket = p.bucket("revoked").await;
+    p.put(&bucket, "a.txt", b"a").await;
+    let scope = default_scope(&[&bucket]);
+    let role = p.role("revocable", &scope, false).await;
+    p.integration("Revocable", &role, &scope, false).await;
+    p.enforce().await;
+    let locator = format!("s3://{bucket}/a.txt");
+    let warm = p.presign(&member(ORG), &[&locator], Some(900)).await;
+    assert!(results_of(&warm)[0]["url"].is_string(), "{}", warm.body);
+
+    // The customer revokes the platform's trust. Credentials already issued stay valid on AWS
+    // until they expire, so URLs that fit in them are still signed ...
+    p.moto.update_trust(CUSTOMER_ACCOUNT, "revocable", &p.trust_for_another_external_id()).await;
+    let (org, external_id) = (org(), p.external_id());
+    let held = bounded("lease", cache.lease(&org, &role, &external_id, Duration::from_secs(60), true))
+        .await
+        .expect("the warm credentials");
+    let still = p.presign(&member(ORG), &[&locator], Some(600)).await;
+    assert!(results_of(&still)[0]["url"].is_string(), "{}", still.body);
+
+    // ... until the next refresh, which STS denies: no URL, and the still-valid credentials are
+    // dropped at once.
+    clock.set_remaining(held.credentials.expires_at, Duration::from_secs(700));
+    let reply = p.presign(&member(ORG), &[&locator], Some(900)).await;
+    let result = &results_of(&reply)[0];
+    assert_eq!(result["error"]["code"], "ASSUME_ROLE_DENIED", "{result}");
+    let short = bounded("lease", cache.lease(&org, &role, &external_id, Duration::from_secs(60), true)).await;
+    assert!(
+        matches!(short, Err(AssumeFailure::Denied(_))),
+        "the dropped credentials sign nothing: {short:?}"
+    );
+    let reply = p.presign(&member(ORG), &[&locator], Some(60)).await;
+    assert_eq!(results_of(&reply)[0]["error"]["code"], "ASSUME_ROLE_DENIED", "{}", reply.body);
+}
+
+#[tokio::test]
+async fn an_integration_whose_latest_validation_was_denied_gets_the_error_once_the_org_view_reloads() {
+    use crate::moto::CUSTOMER_ACCOUNT;
+    let p = Platform::start_with(|options| {
+        options.presign_env.push(("INTEGRATION_CACHE_SECONDS".into(), "0".into()));
+    })
+    .await;
+    let bucket = p.bucket("denied-later").await;
+    p.put(&bucket, "a.txt", b"a").await;
+    let scope = default_scope(&[&bucket]);
+    let role = p.role("denied-later", &scope, false).await;
+    let id = p.integration("Denied later", &role, &scope, false).await;
+    p.enforce().await;
+    let locator = format!("s3://{bucket}/a.txt");
+    let warm = p.presign(&member(ORG), &[&locator], None).await;
+    assert!(results_of(&warm)[0]["url"].is_string(), "{}", warm.body);
+
+    p.moto.update_trust(CUSTOMER_ACCOUNT, "denied-later", &p.trust_for_another_external_id()).await;
+    let report = p.app.call("POST", &format!("/integrations/{id}/validate"), Some(&admin(ORG)), None).await;
+    assert_eq!(report.body["checks"][0]["code"], "ASSUME_ROLE", "{}", report.body);
+    assert_eq!(report.body["checks"][0]["result"], "fail", "{}", report.body);
+    p.moto.start_recording().await;
+
+    // The cache still holds valid credentials, but the recorded denial wins, without an STS call.
+    let reply = p.presign(&member(ORG), &[&locator], None).await;
+    let result = &results_of(&reply)[0];
+    assert_eq!(result["error"]["code"], "ASSUME_ROLE_DENIED", "{result}");
+    assert!(result["error"]["message"].as_str().is_some_and(|m| m.contains(&role)), "{result}");
+    assert_eq!(p.moto.assume_role_requests(&role).await, 0);
 }

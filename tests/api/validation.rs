@@ -90,13 +90,14 @@ fn refused_endpoint() -> String {
     format!("http://127.0.0.1:{port}")
 }
 
-/// A validator whose STS refuses every connection (each report is `failing`, fast), whose S3 and
+/// A validator whose STS refuses every connection (each report keeps the previous state with its
+/// role checks `warn`: not known; fast), whose S3 and
 /// preflight would go to the plain emulator.
 async fn validator_with_dead_sts() -> Validator {
     let sts = one_shot_sts(&refused_endpoint(), Duration::from_secs(1)).await;
     Validator::new(
         aws_config().await,
-        CredentialCache::new(sts, CacheConfig::default()),
+        CredentialCache::new(sts, CacheConfig::default()).assumer(),
         S3Endpoint::Custom(CustomEndpoint::parse(&emulator_endpoint(), false).expect("endpoint")),
         PLATFORM_PRINCIPAL.to_owned(),
         vec![AppOrigin::parse(APP_ORIGIN).expect("origin")],
@@ -247,23 +248,6 @@ impl Rig {
         name
     }
 
-    fn trust_without_external_id(&self) -> String {
-        let mut trust: Value = serde_json::from_str(&self.trust).expect("trust JSON");
-        let statement = trust["Statement"][0].as_object_mut().expect("one statement");
-        assert!(
-            statement.remove("Condition").is_some(),
-            "the rendered trust has a condition: {}",
-            self.trust
-        );
-        serde_json::to_string_pretty(&trust).expect("JSON")
-    }
-
-    /// The rendered trust policy naming ANOTHER org's external ID.
-    fn trust_for_another_external_id(&self) -> String {
-        assert_eq!(self.trust.matches(&self.external_id).count(), 1, "{}", self.trust);
-        self.trust.replace(&self.external_id, "the-external-id-of-another-org")
-    }
-
     async fn role(&self, name: &str, trust: &str, access: &str) -> String {
         self.moto.create_role(name, trust, access).await
     }
@@ -363,7 +347,7 @@ async fn a_correct_integration_is_healthy_with_every_check_passing_and_the_repor
 }
 
 #[tokio::test]
-async fn a_trust_policy_without_the_external_id_condition_is_degraded_with_the_condition_to_add() {
+async fn a_trust_policy_without_the_external_id_condition_is_failing_with_the_condition_to_add() {
     let rig = Rig::start().await;
     let bucket = rig.bucket("deputy", None).await;
     rig.put(&bucket, "a.png", b"a").await;
@@ -375,14 +359,17 @@ async fn a_trust_policy_without_the_external_id_condition_is_degraded_with_the_c
     rig.enforce().await;
 
     let report = rig.validate(&id).await;
-    assert_eq!(report["state"], "degraded", "{report:#}");
-    let mut expected = role_checks("pass", "warn");
+    assert_eq!(report["state"], "failing", "a role that would serve any org is a failure: {report:#}");
+    let mut expected = role_checks("pass", "fail");
     expected.extend(all_pass(healthy_bucket(&bucket, false)));
     assert_eq!(outcomes(&report), expected, "{report:#}");
-    let warning = message(check(&report, "EXTERNAL_ID_REQUIRED", "role"));
-    assert!(warning.contains("sts:ExternalId"), "{warning}");
-    assert!(warning.contains(&rig.external_id), "names the org's external ID: {warning}");
-    assert!(warning.contains("StringEquals"), "{warning}");
+    let failure = message(check(&report, "EXTERNAL_ID_REQUIRED", "role"));
+    assert!(failure.contains("sts:ExternalId"), "{failure}");
+    assert!(failure.contains(&rig.external_id), "names the org's external ID: {failure}");
+    assert!(failure.contains("StringEquals"), "{failure}");
+    let got = rig.app.get(&format!("/integrations/{id}"), &admin(ORG)).await;
+    assert_eq!(got.body["external_id_proof"]["enforced"], false, "{}", got.body);
+    assert_eq!(got.body["external_id_proof"]["role_arn"], role.as_str(), "{}", got.body);
 }
 
 #[tokio::test]
@@ -581,7 +568,7 @@ async fn a_scheduled_run_over_1500_integrations_in_30_orgs_with_pages_of_7_valid
             async move {
                 let draft = IntegrationDraft::from_json(&json!({
                     "name": format!("Integration {i}"),
-                    "role_arn": format!("arn:aws:iam::123456789012:role/customer-{i}"),
+                    "role_arn": format!("arn:aws:iam::210987654321:role/customer-{i}"),
                     "region": "us-east-1",
                     "scope": bucket_scope(&format!("bucket-{i:04}")),
                     "versioning": false,
@@ -615,7 +602,8 @@ async fn a_scheduled_run_over_1500_integrations_in_30_orgs_with_pages_of_7_valid
     assert_eq!(summary.validated, TOTAL, "{summary:?}");
     assert_eq!(summary.errors, 0, "{summary:?}");
     assert_eq!(summary.dropped, 0, "{summary:?}");
-    assert_eq!(summary.failing, TOTAL, "STS refuses every connection: {summary:?}");
+    assert_eq!(summary.unverified, TOTAL, "STS refuses every connection, nothing is known: {summary:?}");
+    assert_eq!(summary.failing, 0, "an outage never fails an integration: {summary:?}");
     // 1,500 integrations + 1,500 scope locks + 30 external IDs at 7 items a page, at least.
     assert!(summary.pages >= (2 * TOTAL + ORGS) / 7, "{summary:?}");
 
@@ -640,8 +628,9 @@ async fn a_scheduled_run_over_1500_integrations_in_30_orgs_with_pages_of_7_valid
     );
     let (org, id) = &created[TOTAL - 1];
     let integration = app.store.get(org, id).await.expect("get");
-    assert_eq!(integration.status.state, HealthState::Failing);
+    assert_eq!(integration.status.state, HealthState::Unverified, "an outage proves nothing either way");
     assert_eq!(integration.status.checks[0].code, "ASSUME_ROLE");
+    assert_eq!(integration.status.checks[0].result, CheckResult::Warn);
     assert!(integration.status.checks[0].message.contains("STS did not answer"), "{:?}", integration.status);
     assert_eq!(integration.version, 1);
 }
@@ -671,7 +660,8 @@ async fn a_report_for_a_deleted_integration_is_dropped_and_does_not_resurrect_it
     let deleted = app.delete(&format!("/integrations/{id}"), &admin(ORG)).await;
     assert_eq!(deleted.status, 204, "{}", deleted.body);
 
-    let recorded = app.store.record_report(&org(ORG), &id, 1, &a_report()).await.expect("no store error");
+    let recorded =
+        app.store.record_report(&org(ORG), &id, 1, &a_report(), None).await.expect("no store error");
     assert!(!recorded, "the report of a deleted integration must be dropped");
     let got = app.get(&format!("/integrations/{id}"), &admin(ORG)).await;
     assert_eq!(got.status, 404, "{}", got.body);
@@ -692,7 +682,8 @@ async fn a_report_about_the_version_before_a_concurrent_replace_is_dropped_and_t
     assert_eq!(replaced.body["version"], 2);
 
     // The validation read version 1; its report arrives after the replace.
-    let recorded = app.store.record_report(&org(ORG), &id, 1, &a_report()).await.expect("no store error");
+    let recorded =
+        app.store.record_report(&org(ORG), &id, 1, &a_report(), None).await.expect("no store error");
     assert!(!recorded, "a report about version 1 must not land on version 2");
     let got = app.get(&format!("/integrations/{id}"), &admin(ORG)).await;
     assert_eq!(got.status, 200);
@@ -705,7 +696,7 @@ async fn a_report_about_the_version_before_a_concurrent_replace_is_dropped_and_t
 
     // A report about the current version lands, without bumping the version.
     let report = a_report();
-    assert!(app.store.record_report(&org(ORG), &id, 2, &report).await.expect("recorded"));
+    assert!(app.store.record_report(&org(ORG), &id, 2, &report, None).await.expect("recorded"));
     let got = app.get(&format!("/integrations/{id}"), &admin(ORG)).await;
     assert_eq!(got.body["version"], 2);
     assert_eq!(got.body["status"], serde_json::to_value(&report).expect("JSON"));
@@ -735,7 +726,7 @@ async fn a_scheduled_run_drops_the_reports_of_integrations_deleted_or_replaced_w
     let sts = one_shot_sts(&hole, Duration::from_millis(1500)).await;
     let validator = Validator::new(
         aws_config().await,
-        CredentialCache::new(sts, CacheConfig::default()),
+        CredentialCache::new(sts, CacheConfig::default()).assumer(),
         S3Endpoint::Custom(CustomEndpoint::parse(&emulator_endpoint(), false).expect("endpoint")),
         PLATFORM_PRINCIPAL.to_owned(),
         vec![AppOrigin::parse(APP_ORIGIN).expect("origin")],
@@ -864,7 +855,7 @@ async fn the_cors_check_passes_an_origin_the_bucket_allows_and_fails_one_it_refu
         .expect("put");
     let validator = Validator::new(
         aws.clone(),
-        CredentialCache::new(shared::credentials::sts_client(&aws), CacheConfig::default()),
+        CredentialCache::new(shared::credentials::sts_client(&aws), CacheConfig::default()).assumer(),
         S3Endpoint::Custom(CustomEndpoint::parse(&preflight_url, false).expect("endpoint")),
         PLATFORM_PRINCIPAL.to_owned(),
         vec![AppOrigin::parse(ALLOWED).expect("origin"), AppOrigin::parse(DENIED).expect("origin")],
@@ -875,7 +866,7 @@ async fn the_cors_check_passes_an_origin_the_bucket_allows_and_fails_one_it_refu
     let external_id = app.store.read_external_id(&org(ORG)).await.expect("read").expect("created with it");
 
     let report = bounded("validate", validator.validate(&org(ORG), Some(&external_id), &integration)).await;
-    let report = serde_json::to_value(&report).expect("JSON");
+    let report = serde_json::to_value(&report.status).expect("JSON");
     let target = format!("bucket:{bucket}");
     for code in ["BUCKET_REGION", "LIST_ACCESS", "READ_ACCESS"] {
         assert_eq!(check(&report, code, &target)["result"], "pass", "{report:#}");
@@ -967,7 +958,8 @@ async fn the_validate_sample_events_run_through_the_validate_handler() {
     let response = validate::handle(&state, sample_event("integrations-validate.json", &id)).await;
     assert_eq!(response["statusCode"], 200, "{response:#}");
     let body: Value = serde_json::from_str(response["body"].as_str().expect("body")).expect("JSON body");
-    assert_eq!(body["state"], "failing", "STS is down: {body:#}");
+    assert_eq!(body["state"], "unverified", "STS is down, so nothing is known yet: {body:#}");
+    assert_eq!(body["checks"][0]["result"], "warn", "{body:#}");
     assert_eq!(body["recorded"], true, "{body:#}");
     assert_eq!(body["checks"][0]["code"], "ASSUME_ROLE", "{body:#}");
     let history = app.store.report_history(&org("acme"), &id, 10).await.expect("history");
@@ -976,7 +968,7 @@ async fn the_validate_sample_events_run_through_the_validate_handler() {
     // The EventBridge event runs the scheduled validation over the table.
     let summary = validate::handle(&state, sample_event("validate-scheduled.json", SAMPLE_ID)).await;
     assert_eq!(summary["validated"], 1, "{summary:#}");
-    assert_eq!(summary["failing"], 1, "{summary:#}");
+    assert_eq!(summary["unverified"], 1, "{summary:#}");
     assert_eq!(summary["errors"], 0, "{summary:#}");
     assert_eq!(app.store.report_history(&org("acme"), &id, 10).await.expect("history").len(), 2);
 }
@@ -1122,7 +1114,7 @@ async fn the_scheduled_runs_concurrency_does_not_collapse_as_report_history_accu
         app.store.external_id(&org).await.expect("external id");
         let draft = IntegrationDraft::from_json(&json!({
             "name": "Images",
-            "role_arn": "arn:aws:iam::123456789012:role/customer",
+            "role_arn": "arn:aws:iam::210987654321:role/customer",
             "region": "us-east-1",
             "scope": bucket_scope("bucket-a"),
             "versioning": false,
@@ -1140,7 +1132,7 @@ async fn the_scheduled_runs_concurrency_does_not_collapse_as_report_history_accu
                 futures::stream::iter(created.iter().flat_map(|c| std::iter::repeat_n(c, REPORTS)))
                     .map(|(org, id)| {
                         let (store, report) = (&app.store, &report);
-                        async move { store.record_report(org, id, 1, report).await.expect("record") }
+                        async move { store.record_report(org, id, 1, report, None).await.expect("record") }
                     })
                     .buffer_unordered(32)
                     .collect()
@@ -1151,7 +1143,7 @@ async fn the_scheduled_runs_concurrency_does_not_collapse_as_report_history_accu
         let sts = one_shot_sts(&sts_url, Duration::from_secs(2)).await;
         let validator = Validator::new(
             aws_config().await,
-            CredentialCache::new(sts, CacheConfig::default()),
+            CredentialCache::new(sts, CacheConfig::default()).assumer(),
             S3Endpoint::Custom(CustomEndpoint::parse(&emulator_endpoint(), false).expect("endpoint")),
             PLATFORM_PRINCIPAL.to_owned(),
             vec![AppOrigin::parse(APP_ORIGIN).expect("origin")],
@@ -1164,7 +1156,11 @@ async fn the_scheduled_runs_concurrency_does_not_collapse_as_report_history_accu
         let summary = bounded("the run", validate::run_scheduled(&state)).await;
         let elapsed = started.elapsed();
         assert_eq!((summary.validated, summary.errors), (ORGS, 0), "{summary:?}");
-        assert_eq!(in_flight.total.load(Ordering::SeqCst), 2 * ORGS, "two AssumeRole calls per integration");
+        assert_eq!(
+            in_flight.total.load(Ordering::SeqCst),
+            ORGS,
+            "one AssumeRole per integration: a denied role is not probed"
+        );
         let max = in_flight.max.load(Ordering::SeqCst);
         figures.push((phase, max, elapsed, summary.pages));
         eprintln!(
@@ -1182,7 +1178,7 @@ async fn the_scheduled_runs_concurrency_does_not_collapse_as_report_history_accu
 async fn an_integration_read_with_its_history_can_be_put_back_with_one_field_changed() {
     let app = spawn_app().await;
     let id = app.create(ORG, &bucket_body("Images", "bucket-a")).await["id"].as_str().expect("id").to_owned();
-    let recorded = app.store.record_report(&org(ORG), &id, 1, &a_report()).await.expect("record");
+    let recorded = app.store.record_report(&org(ORG), &id, 1, &a_report(), None).await.expect("record");
     assert!(recorded);
     let mut read = app.get(&format!("/integrations/{id}"), &admin(ORG)).await.body;
     assert_eq!(read["history"].as_array().map(Vec::len), Some(1), "{read:#}");

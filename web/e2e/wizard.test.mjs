@@ -2,6 +2,8 @@
 // with IAM enforced, dynoxide): `scripts/run.sh --browser-tests` starts everything and runs this.
 // Each test signs in as a fresh org, so it starts where a new admin starts. What the admin would
 // paste into the AWS console is pasted by scripts/aws_console.py, from the JSON the page shows.
+// Customer roles and buckets are in the emulator's customer account (CUSTOMER_ACCOUNT), never in the
+// platform's (moto's default, 123456789012), as on AWS.
 //
 // Environment: BASE_URL (the dev server), DEV_JWT_SECRET (its token secret, for `devserver token`),
 // DEVSERVER (default target/debug/devserver), CHROMIUM (default /usr/bin/chromium), ARTIFACTS_DIR
@@ -22,6 +24,10 @@ const BASE_URL = required("BASE_URL");
 const SECRET = required("DEV_JWT_SECRET");
 const ARTIFACTS = process.env.ARTIFACTS_DIR ?? join(here, "artifacts");
 const DEVSERVER = process.env.DEVSERVER ?? join(root, "target", "debug", "devserver");
+/** The emulator's customer account, as CUSTOMER_ACCOUNT in scripts/seed_demo.py. */
+const CUSTOMER_ACCOUNT = "210987654321";
+/** A (made-up or real) role ARN in the customer account. */
+const customerRole = (name) => `arn:aws:iam::${CUSTOMER_ACCOUNT}:role/${name}`;
 mkdirSync(ARTIFACTS, { recursive: true });
 
 function required(name) {
@@ -148,6 +154,7 @@ describe("the admin wizard", () => {
     writeFileSync(trustFile, trust);
     writeFileSync(accessFile, access);
     const roleArn = console_(["role", roleName, "--trust", trustFile, "--access", accessFile]);
+    assert.equal(roleArn, customerRole(roleName), "the console creates the role in the customer account");
     await page.getByRole("button", { name: "Next: save" }).click();
 
     // Step 4: a mistyped ARN is refused with the field's own message, and nothing is saved.
@@ -226,7 +233,7 @@ describe("the admin wizard", () => {
     const admin = token(org, "admin");
     const draft = {
       name: "Shared images",
-      role_arn: "arn:aws:iam::123456789012:role/shared-read",
+      role_arn: customerRole("shared-read"),
       region: "us-east-1",
       scope: { type: "bucket", bucket: unique("shared-images") },
     };
@@ -271,7 +278,7 @@ describe("the admin wizard", () => {
     const admin = token(org, "admin");
     const created = await api(admin, "POST", "/integrations", {
       name: "To delete",
-      role_arn: "arn:aws:iam::123456789012:role/old",
+      role_arn: customerRole("old"),
       region: "eu-west-1",
       scope: { type: "default", buckets: [unique("old-bucket")] },
     });
@@ -300,7 +307,7 @@ describe("the integrations list", () => {
     for (let n = 0; n < total; n++) {
       const created = await api(admin, "POST", "/integrations", {
         name: `Bucket ${String(n).padStart(2, "0")}`,
-        role_arn: "arn:aws:iam::123456789012:role/paging",
+        role_arn: customerRole("paging"),
         region: "us-east-1",
         scope: { type: "bucket", bucket: `paging-${n}-${randomBytes(3).toString("hex")}` },
       });
@@ -324,7 +331,7 @@ describe("validating from the list", () => {
     const admin = token(unique("listed"), "admin");
     const created = await api(admin, "POST", "/integrations", {
       name: "Never set up",
-      role_arn: "arn:aws:iam::123456789012:role/does-not-exist",
+      role_arn: customerRole("does-not-exist"),
       region: "us-east-1",
       scope: { type: "bucket", bucket: unique("never-set-up") },
     });

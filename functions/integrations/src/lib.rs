@@ -44,6 +44,7 @@ async fn dispatch(state: &State, req: &Request) -> Result<Response<Body>, ApiErr
 
 async fn create(state: &State, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
     let draft = IntegrationDraft::from_json(&api::json_body(req, MAX_BODY_BYTES)?)?;
+    state.platform.admits(&draft.role_arn)?;
     let integration = state.store.create(&caller.org, draft).await?;
     tracing::info!(org = %caller.org, id = %integration.id, scope = %integration.scope.key(), "integration created");
     let external_id = state.store.external_id(&caller.org).await?;
@@ -96,6 +97,7 @@ async fn replace(
         }
     }
     let draft = IntegrationDraft::from_json(&body)?;
+    state.platform.admits(&draft.role_arn)?;
     let expected = match (api::if_match(req)?, draft.version) {
         (Some(header), Some(field)) if header != field => {
             return Err(ApiError::bad_request(

@@ -32,6 +32,7 @@ use shared::integration::{Integration, Status};
 use shared::policy::ExternalId;
 use shared::presign::{PresignRequest, Presigner, S3Endpoint, SigningCredentials};
 use shared::scope::resolve;
+use shared::trust::ExternalIdProof;
 use shared::{BucketName, KeyPrefix, Locator, Region, RoleArn, S3Locator, Scope};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
@@ -67,9 +68,16 @@ struct Setup {
 
 fn integrations() -> Vec<Setup> {
     let bucket = |b: &str| BucketName::parse(b).unwrap();
+    // Steady state: validation recorded that each role demands the org's external ID, so no
+    // lease needs a probe.
     let make = |id: &str, name: &str, role: &str, region: &str, scope: Scope| Integration {
         id: id.to_owned(),
         name: name.to_owned(),
+        external_id_proof: Some(ExternalIdProof::new(
+            &RoleArn::parse(role).unwrap(),
+            true,
+            SystemTime::now(),
+        )),
         role_arn: RoleArn::parse(role).unwrap(),
         region: Region::parse(region).unwrap(),
         scope,
@@ -84,7 +92,7 @@ fn integrations() -> Vec<Setup> {
             integration: make(
                 "01JHZ8K4Q6W2M9T7R3N5DEFA01",
                 "acme default",
-                "arn:aws:iam::123456789012:role/platform-read",
+                "arn:aws:iam::210987654321:role/platform-read",
                 "us-east-1",
                 Scope::default_for(DEFAULT_BUCKETS.iter().map(|b| bucket(b)).collect()).unwrap(),
             ),
@@ -104,7 +112,7 @@ fn integrations() -> Vec<Setup> {
             integration: make(
                 "01JHZ8K4Q6W2M9T7R3N5BTCH03",
                 "2026 batches 40-49",
-                "arn:aws:iam::123456789012:role/platform-read-batches",
+                "arn:aws:iam::210987654321:role/platform-read-batches",
                 "us-east-1",
                 Scope::Bucket {
                     bucket: bucket("acme-ml-datasets"),
@@ -224,6 +232,7 @@ impl Warm {
     fn new() -> Self {
         let env: HashMap<String, String> = [
             ("TABLE_NAME", "s3-integrations"),
+            ("PLATFORM_PRINCIPAL_ARN", "arn:aws:iam::123456789012:role/s3-integrations-platform"),
             // The org cache outlives the run; `prime` refills it before every sample anyway.
             ("INTEGRATION_CACHE_SECONDS", "300"),
         ]

@@ -1,14 +1,16 @@
 //! The `presign` function: `POST /presign` turns locators into presigned HTTPS GET URLs for any
 //! member of the org. One result per locator, in input order; one bad locator never fails the
 //! batch. A batch costs at most one DynamoDB read (the org's integrations are cached briefly) and
-//! one `AssumeRole` per integration whose credentials are cold.
+//! one `AssumeRole` per integration whose credentials are cold (two when no recorded proof shows
+//! that the role demands the org's external ID: the probe of [`shared::trust`]). No URL is issued
+//! through a role without that proof, nor through a role in the platform's own account.
 
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use shared::api;
 use shared::auth::{ClaimNames, OrgId};
 use shared::config::{ConfigError, Env};
-use shared::credentials::{CacheConfig, CredentialCache, Lease};
+use shared::credentials::{AssumeFailure, CacheConfig, CredentialCache, Lease};
 use shared::error::ApiError;
 use shared::integration::Integration;
 use shared::locator::{Locator, S3Locator};
@@ -16,6 +18,7 @@ use shared::policy::ExternalId;
 use shared::presign::{PresignRequest, Presigner, S3Endpoint};
 use shared::scope::resolve;
 use shared::store::Store;
+use shared::trust::{Gate, PlatformIdentity};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -34,6 +37,8 @@ pub struct PresignConfig {
     pub integration_cache_ttl: Duration,
     pub credentials: CacheConfig,
     pub claims: ClaimNames,
+    /// The platform's account and partition (from `PLATFORM_PRINCIPAL_ARN`): roles there are never assumed.
+    pub platform: PlatformIdentity,
 }
 
 impl PresignConfig {
@@ -73,7 +78,9 @@ impl PresignConfig {
             "a number of seconds from 0 to 600",
         )?;
         credentials.denied_ttl = Duration::from_secs(negative_secs);
+        let platform = shared::config::platform_identity(&shared::config::platform_principal(env)?)?;
         Ok(Self {
+            platform,
             table_name: required(env, "TABLE_NAME", "the DynamoDB table of integrations")?,
             s3_endpoint,
             default_expires_in,
@@ -102,6 +109,7 @@ pub struct State {
     orgs: moka::future::Cache<OrgId, Arc<OrgView>>,
     default_expires_in: u32,
     max_expires_in: u32,
+    platform: PlatformIdentity,
 }
 
 impl State {
@@ -118,6 +126,7 @@ impl State {
             orgs,
             default_expires_in: config.default_expires_in,
             max_expires_in: config.max_expires_in,
+            platform: config.platform,
         }
     }
 
@@ -172,6 +181,8 @@ async fn dispatch(state: &State, req: &Request) -> Result<Response<Body>, ApiErr
         credential_cache_hits_total = stats.hits.load(Ordering::Relaxed),
         credential_cache_misses_total = stats.misses.load(Ordering::Relaxed),
         credential_cache_refreshes_total = stats.refreshes.load(Ordering::Relaxed),
+        external_id_probes_total = stats.probes.load(Ordering::Relaxed),
+        external_id_not_enforced_total = stats.not_enforced.load(Ordering::Relaxed),
         "presigned batch"
     );
     // Serialized straight from the typed results: no JSON tree for a 1,000-URL answer.
@@ -337,21 +348,26 @@ async fn presign_all<'a>(
     let leases = futures::future::join_all(groups.keys().map(|&index| {
         let integration = &view.integrations[index];
         async move {
-            let lease = match &view.external_id {
-                Some(external_id) => {
-                    state
-                        .credentials
-                        .lease(
-                            org,
-                            integration.role_arn.as_str(),
-                            external_id,
-                            Duration::from_secs(u64::from(expires_in)),
-                        )
-                        .await
+            let gate = shared::trust::gate(integration, &state.platform, view.external_id.as_ref(), now);
+            let lease = match (&view.external_id, gate) {
+                (_, Gate::Refuse { code, message }) => Err((code, message)),
+                (None, Gate::Lease { .. }) => {
+                    let failure = AssumeFailure::Denied("the org has no external ID yet".into());
+                    Err((failure.code(), failure.message(integration.role_arn.as_str(), None)))
                 }
-                None => {
-                    Err(shared::credentials::AssumeFailure::Denied("the org has no external ID yet".into()))
-                }
+                (Some(external_id), Gate::Lease { probe }) => state
+                    .credentials
+                    .lease(
+                        org,
+                        integration.role_arn.as_str(),
+                        external_id,
+                        Duration::from_secs(u64::from(expires_in)),
+                        probe,
+                    )
+                    .await
+                    .map_err(|failure| {
+                        (failure.code(), failure.message(integration.role_arn.as_str(), Some(external_id)))
+                    }),
             };
             (index, lease)
         }
@@ -362,10 +378,9 @@ async fn presign_all<'a>(
         let integration = &view.integrations[index];
         let members = groups.remove(&index).unwrap_or_default();
         match lease {
-            Err(failure) => {
-                let message = failure.message(integration.role_arn.as_str());
+            Err((code, message)) => {
                 for (i, _) in members {
-                    results[i] = failed(&locators[i], failure.code(), message.clone());
+                    results[i] = failed(&locators[i], code, message.clone());
                 }
             }
             Ok(Lease { credentials, sign_until }) => {

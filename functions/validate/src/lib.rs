@@ -1,6 +1,8 @@
 //! The `validate` function: re-validates every integration on an EventBridge schedule, and one
-//! integration on demand (`POST /integrations/{id}/validate`, admin). It runs as the platform
-//! role, because the checks must assume customer roles as the principal their trust policies name.
+//! integration on demand (`POST /integrations/{id}/validate`, admin). It writes the table with its
+//! own role and assumes customer roles from a session of the platform role
+//! ([`assumer_as_platform`]), because the checks must assume them as the principal their trust
+//! policies name.
 
 use futures::StreamExt;
 use lambda_http::{Body, Request, Response};
@@ -65,6 +67,8 @@ pub struct RunSummary {
     pub healthy: usize,
     pub degraded: usize,
     pub failing: usize,
+    /// Never validated, and still not known (STS did not answer).
+    pub unverified: usize,
     /// Reports not recorded because the integration changed or was deleted meanwhile.
     pub dropped: usize,
     pub errors: usize,
@@ -75,7 +79,7 @@ impl RunSummary {
     pub fn to_json(&self) -> Value {
         json!({
             "validated": self.validated, "healthy": self.healthy, "degraded": self.degraded,
-            "failing": self.failing, "dropped": self.dropped, "errors": self.errors, "pages": self.pages,
+            "failing": self.failing, "unverified": self.unverified, "dropped": self.dropped, "errors": self.errors, "pages": self.pages,
         })
     }
 }
@@ -122,9 +126,12 @@ async fn validate_now(state: &State, req: &Request) -> Result<Response<Body>, Ap
     let integration = state.store.get(&caller.org, id).await?;
     let external_id = state.store.read_external_id(&caller.org).await?;
     let report = state.validator.validate(&caller.org, external_id.as_ref(), &integration).await;
-    let recorded = state.store.record_report(&caller.org, id, integration.version, &report).await?;
-    tracing::info!(org = %caller.org, id, state = ?report.state, recorded, "validated on demand");
-    let mut body = serde_json::to_value(&report).map_err(ApiError::internal)?;
+    let recorded = state
+        .store
+        .record_report(&caller.org, id, integration.version, &report.status, report.proof.as_ref())
+        .await?;
+    tracing::info!(org = %caller.org, id, state = ?report.status.state, recorded, "validated on demand");
+    let mut body = serde_json::to_value(&report.status).map_err(ApiError::internal)?;
     body["recorded"] = Value::Bool(recorded);
     Ok(api::json_response(200, &body))
 }
@@ -136,7 +143,8 @@ async fn validate_now(state: &State, req: &Request) -> Result<Response<Body>, Ap
 pub async fn run_scheduled(state: &State) -> RunSummary {
     let started = Instant::now();
     let external_ids: Mutex<HashMap<OrgId, Option<ExternalId>>> = Mutex::new(HashMap::new());
-    let counts = [(); 6].map(|_| AtomicUsize::new(0)); // healthy, degraded, failing, dropped, errors, validated
+    // healthy, degraded, failing, dropped, errors, validated, unverified
+    let counts = [(); 7].map(|_| AtomicUsize::new(0));
     let pages = Arc::new(AtomicUsize::new(0));
     let scan_failed = Arc::new(AtomicUsize::new(0));
     let scan = scan_stream(state.store.clone(), state.config.page_size, pages.clone(), scan_failed.clone());
@@ -147,7 +155,8 @@ pub async fn run_scheduled(state: &State) -> RunSummary {
                 Ok((health, recorded)) => {
                     counts[5].fetch_add(1, Ordering::Relaxed);
                     let slot = match health {
-                        HealthState::Healthy | HealthState::Unverified => 0,
+                        HealthState::Healthy => 0,
+                        HealthState::Unverified => 6,
                         HealthState::Degraded => 1,
                         HealthState::Failing => 2,
                     };
@@ -172,6 +181,7 @@ pub async fn run_scheduled(state: &State) -> RunSummary {
         healthy: get(0),
         degraded: get(1),
         failing: get(2),
+        unverified: get(6),
         dropped: get(3),
         errors: get(4),
         pages: pages.load(Ordering::Relaxed),
@@ -181,6 +191,7 @@ pub async fn run_scheduled(state: &State) -> RunSummary {
         healthy = summary.healthy,
         degraded = summary.degraded,
         failing = summary.failing,
+        unverified = summary.unverified,
         dropped = summary.dropped,
         errors = summary.errors,
         pages = summary.pages,
@@ -252,6 +263,32 @@ async fn validate_one(
         }
     };
     let report = state.validator.validate(org, external_id.as_ref(), integration).await;
-    let recorded = state.store.record_report(org, &integration.id, integration.version, &report).await?;
-    Ok((report.state, recorded))
+    let recorded = state
+        .store
+        .record_report(org, &integration.id, integration.version, &report.status, report.proof.as_ref())
+        .await?;
+    Ok((report.status.state, recorded))
+}
+
+/// The `AssumeRole` caller validation uses: STS signed with a session of `platform_role` (role
+/// chaining), so customer roles see the same principal as presign, and one trust policy serves
+/// both functions. The session is refreshed by the SDK's provider before it expires.
+pub async fn assumer_as_platform(
+    aws: &aws_config::SdkConfig,
+    platform_role: &str,
+) -> Arc<dyn shared::credentials::Assumer> {
+    let platform = aws_config::sts::AssumeRoleProvider::builder(platform_role)
+        .session_name("validate")
+        .configure(aws)
+        .build()
+        .await;
+    let as_platform = aws
+        .to_builder()
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(platform))
+        .build();
+    shared::credentials::CredentialCache::new(
+        shared::credentials::sts_client(&as_platform),
+        Default::default(),
+    )
+    .assumer()
 }

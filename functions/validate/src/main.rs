@@ -1,7 +1,6 @@
 use lambda_runtime::{run, service_fn, LambdaEvent};
 use serde_json::Value;
 use shared::config::{ApiConfig, ProcessEnv};
-use shared::credentials::{sts_client, CredentialCache};
 use shared::presign::S3Endpoint;
 use shared::store::Store;
 use shared::validation::Validator;
@@ -16,8 +15,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             .map_err(|message| shared::config::ConfigError { variable: "S3_ENDPOINT_URL", message }),
     );
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    // The table is written with this function's own role; customer roles are assumed as the
+    // platform role, the one principal every customer's trust policy names (template.yaml says why).
     let store = Store::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name.clone());
-    let assumer = CredentialCache::new(sts_client(&aws), Default::default());
+    let assumer = validate::assumer_as_platform(&aws, &api.platform_principal).await;
     let validator = Validator::new(aws.clone(), assumer, endpoint, api.platform_principal, api.app_origins);
     let state = validate::State { store, validator, config };
     run(service_fn(|event: LambdaEvent<Value>| async {

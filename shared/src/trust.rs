@@ -1,0 +1,266 @@
+//! The trust boundary: which customer roles the platform may sign through.
+//!
+//! A role serves an org only when it demands that org's external ID. Otherwise any other customer
+//! of the platform could save an integration naming the role and read its buckets (the confused
+//! deputy). Rendering the external ID in the trust policy is advice; this module makes it a rule:
+//!
+//! - **The probe** ([`probe`]): `AssumeRole` on the role with a fresh random external ID that is
+//!   not the org's. AWS must deny it. If it is granted, the role would serve anyone who names it
+//!   ([`ProbeOutcome::NotEnforced`]). If STS does not answer, nothing is proven
+//!   ([`ProbeOutcome::Inconclusive`]).
+//! - **The proof** ([`ExternalIdProof`]): the probe's outcome recorded on the integration by
+//!   validation (on demand right after save in the wizard, and on every scheduled run), for one
+//!   role ARN, with its time. A proof younger than [`PROOF_MAX_AGE`] lets presign sign without
+//!   probing; otherwise presign probes in process, once per credential lifetime, inside the same
+//!   single flight that assumes the role (see [`crate::credentials`]).
+//! - **The gate** ([`gate`]): what presign does for one integration before any STS call.
+//! - **The platform's own account** ([`PlatformIdentity`]): customer roles are never in it, and a
+//!   deployment serves only its own partition.
+//!
+//! Validation's `EXTERNAL_ID_REQUIRED` check and presign's `EXTERNAL_ID_NOT_ENFORCED` error use
+//! [`probe`] and [`not_enforced_message`]: they cannot disagree about a role.
+
+use crate::arn::RoleArn;
+use crate::auth::OrgId;
+use crate::credentials::{AssumeFailure, Assumer};
+use crate::error::ApiError;
+use crate::integration::{CheckResult, Integration};
+use crate::policy::ExternalId;
+use crate::region::Partition;
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, SystemTime};
+
+/// The per-locator code presign gives for a role that does not demand the org's external ID.
+pub const EXTERNAL_ID_NOT_ENFORCED: &str = "EXTERNAL_ID_NOT_ENFORCED";
+/// The 400 code for saving a role in the platform's own account.
+pub const ROLE_IN_PLATFORM_ACCOUNT: &str = "ROLE_IN_PLATFORM_ACCOUNT";
+/// The 400 code for saving an integration in a partition this deployment has no principal in.
+pub const PARTITION_NOT_SERVED: &str = "PARTITION_NOT_SERVED";
+
+/// How long a recorded proof lets presign skip its own probe. The schedule runs every 6 hours by
+/// default, so a healthy deployment never probes from presign; a stalled schedule costs one probe
+/// per role per credential lifetime, not a day of trusting an old answer.
+pub const PROOF_MAX_AGE: Duration = Duration::from_secs(8 * 3600);
+
+/// The words presign's error and validation's check both use: what is wrong and the condition to add.
+pub fn not_enforced_message(role_arn: &str, external_id: Option<&ExternalId>) -> String {
+    format!(
+        "The trust policy of role {role_arn} lets the platform assume it with an external ID that is not your \
+         organization's, so any other customer of the platform could name this role and read your buckets \
+         (confused deputy). No URL is issued through it. Add \"Condition\": {{\"StringEquals\": \
+         {{\"sts:ExternalId\": \"{}\"}}}} to the trust policy's statement (GET /policies/trust shows the whole \
+         policy), then validate the integration again.",
+        external_id.map_or("<your external ID>", ExternalId::as_str)
+    )
+}
+
+/// What one probe found out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeOutcome {
+    /// STS refused the random external ID: the role demands a specific one.
+    Enforced,
+    /// STS granted the random external ID: the role would serve any org.
+    NotEnforced,
+    /// STS did not answer (throttling, timeout, 5xx): not a proof either way.
+    Inconclusive(String),
+}
+
+/// A random external ID that is not any org's (orgs get 40 hex characters; this has a prefix
+/// that no generated ID has).
+fn probe_external_id() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("probe-{hex}"))
+}
+
+/// `AssumeRole` with a fresh random external ID. One STS call; a denial here is the good outcome
+/// (it shows in the customer's CloudTrail as one `AccessDenied`, which the README explains).
+pub async fn probe(assumer: &dyn Assumer, org: &OrgId, role_arn: &str) -> ProbeOutcome {
+    let random = match probe_external_id() {
+        Ok(id) => id,
+        Err(e) => return ProbeOutcome::Inconclusive(format!("no randomness for the probe: {e}")),
+    };
+    match assumer.assume(org, role_arn, Some(&random)).await {
+        Ok(_) => ProbeOutcome::NotEnforced,
+        Err(AssumeFailure::Denied(_)) => ProbeOutcome::Enforced,
+        Err(AssumeFailure::NotEnforced) => ProbeOutcome::NotEnforced,
+        Err(AssumeFailure::Unavailable(detail)) => ProbeOutcome::Inconclusive(detail),
+    }
+}
+
+/// A probe's conclusion, recorded on the integration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExternalIdProof {
+    /// The role the probe was about; a proof for another role proves nothing.
+    pub role_arn: String,
+    /// Whether the role refused the random external ID.
+    pub enforced: bool,
+    /// RFC 3339, when the probe ran.
+    pub checked_at: String,
+}
+
+impl ExternalIdProof {
+    pub fn new(role_arn: &RoleArn, enforced: bool, at: SystemTime) -> Self {
+        Self { role_arn: role_arn.as_str().to_owned(), enforced, checked_at: crate::clock::rfc3339(at) }
+    }
+
+    fn age(&self, now: SystemTime) -> Option<Duration> {
+        let at = aws_smithy_types::DateTime::from_str(
+            &self.checked_at,
+            aws_smithy_types::date_time::Format::DateTime,
+        )
+        .ok()?;
+        let at = SystemTime::try_from(at).ok()?;
+        Some(now.duration_since(at).unwrap_or_default())
+    }
+
+    /// Whether the proof is about `role` and young enough to stand in for a probe.
+    pub fn is_current_for(&self, role: &RoleArn, now: SystemTime) -> bool {
+        self.role_arn == role.as_str() && self.age(now).is_some_and(|age| age < PROOF_MAX_AGE)
+    }
+}
+
+/// What presign does with an integration before touching STS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gate {
+    /// No STS call: every locator of the integration gets this error.
+    Refuse { code: &'static str, message: String },
+    /// Lease credentials; `probe` when no current recorded proof stands in for the probe.
+    Lease { probe: bool },
+}
+
+/// The one decision about whether an integration may sign, and how much proof it still needs.
+pub fn gate(
+    integration: &Integration,
+    platform: &PlatformIdentity,
+    external_id: Option<&ExternalId>,
+    now: SystemTime,
+) -> Gate {
+    let role = &integration.role_arn;
+    if let Err(e) = platform.admits(role) {
+        return Gate::Refuse { code: e.code(), message: e.public_message() };
+    }
+    // The latest validation (its status is reset whenever the configuration changes) found that
+    // the role refuses the org's own external ID: trust was revoked. Outages are recorded as
+    // warnings, so a failed ASSUME_ROLE is a denial.
+    let revoked = integration
+        .status
+        .checks
+        .iter()
+        .any(|c| c.code == crate::integration::check_codes::ASSUME_ROLE && c.result == CheckResult::Fail);
+    if revoked {
+        let failure = AssumeFailure::Denied("the latest validation was denied".into());
+        return Gate::Refuse { code: failure.code(), message: failure.message(role.as_str(), external_id) };
+    }
+    match &integration.external_id_proof {
+        Some(proof) if proof.is_current_for(role, now) && !proof.enforced => Gate::Refuse {
+            code: EXTERNAL_ID_NOT_ENFORCED,
+            message: not_enforced_message(role.as_str(), external_id),
+        },
+        Some(proof) if proof.is_current_for(role, now) => Gate::Lease { probe: false },
+        _ => Gate::Lease { probe: true },
+    }
+}
+
+/// The platform's own account and partition, from its principal's ARN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformIdentity {
+    pub account_id: String,
+    pub partition: Partition,
+}
+
+impl PlatformIdentity {
+    /// From `PLATFORM_PRINCIPAL_ARN` (`arn:<partition>:iam::<account>:...`), already checked by
+    /// [`crate::config::platform_principal`].
+    pub fn from_principal(arn: &str) -> Option<Self> {
+        let mut parts = arn.split(':');
+        let (_arn, partition, _iam, _region, account) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        Some(Self { account_id: account.to_owned(), partition: Partition::parse(partition)? })
+    }
+
+    /// Whether a customer role may be saved and assumed by this deployment.
+    pub fn admits(&self, role: &RoleArn) -> Result<(), ApiError> {
+        if role.partition() != self.partition {
+            return Err(ApiError::bad_request(
+                PARTITION_NOT_SERVED,
+                Some("role_arn"),
+                format!(
+                    "This deployment serves the {ours} partition; role {role} and region are in the {theirs} \
+                     partition, which needs the platform's {theirs} deployment (its own principal and endpoint). \
+                     Use a role and region in {ours}, or connect through the {theirs} deployment.",
+                    ours = self.partition,
+                    theirs = role.partition(),
+                ),
+            ));
+        }
+        if role.account_id() == self.account_id {
+            return Err(ApiError::bad_request(
+                ROLE_IN_PLATFORM_ACCOUNT,
+                Some("role_arn"),
+                format!(
+                    "Role {role} is in the platform's own AWS account {}; the platform never assumes roles there. \
+                     Create the role in your own AWS account and save its ARN.",
+                    self.account_id
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role(arn: &str) -> RoleArn {
+        RoleArn::parse(arn).unwrap_or_else(|e| panic!("{arn}: {e}"))
+    }
+
+    #[test]
+    fn the_platform_identity_comes_from_its_principal_arn() {
+        let platform = PlatformIdentity::from_principal("arn:aws-cn:iam::123456789012:role/platform");
+        assert_eq!(
+            platform,
+            Some(PlatformIdentity { account_id: "123456789012".into(), partition: Partition::AwsCn })
+        );
+    }
+
+    #[test]
+    fn a_role_in_the_platform_account_or_another_partition_is_refused_with_its_own_code() {
+        let platform = PlatformIdentity { account_id: "123456789012".into(), partition: Partition::Aws };
+        let own = platform.admits(&role("arn:aws:iam::123456789012:role/r")).map_err(|e| e.code());
+        assert_eq!(own, Err(ROLE_IN_PLATFORM_ACCOUNT));
+        let china = platform.admits(&role("arn:aws-cn:iam::210987654321:role/r")).map_err(|e| e.code());
+        assert_eq!(china, Err(PARTITION_NOT_SERVED));
+        assert!(platform.admits(&role("arn:aws:iam::210987654321:role/r")).is_ok());
+    }
+
+    #[test]
+    fn a_partition_refusal_names_both_partitions() {
+        let platform = PlatformIdentity { account_id: "123456789012".into(), partition: Partition::Aws };
+        let err = platform.admits(&role("arn:aws-us-gov:iam::210987654321:role/r")).err();
+        let message = err.map(|e| e.public_message()).unwrap_or_default();
+        assert!(message.contains("aws-us-gov") && message.contains("serves the aws partition"), "{message}");
+    }
+
+    #[test]
+    fn a_proof_stands_only_for_its_role_and_only_while_young() {
+        let now = SystemTime::now();
+        let r = role("arn:aws:iam::210987654321:role/r");
+        let proof = ExternalIdProof::new(&r, true, now - Duration::from_secs(60));
+        assert!(proof.is_current_for(&r, now));
+        assert!(!proof.is_current_for(&role("arn:aws:iam::210987654321:role/other"), now));
+        let old = ExternalIdProof::new(&r, true, now - PROOF_MAX_AGE - Duration::from_secs(1));
+        assert!(!old.is_current_for(&r, now));
+    }
+
+    #[test]
+    fn the_not_enforced_message_names_the_condition_and_the_org_external_id() {
+        let id = ExternalId::parse("0123456789abcdef0123").unwrap_or_else(|e| panic!("{e}"));
+        let message = not_enforced_message("arn:aws:iam::210987654321:role/r", Some(&id));
+        assert!(message.contains("\"sts:ExternalId\": \"0123456789abcdef0123\""), "{message}");
+        assert!(message.contains("StringEquals"), "{message}");
+    }
+}
