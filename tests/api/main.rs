@@ -7,6 +7,7 @@ mod events;
 mod helpers;
 mod integrations;
 mod isolation;
+mod least_privilege;
 mod moto;
 mod platform;
 mod presign;

@@ -7,8 +7,10 @@ use crate::moto::{IamUser, MotoProcess};
 use devserver::DevServer;
 use serde_json::{json, Value};
 use shared::credentials::TempCredentials;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub const ORG: &str = "acme";
 /// Bounds every wait on the network, so a hung emulator fails the test instead of stalling it.
@@ -202,4 +204,109 @@ impl Platform {
         )
         .await
     }
+}
+
+/// How many `AssumeRole` requests a fake STS held at once.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    pub now: AtomicUsize,
+    pub max: AtomicUsize,
+    pub total: AtomicUsize,
+}
+
+/// A loopback STS that holds every request for `delay`, then answers it with HTTP `status` and the
+/// STS error `code` (as AWS shapes it). Returns its URL and its request counters.
+pub async fn sts_answering_error(status: u16, code: &str, delay: Duration) -> (String, Arc<InFlight>) {
+    let error = sts_error(code);
+    loopback_sts(delay, move |_| (status, error.clone())).await
+}
+
+/// A loopback STS whose role admits exactly `external_id` and answers every other `AssumeRole`
+/// (the probe) with `Throttling`: a probe that cannot complete.
+pub async fn sts_throttling_other_external_ids(external_id: &str) -> (String, Arc<InFlight>) {
+    let wanted = format!("ExternalId={external_id}");
+    loopback_sts(Duration::ZERO, move |form| {
+        if form.split('&').any(|pair| pair == wanted) {
+            (200, sts_credentials())
+        } else {
+            (400, sts_error("Throttling"))
+        }
+    })
+    .await
+}
+
+fn sts_error(code: &str) -> String {
+    format!(
+        "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{code}\
+         </Code><Message>answered by the test</Message></Error><RequestId>1</RequestId></ErrorResponse>"
+    )
+}
+
+fn sts_credentials() -> String {
+    let expires = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let expires = expires.format(&time::format_description::well_known::Rfc3339).expect("RFC 3339");
+    format!(
+        "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult>\
+         <AssumedRoleUser><AssumedRoleId>AROATEST:s</AssumedRoleId>\
+         <Arn>arn:aws:sts::210987654321:assumed-role/platform-read/s</Arn></AssumedRoleUser>\
+         <Credentials><AccessKeyId>ASIATESTTESTTEST0001</AccessKeyId><SecretAccessKey>secret</SecretAccessKey>\
+         <SessionToken>token</SessionToken><Expiration>{expires}</Expiration></Credentials>\
+         </AssumeRoleResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></AssumeRoleResponse>"
+    )
+}
+
+/// A loopback STS: every request is held for `delay`, then `respond` (given the form body) says
+/// the HTTP status and the XML body.
+async fn loopback_sts(
+    delay: Duration,
+    respond: impl Fn(&str) -> (u16, String) + Send + Sync + 'static,
+) -> (String, Arc<InFlight>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let stats = Arc::new(InFlight::default());
+    let shared = stats.clone();
+    let respond = Arc::new(respond);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let (stats, respond) = (shared.clone(), respond.clone());
+            tokio::spawn(async move {
+                let mut buffer = Vec::new();
+                let mut chunk = [0u8; 8192];
+                let body_at = loop {
+                    if let Some(i) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break i + 4;
+                    }
+                    match socket.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                    }
+                };
+                let head = String::from_utf8_lossy(&buffer[..body_at]).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                while buffer.len() < body_at + length {
+                    match socket.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let now = stats.now.fetch_add(1, Ordering::SeqCst) + 1;
+                stats.max.fetch_max(now, Ordering::SeqCst);
+                stats.total.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(delay).await;
+                stats.now.fetch_sub(1, Ordering::SeqCst);
+                let (status, body) = respond(&String::from_utf8_lossy(&buffer[body_at..]));
+                let answer = format!(
+                    "HTTP/1.1 {status} Answer\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    (url, stats)
 }

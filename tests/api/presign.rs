@@ -842,13 +842,22 @@ async fn a_denial_is_cached_briefly_so_a_broken_integration_does_not_hammer_sts(
 /// instance), driven through `presign::handle` with the sample event's shape.
 async fn presign_on_a_new_instance(p: &Platform, locators: &[&str]) -> Vec<Value> {
     let sts = platform_sts_client(&p.moto.url, &p.user.access_key_id, &p.user.secret_access_key).await;
+    presign_through_the_handler(&p.app.store, sts, &p.user.arn, locators).await
+}
+
+/// `presign::handle` for the org [`ORG`] on a new state over `store`, assuming roles with `sts`.
+async fn presign_through_the_handler(
+    store: &shared::store::Store,
+    sts: aws_sdk_sts::Client,
+    platform_principal: &str,
+    locators: &[&str],
+) -> Vec<Value> {
     let mut env = std::collections::HashMap::new();
-    env.insert("TABLE_NAME".to_owned(), p.app.store.table().to_owned());
+    env.insert("TABLE_NAME".to_owned(), store.table().to_owned());
     env.insert("S3_ENDPOINT_URL".to_owned(), emulator_endpoint());
-    env.insert("PLATFORM_PRINCIPAL_ARN".to_owned(), p.user.arn.clone());
+    env.insert("PLATFORM_PRINCIPAL_ARN".to_owned(), platform_principal.to_owned());
     let config = presign::PresignConfig::from_env(&env).expect("presign config");
-    let state =
-        presign::State::new(p.app.store.clone(), CredentialCache::new(sts, CacheConfig::default()), config);
+    let state = presign::State::new(store.clone(), CredentialCache::new(sts, CacheConfig::default()), config);
     let path = format!("{}/../events/presign.json", env!("CARGO_MANIFEST_DIR"));
     let mut event: Value =
         serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("JSON");
@@ -1135,4 +1144,97 @@ async fn an_integration_whose_latest_validation_was_denied_gets_the_error_once_t
     assert_eq!(result["error"]["code"], "ASSUME_ROLE_DENIED", "{result}");
     assert!(result["error"]["message"].as_str().is_some_and(|m| m.contains(&role)), "{result}");
     assert_eq!(p.moto.assume_role_requests(&role).await, 0);
+}
+
+#[tokio::test]
+async fn sts_errors_are_classified_by_whose_problem_they_are_in_presign_and_in_validation() {
+    let app = spawn_app().await;
+    let created = app.create(ORG, &bucket_body("Photos", "bucket-a")).await;
+    let integration = app.store.get(&org(), created["id"].as_str().expect("id")).await.expect("get");
+    let external_id = app.store.read_external_id(&org()).await.expect("read").expect("created with it");
+    let role = integration.role_arn.as_str();
+    for (status, code, customers_problem) in [
+        (400, "ExpiredToken", false),
+        (403, "InvalidClientTokenId", false),
+        (403, "RegionDisabledException", false),
+        (400, "Throttling", false),
+        (503, "ServiceUnavailable", false),
+        (500, "InternalFailure", false),
+        (403, "AccessDenied", true),
+    ] {
+        let (url, _) = sts_answering_error(status, code, Duration::ZERO).await;
+        let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(&url)
+            .credentials_provider(aws_sdk_s3::config::Credentials::new("k", "s", None, None, "t"))
+            .load()
+            .await;
+        let cache = CredentialCache::new(shared::credentials::sts_client(&aws), CacheConfig::default());
+
+        let failure =
+            bounded("lease", cache.lease(&org(), role, &external_id, Duration::from_secs(900), true))
+                .await
+                .expect_err("STS answered with an error");
+        let message = failure.message(role, Some(&external_id));
+        if customers_problem {
+            assert_eq!(failure.code(), "ASSUME_ROLE_DENIED", "{code}: {failure:?}");
+            assert!(message.contains("GET /policies/trust"), "{code}: the customer's fix: {message}");
+        } else {
+            assert_eq!(failure.code(), "ASSUME_ROLE_FAILED", "{code}: transient, {failure:?}");
+            assert!(message.contains("platform's side"), "{code}: {message}");
+            assert!(
+                !message.contains("GET /policies/trust"),
+                "{code}: never 'fix your trust policy': {message}"
+            );
+        }
+
+        let validator = shared::validation::Validator::new(
+            aws.clone(),
+            cache.assumer(),
+            shared::presign::S3Endpoint::Custom(
+                shared::presign::CustomEndpoint::parse(&emulator_endpoint(), false).expect("endpoint"),
+            ),
+            PLATFORM_PRINCIPAL.to_owned(),
+            vec![shared::policy::AppOrigin::parse(APP_ORIGIN).expect("origin")],
+        );
+        let report = bounded("validate", validator.validate(&org(), Some(&external_id), &integration)).await;
+        let assumed = &report.status.checks[0];
+        assert_eq!(assumed.code, "ASSUME_ROLE");
+        let expected = if customers_problem { "fail" } else { "warn" };
+        assert_eq!(serde_json::to_value(assumed.result).expect("JSON"), expected, "{code}: {assumed:?}");
+        assert!(report.proof.is_none(), "{code}: no conclusion about the external ID");
+    }
+}
+
+#[tokio::test]
+async fn a_probe_that_cannot_complete_issues_no_url_on_a_cold_start_and_a_recorded_proof_still_stands() {
+    let app = spawn_app().await;
+    let created = app.create(ORG, &bucket_body("Photos", "bucket-a")).await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    let external_id = app.store.external_id(&org()).await.expect("external id");
+    let (url, calls) = sts_throttling_other_external_ids(external_id.as_str()).await;
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&url)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new("k", "s", None, None, "t"))
+        .load()
+        .await;
+    let sts = || shared::credentials::sts_client(&aws);
+    let locator = "s3://bucket-a/cat.jpg";
+
+    // Cold start, no recorded proof: the probe is throttled, so no URL.
+    let results = presign_through_the_handler(&app.store, sts(), PLATFORM_PRINCIPAL, &[locator]).await;
+    assert_eq!(results[0]["error"]["code"], "ASSUME_ROLE_FAILED", "transient: {}", results[0]);
+    assert!(results[0].get("url").is_none(), "{}", results[0]);
+    assert!(calls.total.load(Ordering::SeqCst) >= 2, "the assume succeeded, then the probe was tried");
+
+    // A proof recorded earlier (by validation) stands while STS cannot answer probes.
+    let integration = app.store.get(&org(), &id).await.expect("get");
+    let proof = shared::trust::ExternalIdProof::new(&integration.role_arn, true, SystemTime::now());
+    let unverified = shared::integration::Status::unverified();
+    assert!(app.store.record_report(&org(), &id, 1, &unverified, Some(&proof)).await.expect("record"));
+    let before = calls.total.load(Ordering::SeqCst);
+    let results = presign_through_the_handler(&app.store, sts(), PLATFORM_PRINCIPAL, &[locator]).await;
+    assert!(results[0]["url"].is_string(), "{}", results[0]);
+    assert_eq!(calls.total.load(Ordering::SeqCst), before + 1, "one AssumeRole, no probe");
 }

@@ -373,6 +373,36 @@ async fn a_trust_policy_without_the_external_id_condition_is_failing_with_the_co
 }
 
 #[tokio::test]
+async fn an_sts_outage_during_validation_keeps_a_healthy_integration_healthy_and_its_proof_as_recorded() {
+    let mut rig = Rig::start().await;
+    let bucket = rig.bucket("steady", None).await;
+    rig.put(&bucket, "a.png", b"a").await;
+    let scope = bucket_scope(&bucket);
+    let role = rig.role("steady-read", &rig.trust, &rig.access_policy(&scope, false).await).await;
+    let id = rig.integration(&role, &scope, false, "us-east-1").await;
+    rig.enforce().await;
+    let healthy = rig.validate(&id).await;
+    assert_eq!(healthy["state"], "healthy", "{healthy:#}");
+    let path = format!("/integrations/{id}");
+    let proof = rig.app.get(&path, &admin(ORG)).await.body["external_id_proof"].clone();
+    assert_eq!(proof["enforced"], true, "{proof}");
+
+    // STS (the emulator) goes away: nothing is known, so nothing changes.
+    rig.platform.moto.stop();
+    let report = rig.validate(&id).await;
+    assert_eq!(report["state"], "healthy", "an outage never fails a healthy integration: {report:#}");
+    assert_eq!(outcomes(&report), role_checks("warn", "warn"), "{report:#}");
+    let assumed = message(check(&report, "ASSUME_ROLE", "role"));
+    assert!(assumed.contains("platform's side"), "whose problem it is: {assumed}");
+    assert!(!assumed.contains("trust policy"), "never 'fix your trust policy': {assumed}");
+    assert_eq!(report["recorded"], true);
+    let got = rig.app.get(&path, &admin(ORG)).await;
+    assert_eq!(got.body["status"]["state"], "healthy", "{}", got.body);
+    assert_eq!(got.body["external_id_proof"], proof, "the recorded proof still stands");
+    assert_eq!(got.body["history"].as_array().map(Vec::len), Some(2), "{}", got.body);
+}
+
+#[tokio::test]
 async fn a_trust_policy_for_another_external_id_fails_assume_role_with_the_trust_to_paste_and_checks_no_bucket(
 ) {
     let rig = Rig::start().await;
@@ -1042,65 +1072,9 @@ async fn figures_fifty_healthy_integrations_validated_by_the_scheduled_run_at_co
 
 // ---- the scheduled run's concurrency as the report history grows ----------------------------------
 
-/// How many `AssumeRole` requests a fake STS held at once.
-#[derive(Debug, Default)]
-struct InFlight {
-    now: AtomicUsize,
-    max: AtomicUsize,
-    total: AtomicUsize,
-}
-
 /// An STS that holds every request for `delay`, then denies it (`AccessDenied`, not retried).
 async fn slow_denying_sts(delay: Duration) -> (String, Arc<InFlight>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    let stats = Arc::new(InFlight::default());
-    let shared = stats.clone();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let stats = shared.clone();
-            tokio::spawn(async move {
-                let mut buffer = Vec::new();
-                let mut chunk = [0u8; 8192];
-                let body_at = loop {
-                    if let Some(i) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break i + 4;
-                    }
-                    match socket.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                    }
-                };
-                let head = String::from_utf8_lossy(&buffer[..body_at]).to_ascii_lowercase();
-                let length: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse().ok())
-                    .unwrap_or(0);
-                while buffer.len() < body_at + length {
-                    match socket.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let now = stats.now.fetch_add(1, Ordering::SeqCst) + 1;
-                stats.max.fetch_max(now, Ordering::SeqCst);
-                stats.total.fetch_add(1, Ordering::SeqCst);
-                tokio::time::sleep(delay).await;
-                stats.now.fetch_sub(1, Ordering::SeqCst);
-                let body = "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender\
-                            </Type><Code>AccessDenied</Code><Message>denied</Message></Error><RequestId>1</RequestId>\
-                            </ErrorResponse>";
-                let answer = format!(
-                    "HTTP/1.1 403 Forbidden\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = socket.write_all(answer.as_bytes()).await;
-                let _ = socket.shutdown().await;
-            });
-        }
-    });
-    (url, stats)
+    sts_answering_error(403, "AccessDenied", delay).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
