@@ -13,10 +13,13 @@
 #     connections: init must not call AWS. Several cold starts; median, min and max.
 # (c) peak RSS (VmHWM from /proc/<pid>/status, read when the function polls for its next event):
 #     one API Gateway v2 POST /presign event with 1,000 locators, DynamoDB served by dynoxide
-#     (table created with boto3), in two cases:
+#     (table created with boto3), in three cases:
 #       - an org with no integrations: 1,000 NO_INTEGRATION results (one DynamoDB query);
 #       - an org with 3 integrations and an external ID: 1,000 presigned URLs, after one
-#         AssumeRole per integration against a fake STS that returns ~900-character session tokens.
+#         AssumeRole per integration against a fake STS that returns ~900-character session tokens,
+#         plus the external-ID probe per role (the fake STS denies any other external ID);
+#       - the same org with the proof validation records on each integration: no probes (the
+#         baseline for the probe's cost: STS calls and the time to answer).
 #     Target ≤ 32 MB.
 #
 # Needs .tools (scripts/bootstrap.sh): the venv's python with boto3, and .tools/bin/dynoxide.
@@ -76,6 +79,9 @@ import urllib.parse
 
 RUNTIME = "/2018-06-01/runtime"
 ORG_WITH_INTEGRATIONS = "acme"
+# The same integrations, each with the proof validation records (the role refused a random
+# external ID an hour ago): presign then needs no probe of its own.
+ORG_PROVEN = "acme-proven"
 ORG_WITHOUT = "acme-empty"
 EXTERNAL_ID = "5f0c2b9e4d7a1836c0e2f4a9b1d3e5c7a9b0d2f4"
 B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -157,25 +163,31 @@ def seed(endpoint, table):
                               {"AttributeName": "sk", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
     )
-    pk = {"S": f"ORG#{ORG_WITH_INTEGRATIONS}"}
-    status = json.dumps({"state": "unverified", "checked_at": None, "checks": []})
-    for ident, name, role, region, scope in INTEGRATIONS:
+    proven_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
+    for org in (ORG_WITH_INTEGRATIONS, ORG_PROVEN):
+        pk = {"S": f"ORG#{org}"}
+        status = json.dumps({"state": "unverified", "checked_at": None, "checks": []})
+        for ident, name, role, region, scope in INTEGRATIONS:
+            item = {
+                "pk": pk, "sk": {"S": f"INT#{ident}"}, "kind": {"S": "integration"}, "id": {"S": ident},
+                "name": {"S": name}, "role_arn": {"S": role}, "region": {"S": region},
+                "scope": {"S": json.dumps(scope)}, "scope_key": {"S": scope_key(scope)},
+                "versioning": {"BOOL": True}, "version": {"N": "1"},
+                "created_at": {"S": "2026-01-12T09:30:00Z"}, "updated_at": {"S": "2026-01-12T09:30:00Z"},
+                "status": {"S": status},
+            }
+            if org == ORG_PROVEN:
+                proof = {"role_arn": role, "enforced": True, "checked_at": proven_at}
+                item["external_id_proof"] = {"S": json.dumps(proof)}
+            client.put_item(TableName=table, Item=item)
+            client.put_item(TableName=table, Item={
+                "pk": pk, "sk": {"S": f"SCOPE#{scope_key(scope)}"}, "kind": {"S": "scope"},
+                "integration_id": {"S": ident}, "integration_name": {"S": name},
+            })
         client.put_item(TableName=table, Item={
-            "pk": pk, "sk": {"S": f"INT#{ident}"}, "kind": {"S": "integration"}, "id": {"S": ident},
-            "name": {"S": name}, "role_arn": {"S": role}, "region": {"S": region},
-            "scope": {"S": json.dumps(scope)}, "scope_key": {"S": scope_key(scope)},
-            "versioning": {"BOOL": True}, "version": {"N": "1"},
-            "created_at": {"S": "2026-01-12T09:30:00Z"}, "updated_at": {"S": "2026-01-12T09:30:00Z"},
-            "status": {"S": status},
+            "pk": pk, "sk": {"S": "EXTERNAL_ID"}, "kind": {"S": "external_id"},
+            "external_id": {"S": EXTERNAL_ID}, "created_at": {"S": "2026-01-12T09:29:00Z"},
         })
-        client.put_item(TableName=table, Item={
-            "pk": pk, "sk": {"S": f"SCOPE#{scope_key(scope)}"}, "kind": {"S": "scope"},
-            "integration_id": {"S": ident}, "integration_name": {"S": name},
-        })
-    client.put_item(TableName=table, Item={
-        "pk": pk, "sk": {"S": "EXTERNAL_ID"}, "kind": {"S": "external_id"},
-        "external_id": {"S": EXTERNAL_ID}, "created_at": {"S": "2026-01-12T09:29:00Z"},
-    })
 
 
 def session_token(seed):
@@ -374,7 +386,7 @@ def cmd_init(args):
 
 
 def cmd_invoke(args):
-    org = ORG_WITH_INTEGRATIONS if args.with_integrations else ORG_WITHOUT
+    org = ORG_PROVEN if args.proven else ORG_WITH_INTEGRATIONS if args.with_integrations else ORG_WITHOUT
     event = make_event(args.template, org, args.count)
     harness = Harness(event)
     with open(args.log, "wb") as log:
@@ -427,6 +439,7 @@ def main():
     p.add_argument("--template", required=True)
     p.add_argument("--count", type=int, default=1000)
     p.add_argument("--with-integrations", action="store_true")
+    p.add_argument("--proven", action="store_true", help="the org whose integrations carry a recorded proof")
     p.add_argument("--log", required=True)
     args = parser.parse_args()
     if args.cmd == "seed":
@@ -517,6 +530,12 @@ timeout 300 "$PYTHON" "$DRIVER" invoke --binary "$HOST_BIN" --table s3-integrati
     >"$RUN_DIR/urls.json" \
     || die "invocation failed; function log: $(tail -n 20 "$RUN_DIR/invoke-urls.log" 2>/dev/null)"
 
+step "the same, for an org whose integrations carry the proof validation records (no probes)"
+timeout 300 "$PYTHON" "$DRIVER" invoke --binary "$HOST_BIN" --table s3-integrations --dynamodb "$DYNAMO_URL" \
+    --template "$ROOT/events/presign.json" --with-integrations --proven --log "$RUN_DIR/invoke-proven.log" \
+    >"$RUN_DIR/proven.json" \
+    || die "invocation failed; function log: $(tail -n 20 "$RUN_DIR/invoke-proven.log" 2>/dev/null)"
+
 # ---- the table ------------------------------------------------------------------------------------
 M_RUN_DIR="$RUN_DIR" M_HOST_BYTES="$HOST_BYTES" M_ARM_BYTES="${ARM_BYTES:-0}" M_ARM_NOTE="$ARM_NOTE" \
     M_HOST="$HOST_ARCH, $HOST_STRIPPED" "$PYTHON" - <<'PY'
@@ -524,7 +543,7 @@ import json, os, pathlib, platform, time
 env = os.environ
 run = pathlib.Path(env["M_RUN_DIR"])
 init = json.loads((run / "init.json").read_text())
-cases = {name: json.loads((run / f"{name}.json").read_text()) for name in ("empty", "urls")}
+cases = {name: json.loads((run / f"{name}.json").read_text()) for name in ("empty", "urls", "proven")}
 host_bytes, arm_bytes = int(env["M_HOST_BYTES"]), int(env["M_ARM_BYTES"])
 
 def size(b):
@@ -542,6 +561,13 @@ rows.append((f"init to ready, median of {len(init['ms'])} cold starts", f"{init[
 for name, label in (("empty", "1,000 × NO_INTEGRATION"), ("urls", "1,000 URLs, 3 integrations")):
     kb = cases[name]["vm_hwm_kb"]
     rows.append((f"peak RSS (VmHWM), {label}", f"{kb / 1024:.1f} MiB", "≤ 32 MB", verdict(kb <= 32 * 1024)))
+# The external-ID probe: one extra AssumeRole per cold role without a recorded proof.
+unproven, proven = cases["urls"], cases["proven"]
+rows.append(("cold batch, 3 roles, no recorded proof: STS calls, answer",
+             f"{unproven['sts_calls']}, {unproven['invoke_ms']:.1f} ms", "≤ 2 per role",
+             verdict(unproven["sts_calls"] <= 6)))
+rows.append(("cold batch, 3 roles, proof recorded (baseline): STS calls, answer",
+             f"{proven['sts_calls']}, {proven['invoke_ms']:.1f} ms", "1 per role", verdict(proven["sts_calls"] == 3)))
 widths = [max(len(r[i]) for r in rows) for i in range(4)]
 print()
 print(f"presign Lambda, measured {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} on "
@@ -554,7 +580,7 @@ print()
 print(f"arm64 build: {env['M_ARM_NOTE']}")
 print(f"init: connections to AWS endpoints during init: {init['aws_connections']} (must be 0); "
       f"each run (ms): {', '.join(f'{t:.1f}' for t in init['ms'])}")
-for name, label in (("empty", "no integrations"), ("urls", "3 integrations")):
+for name, label in (("empty", "no integrations"), ("urls", "3 integrations"), ("proven", "3 proven integrations")):
     r = cases[name]
     print(f"invoke, {label}: event {r['event_bytes'] / 1024:.0f} KiB, response {r['response_bytes'] / 1024:.0f} KiB, "
           f"results {r['results']}, answered in {r['invoke_ms']:.1f} ms, VmHWM {r['vm_hwm_kb']} kB, "

@@ -29,6 +29,19 @@ impl Platform {
         Self::start_with(|_| {}).await
     }
 
+    /// A platform whose presign leases from a credential cache on `clock`; also that cache.
+    async fn start_on_clock(clock: &TestClock) -> (Self, CredentialCache) {
+        let cache_clock = clock.clock();
+        let mut built: Option<CredentialCache> = None;
+        let p = Self::start_with(|options| {
+            let cache = CredentialCache::with_clock(options.sts.clone(), CacheConfig::default(), cache_clock);
+            built = Some(cache.clone());
+            options.credentials = Some(cache);
+        })
+        .await;
+        (p, built.expect("the test's cache"))
+    }
+
     /// A customer role with the API's trust policy and the API's access policy for `scope`.
     async fn role(&self, name: &str, scope: &Value, versioning: bool) -> String {
         let trust = self.trust.clone();
@@ -677,15 +690,7 @@ async fn a_credential_close_to_expiry_is_refreshed_before_it_signs() {
 #[tokio::test]
 async fn during_an_sts_outage_valid_credentials_keep_signing_shorter_urls_then_fail_as_assume_role_failed() {
     let clock = TestClock::default();
-    let cache_clock = clock.clock();
-    let mut built: Option<CredentialCache> = None;
-    let mut p = Platform::start_with(|options| {
-        let cache = CredentialCache::with_clock(options.sts.clone(), CacheConfig::default(), cache_clock);
-        built = Some(cache.clone());
-        options.credentials = Some(cache);
-    })
-    .await;
-    let cache = built.expect("the test's cache");
+    let (mut p, cache) = Platform::start_on_clock(&clock).await;
     let bucket = p.bucket("outage").await;
     p.put(&bucket, "x.txt", b"x").await;
     let role = p.role("platform-read", &default_scope(&[&bucket]), false).await;
@@ -1071,15 +1076,7 @@ async fn a_role_in_another_partition_is_refused_with_the_partition_and_the_deplo
 async fn a_role_whose_trust_is_revoked_after_warm_up_gets_no_url_after_its_next_refresh() {
     use crate::moto::CUSTOMER_ACCOUNT;
     let clock = TestClock::default();
-    let cache_clock = clock.clock();
-    let mut built: Option<CredentialCache> = None;
-    let p = Platform::start_with(|options| {
-        let cache = CredentialCache::with_clock(options.sts.clone(), CacheConfig::default(), cache_clock);
-        built = Some(cache.clone());
-        options.credentials = Some(cache);
-    })
-    .await;
-    let cache = built.expect("the test's cache");
+    let (p, cache) = Platform::start_on_clock(&clock).await;
     let bucket = p.bucket("revoked").await;
     p.put(&bucket, "a.txt", b"a").await;
     let scope = default_scope(&[&bucket]);
