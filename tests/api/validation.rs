@@ -1,6 +1,7 @@
 //! Validation end to end: `POST /integrations/{id}/validate`, the scheduled run
 //! (`validate::run_scheduled`), how reports are recorded (`Store::record_report`), the CORS
-//! preflight client, and the sample events through `validate::handle`.
+//! preflight client, and the sample events through `validate::handle_http` and
+//! `validate::handle_schedule`.
 //!
 //! Most tests run a [`Rig`]: a moto of the test's own, started through the project's launcher
 //! (missing `sts:ExternalId` fails `StringEquals`, as in AWS) that enforces IAM once set-up is done,
@@ -966,8 +967,21 @@ fn sample_event(name: &str, id: &str) -> Value {
     serde_json::from_str(&text.replace(SAMPLE_ID, id)).unwrap_or_else(|e| panic!("{name} is not JSON: {e}"))
 }
 
+/// The HTTP sample event through `validate::handle_http`: status, content type and JSON body.
+async fn validate_http(state: &validate::State, id: &str) -> (u16, String, Value) {
+    let event = sample_event("integrations-validate.json", id).to_string();
+    let request = lambda_http::request::from_str(&event).expect("an API Gateway v2 event");
+    let response = validate::handle_http(state, request).await;
+    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let body = match response.body() {
+        lambda_http::Body::Text(text) => serde_json::from_str(text).expect("JSON body"),
+        other => panic!("unexpected body {other:?}"),
+    };
+    (response.status().as_u16(), content_type.to_owned(), body)
+}
+
 #[tokio::test]
-async fn the_validate_sample_events_run_through_the_validate_handler() {
+async fn the_validate_sample_events_run_through_their_own_entry_points() {
     let app = spawn_app().await;
     let state = validate::State {
         store: app.store.clone(),
@@ -976,18 +990,15 @@ async fn the_validate_sample_events_run_through_the_validate_handler() {
     };
 
     // The HTTP event as it is: its sample id does not exist in a fresh table.
-    let response = validate::handle(&state, sample_event("integrations-validate.json", SAMPLE_ID)).await;
-    assert_eq!(response["statusCode"], 404, "{response:#}");
-    assert_eq!(response["headers"]["content-type"], "application/json", "{response:#}");
-    let body: Value = serde_json::from_str(response["body"].as_str().expect("body")).expect("JSON body");
+    let (status, content_type, body) = validate_http(&state, SAMPLE_ID).await;
+    assert_eq!((status, content_type.as_str()), (404, "application/json"), "{body:#}");
     assert_eq!(body["error"]["code"], "NOT_FOUND", "{body:#}");
 
     // With a real id of the event's org (acme, role "[admin]").
     let id =
         app.create("acme", &bucket_body("Images", "bucket-a")).await["id"].as_str().expect("id").to_owned();
-    let response = validate::handle(&state, sample_event("integrations-validate.json", &id)).await;
-    assert_eq!(response["statusCode"], 200, "{response:#}");
-    let body: Value = serde_json::from_str(response["body"].as_str().expect("body")).expect("JSON body");
+    let (status, _, body) = validate_http(&state, &id).await;
+    assert_eq!(status, 200, "{body:#}");
     assert_eq!(body["state"], "unverified", "STS is down, so nothing is known yet: {body:#}");
     assert_eq!(body["checks"][0]["result"], "warn", "{body:#}");
     assert_eq!(body["recorded"], true, "{body:#}");
@@ -995,12 +1006,23 @@ async fn the_validate_sample_events_run_through_the_validate_handler() {
     let history = app.store.report_history(&org("acme"), &id, 10).await.expect("history");
     assert_eq!(history.len(), 1);
 
-    // The EventBridge event runs the scheduled validation over the table.
-    let summary = validate::handle(&state, sample_event("validate-scheduled.json", SAMPLE_ID)).await;
-    assert_eq!(summary["validated"], 1, "{summary:#}");
-    assert_eq!(summary["unverified"], 1, "{summary:#}");
-    assert_eq!(summary["errors"], 0, "{summary:#}");
+    // The EventBridge event, typed, runs the scheduled validation over the table.
+    let event: aws_lambda_events::eventbridge::EventBridgeEvent =
+        serde_json::from_value(sample_event("validate-scheduled.json", SAMPLE_ID))
+            .expect("an EventBridge event");
+    assert_eq!(event.detail_type, "Scheduled Event");
+    let summary = validate::handle_schedule(&state, event).await;
+    assert_eq!((summary.validated, summary.unverified, summary.errors), (1, 1, 0), "{summary:?}");
+    let returned = serde_json::to_value(&summary).expect("JSON");
+    assert_eq!(returned["validated"], 1, "what the schedule's invocation returns: {returned}");
     assert_eq!(app.store.report_history(&org("acme"), &id, 10).await.expect("history").len(), 2);
+
+    // An HTTP event is not a scheduled event: the schedule's entry point cannot be handed one.
+    let http = serde_json::from_value::<aws_lambda_events::eventbridge::EventBridgeEvent>(sample_event(
+        "integrations-validate.json",
+        &id,
+    ));
+    assert!(http.is_err(), "an API Gateway event does not parse as an EventBridge event");
 }
 
 // ---- figures: validation time per integration against the emulator, by concurrency --------------

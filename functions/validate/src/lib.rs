@@ -4,9 +4,10 @@
 //! ([`assumer_as_platform`]), because the checks must assume them as the principal their trust
 //! policies name.
 
+use aws_lambda_events::eventbridge::EventBridgeEvent;
 use futures::StreamExt;
 use lambda_http::{Body, Request, Response};
-use serde_json::{json, Value};
+use serde_json::Value;
 use shared::api;
 use shared::auth::{ClaimNames, OrgId};
 use shared::config::{ConfigError, Env};
@@ -61,7 +62,7 @@ pub struct State {
 }
 
 /// What one scheduled run did, for the summary log line and the invocation result.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RunSummary {
     pub validated: usize,
     pub healthy: usize,
@@ -75,39 +76,54 @@ pub struct RunSummary {
     pub pages: usize,
 }
 
-impl RunSummary {
-    pub fn to_json(&self) -> Value {
-        json!({
-            "validated": self.validated, "healthy": self.healthy, "degraded": self.degraded,
-            "failing": self.failing, "unverified": self.unverified, "dropped": self.dropped, "errors": self.errors, "pages": self.pages,
-        })
-    }
+/// The run's counters while validations are in flight; [`Counters::summary`] reads them out.
+#[derive(Debug, Default)]
+struct Counters {
+    validated: AtomicUsize,
+    healthy: AtomicUsize,
+    degraded: AtomicUsize,
+    failing: AtomicUsize,
+    unverified: AtomicUsize,
+    dropped: AtomicUsize,
+    errors: AtomicUsize,
 }
 
-/// The Lambda entry point for both triggers: an API Gateway v2 event or an EventBridge event.
-pub async fn handle(state: &State, event: Value) -> Value {
-    if event.get("routeKey").is_some() && event.get("requestContext").is_some() {
-        let response = match lambda_http::request::from_str(&event.to_string()) {
-            Ok(request) => handle_http(state, request).await,
-            Err(e) => api::error_response(&ApiError::internal(e)),
+impl Counters {
+    fn count(&self, health: HealthState, recorded: bool) {
+        self.validated.fetch_add(1, Ordering::Relaxed);
+        let by_state = match health {
+            HealthState::Healthy => &self.healthy,
+            HealthState::Degraded => &self.degraded,
+            HealthState::Failing => &self.failing,
+            HealthState::Unverified => &self.unverified,
         };
-        return to_api_gateway(response);
+        by_state.fetch_add(1, Ordering::Relaxed);
+        if !recorded {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
     }
-    run_scheduled(state).await.to_json()
+
+    fn summary(&self, pages: usize) -> RunSummary {
+        let get = |counter: &AtomicUsize| counter.load(Ordering::Relaxed);
+        RunSummary {
+            validated: get(&self.validated),
+            healthy: get(&self.healthy),
+            degraded: get(&self.degraded),
+            failing: get(&self.failing),
+            unverified: get(&self.unverified),
+            dropped: get(&self.dropped),
+            errors: get(&self.errors),
+            pages,
+        }
+    }
 }
 
-fn to_api_gateway(response: Response<Body>) -> Value {
-    let headers: serde_json::Map<String, Value> = response
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), Value::String(v.to_str().unwrap_or_default().to_owned())))
-        .collect();
-    let body = match response.body() {
-        Body::Text(text) => text.clone(),
-        Body::Binary(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-        _ => String::new(),
-    };
-    json!({"statusCode": response.status().as_u16(), "headers": headers, "body": body, "isBase64Encoded": false})
+/// The scheduled trigger's entry point (the `validate-schedule` binary): an EventBridge
+/// scheduled event in, the run's summary out. The event carries nothing the run needs; its
+/// type is what keeps an HTTP request from ever reaching this handler.
+pub async fn handle_schedule(state: &State, event: EventBridgeEvent) -> RunSummary {
+    tracing::info!(source = %event.source, detail_type = %event.detail_type, "scheduled validation starting");
+    run_scheduled(state).await
 }
 
 /// `POST /integrations/{id}/validate`: runs the checks now, records and returns the report.
@@ -118,7 +134,7 @@ pub async fn handle_http(state: &State, req: Request) -> Response<Body> {
 async fn validate_now(state: &State, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = api::caller(req, &state.config.claims)?;
     let (route, params) = api::route(req)?;
-    if route != "POST /integrations/{id}/validate" {
+    if route != shared::routes::Route::ValidateIntegration {
         return Err(api::not_found_route(req));
     }
     caller.require_admin()?;
@@ -143,30 +159,17 @@ async fn validate_now(state: &State, req: &Request) -> Result<Response<Body>, Ap
 pub async fn run_scheduled(state: &State) -> RunSummary {
     let started = Instant::now();
     let external_ids: Mutex<HashMap<OrgId, Option<ExternalId>>> = Mutex::new(HashMap::new());
-    // healthy, degraded, failing, dropped, errors, validated, unverified
-    let counts = [(); 7].map(|_| AtomicUsize::new(0));
+    let counters = Counters::default();
     let pages = Arc::new(AtomicUsize::new(0));
     let scan_failed = Arc::new(AtomicUsize::new(0));
     let scan = scan_stream(state.store.clone(), state.config.page_size, pages.clone(), scan_failed.clone());
     scan.for_each_concurrent(state.config.concurrency, |scanned| {
-        let (counts, external_ids) = (&counts, &external_ids);
+        let (counters, external_ids) = (&counters, &external_ids);
         async move {
             match validate_one(state, external_ids, &scanned.org, &scanned.integration).await {
-                Ok((health, recorded)) => {
-                    counts[5].fetch_add(1, Ordering::Relaxed);
-                    let slot = match health {
-                        HealthState::Healthy => 0,
-                        HealthState::Unverified => 6,
-                        HealthState::Degraded => 1,
-                        HealthState::Failing => 2,
-                    };
-                    counts[slot].fetch_add(1, Ordering::Relaxed);
-                    if !recorded {
-                        counts[3].fetch_add(1, Ordering::Relaxed);
-                    }
-                }
+                Ok((health, recorded)) => counters.count(health, recorded),
                 Err(e) => {
-                    counts[4].fetch_add(1, Ordering::Relaxed);
+                    counters.errors.fetch_add(1, Ordering::Relaxed);
                     tracing::error!(org = %scanned.org, id = %scanned.integration.id, cause = %e.cause_chain(), "validation failed");
                 }
             }
@@ -174,18 +177,8 @@ pub async fn run_scheduled(state: &State) -> RunSummary {
     })
     .await;
 
-    counts[4].fetch_add(scan_failed.load(Ordering::Relaxed), Ordering::Relaxed);
-    let get = |i: usize| counts[i].load(Ordering::Relaxed);
-    let summary = RunSummary {
-        validated: get(5),
-        healthy: get(0),
-        degraded: get(1),
-        failing: get(2),
-        unverified: get(6),
-        dropped: get(3),
-        errors: get(4),
-        pages: pages.load(Ordering::Relaxed),
-    };
+    counters.errors.fetch_add(scan_failed.load(Ordering::Relaxed), Ordering::Relaxed);
+    let summary = counters.summary(pages.load(Ordering::Relaxed));
     tracing::info!(
         validated = summary.validated,
         healthy = summary.healthy,
@@ -291,4 +284,21 @@ pub async fn assumer_as_platform(
         Default::default(),
     )
     .assumer()
+}
+
+/// The state both entry points build once per instance: the table with this function's own role,
+/// and a validator that assumes customer roles as the platform role, the one principal every
+/// customer's trust policy names (`template.yaml` and `docs/trust-boundary.md` say why).
+pub async fn state_from_process_env() -> Result<State, ConfigError> {
+    use shared::config::{ApiConfig, ProcessEnv};
+    let config = ValidateConfig::from_env(&ProcessEnv)?;
+    let api = ApiConfig::from_env(&ProcessEnv)?;
+    let endpoint =
+        shared::presign::S3Endpoint::from_override(std::env::var("S3_ENDPOINT_URL").ok().as_deref())
+            .map_err(|message| ConfigError { variable: "S3_ENDPOINT_URL", message })?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = Store::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name.clone());
+    let assumer = assumer_as_platform(&aws, &api.platform_principal).await;
+    let validator = Validator::new(aws.clone(), assumer, endpoint, api.platform_principal, api.app_origins);
+    Ok(State { store, validator, config })
 }
