@@ -5,7 +5,7 @@
 # IAM enforcement on and prints the URL, sign-in links for the web app, an admin and a member token
 # and ready-to-paste curl lines. Ctrl-C stops everything it started.
 #
-# Emulators (DESIGN.md section 5):
+# Emulators (README, Local emulators):
 #   - moto "aws" (scripts/start_moto.sh): IAM, STS and the S3 the validator checks. It enforces IAM
 #     once seeding is done (POST /moto-api/reset-auth 0), so trust policies (external ID included)
 #     and access policies are really evaluated. Its S3 action names for HeadBucket and

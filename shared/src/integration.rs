@@ -103,7 +103,7 @@ pub fn scope_to_json(scope: &Scope) -> Value {
 }
 
 impl Integration {
-    /// The public JSON shape of DESIGN.md §6.
+    /// The public JSON shape of an integration (README, API reference).
     pub fn to_json(&self) -> Value {
         json!({
             "id": self.id,
