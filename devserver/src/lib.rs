@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 use shared::api;
 use shared::config::{ApiConfig, ConfigError, Env};
 use shared::error::ApiError;
+use shared::routes::{Function, Route};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -287,28 +288,20 @@ fn into_axum(response: lambda_http::Response<lambda_http::Body>) -> Response {
 pub async fn gateway(app: &DevServer, request: axum::extract::Request) -> Response {
     let (parts, body) = request.into_parts();
     let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
-    let (route_key, params) = match api::match_route(method.as_str(), uri.path()) {
-        Ok(found) => found,
-        Err(allowed) if !allowed.is_empty() => {
-            let mut response = error_response(&ApiError::MethodNotAllowed(format!(
-                "{method} is not allowed on {}; use {}.",
-                uri.path(),
-                allowed.join(" or ")
-            )));
+    let Some((route, params)) = Route::recognize(method.as_str(), uri.path()) else {
+        let allowed = Route::allowed_methods(uri.path());
+        if !allowed.is_empty() {
+            let mut response =
+                error_response(&api::method_not_allowed(method.as_str(), uri.path(), &allowed));
             if let Ok(value) = allowed.join(", ").parse() {
                 response.headers_mut().insert(axum::http::header::ALLOW, value);
             }
             return response;
         }
-        Err(_) => {
-            if let Some(response) = web_asset(app.web_dir.as_deref(), &method, uri.path()).await {
-                return response;
-            }
-            return error_response(&ApiError::NotFound(format!(
-                "There is no route {method} {}. See the API reference in the README.",
-                uri.path()
-            )));
+        if let Some(response) = web_asset(app.web_dir.as_deref(), &method, uri.path()).await {
+            return response;
         }
+        return error_response(&api::no_route(method.as_str(), uri.path()));
     };
     let claims = match verify(&app.jwt_secret, &headers) {
         Ok(claims) => claims,
@@ -322,16 +315,16 @@ pub async fn gateway(app: &DevServer, request: axum::extract::Request) -> Respon
             )))
         }
     };
-    let event = api_gateway_event(&method, &uri, &headers, &body, route_key, &params, &claims);
+    let event = api_gateway_event(&method, &uri, &headers, &body, &route.key(), &params, &claims);
     let request = match lambda_http::request::from_str(&event.to_string()) {
         Ok(request) => request,
         Err(e) => return error_response(&ApiError::internal(e)),
     };
-    let response = match route_key {
-        "POST /presign" => presign::handle(&app.presign, request).await,
-        "POST /integrations/{id}/validate" => Ok(validate::handle_http(&app.validate, request).await),
-        key if key.contains("/policies") => policies::handle(&app.policies, request).await,
-        _ => integrations::handle(&app.integrations, request).await,
+    let response = match route.function() {
+        Function::Integrations => integrations::handle(&app.integrations, request).await,
+        Function::Policies => policies::handle(&app.policies, request).await,
+        Function::Presign => presign::handle(&app.presign, request).await,
+        Function::Validate => Ok(validate::handle_http(&app.validate, request).await),
     };
     match response {
         Ok(response) => into_axum(response),

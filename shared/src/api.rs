@@ -1,9 +1,11 @@
-//! The glue between API Gateway HTTP API (payload v2) requests and the domain: routes, the
-//! caller's claims, bounded JSON bodies, `If-Match`, and turning results into responses. Every
-//! function and the dev server go through here, so errors look the same on every route.
+//! The glue between API Gateway HTTP API (payload v2) requests and the domain: which
+//! [`Route`] a request is for, the caller's claims, bounded JSON bodies, `If-Match`, and turning
+//! results into responses. Every function and the dev server go through here, so errors look the
+//! same on every route.
 
 use crate::auth::{Caller, ClaimNames};
 use crate::error::ApiError;
+use crate::routes::{PathParams, Route};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
@@ -34,12 +36,9 @@ impl AdminState {
     }
 
     /// What every admin route checks first, in API Gateway's order: who calls (401), which route
-    /// (404), then that the caller is an admin (403). Returns the caller, route key and path
+    /// (404), then that the caller is an admin (403). Returns the caller, route and path
     /// parameters.
-    pub fn admin_request(
-        &self,
-        req: &Request,
-    ) -> Result<(Caller, String, HashMap<String, String>), ApiError> {
+    pub fn admin_request(&self, req: &Request) -> Result<(Caller, Route, PathParams), ApiError> {
         let caller = caller(req, &self.claims)?;
         let (route, params) = route(req)?;
         caller.require_admin()?;
@@ -63,81 +62,41 @@ impl AdminState {
     }
 }
 
-/// Every route of the public API, as API Gateway route keys.
-pub const ROUTES: &[&str] = &[
-    "POST /integrations",
-    "GET /integrations",
-    "GET /integrations/{id}",
-    "PUT /integrations/{id}",
-    "DELETE /integrations/{id}",
-    "GET /integrations/{id}/policies",
-    "POST /integrations/{id}/validate",
-    "GET /policies/trust",
-    "POST /policies/access",
-    "GET /policies/cors",
-    "POST /presign",
-];
-
-/// Matches a method and path against [`ROUTES`]: the route key and its path parameters. A known
-/// path with another method is `Err(allowed methods)`.
-pub fn match_route(
-    method: &str,
-    path: &str,
-) -> Result<(&'static str, HashMap<String, String>), Vec<&'static str>> {
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
-    let mut allowed = Vec::new();
-    for route in ROUTES {
-        let Some((route_method, route_path)) = route.split_once(' ') else { continue };
-        let pattern: Vec<&str> = route_path.split('/').skip(1).collect();
-        if pattern.len() != segments.len() {
-            continue;
-        }
-        let mut params = HashMap::new();
-        let matched = pattern.iter().zip(&segments).all(|(p, s)| {
-            if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                params.insert(name.to_owned(), (*s).to_owned());
-                !s.is_empty()
-            } else {
-                p == s
-            }
-        });
-        if matched {
-            if route_method.eq_ignore_ascii_case(method) {
-                return Ok((route, params));
-            }
-            allowed.push(route_method);
-        }
-    }
-    Err(allowed)
-}
-
 /// The route this request was sent to: API Gateway's `routeKey`, or matched from the path when
-/// the event has none (a catch-all `$default` route).
-pub fn route(req: &Request) -> Result<(String, HashMap<String, String>), ApiError> {
+/// the event has none (a catch-all `$default` route). A path no route has is 404; a known path
+/// with another method is 405, naming the methods it allows.
+pub fn route(req: &Request) -> Result<(Route, PathParams), ApiError> {
     if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() {
-        if let Some(key) = ctx.route_key.as_deref().filter(|k| ROUTES.contains(k)) {
+        if let Some(route) = ctx.route_key.as_deref().and_then(Route::from_key) {
             let params = req.path_parameters().iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
-            return Ok((key.to_owned(), params));
+            return Ok((route, params));
         }
     }
-    match match_route(req.method().as_str(), req.uri().path()) {
-        Ok((key, params)) => Ok((key.to_owned(), params)),
-        Err(allowed) if !allowed.is_empty() => Err(ApiError::MethodNotAllowed(format!(
-            "{} is not allowed on {}; use {}.",
-            req.method(),
-            req.uri().path(),
-            allowed.join(" or ")
-        ))),
-        Err(_) => Err(not_found_route(req)),
+    if let Some(found) = Route::recognize(req.method().as_str(), req.uri().path()) {
+        return Ok(found);
+    }
+    let allowed = Route::allowed_methods(req.uri().path());
+    if allowed.is_empty() {
+        Err(not_found_route(req))
+    } else {
+        Err(method_not_allowed(req.method().as_str(), req.uri().path(), &allowed))
     }
 }
 
+/// 405 for a known path asked with another method.
+pub fn method_not_allowed(method: &str, path: &str, allowed: &[&str]) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{method} is not allowed on {path}; use {}.", allowed.join(" or ")))
+}
+
+/// 404 for this request's method and path; also what a function answers for a route it does not
+/// serve.
 pub fn not_found_route(req: &Request) -> ApiError {
-    ApiError::NotFound(format!(
-        "There is no route {} {}. See the API reference in the README.",
-        req.method(),
-        req.uri().path()
-    ))
+    no_route(req.method().as_str(), req.uri().path())
+}
+
+/// 404 for a method and path no route has.
+pub fn no_route(method: &str, path: &str) -> ApiError {
+    ApiError::NotFound(format!("There is no route {method} {path}. See the API reference in the README."))
 }
 
 /// The claims API Gateway's JWT authorizer verified and attached to the request.

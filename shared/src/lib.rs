@@ -20,6 +20,7 @@ pub mod locator;
 pub mod policy;
 pub mod presign;
 pub mod region;
+pub mod routes;
 pub mod scope;
 pub mod store;
 #[cfg(feature = "lambda")]

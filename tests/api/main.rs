@@ -11,5 +11,6 @@ mod least_privilege;
 mod moto;
 mod platform;
 mod presign;
+mod routes;
 mod validation;
 mod web;

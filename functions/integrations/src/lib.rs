@@ -7,6 +7,7 @@ use shared::api;
 use shared::auth::Caller;
 use shared::error::ApiError;
 use shared::integration::IntegrationDraft;
+use shared::routes::Route;
 use shared::store::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 /// The largest create or replace body accepted.
@@ -22,18 +23,18 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, lambd
 async fn dispatch(state: &State, req: &Request) -> Result<Response<Body>, ApiError> {
     let (caller, route, params) = state.admin_request(req)?;
     let id = params.get("id").map(String::as_str).unwrap_or_default();
-    match route.as_str() {
-        "POST /integrations" => create(state, &caller, req).await,
-        "GET /integrations" => list(state, &caller, req).await,
-        "GET /integrations/{id}" => {
+    match route {
+        Route::CreateIntegration => create(state, &caller, req).await,
+        Route::ListIntegrations => list(state, &caller, req).await,
+        Route::GetIntegration => {
             let integration = state.store.get(&caller.org, id).await?;
             let history = state.store.report_history(&caller.org, id, shared::store::HISTORY_LIMIT).await?;
             let mut body = integration.to_json();
             body["history"] = serde_json::to_value(history).map_err(ApiError::internal)?;
             Ok(api::json_response(200, &body))
         }
-        "PUT /integrations/{id}" => replace(state, &caller, req, id).await,
-        "DELETE /integrations/{id}" => {
+        Route::ReplaceIntegration => replace(state, &caller, req, id).await,
+        Route::DeleteIntegration => {
             state.store.delete(&caller.org, id, api::if_match(req)?).await?;
             tracing::info!(org = %caller.org, id, "integration deleted");
             Ok(api::no_content())
@@ -51,7 +52,7 @@ async fn create(state: &State, caller: &Caller, req: &Request) -> Result<Respons
     let mut body = integration.to_json();
     body["policies"] = state.rendered_policies(&integration, &external_id);
     let mut response = api::json_response(201, &body);
-    if let Ok(location) = format!("/integrations/{}", integration.id).parse() {
+    if let Ok(location) = Route::GetIntegration.path(&[("id", integration.id.as_str())]).parse() {
         response.headers_mut().insert(lambda_http::http::header::LOCATION, location);
     }
     Ok(response)

@@ -8,6 +8,7 @@ use shared::auth::Caller;
 use shared::error::ApiError;
 use shared::integration::AccessDraft;
 use shared::policy::{access_policy_response, cors_response, trust_policy_response};
+use shared::routes::Route;
 
 pub const MAX_BODY_BYTES: usize = api::MAX_ADMIN_BODY_BYTES;
 
@@ -20,14 +21,14 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, lambd
 
 async fn dispatch(state: &State, req: &Request) -> Result<Response<Body>, ApiError> {
     let (caller, route, params) = state.admin_request(req)?;
-    match route.as_str() {
-        "GET /policies/trust" => {
+    match route {
+        Route::TrustPolicy => {
             let external_id = state.store.external_id(&caller.org).await?;
             Ok(api::json_response(200, &trust_policy_response(&state.platform_principal, &external_id)))
         }
-        "POST /policies/access" => access(req),
-        "GET /policies/cors" => Ok(api::json_response(200, &cors_response(&state.app_origins))),
-        "GET /integrations/{id}/policies" => {
+        Route::AccessPolicy => access(req),
+        Route::CorsPolicy => Ok(api::json_response(200, &cors_response(&state.app_origins))),
+        Route::IntegrationPolicies => {
             let id = params.get("id").map(String::as_str).unwrap_or_default();
             for_integration(state, &caller, id).await
         }

@@ -16,6 +16,7 @@ use shared::integration::Integration;
 use shared::locator::{Locator, S3Locator};
 use shared::policy::ExternalId;
 use shared::presign::{PresignRequest, Presigner, S3Endpoint};
+use shared::routes::Route;
 use shared::scope::resolve;
 use shared::store::Store;
 use shared::trust::{Gate, PlatformIdentity};
@@ -157,7 +158,7 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, lambd
 async fn dispatch(state: &State, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = api::caller(req, &state.claims)?;
     let (route, _) = api::route(req)?;
-    if route != "POST /presign" {
+    if route != Route::Presign {
         return Err(api::not_found_route(req));
     }
     let body = api::json_body(req, MAX_BODY_BYTES)?;
