@@ -195,8 +195,8 @@ pub struct CacheConfig {
 impl Default for CacheConfig {
     fn default() -> Self {
         Self {
-            session_duration: Duration::from_secs(3600),
-            safety_margin: Duration::from_secs(60),
+            session_duration: crate::lifetime::SESSION,
+            safety_margin: crate::lifetime::CREDENTIAL_MARGIN,
             denied_ttl: Duration::from_secs(30),
             unavailable_ttl: Duration::from_secs(5),
             max_entries: 10_000,

@@ -16,6 +16,7 @@ pub mod credentials;
 pub mod error;
 pub mod input;
 pub mod integration;
+pub mod lifetime;
 pub mod locator;
 pub mod policy;
 pub mod presign;

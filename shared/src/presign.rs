@@ -16,8 +16,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// The longest validity SigV4 allows for a presigned URL: seven days.
-pub const MAX_EXPIRES_SECS: u32 = 604_800;
+/// The longest validity SigV4 allows for a presigned URL (seven days; [`crate::lifetime`]).
+pub use crate::lifetime::SIGV4_MAX_SECS as MAX_EXPIRES_SECS;
 
 /// Credentials that sign URLs. Temporary STS credentials carry a session token.
 #[derive(Clone, PartialEq, Eq)]

@@ -13,6 +13,7 @@ use shared::config::{ConfigError, Env};
 use shared::credentials::{AssumeFailure, CacheConfig, CredentialCache, Lease};
 use shared::error::ApiError;
 use shared::integration::Integration;
+use shared::lifetime::UrlLifetime;
 use shared::locator::{Locator, S3Locator};
 use shared::policy::ExternalId;
 use shared::presign::{PresignRequest, Presigner, S3Endpoint};
@@ -33,8 +34,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct PresignConfig {
     pub table_name: String,
     pub s3_endpoint: S3Endpoint,
-    pub default_expires_in: u32,
-    pub max_expires_in: u32,
+    /// `expires_in`'s bounds ([`UrlLifetime`]).
+    pub lifetime: UrlLifetime,
     pub integration_cache_ttl: Duration,
     pub credentials: CacheConfig,
     pub claims: ClaimNames,
@@ -48,22 +49,7 @@ impl PresignConfig {
         let s3_endpoint = S3Endpoint::from_override(env.var("S3_ENDPOINT_URL").as_deref())
             .map_err(|message| ConfigError { variable: "S3_ENDPOINT_URL", message })?;
         let mut credentials = CacheConfig::default();
-        let session = credentials.session_duration.as_secs() as u32;
-        let margin = credentials.safety_margin.as_secs() as u32;
-        let max_expires_in = number(
-            env,
-            "PRESIGN_MAX_EXPIRES_IN",
-            3000u32,
-            |v| *v >= 60 && *v + margin < session,
-            "a number of seconds from 60 to 3,539 (credentials of a chained role live at most 3,600 s)",
-        )?;
-        let default_expires_in = number(
-            env,
-            "PRESIGN_DEFAULT_EXPIRES_IN",
-            900u32.min(max_expires_in),
-            |v| *v >= 1 && *v <= max_expires_in,
-            "a number of seconds from 1 to PRESIGN_MAX_EXPIRES_IN",
-        )?;
+        let lifetime = UrlLifetime::from_env(env, credentials.session_duration, credentials.safety_margin)?;
         let cache_secs = number(
             env,
             "INTEGRATION_CACHE_SECONDS",
@@ -84,8 +70,7 @@ impl PresignConfig {
             platform,
             table_name: required(env, "TABLE_NAME", "the DynamoDB table of integrations")?,
             s3_endpoint,
-            default_expires_in,
-            max_expires_in,
+            lifetime,
             integration_cache_ttl: Duration::from_secs(cache_secs),
             credentials,
             claims: shared::config::claim_names(env),
@@ -108,8 +93,7 @@ pub struct State {
     credentials: CredentialCache,
     presigner: Presigner,
     orgs: moka::future::Cache<OrgId, Arc<OrgView>>,
-    default_expires_in: u32,
-    max_expires_in: u32,
+    lifetime: UrlLifetime,
     platform: PlatformIdentity,
 }
 
@@ -125,8 +109,7 @@ impl State {
             credentials,
             presigner: Presigner::new(config.s3_endpoint),
             orgs,
-            default_expires_in: config.default_expires_in,
-            max_expires_in: config.max_expires_in,
+            lifetime: config.lifetime,
             platform: config.platform,
         }
     }
@@ -162,7 +145,7 @@ async fn dispatch(state: &State, req: &Request) -> Result<Response<Body>, ApiErr
         return Err(api::not_found_route(req));
     }
     let body = api::json_body(req, MAX_BODY_BYTES)?;
-    let (locators, expires_in) = parse_request(&body, state.default_expires_in, state.max_expires_in)?;
+    let (locators, expires_in) = parse_request(&body, &state.lifetime)?;
     let view = org_view(state, &caller.org).await?;
     let fresh: Arc<OrgView>;
     let now = SystemTime::now();
@@ -195,7 +178,7 @@ struct Results<'a> {
     results: Vec<Outcome<'a>>,
 }
 
-/// One result, in the shapes of DESIGN.md §3.
+/// One result, in the shapes the README documents (API reference, Presign).
 #[derive(Debug, serde::Serialize)]
 #[serde(untagged)]
 enum Outcome<'a> {
@@ -218,7 +201,7 @@ struct ItemError {
 }
 
 /// `{"locators": [...], "expires_in"?: seconds}`. Non-string locators become per-item errors.
-pub fn parse_request(body: &Value, default: u32, max: u32) -> Result<(&[Value], u32), ApiError> {
+pub fn parse_request<'a>(body: &'a Value, lifetime: &UrlLifetime) -> Result<(&'a [Value], u32), ApiError> {
     let Value::Object(fields) = body else {
         return Err(ApiError::bad_request(
             "INVALID_BODY",
@@ -258,19 +241,7 @@ pub fn parse_request(body: &Value, default: u32, max: u32) -> Result<(&[Value], 
             locators.len()
         )));
     }
-    let expires_in = match fields.get("expires_in") {
-        None | Some(Value::Null) => default,
-        Some(v) => {
-            v.as_u64().filter(|s| (1..=u64::from(max)).contains(s)).map(|s| s as u32).ok_or_else(|| {
-                ApiError::bad_request(
-                    "INVALID_EXPIRES_IN",
-                    Some("expires_in"),
-                    format!("\"expires_in\" must be a whole number of seconds from 1 to {max}."),
-                )
-            })?
-        }
-    };
-    Ok((locators.as_slice(), expires_in))
+    Ok((locators.as_slice(), lifetime.requested(fields.get("expires_in"))?))
 }
 
 async fn org_view(state: &State, org: &OrgId) -> Result<Arc<OrgView>, ApiError> {
@@ -385,8 +356,7 @@ async fn presign_all<'a>(
                 }
             }
             Ok(Lease { credentials, sign_until }) => {
-                let latest = sign_until.duration_since(now).map(|d| d.as_secs()).unwrap_or(0);
-                let effective = u64::from(expires_in).min(latest).max(1) as u32;
+                let effective = UrlLifetime::effective(expires_in, now, sign_until);
                 let expires_at = shared::clock::rfc3339(now + Duration::from_secs(u64::from(effective)));
                 let signer = state.presigner.batch(&credentials.signing, integration.region, now);
                 for (i, locator) in members {
