@@ -18,10 +18,9 @@ use shared::locator::{Locator, S3Locator};
 use shared::policy::ExternalId;
 use shared::presign::{PresignRequest, Presigner, S3Endpoint};
 use shared::routes::Route;
-use shared::scope::resolve;
+use shared::scope::{resolve, NoMatch};
 use shared::store::Store;
 use shared::trust::{Gate, PlatformIdentity};
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -146,17 +145,21 @@ async fn dispatch(state: &State, req: &Request) -> Result<Response<Body>, ApiErr
     }
     let body = api::json_body(req, MAX_BODY_BYTES)?;
     let (locators, expires_in) = parse_request(&body, &state.lifetime)?;
+    let now = SystemTime::now();
     let view = org_view(state, &caller.org).await?;
     let fresh: Arc<OrgView>;
-    let now = SystemTime::now();
-    let mut results = presign_all(state, &caller.org, &view, locators, expires_in, now).await;
+    let mut latest = &view;
+    let mut steps = plan(&view.integrations, locators);
     // An integration saved moments ago should serve at once: a miss against a view older than a
-    // second reloads it once (one more query, only on misses).
-    if view.loaded_at.elapsed() > Duration::from_secs(1) && results.iter().any(Outcome::is_no_match) {
+    // second reloads it once (one more query, only on misses), and only the misses are resolved again.
+    if view.loaded_at.elapsed() > Duration::from_secs(1) && steps.iter().any(Step::is_unserved) {
         state.orgs.invalidate(&caller.org).await;
         fresh = org_view(state, &caller.org).await?;
-        results = presign_all(state, &caller.org, &fresh, locators, expires_in, now).await;
+        replan_unserved(&mut steps, &fresh.integrations, locators);
+        latest = &fresh;
     }
+    let results =
+        sign_all(state, &caller.org, latest.external_id.as_ref(), steps, locators, expires_in, now).await;
     let stats = state.credentials.stats();
     tracing::info!(
         org = %caller.org,
@@ -185,13 +188,6 @@ enum Outcome<'a> {
     Signed { locator: &'a str, url: String, expires_at: String, integration_id: &'a str },
     PassThrough { locator: &'a str, url: &'a str },
     Failed { locator: &'a Value, error: ItemError },
-}
-
-impl Outcome<'_> {
-    /// No integration serves the locator (yet): the cached view may predate a new integration.
-    fn is_no_match(&self) -> bool {
-        matches!(self, Outcome::Failed { error, .. } if error.code == "NO_INTEGRATION" || error.code == "BUCKET_NOT_PERMITTED")
-    }
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -268,114 +264,178 @@ async fn org_view(state: &State, org: &OrgId) -> Result<Arc<OrgView>, ApiError> 
         })
 }
 
-fn failed<'a>(locator: &'a Value, code: &'static str, message: impl Into<String>) -> Option<Outcome<'a>> {
-    Some(Outcome::Failed { locator, error: ItemError { code, message: message.into() } })
+fn failed<'a>(locator: &'a Value, code: &'static str, message: impl Into<String>) -> Outcome<'a> {
+    Outcome::Failed { locator, error: ItemError { code, message: message.into() } }
 }
 
-/// Presigns every locator; the results keep the input order.
-async fn presign_all<'a>(
+/// What the batch does with one locator, decided once: parsed and resolved against an org view.
+enum Step<'a> {
+    /// Answered without signing: a pass-through URL or a per-locator error.
+    Done(Outcome<'a>),
+    /// No integration of the view serves it (yet); kept parsed for a reload.
+    Unserved { locator: S3Locator, miss: NoMatch },
+    /// Signed through this integration's role.
+    Sign { integration: &'a Integration, locator: S3Locator },
+}
+
+impl Step<'_> {
+    fn is_unserved(&self) -> bool {
+        matches!(self, Step::Unserved { .. })
+    }
+}
+
+/// The plan: each locator parsed once and resolved against `integrations`.
+fn plan<'a>(integrations: &'a [Integration], locators: &'a [Value]) -> Vec<Step<'a>> {
+    locators
+        .iter()
+        .map(|raw| {
+            let Some(text) = raw.as_str() else {
+                return Step::Done(failed(
+                    raw,
+                    "INVALID_LOCATOR",
+                    "A locator must be a string such as \"s3://bucket/key\".",
+                ));
+            };
+            match Locator::parse(text) {
+                Err(e) => Step::Done(failed(raw, e.kind.code(), e.message)),
+                // An https:// URL comes back exactly as sent.
+                Ok(Locator::Https(_)) => Step::Done(Outcome::PassThrough { locator: text, url: text }),
+                Ok(Locator::S3(locator)) => serve(integrations, raw, locator),
+            }
+        })
+        .collect()
+}
+
+/// After a reload: the unserved locators, resolved against the fresh `integrations`.
+fn replan_unserved<'a>(steps: &mut [Step<'a>], integrations: &'a [Integration], locators: &'a [Value]) {
+    for (step, raw) in steps.iter_mut().zip(locators) {
+        if let Step::Unserved { locator, .. } = step {
+            let locator = locator.clone();
+            *step = serve(integrations, raw, locator);
+        }
+    }
+}
+
+/// Which integration signs an s3:// locator, or why none may.
+fn serve<'a>(integrations: &'a [Integration], raw: &'a Value, locator: S3Locator) -> Step<'a> {
+    match resolve(integrations, &locator) {
+        Err(miss) => Step::Unserved { locator, miss },
+        Ok(integration) if locator.version_id.is_some() && !integration.versioning => Step::Done(failed(
+            raw,
+            "VERSIONING_DISABLED",
+            format!(
+                "This locator names a file version, but the integration {:?} has file versioning off, so its role \
+                 may not read versions. Ask an org admin to turn versioning on (and update the access policy), or \
+                 drop ?versionId= to get the latest version.",
+                integration.name
+            ),
+        )),
+        Ok(integration) => Step::Sign { integration, locator },
+    }
+}
+
+/// The locators of one integration: their places in the batch, parsed.
+type Group<'a> = (&'a Integration, Vec<(usize, S3Locator)>);
+
+/// Leases each integration's credentials (concurrently, one lease per integration) and signs its
+/// locators; the results keep the input order.
+async fn sign_all<'a>(
     state: &State,
     org: &OrgId,
-    view: &'a OrgView,
+    external_id: Option<&ExternalId>,
+    steps: Vec<Step<'a>>,
     locators: &'a [Value],
     expires_in: u32,
     now: SystemTime,
 ) -> Vec<Outcome<'a>> {
-    let mut results: Vec<Option<Outcome<'a>>> =
-        std::iter::repeat_with(|| None).take(locators.len()).collect();
-    // Locators grouped by the integration that serves them: index in the batch, parsed locator.
-    let mut groups: HashMap<usize, Vec<(usize, S3Locator)>> = HashMap::new();
-    for (i, raw) in locators.iter().enumerate() {
-        let Some(text) = raw.as_str() else {
-            results[i] =
-                failed(raw, "INVALID_LOCATOR", "A locator must be a string such as \"s3://bucket/key\".");
-            continue;
-        };
-        match Locator::parse(text) {
-            Err(e) => results[i] = failed(raw, e.kind.code(), e.message),
-            // An https:// URL comes back exactly as sent.
-            Ok(Locator::Https(_)) => results[i] = Some(Outcome::PassThrough { locator: text, url: text }),
-            Ok(Locator::S3(locator)) => match resolve(&view.integrations, &locator) {
-                Err(no) => results[i] = failed(raw, no.code(), no.message()),
-                Ok(integration) if locator.version_id.is_some() && !integration.versioning => {
-                    results[i] = failed(
-                        raw,
-                        "VERSIONING_DISABLED",
-                        format!(
-                            "This locator names a file version, but the integration {:?} has file versioning off, \
-                             so its role may not read versions. Ask an org admin to turn versioning on (and update \
-                             the access policy), or drop ?versionId= to get the latest version.",
-                            integration.name
-                        ),
-                    )
+    let mut results: Vec<Option<Outcome<'a>>> = Vec::with_capacity(steps.len());
+    let mut groups: Vec<Group<'a>> = Vec::new();
+    for (i, step) in steps.into_iter().enumerate() {
+        results.push(match step {
+            Step::Done(outcome) => Some(outcome),
+            Step::Unserved { miss, .. } => Some(failed(&locators[i], miss.code(), miss.message())),
+            Step::Sign { integration, locator } => {
+                match groups.iter_mut().find(|(g, _)| std::ptr::eq(*g, integration)) {
+                    Some((_, members)) => members.push((i, locator)),
+                    None => groups.push((integration, vec![(i, locator)])),
                 }
-                Ok(integration) => {
-                    let index = view.integrations.iter().position(|x| x.id == integration.id).unwrap_or(0);
-                    groups.entry(index).or_default().push((i, locator));
-                }
-            },
-        }
+                None
+            }
+        });
     }
-
-    let leases = futures::future::join_all(groups.keys().map(|&index| {
-        let integration = &view.integrations[index];
-        async move {
-            let gate = shared::trust::gate(integration, &state.platform, view.external_id.as_ref(), now);
-            let lease = match (&view.external_id, gate) {
-                (_, Gate::Refuse { code, message }) => Err((code, message)),
-                (None, Gate::Lease { .. }) => {
-                    let failure = AssumeFailure::Denied("the org has no external ID yet".into());
-                    Err((failure.code(), failure.message(integration.role_arn.as_str(), None)))
-                }
-                (Some(external_id), Gate::Lease { probe }) => state
-                    .credentials
-                    .lease(
-                        org,
-                        integration.role_arn.as_str(),
-                        external_id,
-                        Duration::from_secs(u64::from(expires_in)),
-                        probe,
-                    )
-                    .await
-                    .map_err(|failure| {
-                        (failure.code(), failure.message(integration.role_arn.as_str(), Some(external_id)))
-                    }),
-            };
-            (index, lease)
-        }
-    }))
+    let leases = futures::future::join_all(
+        groups
+            .iter()
+            .map(|(integration, _)| lease_for(state, org, integration, external_id, expires_in, now)),
+    )
     .await;
-
-    for (index, lease) in leases {
-        let integration = &view.integrations[index];
-        let members = groups.remove(&index).unwrap_or_default();
+    for ((integration, members), lease) in groups.into_iter().zip(leases) {
         match lease {
             Err((code, message)) => {
                 for (i, _) in members {
-                    results[i] = failed(&locators[i], code, message.clone());
+                    results[i] = Some(failed(&locators[i], code, message.clone()));
                 }
             }
-            Ok(Lease { credentials, sign_until }) => {
-                let effective = UrlLifetime::effective(expires_in, now, sign_until);
-                let expires_at = shared::clock::rfc3339(now + Duration::from_secs(u64::from(effective)));
-                let signer = state.presigner.batch(&credentials.signing, integration.region, now);
-                for (i, locator) in members {
-                    let url = signer.presign(&PresignRequest {
-                        bucket: &locator.bucket,
-                        key: &locator.key,
-                        version_id: locator.version_id.as_ref(),
-                        expires_in_secs: effective,
-                    });
-                    results[i] = Some(Outcome::Signed {
-                        locator: locators[i].as_str().unwrap_or_default(),
-                        url,
-                        expires_at: expires_at.clone(),
-                        integration_id: &integration.id,
-                    });
-                }
+            Ok(lease) => {
+                sign_group(state, integration, &lease, members, locators, expires_in, now, &mut results)
             }
         }
     }
-    // Every index was filled above: each locator either failed early or joined a group.
+    // Every place was filled: each locator was answered early or signed or failed with its group.
     results.into_iter().flatten().collect()
+}
+
+/// The credentials one integration signs with, after the trust gate ([`shared::trust::gate`]).
+async fn lease_for(
+    state: &State,
+    org: &OrgId,
+    integration: &Integration,
+    external_id: Option<&ExternalId>,
+    expires_in: u32,
+    now: SystemTime,
+) -> Result<Lease, (&'static str, String)> {
+    let role = integration.role_arn.as_str();
+    match (external_id, shared::trust::gate(integration, &state.platform, external_id, now)) {
+        (_, Gate::Refuse { code, message }) => Err((code, message)),
+        (None, Gate::Lease { .. }) => {
+            let failure = AssumeFailure::Denied("the org has no external ID yet".into());
+            Err((failure.code(), failure.message(role, None)))
+        }
+        (Some(external_id), Gate::Lease { probe }) => state
+            .credentials
+            .lease(org, role, external_id, Duration::from_secs(u64::from(expires_in)), probe)
+            .await
+            .map_err(|failure| (failure.code(), failure.message(role, Some(external_id)))),
+    }
+}
+
+/// Signs one integration's locators with one signer (the signing key derived once).
+#[allow(clippy::too_many_arguments)] // the batch's parts, borrowed: a struct would only rename them
+fn sign_group<'a>(
+    state: &State,
+    integration: &'a Integration,
+    lease: &Lease,
+    members: Vec<(usize, S3Locator)>,
+    locators: &'a [Value],
+    expires_in: u32,
+    now: SystemTime,
+    results: &mut [Option<Outcome<'a>>],
+) {
+    let effective = UrlLifetime::effective(expires_in, now, lease.sign_until);
+    let expires_at = shared::clock::rfc3339(now + Duration::from_secs(u64::from(effective)));
+    let signer = state.presigner.batch(&lease.credentials.signing, integration.region, now);
+    for (i, locator) in members {
+        let url = signer.presign(&PresignRequest {
+            bucket: &locator.bucket,
+            key: &locator.key,
+            version_id: locator.version_id.as_ref(),
+            expires_in_secs: effective,
+        });
+        results[i] = Some(Outcome::Signed {
+            locator: locators[i].as_str().unwrap_or_default(),
+            url,
+            expires_at: expires_at.clone(),
+            integration_id: &integration.id,
+        });
+    }
 }
