@@ -222,6 +222,8 @@ impl Validator {
         aws_sdk_s3::Client::from_conf(config)
     }
 
+    /// One permitted bucket: its region, then (where it exists) list, read, version read, and the
+    /// CORS preflight per app origin. Each step says why a later one was not tested.
     async fn check_bucket(
         &self,
         integration: &Integration,
@@ -229,13 +231,41 @@ impl Validator {
         credentials: &TempCredentials,
         checks: &mut Vec<Check>,
     ) {
-        let target = format!("bucket:{bucket}");
-        let partition = integration.region.partition().as_str();
         let prefix = integration.scope.prefix().map_or("", |p| p.as_str());
-        let saved = integration.region;
+        let partition = integration.region.partition().as_str();
+        let at = BucketAt {
+            target: format!("bucket:{bucket}"),
+            object_arn: format!("arn:{partition}:s3:::{bucket}/{prefix}*"),
+            bucket,
+            partition,
+            prefix,
+        };
+        let Some(region) = self.check_region(&at, integration.region, credentials, checks).await else {
+            return;
+        };
+        let s3 = self.s3(credentials, region);
+        let Some(key) = check_list_and_sample(&s3, &at, checks).await else {
+            return;
+        };
+        let read = check_read(&s3, &at, &key, checks).await;
+        if integration.versioning {
+            checks.push(check_version_read(&s3, &at, &key, read).await);
+        }
+        for origin in &self.origins {
+            checks.push(self.check_cors(bucket, region, &key, origin).await);
+        }
+    }
 
-        // The bucket's real region: S3 tells it in x-amz-bucket-region, even when it refuses.
-        let mut region = saved;
+    /// The bucket's real region (S3 tells it in x-amz-bucket-region, even when it refuses): the
+    /// region the later checks use, or `None` when the bucket does not exist.
+    async fn check_region(
+        &self,
+        at: &BucketAt<'_>,
+        saved: Region,
+        credentials: &TempCredentials,
+        checks: &mut Vec<Check>,
+    ) -> Option<Region> {
+        let (bucket, target) = (at.bucket, &at.target);
         let head = self.s3(credentials, saved).head_bucket().bucket(bucket.as_str()).send().await;
         let (actual, missing) = match &head {
             Ok(out) => (out.bucket_region().map(str::to_owned), false),
@@ -248,144 +278,30 @@ impl Validator {
         if missing {
             checks.push(check(
                 codes::BUCKET_REGION,
-                &target,
+                target,
                 CheckResult::Fail,
-                format!("Bucket {bucket} does not exist in {partition}. Check the bucket name in the integration's scope."),
-            ));
-            return;
-        }
-        match actual.as_deref().map(Region::parse) {
-            Some(Ok(real)) if real != saved => {
-                checks.push(check(
-                    codes::BUCKET_REGION,
-                    &target,
-                    CheckResult::Fail,
-                    format!("Bucket {bucket} is in {real}, but the integration says {saved}. Change the integration's region to \"{real}\"."),
-                ));
-                region = real;
-            }
-            Some(Ok(_)) => checks.push(check(
-                codes::BUCKET_REGION,
-                &target,
-                CheckResult::Pass,
-                format!("Bucket {bucket} is in {saved}."),
-            )),
-            _ => checks.push(check(
-                codes::BUCKET_REGION,
-                &target,
-                CheckResult::Warn,
-                format!("S3 did not say which region bucket {bucket} is in; the checks below use {saved}."),
-            )),
-        }
-
-        let s3 = self.s3(credentials, region);
-        let listed = s3.list_objects_v2().bucket(bucket.as_str()).prefix(prefix).max_keys(1).send().await;
-        let listed_ok = listed.is_ok();
-        let sample_key = match listed {
-            Ok(out) => {
-                checks.push(check(
-                    codes::LIST_ACCESS,
-                    &target,
-                    CheckResult::Pass,
-                    format!("The role can list {bucket}, so a missing object reads as 404."),
-                ));
-                out.contents().first().and_then(|o| o.key()).map(str::to_owned)
-            }
-            Err(e) => {
-                checks.push(check(
-                    codes::LIST_ACCESS,
-                    &target,
-                    CheckResult::Fail,
-                    format!(
-                        "The role cannot list bucket {bucket} ({}). Add s3:ListBucket on arn:{partition}:s3:::{bucket} to the \
-                         role's access policy (statement ListBucketSoMissingObjectsReturn404), or missing files will show as \
-                         access denied.",
-                        e.code().unwrap_or("denied")
-                    ),
-                ));
-                None
-            }
-        };
-
-        let object_arn = format!("arn:{partition}:s3:::{bucket}/{prefix}*");
-        if !listed_ok {
-            checks.push(check(
-                codes::READ_ACCESS,
-                &target,
-                CheckResult::Warn,
                 format!(
-                    "Read access was not tested because listing is denied. The access policy must also grant \
-                     s3:GetObject on {object_arn} (statement ReadObjects); paste the whole access policy again."
+                    "Bucket {bucket} does not exist in {}. Check the bucket name in the integration's scope.",
+                    at.partition
                 ),
             ));
-            return;
+            return None;
         }
-        let Some(key) = sample_key else {
-            checks.push(check(
-                codes::READ_ACCESS,
-                &target,
+        let (result, message, region) = match actual.as_deref().map(Region::parse) {
+            Some(Ok(real)) if real != saved => (
+                CheckResult::Fail,
+                format!("Bucket {bucket} is in {real}, but the integration says {saved}. Change the integration's region to \"{real}\"."),
+                real,
+            ),
+            Some(Ok(_)) => (CheckResult::Pass, format!("Bucket {bucket} is in {saved}."), saved),
+            _ => (
                 CheckResult::Warn,
-                format!("No object under s3://{bucket}/{prefix} could be listed, so read access to {object_arn} was not tested. Upload a file and validate again."),
-            ));
-            return;
+                format!("S3 did not say which region bucket {bucket} is in; the checks below use {saved}."),
+                saved,
+            ),
         };
-        let head = s3.head_object().bucket(bucket.as_str()).key(&key).send().await;
-        let read_ok = head.is_ok();
-        let version_id = match head {
-            Ok(out) => {
-                checks.push(check(
-                    codes::READ_ACCESS,
-                    &target,
-                    CheckResult::Pass,
-                    format!("The role read s3://{bucket}/{key}."),
-                ));
-                out.version_id().map(str::to_owned)
-            }
-            Err(e) => {
-                let status = e.raw_response().map(|r| r.status().as_u16());
-                let message = if status == Some(404) {
-                    format!("s3://{bucket}/{key} was listed but reading it says it does not exist; validate again.")
-                } else {
-                    format!("The role cannot read objects in {bucket}. Add s3:GetObject on {object_arn} to the role's access policy (statement ReadObjects).")
-                };
-                checks.push(check(codes::READ_ACCESS, &target, CheckResult::Fail, message));
-                None
-            }
-        };
-
-        if integration.versioning && !read_ok {
-            checks.push(check(
-                codes::VERSION_READ,
-                &target,
-                CheckResult::Warn,
-                format!("Reading object versions was not tested because reading the latest version failed; fix READ_ACCESS first (the access policy also needs s3:GetObjectVersion on {object_arn})."),
-            ));
-        } else if integration.versioning {
-            match version_id.as_deref().filter(|v| *v != "null") {
-                None => checks.push(check(
-                    codes::VERSION_READ,
-                    &target,
-                    CheckResult::Warn,
-                    format!("File versioning is on for this integration but s3://{bucket}/{key} has no version ID. Enable versioning on the bucket, or turn versioning off in the integration."),
-                )),
-                Some(version) => {
-                    let read = s3.head_object().bucket(bucket.as_str()).key(&key).version_id(version).send().await;
-                    checks.push(match read {
-                        Ok(_) => check(codes::VERSION_READ, &target, CheckResult::Pass, format!("The role read a version of s3://{bucket}/{key}.")),
-                        Err(_) => check(
-                            codes::VERSION_READ,
-                            &target,
-                            CheckResult::Fail,
-                            format!("The role cannot read object versions in {bucket}. Add s3:GetObjectVersion on {object_arn} to the role's access policy (statement ReadObjects), or turn versioning off."),
-                        ),
-                    });
-                }
-            }
-        }
-
-        for origin in &self.origins {
-            checks.push(self.check_cors(bucket, region, &key, origin).await);
-        }
+        checks.push(check(codes::BUCKET_REGION, target, result, message));
+        Some(region)
     }
 
     /// The URL a browser would fetch the object from (no signature needed for a preflight).
@@ -439,6 +355,133 @@ impl Validator {
                 format!("The CORS preflight to bucket {bucket} did not get an answer ({e}); validate again shortly."),
             ),
         }
+    }
+}
+
+/// One bucket under check: the names its messages use.
+struct BucketAt<'a> {
+    target: String,
+    object_arn: String,
+    bucket: &'a BucketName,
+    partition: &'a str,
+    prefix: &'a str,
+}
+
+/// `LIST_ACCESS`, and one listed key to test reading with (`None`: reading cannot be tested, and
+/// `READ_ACCESS` says why).
+async fn check_list_and_sample(
+    s3: &aws_sdk_s3::Client,
+    at: &BucketAt<'_>,
+    checks: &mut Vec<Check>,
+) -> Option<String> {
+    let (bucket, target, object_arn) = (at.bucket, &at.target, &at.object_arn);
+    let listed = s3.list_objects_v2().bucket(bucket.as_str()).prefix(at.prefix).max_keys(1).send().await;
+    match listed {
+        Ok(out) => {
+            checks.push(check(
+                codes::LIST_ACCESS,
+                target,
+                CheckResult::Pass,
+                format!("The role can list {bucket}, so a missing object reads as 404."),
+            ));
+            let key = out.contents().first().and_then(|o| o.key()).map(str::to_owned);
+            if key.is_none() {
+                checks.push(check(
+                    codes::READ_ACCESS,
+                    target,
+                    CheckResult::Warn,
+                    format!("No object under s3://{bucket}/{} could be listed, so read access to {object_arn} was not tested. Upload a file and validate again.", at.prefix),
+                ));
+            }
+            key
+        }
+        Err(e) => {
+            checks.push(check(
+                codes::LIST_ACCESS,
+                target,
+                CheckResult::Fail,
+                format!(
+                    "The role cannot list bucket {bucket} ({}). Add s3:ListBucket on arn:{}:s3:::{bucket} to the \
+                     role's access policy (statement ListBucketSoMissingObjectsReturn404), or missing files will show as \
+                     access denied.",
+                    e.code().unwrap_or("denied"),
+                    at.partition
+                ),
+            ));
+            checks.push(check(
+                codes::READ_ACCESS,
+                target,
+                CheckResult::Warn,
+                format!(
+                    "Read access was not tested because listing is denied. The access policy must also grant \
+                     s3:GetObject on {object_arn} (statement ReadObjects); paste the whole access policy again."
+                ),
+            ));
+            None
+        }
+    }
+}
+
+/// What reading the sample object found: `None` when it failed, else its version ID (if any).
+type Read = Option<Option<String>>;
+
+/// `READ_ACCESS` on the sample key.
+async fn check_read(s3: &aws_sdk_s3::Client, at: &BucketAt<'_>, key: &str, checks: &mut Vec<Check>) -> Read {
+    let bucket = at.bucket;
+    match s3.head_object().bucket(bucket.as_str()).key(key).send().await {
+        Ok(out) => {
+            checks.push(check(
+                codes::READ_ACCESS,
+                &at.target,
+                CheckResult::Pass,
+                format!("The role read s3://{bucket}/{key}."),
+            ));
+            Some(out.version_id().map(str::to_owned))
+        }
+        Err(e) => {
+            let message = if e.raw_response().map(|r| r.status().as_u16()) == Some(404) {
+                format!(
+                    "s3://{bucket}/{key} was listed but reading it says it does not exist; validate again."
+                )
+            } else {
+                format!(
+                    "The role cannot read objects in {bucket}. Add s3:GetObject on {} to the role's access policy (statement ReadObjects).",
+                    at.object_arn
+                )
+            };
+            checks.push(check(codes::READ_ACCESS, &at.target, CheckResult::Fail, message));
+            None
+        }
+    }
+}
+
+/// `VERSION_READ`: one version of the sample key, when reading its latest version worked.
+async fn check_version_read(s3: &aws_sdk_s3::Client, at: &BucketAt<'_>, key: &str, read: Read) -> Check {
+    let (bucket, target, object_arn) = (at.bucket, &at.target, &at.object_arn);
+    let Some(version_id) = read else {
+        return check(
+            codes::VERSION_READ,
+            target,
+            CheckResult::Warn,
+            format!("Reading object versions was not tested because reading the latest version failed; fix READ_ACCESS first (the access policy also needs s3:GetObjectVersion on {object_arn})."),
+        );
+    };
+    let Some(version) = version_id.filter(|v| v != "null") else {
+        return check(
+            codes::VERSION_READ,
+            target,
+            CheckResult::Warn,
+            format!("File versioning is on for this integration but s3://{bucket}/{key} has no version ID. Enable versioning on the bucket, or turn versioning off in the integration."),
+        );
+    };
+    match s3.head_object().bucket(bucket.as_str()).key(key).version_id(version).send().await {
+        Ok(_) => check(codes::VERSION_READ, target, CheckResult::Pass, format!("The role read a version of s3://{bucket}/{key}.")),
+        Err(_) => check(
+            codes::VERSION_READ,
+            target,
+            CheckResult::Fail,
+            format!("The role cannot read object versions in {bucket}. Add s3:GetObjectVersion on {object_arn} to the role's access policy (statement ReadObjects), or turn versioning off."),
+        ),
     }
 }
 
