@@ -307,87 +307,93 @@ pub fn parse_scope(value: &Value) -> Result<Scope, ApiError> {
     };
     let kind = required_str(scope, "type", "scope.type", "\"default\" or \"bucket\"")?;
     match kind {
-        "default" => {
-            for key in scope.keys() {
-                match key.as_str() {
-                    "type" | "buckets" => {}
-                    "prefix" | "bucket" => {
-                        return Err(ApiError::bad_request(
-                            "INVALID_SCOPE",
-                            Some(&format!("scope.{key}")),
-                            format!(
-                                "A default scope serves whole buckets and takes no {key:?}; use \
-                                 {{\"type\": \"bucket\", \"bucket\": ..., \"prefix\": ...}} for one bucket or prefix."
-                            ),
-                        ))
-                    }
-                    other => return Err(unknown(&format!("scope.{other}"), &["type", "buckets"])),
-                }
-            }
-            let buckets = match scope.get("buckets") {
-                None | Some(Value::Null) => {
-                    return Err(missing("scope.buckets", "the list of buckets the platform may read"))
-                }
-                Some(Value::Array(items)) => items,
-                Some(_) => return Err(wrong_type("scope.buckets", "a list of bucket names")),
-            };
-            if buckets.len() > MAX_DEFAULT_BUCKETS {
-                return Err(ApiError::bad_request(
-                    "TOO_MANY_BUCKETS",
-                    Some("scope.buckets"),
-                    format!(
-                        "The default scope lists {} buckets; at most {MAX_DEFAULT_BUCKETS} are allowed. \
-                         Connect the rest with bucket-scoped integrations.",
-                        buckets.len()
-                    ),
-                ));
-            }
-            let mut parsed = Vec::with_capacity(buckets.len());
-            for (i, item) in buckets.iter().enumerate() {
-                let path = format!("scope.buckets[{i}]");
-                let Value::String(name) = item else { return Err(wrong_type(&path, "a bucket name string")) };
-                let bucket = BucketName::parse(name).map_err(|e| ApiError::input(path.clone(), e))?;
-                if parsed.contains(&bucket) {
-                    return Err(ApiError::bad_request(
-                        "DUPLICATE_BUCKET",
-                        Some(&path),
-                        format!("Bucket {name:?} is listed twice; list each permitted bucket once."),
-                    ));
-                }
-                parsed.push(bucket);
-            }
-            Scope::default_for(parsed).map_err(input("scope.buckets"))
-        }
-        "bucket" => {
-            for key in scope.keys() {
-                match key.as_str() {
-                    "type" | "bucket" | "prefix" => {}
-                    "buckets" => {
-                        return Err(ApiError::bad_request(
-                            "INVALID_SCOPE",
-                            Some("scope.buckets"),
-                            "A bucket scope names one bucket in \"bucket\"; use {\"type\": \"default\", \
-                             \"buckets\": [...]} to permit several.",
-                        ))
-                    }
-                    other => return Err(unknown(&format!("scope.{other}"), &["type", "bucket", "prefix"])),
-                }
-            }
-            let bucket =
-                BucketName::parse(required_str(scope, "bucket", "scope.bucket", "the bucket's name")?)
-                    .map_err(input("scope.bucket"))?;
-            let prefix = match scope.get("prefix") {
-                None | Some(Value::Null) => None,
-                Some(Value::String(p)) if p.is_empty() => None,
-                Some(Value::String(p)) => Some(KeyPrefix::parse(p).map_err(input("scope.prefix"))?),
-                Some(_) => return Err(wrong_type("scope.prefix", "a key prefix string such as \"images/\"")),
-            };
-            Ok(Scope::Bucket { bucket, prefix })
-        }
+        "default" => parse_default_scope(scope),
+        "bucket" => parse_bucket_scope(scope),
         other => Err(ApiError::bad_request(
             "INVALID_SCOPE",
             Some("scope.type"),
             format!("Scope type {other:?} is not known; use \"default\" or \"bucket\"."),
         )),
     }
+}
+
+/// `{"type": "default", "buckets": [...]}`: every bucket parsed, none twice, at most
+/// [`MAX_DEFAULT_BUCKETS`].
+fn parse_default_scope(scope: &Map<String, Value>) -> Result<Scope, ApiError> {
+    for key in scope.keys() {
+        match key.as_str() {
+            "type" | "buckets" => {}
+            "prefix" | "bucket" => {
+                return Err(ApiError::bad_request(
+                    "INVALID_SCOPE",
+                    Some(&format!("scope.{key}")),
+                    format!(
+                        "A default scope serves whole buckets and takes no {key:?}; use \
+                         {{\"type\": \"bucket\", \"bucket\": ..., \"prefix\": ...}} for one bucket or prefix."
+                    ),
+                ))
+            }
+            other => return Err(unknown(&format!("scope.{other}"), &["type", "buckets"])),
+        }
+    }
+    let buckets = match scope.get("buckets") {
+        None | Some(Value::Null) => {
+            return Err(missing("scope.buckets", "the list of buckets the platform may read"))
+        }
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(wrong_type("scope.buckets", "a list of bucket names")),
+    };
+    if buckets.len() > MAX_DEFAULT_BUCKETS {
+        return Err(ApiError::bad_request(
+            "TOO_MANY_BUCKETS",
+            Some("scope.buckets"),
+            format!(
+                "The default scope lists {} buckets; at most {MAX_DEFAULT_BUCKETS} are allowed. \
+                 Connect the rest with bucket-scoped integrations.",
+                buckets.len()
+            ),
+        ));
+    }
+    let mut parsed = Vec::with_capacity(buckets.len());
+    for (i, item) in buckets.iter().enumerate() {
+        let path = format!("scope.buckets[{i}]");
+        let Value::String(name) = item else { return Err(wrong_type(&path, "a bucket name string")) };
+        let bucket = BucketName::parse(name).map_err(|e| ApiError::input(path.clone(), e))?;
+        if parsed.contains(&bucket) {
+            return Err(ApiError::bad_request(
+                "DUPLICATE_BUCKET",
+                Some(&path),
+                format!("Bucket {name:?} is listed twice; list each permitted bucket once."),
+            ));
+        }
+        parsed.push(bucket);
+    }
+    Scope::default_for(parsed).map_err(input("scope.buckets"))
+}
+
+/// `{"type": "bucket", "bucket": ..., "prefix"?: ...}` (an empty prefix is the whole bucket).
+fn parse_bucket_scope(scope: &Map<String, Value>) -> Result<Scope, ApiError> {
+    for key in scope.keys() {
+        match key.as_str() {
+            "type" | "bucket" | "prefix" => {}
+            "buckets" => {
+                return Err(ApiError::bad_request(
+                    "INVALID_SCOPE",
+                    Some("scope.buckets"),
+                    "A bucket scope names one bucket in \"bucket\"; use {\"type\": \"default\", \
+                     \"buckets\": [...]} to permit several.",
+                ))
+            }
+            other => return Err(unknown(&format!("scope.{other}"), &["type", "bucket", "prefix"])),
+        }
+    }
+    let bucket = BucketName::parse(required_str(scope, "bucket", "scope.bucket", "the bucket's name")?)
+        .map_err(input("scope.bucket"))?;
+    let prefix = match scope.get("prefix") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(p)) if p.is_empty() => None,
+        Some(Value::String(p)) => Some(KeyPrefix::parse(p).map_err(input("scope.prefix"))?),
+        Some(_) => return Err(wrong_type("scope.prefix", "a key prefix string such as \"images/\"")),
+    };
+    Ok(Scope::Bucket { bucket, prefix })
 }
