@@ -256,11 +256,11 @@ async fn org_view(state: &State, org: &OrgId) -> Result<Arc<OrgView>, ApiError> 
             }))
         })
         .await
+        // The cache shares one load's error among its waiters; the shared error stays the cause,
+        // so the log keeps its whole chain.
         .map_err(|e: Arc<ApiError>| match &*e {
-            ApiError::Unavailable { message, .. } => {
-                ApiError::unavailable(message.clone(), std::io::Error::other(e.cause_chain()))
-            }
-            _ => ApiError::internal(std::io::Error::other(e.cause_chain())),
+            ApiError::Unavailable { message, .. } => ApiError::unavailable(message.clone(), e.clone()),
+            _ => ApiError::internal(e),
         })
 }
 
