@@ -125,13 +125,61 @@ impl ApiError {
 
     /// The full cause chain, for the log line (never for the client).
     pub fn cause_chain(&self) -> String {
-        let mut out = self.to_string();
-        let mut next = self.source();
-        while let Some(cause) = next {
-            out.push_str(": ");
-            out.push_str(&cause.to_string());
-            next = cause.source();
-        }
-        out
+        cause_chain(self)
     }
+}
+
+/// The store's failures as the client sees them: the one place they get a status and words.
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        match e {
+            StoreError::NotFound { id } => ApiError::NotFound(format!(
+                "No integration {:?} exists in your organization. List integrations to find its id.",
+                crate::input::quoted(&id).trim_matches('"')
+            )),
+            StoreError::ScopeConflict { scope_key, holder_id, holder_name } => {
+                let what = if scope_key == "s3://" {
+                    "Your organization already has a default integration".to_owned()
+                } else {
+                    format!("The scope {scope_key:?} is already served")
+                };
+                ApiError::ScopeConflict {
+                    message: format!(
+                        "{what}: {holder_name:?} (id {holder_id}). Edit that integration, delete it first, or pick \
+                         another bucket or prefix."
+                    ),
+                }
+            }
+            StoreError::VersionMismatch { id, current, sent } => ApiError::Precondition {
+                code: "VERSION_MISMATCH",
+                message: format!(
+                    "Integration {id} was changed by someone else: it is at version {current}, you sent version \
+                     {sent}. Reload it, reapply your change and send version {current}."
+                ),
+            },
+            StoreError::Contended(message) => ApiError::TooManyRequests(message.to_owned()),
+            StoreError::InvalidCursor => ApiError::bad_request(
+                "INVALID_CURSOR",
+                Some("next"),
+                "The page cursor is not one this API returned; start again without it.",
+            ),
+            e @ StoreError::Unavailable(_) => {
+                ApiError::unavailable("The integrations store did not answer; try again in a moment.", e)
+            }
+            e @ StoreError::Internal(_) => ApiError::internal(e),
+        }
+    }
+}
+
+/// An error and its sources, `: `-separated, for a log line (never for the client).
+pub fn cause_chain(error: &(dyn StdError + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    out
 }

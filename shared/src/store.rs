@@ -11,7 +11,6 @@
 use crate::arn::RoleArn;
 use crate::auth::OrgId;
 use crate::clock::now_rfc3339;
-use crate::error::ApiError;
 use crate::integration::{parse_scope, scope_to_json, Integration, IntegrationDraft, Status};
 use crate::policy::ExternalId;
 use crate::region::Region;
@@ -41,15 +40,49 @@ impl fmt::Display for StoreCause {
 
 impl std::error::Error for StoreCause {}
 
-fn unavailable<E: std::error::Error + 'static>(err: E) -> ApiError {
-    ApiError::unavailable(
-        "The integrations store did not answer; try again in a moment.",
-        StoreCause(DisplayErrorContext(&err).to_string()),
-    )
+/// What can go wrong in the store, in the store's words. `shared::error` is the one place that
+/// turns it into a status, a code and a message for the client.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("integration {id} not found")]
+    NotFound { id: String },
+    #[error("scope {scope_key} is held by integration {holder_id}")]
+    ScopeConflict { scope_key: String, holder_id: String, holder_name: String },
+    #[error("integration {id} is at version {current}, the request expected {sent}")]
+    VersionMismatch { id: String, current: u64, sent: u64 },
+    /// A concurrent change won; the caller may retry.
+    #[error("contended: {0}")]
+    Contended(&'static str),
+    #[error("the page cursor was not issued by this store")]
+    InvalidCursor,
+    #[error("DynamoDB did not answer")]
+    Unavailable(#[source] StoreCause),
+    #[error("store failure")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
-fn corrupt(what: &str) -> ApiError {
-    ApiError::internal(StoreCause(format!("stored item is malformed: {what}")))
+impl StoreError {
+    /// The error and its causes, for a log line.
+    pub fn cause_chain(&self) -> String {
+        crate::error::cause_chain(self)
+    }
+
+    fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        StoreError::Internal(cause.into())
+    }
+}
+
+/// What a lost race tells the caller: another change to the same integration is in progress.
+pub const IN_PROGRESS: &str = "Another change to this integration is in progress; retry in a moment.";
+/// What a lost race during a delete without a version tells the caller.
+pub const CHANGED_WHILE_DELETING: &str = "The integration changed while it was being deleted; retry.";
+
+fn unavailable<E: std::error::Error + 'static>(err: E) -> StoreError {
+    StoreError::Unavailable(StoreCause(DisplayErrorContext(&err).to_string()))
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::internal(StoreCause(format!("stored item is malformed: {what}")))
 }
 
 fn pk(org: &OrgId) -> AttributeValue {
@@ -64,11 +97,11 @@ fn n(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, ApiError> {
+fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
     item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str).ok_or_else(|| corrupt(name))
 }
 
-fn get_n(item: &Item, name: &str) -> Result<u64, ApiError> {
+fn get_n(item: &Item, name: &str) -> Result<u64, StoreError> {
     item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).ok_or_else(|| corrupt(name))
 }
 
@@ -84,11 +117,8 @@ pub fn valid_id(id: &str) -> bool {
     id.len() == 26 && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-fn not_found(id: &str) -> ApiError {
-    ApiError::NotFound(format!(
-        "No integration {:?} exists in your organization. List integrations to find its id.",
-        crate::input::quoted(id).trim_matches('"')
-    ))
+fn not_found(id: &str) -> StoreError {
+    StoreError::NotFound { id: id.to_owned() }
 }
 
 #[derive(Debug, Clone)]
@@ -107,7 +137,7 @@ impl Store {
     }
 
     /// Creates the table if it does not exist (dev server and tests; production uses the template).
-    pub async fn ensure_table(&self) -> Result<(), ApiError> {
+    pub async fn ensure_table(&self) -> Result<(), StoreError> {
         let exists = self.client.describe_table().table_name(&self.table).send().await;
         match exists {
             Ok(_) => return Ok(()),
@@ -123,10 +153,10 @@ impl Store {
             .create_table()
             .table_name(&self.table)
             .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(attr("pk").map_err(ApiError::internal)?)
-            .attribute_definitions(attr("sk").map_err(ApiError::internal)?)
-            .key_schema(key("pk", KeyType::Hash).map_err(ApiError::internal)?)
-            .key_schema(key("sk", KeyType::Range).map_err(ApiError::internal)?)
+            .attribute_definitions(attr("pk").map_err(StoreError::internal)?)
+            .attribute_definitions(attr("sk").map_err(StoreError::internal)?)
+            .key_schema(key("pk", KeyType::Hash).map_err(StoreError::internal)?)
+            .key_schema(key("sk", KeyType::Range).map_err(StoreError::internal)?)
             .send()
             .await;
         match created {
@@ -170,22 +200,22 @@ impl Store {
         ])
     }
 
-    fn put(&self, item: Item, condition: &str) -> Result<TransactWriteItem, ApiError> {
+    fn put(&self, item: Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
         self.put_with(item, condition, HashMap::new())
     }
 
-    fn put_with(&self, item: Item, condition: &str, values: Item) -> Result<TransactWriteItem, ApiError> {
+    fn put_with(&self, item: Item, condition: &str, values: Item) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression(condition)
             .set_expression_attribute_values((!values.is_empty()).then_some(values))
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(StoreError::internal)?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    fn release_lock(&self, org: &OrgId, scope_key: &str, id: &str) -> Result<TransactWriteItem, ApiError> {
+    fn release_lock(&self, org: &OrgId, scope_key: &str, id: &str) -> Result<TransactWriteItem, StoreError> {
         let delete = Delete::builder()
             .table_name(&self.table)
             .key("pk", pk(org))
@@ -193,12 +223,12 @@ impl Store {
             .condition_expression("integration_id = :id")
             .expression_attribute_values(":id", s(id))
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(StoreError::internal)?;
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
     /// Which transaction items failed their condition (by index), or the error if it was not that.
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), Result<Vec<usize>, ApiError>> {
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), Result<Vec<usize>, StoreError>> {
         match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(()),
             Err(SdkError::ServiceError(e)) if e.err().is_transaction_canceled_exception() => {
@@ -215,9 +245,7 @@ impl Store {
                 if failed.is_empty() {
                     // Cancelled for another reason (a concurrent transaction on the same items):
                     // the caller may retry, so report it as transient.
-                    return Err(Err(ApiError::TooManyRequests(
-                        "Another change to this integration is in progress; retry in a moment.".to_owned(),
-                    )));
+                    return Err(Err(StoreError::Contended(IN_PROGRESS)));
                 }
                 Err(Ok(failed))
             }
@@ -225,7 +253,11 @@ impl Store {
         }
     }
 
-    async fn scope_holder(&self, org: &OrgId, scope_key: &str) -> Result<Option<(String, String)>, ApiError> {
+    async fn scope_holder(
+        &self,
+        org: &OrgId,
+        scope_key: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -244,23 +276,13 @@ impl Store {
         }))
     }
 
-    async fn scope_conflict(&self, org: &OrgId, scope_key: &str) -> ApiError {
+    async fn scope_conflict(&self, org: &OrgId, scope_key: &str) -> StoreError {
         let holder = self.scope_holder(org, scope_key).await.ok().flatten();
-        let (id, name) = holder.unwrap_or_default();
-        let what = if scope_key == "s3://" {
-            "Your organization already has a default integration".to_owned()
-        } else {
-            format!("The scope {scope_key:?} is already served")
-        };
-        ApiError::ScopeConflict {
-            message: format!(
-                "{what}: {name:?} (id {id}). Edit that integration, delete it first, or pick another \
-                 bucket or prefix."
-            ),
-        }
+        let (holder_id, holder_name) = holder.unwrap_or_default();
+        StoreError::ScopeConflict { scope_key: scope_key.to_owned(), holder_id, holder_name }
     }
 
-    pub async fn create(&self, org: &OrgId, draft: IntegrationDraft) -> Result<Integration, ApiError> {
+    pub async fn create(&self, org: &OrgId, draft: IntegrationDraft) -> Result<Integration, StoreError> {
         let now = now_rfc3339();
         let integration = Integration {
             id: ulid::Ulid::new().to_string(),
@@ -283,12 +305,12 @@ impl Store {
         match self.transact(items).await {
             Ok(()) => Ok(integration),
             Err(Ok(failed)) if failed.contains(&1) => Err(self.scope_conflict(org, &scope_key).await),
-            Err(Ok(_)) => Err(ApiError::internal(StoreCause("integration id collision".into()))),
+            Err(Ok(_)) => Err(StoreError::internal(StoreCause("integration id collision".into()))),
             Err(Err(e)) => Err(e),
         }
     }
 
-    pub async fn get(&self, org: &OrgId, id: &str) -> Result<Integration, ApiError> {
+    pub async fn get(&self, org: &OrgId, id: &str) -> Result<Integration, StoreError> {
         if !valid_id(id) {
             return Err(not_found(id));
         }
@@ -309,7 +331,7 @@ impl Store {
     }
 
     /// One page of the org's integrations, oldest first.
-    pub async fn list(&self, org: &OrgId, cursor: Option<&str>, limit: i32) -> Result<Page, ApiError> {
+    pub async fn list(&self, org: &OrgId, cursor: Option<&str>, limit: i32) -> Result<Page, StoreError> {
         let mut query = self
             .client
             .query()
@@ -333,7 +355,7 @@ impl Store {
     }
 
     /// Every integration of the org, following every page.
-    pub async fn list_all(&self, org: &OrgId) -> Result<Vec<Integration>, ApiError> {
+    pub async fn list_all(&self, org: &OrgId) -> Result<Vec<Integration>, StoreError> {
         let mut all = Vec::new();
         let mut cursor = None;
         loop {
@@ -346,14 +368,8 @@ impl Store {
         }
     }
 
-    fn stale(id: &str, current: u64, sent: u64) -> ApiError {
-        ApiError::Precondition {
-            code: "VERSION_MISMATCH",
-            message: format!(
-                "Integration {id} was changed by someone else: it is at version {current}, you sent \
-                 version {sent}. Reload it, reapply your change and send version {current}."
-            ),
-        }
+    fn stale(id: &str, current: u64, sent: u64) -> StoreError {
+        StoreError::VersionMismatch { id: id.to_owned(), current, sent }
     }
 
     /// Replaces the integration's configuration if `expected_version` is still the stored one.
@@ -363,7 +379,7 @@ impl Store {
         id: &str,
         draft: IntegrationDraft,
         expected_version: u64,
-    ) -> Result<Integration, ApiError> {
+    ) -> Result<Integration, StoreError> {
         let current = self.get(org, id).await?;
         if current.version != expected_version {
             return Err(Self::stale(id, current.version, expected_version));
@@ -410,15 +426,18 @@ impl Store {
                 Err(e) => Err(e),
             },
             Err(Ok(failed)) if failed.contains(&2) => Err(self.scope_conflict(org, &new_key).await),
-            Err(Ok(_)) => Err(ApiError::TooManyRequests(
-                "Another change to this integration is in progress; retry in a moment.".to_owned(),
-            )),
+            Err(Ok(_)) => Err(StoreError::Contended(IN_PROGRESS)),
             Err(Err(e)) => Err(e),
         }
     }
 
     /// Deletes the integration (and frees its scope). With `expected_version`, only if it is current.
-    pub async fn delete(&self, org: &OrgId, id: &str, expected_version: Option<u64>) -> Result<(), ApiError> {
+    pub async fn delete(
+        &self,
+        org: &OrgId,
+        id: &str,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError> {
         let current = self.get(org, id).await?;
         if let Some(expected) = expected_version {
             if current.version != expected {
@@ -432,7 +451,7 @@ impl Store {
             .condition_expression("attribute_exists(pk) AND version = :v")
             .expression_attribute_values(":v", n(current.version))
             .build()
-            .map_err(ApiError::internal)?;
+            .map_err(StoreError::internal)?;
         let items = vec![
             TransactWriteItem::builder().delete(delete).build(),
             self.release_lock(org, &current.scope.key(), id)?,
@@ -444,9 +463,7 @@ impl Store {
                 Ok(now) if expected_version.is_some() => {
                     Err(Self::stale(id, now.version, expected_version.unwrap_or_default()))
                 }
-                Ok(_) => Err(ApiError::TooManyRequests(
-                    "The integration changed while it was being deleted; retry.".to_owned(),
-                )),
+                Ok(_) => Err(StoreError::Contended(CHANGED_WHILE_DELETING)),
                 Err(e) => Err(e),
             },
             Err(Err(e)) => Err(e),
@@ -455,7 +472,7 @@ impl Store {
 
     /// The org's external ID, created on first use. Concurrent first requests all get the one
     /// that won the conditional write.
-    pub async fn external_id(&self, org: &OrgId) -> Result<ExternalId, ApiError> {
+    pub async fn external_id(&self, org: &OrgId) -> Result<ExternalId, StoreError> {
         if let Some(existing) = self.read_external_id(org).await? {
             return Ok(existing);
         }
@@ -482,7 +499,7 @@ impl Store {
     }
 
     /// The org's external ID if one was created; never creates one (presign only reads).
-    pub async fn read_external_id(&self, org: &OrgId) -> Result<Option<ExternalId>, ApiError> {
+    pub async fn read_external_id(&self, org: &OrgId) -> Result<Option<ExternalId>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -504,25 +521,20 @@ impl Store {
 
 /// 160 random bits as 40 lowercase hex characters: unguessable, and within AWS's 2-1224
 /// characters of `[\w+=,.@:/-]`.
-pub fn generate_external_id() -> Result<ExternalId, ApiError> {
+pub fn generate_external_id() -> Result<ExternalId, StoreError> {
     let mut bytes = [0u8; 20];
-    getrandom::fill(&mut bytes).map_err(|e| ApiError::internal(StoreCause(format!("no randomness: {e}"))))?;
+    getrandom::fill(&mut bytes)
+        .map_err(|e| StoreError::internal(StoreCause(format!("no randomness: {e}"))))?;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    ExternalId::parse(&hex).map_err(ApiError::internal)
+    ExternalId::parse(&hex).map_err(StoreError::internal)
 }
 
 fn encode_cursor(sk: &str) -> String {
     sk.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
-fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
-    let invalid = || {
-        ApiError::bad_request(
-            "INVALID_CURSOR",
-            Some("next"),
-            "The page cursor is not one this API returned; start again without it.",
-        )
-    };
+fn decode_cursor(cursor: &str) -> Result<String, StoreError> {
+    let invalid = || StoreError::InvalidCursor;
     if cursor.len() > 200 || cursor.len() % 2 != 0 {
         return Err(invalid());
     }
@@ -539,7 +551,7 @@ fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
 }
 
 /// Rebuilds an integration from its item, re-checking every field with the domain parsers.
-pub fn decode(item: &Item) -> Result<Integration, ApiError> {
+pub fn decode(item: &Item) -> Result<Integration, StoreError> {
     let scope_json: serde_json::Value =
         serde_json::from_str(get_s(item, "scope")?).map_err(|_| corrupt("scope"))?;
     let status: Status = serde_json::from_str(get_s(item, "status")?).map_err(|_| corrupt("status"))?;
@@ -586,8 +598,8 @@ impl Store {
         validated_version: u64,
         report: &Status,
         proof: Option<&crate::trust::ExternalIdProof>,
-    ) -> Result<bool, ApiError> {
-        let status = serde_json::to_string(report).map_err(ApiError::internal)?;
+    ) -> Result<bool, StoreError> {
+        let status = serde_json::to_string(report).map_err(StoreError::internal)?;
         let mut update = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.table)
             .key("pk", pk(org))
@@ -601,11 +613,11 @@ impl Store {
                 .update_expression("SET #status = :status, external_id_proof = :proof")
                 .expression_attribute_values(
                     ":proof",
-                    s(serde_json::to_string(proof).map_err(ApiError::internal)?),
+                    s(serde_json::to_string(proof).map_err(StoreError::internal)?),
                 ),
             None => update.update_expression("SET #status = :status"),
         };
-        let update = update.build().map_err(ApiError::internal)?;
+        let update = update.build().map_err(StoreError::internal)?;
         let now = crate::clock::unix_secs(std::time::SystemTime::now());
         let checked_at = report.checked_at.clone().unwrap_or_else(now_rfc3339);
         let history = HashMap::from([
@@ -628,7 +640,7 @@ impl Store {
     }
 
     /// The latest validation reports of an integration, newest first.
-    pub async fn report_history(&self, org: &OrgId, id: &str, limit: i32) -> Result<Vec<Status>, ApiError> {
+    pub async fn report_history(&self, org: &OrgId, id: &str, limit: i32) -> Result<Vec<Status>, StoreError> {
         let out = self
             .client
             .query()
@@ -653,7 +665,7 @@ impl Store {
         &self,
         page_size: i32,
         start: Option<Item>,
-    ) -> Result<(Vec<Scanned>, Option<Item>), ApiError> {
+    ) -> Result<(Vec<Scanned>, Option<Item>), StoreError> {
         let out = self
             .client
             .scan()

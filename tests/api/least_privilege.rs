@@ -261,7 +261,7 @@ fn org() -> OrgId {
     OrgId::parse(ORG).expect("org")
 }
 
-fn denied(result: Result<impl std::fmt::Debug, shared::error::ApiError>, what: &str) {
+fn denied(result: Result<impl std::fmt::Debug, shared::store::StoreError>, what: &str) {
     let error = result.expect_err(what);
     let chain = error.cause_chain();
     assert!(chain.contains("AccessDenied"), "{what}: refused by IAM, not by anything else: {chain}");
