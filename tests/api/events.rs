@@ -3,7 +3,7 @@
 
 use crate::helpers::*;
 use lambda_http::{Body, Response};
-use serde_json::Value;
+use serde_json::{json, Value};
 use shared::config::ApiConfig;
 
 const SAMPLE_ID: &str = "01JDZ8W6Q4V3S2R1P0N9M8K7J6";
@@ -123,4 +123,21 @@ async fn the_presign_event_runs_through_the_presign_handler_for_a_member() {
     assert_eq!(results[1]["error"]["code"], "VERSIONING_DISABLED", "{}", results[1]);
     assert_eq!(results[2]["url"], "https://cdn.example.com/logo.png");
     assert_eq!(results[3]["error"]["code"], "UNSUPPORTED_LOCATOR");
+
+    // The deployed entry point answers the same, in the envelope it writes itself.
+    let envelope = presign::handle_event(&state, event("presign.json", SAMPLE_ID)).await;
+    let envelope: Value = serde_json::from_str(envelope.as_str()).unwrap();
+    assert_eq!(envelope["statusCode"], 200, "{envelope}");
+    assert_eq!(envelope["headers"]["content-type"], "application/json");
+    assert_eq!((envelope["isBase64Encoded"].clone(), envelope["cookies"].clone()), (json!(false), json!([])));
+    let again: Value = serde_json::from_str(envelope["body"].as_str().unwrap()).unwrap();
+    let shape = |r: &Value| (r["locator"].clone(), r["error"]["code"].clone(), r["url"].is_string());
+    let shapes = |v: &[Value]| v.iter().map(shape).collect::<Vec<_>>();
+    assert_eq!(shapes(again["results"].as_array().unwrap()), shapes(&results));
+    // An error answer, through the same entry point.
+    let mut bad = event("presign.json", SAMPLE_ID);
+    *bad.body_mut() = lambda_http::Body::Text("not json".into());
+    let envelope: Value = serde_json::from_str(presign::handle_event(&state, bad).await.as_str()).unwrap();
+    assert_eq!(envelope["statusCode"], 400, "{envelope}");
+    assert!(envelope["body"].as_str().unwrap().contains("INVALID_JSON"), "{envelope}");
 }

@@ -134,10 +134,24 @@ impl State {
 }
 
 pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    Ok(api::respond(dispatch(state, &req).await))
+    Ok(api::respond(dispatch(state, &req, |results| api::serialized_response(200, results)).await))
 }
 
-async fn dispatch(state: &State, req: &Request) -> Result<Response<Body>, ApiError> {
+/// The Lambda entry point: the API Gateway v2 response JSON itself, a 200 written in one pass
+/// ([`api::json_envelope`]); what [`handle`] answers, in the envelope `lambda_http` would build.
+pub async fn handle_event(state: &State, req: Request) -> api::JsonText {
+    match dispatch(state, &req, |results| api::json_envelope(200, results)).await {
+        Ok(envelope) => envelope,
+        Err(e) => api::envelope_of(api::error_response(&e)),
+    }
+}
+
+/// The batch, answered by `answer` with the typed results (they borrow from the request body).
+async fn dispatch<R>(
+    state: &State,
+    req: &Request,
+    answer: impl FnOnce(&Results<'_>) -> R,
+) -> Result<R, ApiError> {
     let caller = api::caller(req, &state.claims)?;
     let (route, _) = api::route(req)?;
     if route != Route::Presign {
@@ -173,7 +187,7 @@ async fn dispatch(state: &State, req: &Request) -> Result<Response<Body>, ApiErr
         "presigned batch"
     );
     // Serialized straight from the typed results: no JSON tree for a 1,000-URL answer.
-    Ok(api::serialized_response(200, &Results { results }))
+    Ok(answer(&Results { results }))
 }
 
 #[derive(serde::Serialize)]

@@ -1,15 +1,25 @@
-use lambda_http::{run, service_fn};
+// The runtime future over the handler is deep enough to need more than the default 128.
+#![recursion_limit = "256"]
+
+use lambda_http::request::LambdaRequest;
+use lambda_runtime::{run, service_fn, LambdaEvent};
 use shared::config::ProcessEnv;
 use shared::credentials::{sts_client, CredentialCache};
 use shared::store::Store;
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
+async fn main() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
     let config = shared::config::or_exit(presign::PresignConfig::from_env(&ProcessEnv));
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store = Store::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name.clone());
     let credentials = CredentialCache::new(sts_client(&aws), config.credentials.clone());
     let state = presign::State::new(store, credentials, config);
-    run(service_fn(|req| presign::handle(&state, req))).await
+    // lambda_runtime directly, not lambda_http::run: the handler writes the response envelope
+    // itself, in one pass (the body is not escaped a second time).
+    run(service_fn(|event: LambdaEvent<LambdaRequest>| async {
+        let answer = presign::handle_event(&state, event.payload.into()).await;
+        Ok::<_, std::convert::Infallible>(answer)
+    }))
+    .await
 }
