@@ -27,6 +27,17 @@ use std::time::SystemTime;
 
 pub use crate::integration::check_codes as codes;
 
+/// `EXTERNAL_ID_REQUIRED` while the role refuses (or STS does not answer) the org's own external ID.
+fn not_known_until_assumed() -> Check {
+    check(
+        codes::EXTERNAL_ID_REQUIRED,
+        "role",
+        CheckResult::Warn,
+        "Not known yet: whether the trust policy requires your external ID can only be tested once the \
+         platform can assume the role with it (fix ASSUME_ROLE above, then validate again).",
+    )
+}
+
 fn check(code: &str, target: impl Into<String>, result: CheckResult, message: impl Into<String>) -> Check {
     Check { code: code.to_owned(), target: target.into(), result, message: message.into() }
 }
@@ -97,104 +108,16 @@ impl Validator {
         external_id: Option<&ExternalId>,
         integration: &Integration,
     ) -> Report {
-        let mut checks = Vec::new();
-        let role = integration.role_arn.as_str();
-        let mut sts_unavailable = false;
-        let assumed = match external_id {
-            None => {
-                checks.push(check(
-                    codes::ASSUME_ROLE,
-                    "role",
-                    CheckResult::Fail,
-                    "Your organization has no external ID yet: open GET /policies/trust, paste that trust \
-                     policy into the role, then validate again.",
-                ));
-                None
-            }
-            Some(external_id) => match self.assumer.assume(org, role, Some(external_id.as_str())).await {
-                Ok(credentials) => {
-                    checks.push(check(
-                        codes::ASSUME_ROLE,
-                        "role",
-                        CheckResult::Pass,
-                        format!("The platform assumed {role} with your external ID."),
-                    ));
-                    Some(credentials)
-                }
-                Err(AssumeFailure::Denied(_) | AssumeFailure::NotEnforced) => {
-                    checks.push(check(
-                        codes::ASSUME_ROLE,
-                        "role",
-                        CheckResult::Fail,
-                        format!(
-                            "The platform cannot assume {role}. Check the role ARN, then in IAM open the role's \
-                             Trust relationships and paste the trust policy from GET /policies/trust: principal \
-                             {} with the condition StringEquals sts:ExternalId = \"{}\".",
-                            self.platform_principal,
-                            external_id.as_str()
-                        ),
-                    ));
-                    None
-                }
-                Err(AssumeFailure::Unavailable(detail)) => {
-                    tracing::warn!(role, detail, "STS unavailable during validation");
-                    sts_unavailable = true;
-                    checks.push(check(
-                        codes::ASSUME_ROLE,
-                        "role",
-                        CheckResult::Warn,
-                        "Not known: AWS STS did not answer the platform, so nothing is known to be wrong with the \
-                         role. This is on the platform's side; validate again shortly.",
-                    ));
-                    None
-                }
-            },
-        };
-
+        let (assume, assumed) = self.check_assume(org, external_id, integration).await;
+        let assume_unknown = assume.result == CheckResult::Warn;
+        let mut checks = vec![assume];
         // The probe runs only once the role admitted the org's own external ID: a denial proves
         // the condition only then, and each probe is an AccessDenied line in the customer's CloudTrail.
-        let mut proof = None;
-        checks.push(match assumed {
-            None => check(
-                codes::EXTERNAL_ID_REQUIRED,
-                "role",
-                CheckResult::Warn,
-                "Not known yet: whether the trust policy requires your external ID can only be tested once the \
-                 platform can assume the role with it (fix ASSUME_ROLE above, then validate again).",
-            ),
-            Some(_) => match crate::trust::probe(self.assumer.as_ref(), org, role).await {
-                ProbeOutcome::Enforced => {
-                    proof = Some(ExternalIdProof::new(&integration.role_arn, true, SystemTime::now()));
-                    check(
-                        codes::EXTERNAL_ID_REQUIRED,
-                        "role",
-                        CheckResult::Pass,
-                        "The trust policy requires your external ID: a random one was refused.",
-                    )
-                }
-                ProbeOutcome::NotEnforced => {
-                    proof = Some(ExternalIdProof::new(&integration.role_arn, false, SystemTime::now()));
-                    check(
-                        codes::EXTERNAL_ID_REQUIRED,
-                        "role",
-                        CheckResult::Fail,
-                        crate::trust::not_enforced_message(role, external_id),
-                    )
-                }
-                ProbeOutcome::Inconclusive(detail) => {
-                    tracing::warn!(role, detail, "STS unavailable during the external-ID probe");
-                    sts_unavailable = true;
-                    check(
-                        codes::EXTERNAL_ID_REQUIRED,
-                        "role",
-                        CheckResult::Warn,
-                        "Not known: AWS STS did not answer the platform's probe, so whether the trust policy \
-                         requires your external ID is unknown. This is on the platform's side; validate again shortly.",
-                    )
-                }
-            },
-        });
-
+        let (external_id_check, proof, probe_unknown) = match assumed {
+            None => (not_known_until_assumed(), None, false),
+            Some(_) => self.check_external_id(org, external_id, integration).await,
+        };
+        checks.push(external_id_check);
         if let Some(credentials) = assumed {
             for bucket in integration.scope.buckets() {
                 self.check_bucket(integration, bucket, &credentials, &mut checks).await;
@@ -202,8 +125,112 @@ impl Validator {
         }
         // What could not be checked is not known to be wrong: the previous state stands (an
         // integration never validated stays unverified).
+        let sts_unavailable = assume_unknown || probe_unknown;
         let state = if sts_unavailable { integration.status.state } else { overall(&checks) };
         Report { status: Status { state, checked_at: Some(rfc3339(SystemTime::now())), checks }, proof }
+    }
+
+    /// `ASSUME_ROLE` with the org's external ID, and the credentials when it worked. A `warn`
+    /// means STS did not answer (the platform's side).
+    async fn check_assume(
+        &self,
+        org: &OrgId,
+        external_id: Option<&ExternalId>,
+        integration: &Integration,
+    ) -> (Check, Option<TempCredentials>) {
+        let role = integration.role_arn.as_str();
+        let Some(external_id) = external_id else {
+            let check = check(
+                codes::ASSUME_ROLE,
+                "role",
+                CheckResult::Fail,
+                "Your organization has no external ID yet: open GET /policies/trust, paste that trust \
+                 policy into the role, then validate again.",
+            );
+            return (check, None);
+        };
+        match self.assumer.assume(org, role, Some(external_id.as_str())).await {
+            Ok(credentials) => (
+                check(
+                    codes::ASSUME_ROLE,
+                    "role",
+                    CheckResult::Pass,
+                    format!("The platform assumed {role} with your external ID."),
+                ),
+                Some(credentials),
+            ),
+            Err(AssumeFailure::Denied(_) | AssumeFailure::NotEnforced) => (
+                check(
+                    codes::ASSUME_ROLE,
+                    "role",
+                    CheckResult::Fail,
+                    format!(
+                        "The platform cannot assume {role}. Check the role ARN, then in IAM open the role's \
+                         Trust relationships and paste the trust policy from GET /policies/trust: principal \
+                         {} with the condition StringEquals sts:ExternalId = \"{}\".",
+                        self.platform_principal,
+                        external_id.as_str()
+                    ),
+                ),
+                None,
+            ),
+            Err(AssumeFailure::Unavailable(detail)) => {
+                tracing::warn!(role, detail, "STS unavailable during validation");
+                let check = check(
+                    codes::ASSUME_ROLE,
+                    "role",
+                    CheckResult::Warn,
+                    "Not known: AWS STS did not answer the platform, so nothing is known to be wrong with the \
+                     role. This is on the platform's side; validate again shortly.",
+                );
+                (check, None)
+            }
+        }
+    }
+
+    /// `EXTERNAL_ID_REQUIRED` by [`crate::trust::probe`], the proof to record when the probe
+    /// concluded, and whether STS left it unknown.
+    async fn check_external_id(
+        &self,
+        org: &OrgId,
+        external_id: Option<&ExternalId>,
+        integration: &Integration,
+    ) -> (Check, Option<ExternalIdProof>, bool) {
+        let role = integration.role_arn.as_str();
+        let proof = |enforced| Some(ExternalIdProof::new(&integration.role_arn, enforced, SystemTime::now()));
+        match crate::trust::probe(self.assumer.as_ref(), org, role).await {
+            ProbeOutcome::Enforced => (
+                check(
+                    codes::EXTERNAL_ID_REQUIRED,
+                    "role",
+                    CheckResult::Pass,
+                    "The trust policy requires your external ID: a random one was refused.",
+                ),
+                proof(true),
+                false,
+            ),
+            ProbeOutcome::NotEnforced => (
+                check(
+                    codes::EXTERNAL_ID_REQUIRED,
+                    "role",
+                    CheckResult::Fail,
+                    crate::trust::not_enforced_message(role, external_id),
+                ),
+                proof(false),
+                false,
+            ),
+            ProbeOutcome::Inconclusive(detail) => {
+                tracing::warn!(role, detail, "STS unavailable during the external-ID probe");
+                let check = check(
+                    codes::EXTERNAL_ID_REQUIRED,
+                    "role",
+                    CheckResult::Warn,
+                    "Not known: AWS STS did not answer the platform's probe, so whether the trust policy \
+                     requires your external ID is unknown. This is on the platform's side; validate again shortly.",
+                );
+                (check, None, true)
+            }
+        }
     }
 
     fn s3(&self, credentials: &TempCredentials, region: Region) -> aws_sdk_s3::Client {
