@@ -123,24 +123,29 @@ impl ExternalIdProof {
 
 /// What presign does with an integration before touching STS.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Gate {
+pub enum Gate<'a> {
     /// No STS call: every locator of the integration gets this error.
     Refuse { code: &'static str, message: String },
-    /// Lease credentials; `probe` when no current recorded proof stands in for the probe.
-    Lease { probe: bool },
+    /// Lease credentials with the org's external ID; `probe` when no current recorded proof
+    /// stands in for the probe.
+    Lease { external_id: &'a ExternalId, probe: bool },
 }
 
 /// The one decision about whether an integration may sign, and how much proof it still needs.
-pub fn gate(
+pub fn gate<'a>(
     integration: &Integration,
     platform: &PlatformIdentity,
-    external_id: Option<&ExternalId>,
+    external_id: Option<&'a ExternalId>,
     now: SystemTime,
-) -> Gate {
+) -> Gate<'a> {
     let role = &integration.role_arn;
     if let Err(e) = platform.admits(role) {
         return Gate::Refuse { code: e.code(), message: e.public_message() };
     }
+    let denied = |why: &str| {
+        let failure = AssumeFailure::Denied(why.into());
+        Gate::Refuse { code: failure.code(), message: failure.message(role.as_str(), external_id) }
+    };
     // The latest validation (its status is reset whenever the configuration changes) found that
     // the role refuses the org's own external ID: trust was revoked. Outages are recorded as
     // warnings, so a failed ASSUME_ROLE is a denial.
@@ -150,16 +155,18 @@ pub fn gate(
         .iter()
         .any(|c| c.code == crate::integration::check_codes::ASSUME_ROLE && c.result == CheckResult::Fail);
     if revoked {
-        let failure = AssumeFailure::Denied("the latest validation was denied".into());
-        return Gate::Refuse { code: failure.code(), message: failure.message(role.as_str(), external_id) };
+        return denied("the latest validation was denied");
     }
-    match &integration.external_id_proof {
-        Some(proof) if proof.is_current_for(role, now) && !proof.enforced => Gate::Refuse {
+    let proof = integration.external_id_proof.as_ref().filter(|p| p.is_current_for(role, now));
+    if proof.is_some_and(|p| !p.enforced) {
+        return Gate::Refuse {
             code: EXTERNAL_ID_NOT_ENFORCED,
             message: not_enforced_message(role.as_str(), external_id),
-        },
-        Some(proof) if proof.is_current_for(role, now) => Gate::Lease { probe: false },
-        _ => Gate::Lease { probe: true },
+        };
+    }
+    match external_id {
+        None => denied("the org has no external ID yet"),
+        Some(external_id) => Gate::Lease { external_id, probe: proof.is_none() },
     }
 }
 

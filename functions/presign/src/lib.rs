@@ -10,7 +10,7 @@ use serde_json::Value;
 use shared::api;
 use shared::auth::{ClaimNames, OrgId};
 use shared::config::{ConfigError, Env};
-use shared::credentials::{AssumeFailure, CacheConfig, CredentialCache, Lease};
+use shared::credentials::{CacheConfig, CredentialCache, Lease};
 use shared::error::ApiError;
 use shared::integration::Integration;
 use shared::lifetime::UrlLifetime;
@@ -409,13 +409,9 @@ async fn lease_for(
     now: SystemTime,
 ) -> Result<Lease, (&'static str, String)> {
     let role = integration.role_arn.as_str();
-    match (external_id, shared::trust::gate(integration, &state.platform, external_id, now)) {
-        (_, Gate::Refuse { code, message }) => Err((code, message)),
-        (None, Gate::Lease { .. }) => {
-            let failure = AssumeFailure::Denied("the org has no external ID yet".into());
-            Err((failure.code(), failure.message(role, None)))
-        }
-        (Some(external_id), Gate::Lease { probe }) => state
+    match shared::trust::gate(integration, &state.platform, external_id, now) {
+        Gate::Refuse { code, message } => Err((code, message)),
+        Gate::Lease { external_id, probe } => state
             .credentials
             .lease(org, role, external_id, Duration::from_secs(u64::from(expires_in)), probe)
             .await
