@@ -2,7 +2,6 @@
 //! --data-file` send) parses as an API Gateway v2 request and runs through its handler.
 
 use crate::helpers::*;
-use lambda_http::{Body, Response};
 use serde_json::{json, Value};
 use shared::config::ApiConfig;
 
@@ -19,33 +18,25 @@ fn config(app: &TestApp) -> ApiConfig {
     api_config(app.store.table(), PLATFORM_PRINCIPAL)
 }
 
-fn body(response: &Response<Body>) -> Value {
-    match response.body() {
-        Body::Text(text) => serde_json::from_str(text).unwrap(),
-        Body::Empty => Value::Null,
-        other => panic!("unexpected body {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn every_integrations_event_runs_through_the_integrations_handler() {
     let app = spawn_app().await;
     let state = integrations::State::new(app.store.clone(), config(&app));
 
     let created = integrations::handle(&state, event("integrations-create.json", SAMPLE_ID)).await.unwrap();
-    assert_eq!(created.status(), 201, "{}", body(&created));
-    let id = body(&created)["id"].as_str().unwrap().to_owned();
+    assert_eq!(created.status(), 201, "{}", response_json(&created));
+    let id = response_json(&created)["id"].as_str().unwrap().to_owned();
 
     let listed = integrations::handle(&state, event("integrations-list.json", &id)).await.unwrap();
     assert_eq!(listed.status(), 200);
-    assert_eq!(body(&listed)["integrations"][0]["id"], id.as_str());
+    assert_eq!(response_json(&listed)["integrations"][0]["id"], id.as_str());
 
     let fetched = integrations::handle(&state, event("integrations-get.json", &id)).await.unwrap();
     assert_eq!(fetched.status(), 200);
 
     let replaced = integrations::handle(&state, event("integrations-replace.json", &id)).await.unwrap();
-    assert_eq!(replaced.status(), 200, "{}", body(&replaced));
-    assert_eq!(body(&replaced)["version"], 2);
+    assert_eq!(replaced.status(), 200, "{}", response_json(&replaced));
+    assert_eq!(response_json(&replaced)["version"], 2);
 
     // The delete event carries If-Match: 1, which is now stale.
     let stale = integrations::handle(&state, event("integrations-delete.json", &id)).await.unwrap();
@@ -60,23 +51,23 @@ async fn every_policies_event_runs_through_the_policies_handler() {
     let created = integrations::handle(&integrations_state, event("integrations-create.json", SAMPLE_ID))
         .await
         .unwrap();
-    let id = body(&created)["id"].as_str().unwrap().to_owned();
+    let id = response_json(&created)["id"].as_str().unwrap().to_owned();
 
     let trust = policies::handle(&state, event("policies-trust.json", &id)).await.unwrap();
     assert_eq!(trust.status(), 200);
-    let external_id = body(&trust)["external_id"].as_str().unwrap().to_owned();
+    let external_id = response_json(&trust)["external_id"].as_str().unwrap().to_owned();
 
     let access = policies::handle(&state, event("policies-access.json", &id)).await.unwrap();
-    assert_eq!(access.status(), 200, "{}", body(&access));
-    let statement = &body(&access)["policy"]["Statement"][0];
+    assert_eq!(access.status(), 200, "{}", response_json(&access));
+    let statement = &response_json(&access)["policy"]["Statement"][0];
     assert_eq!(statement["Resource"], "arn:aws:s3:::bucket-a/images/*");
 
     let cors = policies::handle(&state, event("policies-cors.json", &id)).await.unwrap();
-    assert_eq!(body(&cors)["cors"][0]["AllowedOrigins"][0], APP_ORIGIN);
+    assert_eq!(response_json(&cors)["cors"][0]["AllowedOrigins"][0], APP_ORIGIN);
 
     let all = policies::handle(&state, event("policies-for-integration.json", &id)).await.unwrap();
     assert_eq!(all.status(), 200);
-    assert_eq!(body(&all)["trust"]["external_id"], external_id.as_str());
+    assert_eq!(response_json(&all)["trust"]["external_id"], external_id.as_str());
 }
 
 #[tokio::test]
@@ -87,7 +78,7 @@ async fn the_flattened_role_claim_of_the_sample_events_reads_as_admin_and_a_memb
     let text = std::fs::read_to_string(path).unwrap().replace("[admin]", "[member viewer]");
     let response = policies::handle(&state, lambda_http::request::from_str(&text).unwrap()).await.unwrap();
     assert_eq!(response.status(), 403);
-    assert_eq!(body(&response)["error"]["code"], "FORBIDDEN");
+    assert_eq!(response_json(&response)["error"]["code"], "FORBIDDEN");
 }
 
 #[tokio::test]
@@ -100,7 +91,7 @@ async fn the_presign_event_runs_through_the_presign_handler_for_a_member() {
     assert_eq!(created.status(), 201);
     // The plain emulator enforces no trust policy, so a probe there would succeed and refuse the
     // integration: it carries the proof a validation against AWS records.
-    let created = body(&created);
+    let created = response_json(&created);
     let id = created["id"].as_str().unwrap();
     let role = shared::RoleArn::parse(created["role_arn"].as_str().unwrap()).unwrap();
     let proof = shared::trust::ExternalIdProof::new(&role, true, std::time::SystemTime::now());
@@ -115,8 +106,8 @@ async fn the_presign_event_runs_through_the_presign_handler_for_a_member() {
     );
     let state = presign::State::new(app.store.clone(), cache, presign_config(app.store.table()));
     let response = presign::handle(&state, event("presign.json", SAMPLE_ID)).await.unwrap();
-    assert_eq!(response.status(), 200, "{}", body(&response));
-    let results = body(&response)["results"].as_array().unwrap().clone();
+    assert_eq!(response.status(), 200, "{}", response_json(&response));
+    let results = response_json(&response)["results"].as_array().unwrap().clone();
     assert_eq!(results.len(), 4);
     assert!(results[0]["url"].as_str().unwrap().contains("/bucket-a/images/cat%2001.jpg?"), "{}", results[0]);
     // The sample integration has file versioning off, so a version cannot be served.

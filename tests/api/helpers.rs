@@ -2,8 +2,9 @@
 //! emulator, with helpers to mint tokens and call the API.
 
 use aws_sdk_dynamodb::Client as DynamoClient;
+use aws_sdk_s3::config::Credentials;
 use devserver::{DevConfig, DevServer};
-use serde_json::Value;
+use serde_json::{json, Value};
 use shared::config::ApiConfig;
 use shared::store::Store;
 use std::net::SocketAddr;
@@ -301,6 +302,21 @@ pub async fn spawn_app_with(options: AppWith) -> (TestApp, Arc<DevServer>) {
     (TestApp { url: format!("http://{addr}"), client: reqwest::Client::new(), store, dynamo }, server)
 }
 
+/// Keys to sign with: an access key pair, and a session token for assumed-role credentials.
+pub fn keys(access_key_id: &str, secret_access_key: &str, session_token: Option<&str>) -> Credentials {
+    Credentials::new(access_key_id, secret_access_key, session_token.map(str::to_owned), None, "tests")
+}
+
+/// SDK settings for `endpoint` in us-east-1, signed with `credentials`.
+pub async fn sdk_config_with(endpoint: &str, credentials: Credentials) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(credentials)
+        .load()
+        .await
+}
+
 /// The STS client the platform principal uses, as the functions build it (timeouts, bounded
 /// retries), against `endpoint` with the principal's keys.
 pub async fn platform_sts_client(
@@ -308,18 +324,7 @@ pub async fn platform_sts_client(
     access_key_id: &str,
     secret_access_key: &str,
 ) -> aws_sdk_sts::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_sts::config::Credentials::new(
-            access_key_id,
-            secret_access_key,
-            None,
-            None,
-            "platform",
-        ))
-        .load()
-        .await;
+    let config = sdk_config_with(endpoint, keys(access_key_id, secret_access_key, None)).await;
     shared::credentials::sts_client(&config)
 }
 
@@ -330,22 +335,30 @@ pub async fn s3_client_with(
     secret_access_key: &str,
     session_token: Option<&str>,
 ) -> aws_sdk_s3::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            access_key_id,
-            secret_access_key,
-            session_token.map(str::to_owned),
-            None,
-            "tests",
-        ))
-        .load()
-        .await;
+    let config = sdk_config_with(endpoint, keys(access_key_id, secret_access_key, session_token)).await;
     aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(true)
             .retry_config(aws_sdk_s3::config::retry::RetryConfig::standard().with_max_attempts(1))
             .build(),
     )
+}
+
+/// The sample `POST /presign` event (`events/presign.json`) for `org`'s member, asking for `locators`.
+pub fn presign_event(org: &str, locators: &[&str]) -> lambda_http::Request {
+    let path = format!("{}/../events/presign.json", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    let mut event: Value = serde_json::from_str(&text).expect("the sample event is JSON");
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["org_id"] = json!(org);
+    event["body"] = json!(json!({ "locators": locators }).to_string());
+    lambda_http::request::from_str(&event.to_string()).expect("an API Gateway v2 event")
+}
+
+/// A handler's response body as JSON (`null` when empty).
+pub fn response_json(response: &lambda_http::Response<lambda_http::Body>) -> Value {
+    match response.body() {
+        lambda_http::Body::Text(text) => serde_json::from_str(text).expect("a JSON body"),
+        lambda_http::Body::Empty => Value::Null,
+        other => panic!("unexpected body {other:?}"),
+    }
 }

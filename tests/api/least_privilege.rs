@@ -87,19 +87,14 @@ fn role_name_of(role: &str, names: &HashMap<&str, String>) -> String {
     resolve(&template_resource(role)["Properties"]["RoleName"], names).as_str().expect("RoleName").to_owned()
 }
 
-/// SDK settings for the enforcing moto, signed with `credentials`.
+/// SDK settings for the enforcing moto, signed with `credentials`, trying each call once.
 async fn sdk_as(endpoint: &str, credentials: aws_sdk_sts::config::Credentials) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(credentials)
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
-        .load()
-        .await
+    let config = sdk_config_with(endpoint, credentials).await;
+    config.to_builder().retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1)).build()
 }
 
-fn keys(user: &IamUser) -> aws_sdk_sts::config::Credentials {
-    aws_sdk_sts::config::Credentials::new(&user.access_key_id, &user.secret_access_key, None, None, "user")
+fn user_keys(user: &IamUser) -> aws_sdk_sts::config::Credentials {
+    keys(&user.access_key_id, &user.secret_access_key, None)
 }
 
 /// What Lambda does for an invocation: the execution role's session credentials.
@@ -108,7 +103,7 @@ async fn session_of(
     lambda: &IamUser,
     role_arn: &str,
 ) -> aws_sdk_sts::config::Credentials {
-    let sts = aws_sdk_sts::Client::new(&sdk_as(&moto.url, keys(lambda)).await);
+    let sts = aws_sdk_sts::Client::new(&sdk_as(&moto.url, user_keys(lambda)).await);
     let out =
         bounded("AssumeRole", sts.assume_role().role_arn(role_arn).role_session_name("invocation").send())
             .await
@@ -283,17 +278,10 @@ async fn presign_with_only_the_templates_rights_reads_the_table_and_signs_but_ca
     let sts = shared::credentials::sts_client(&sdk_as(&d.moto.url, session.clone()).await);
     let cache = shared::credentials::CredentialCache::new(sts, Default::default());
     let state = presign::State::new(store.clone(), cache, config);
-    let path = format!("{}/../events/presign.json", env!("CARGO_MANIFEST_DIR"));
-    let mut event: Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("JSON");
-    event["requestContext"]["authorizer"]["jwt"]["claims"]["org_id"] = json!(ORG);
-    event["body"] = json!(json!({"locators": [format!("s3://{}/a.txt", d.bucket)]}).to_string());
-    let request = lambda_http::request::from_str(&event.to_string()).expect("event");
+    let locator = format!("s3://{}/a.txt", d.bucket);
+    let request = presign_event(ORG, &[&locator]);
     let response = bounded("presign::handle", presign::handle(&state, request)).await.expect("never Err");
-    let body: Value = match response.body() {
-        lambda_http::Body::Text(text) => serde_json::from_str(text).expect("JSON"),
-        other => panic!("unexpected body {other:?}"),
-    };
+    let body = response_json(&response);
     assert_eq!(response.status(), 200, "{body:#}");
     let url = body["results"][0]["url"].as_str().unwrap_or_else(|| panic!("a URL: {body:#}"));
     assert!(url.contains(&format!("/{}/a.txt?", d.bucket)), "{url}");
@@ -327,7 +315,7 @@ async fn presign_with_only_the_templates_rights_reads_the_table_and_signs_but_ca
     assert_eq!(own.raw_response().map(|r| r.status().as_u16()), Some(403), "{own:?}");
     assert!(format!("{own:?}").contains("not authorized to perform: sts:AssumeRole"), "{own:?}");
     // The role's trust would admit a caller whose identity policy allows it: the Deny refused.
-    let lambda = aws_sdk_sts::Client::new(&sdk_as(&d.moto.url, keys(&d.lambda)).await);
+    let lambda = aws_sdk_sts::Client::new(&sdk_as(&d.moto.url, user_keys(&d.lambda)).await);
     let trusted = lambda.assume_role().role_arn(&internal).role_session_name("x").send();
     assert!(bounded("AssumeRole", trusted).await.is_ok(), "the internal role's trust admits callers");
 }

@@ -863,19 +863,10 @@ async fn presign_through_the_handler(
     env.insert("PLATFORM_PRINCIPAL_ARN".to_owned(), platform_principal.to_owned());
     let config = presign::PresignConfig::from_env(&env).expect("presign config");
     let state = presign::State::new(store.clone(), CredentialCache::new(sts, CacheConfig::default()), config);
-    let path = format!("{}/../events/presign.json", env!("CARGO_MANIFEST_DIR"));
-    let mut event: Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("JSON");
-    event["requestContext"]["authorizer"]["jwt"]["claims"]["org_id"] = json!(ORG);
-    event["body"] = json!(json!({ "locators": locators }).to_string());
-    let request = lambda_http::request::from_str(&event.to_string()).expect("an API Gateway v2 event");
+    let request = presign_event(ORG, locators);
     let response = bounded("presign::handle", presign::handle(&state, request)).await.expect("never Err");
     assert_eq!(response.status(), 200);
-    let body = match response.body() {
-        lambda_http::Body::Text(text) => serde_json::from_str::<Value>(text).expect("JSON"),
-        other => panic!("unexpected body {other:?}"),
-    };
-    body["results"].as_array().expect("results").clone()
+    response_json(&response)["results"].as_array().expect("results").clone()
 }
 
 fn not_enforced<'a>(result: &'a Value, role: &str, external_id: &str) -> &'a str {
@@ -1160,12 +1151,7 @@ async fn sts_errors_are_classified_by_whose_problem_they_are_in_presign_and_in_v
         (403, "AccessDenied", true),
     ] {
         let (url, _) = sts_answering_error(status, code, Duration::ZERO).await;
-        let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(&url)
-            .credentials_provider(aws_sdk_s3::config::Credentials::new("k", "s", None, None, "t"))
-            .load()
-            .await;
+        let aws = sdk_config_with(&url, keys("k", "s", None)).await;
         let cache = CredentialCache::new(shared::credentials::sts_client(&aws), CacheConfig::default());
 
         let failure =
@@ -1210,12 +1196,7 @@ async fn a_probe_that_cannot_complete_issues_no_url_on_a_cold_start_and_a_record
     let id = created["id"].as_str().expect("id").to_owned();
     let external_id = app.store.external_id(&org()).await.expect("external id");
     let (url, calls) = sts_throttling_other_external_ids(external_id.as_str()).await;
-    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(&url)
-        .credentials_provider(aws_sdk_s3::config::Credentials::new("k", "s", None, None, "t"))
-        .load()
-        .await;
+    let aws = sdk_config_with(&url, keys("k", "s", None)).await;
     let sts = || shared::credentials::sts_client(&aws);
     let locator = "s3://bucket-a/cat.jpg";
 

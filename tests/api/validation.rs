@@ -51,18 +51,7 @@ fn org(name: &str) -> OrgId {
 
 /// An SDK config for `endpoint` with throw-away keys: the validator swaps in the assumed ones.
 async fn sdk_config_for(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "validator-base",
-        ))
-        .load()
-        .await
+    sdk_config_with(endpoint, keys("testing", "testing", None)).await
 }
 
 /// An STS client at `endpoint` that tries once and gives up after `timeout`: a dead STS costs
@@ -973,11 +962,7 @@ async fn validate_http(state: &validate::State, id: &str) -> (u16, String, Value
     let request = lambda_http::request::from_str(&event).expect("an API Gateway v2 event");
     let response = validate::handle_http(state, request).await;
     let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let body = match response.body() {
-        lambda_http::Body::Text(text) => serde_json::from_str(text).expect("JSON body"),
-        other => panic!("unexpected body {other:?}"),
-    };
-    (response.status().as_u16(), content_type.to_owned(), body)
+    (response.status().as_u16(), content_type.to_owned(), response_json(&response))
 }
 
 #[tokio::test]
