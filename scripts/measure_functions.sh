@@ -37,43 +37,11 @@
 # Works offline. Everything started here is stopped on exit; scratch files live in
 # .run/measure-functions.*.
 # Env: INIT_RUNS (default 5) cold starts per binary for (b).
-set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-TOOLS="$ROOT/.tools"
-PYTHON="$TOOLS/venv/bin/python"
-DYNOXIDE="$TOOLS/bin/dynoxide"
-DRIVER="$ROOT/scripts/lambda_harness.py"
+MEASURE_NAME=measure_functions
 INIT_RUNS="${INIT_RUNS:-5}"
+# shellcheck source=scripts/measure_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/measure_common.sh"
 TABLE=s3-integrations
-export PYTHONDONTWRITEBYTECODE=1
-
-step() { printf '==> %s\n' "$*"; }
-die() {
-    printf 'measure_functions: %s\n' "$*" >&2
-    exit 1
-}
-
-[[ -x "$PYTHON" ]] || die "$PYTHON not found: run scripts/bootstrap.sh first"
-[[ -x "$DYNOXIDE" ]] || die "$DYNOXIDE not found: run scripts/bootstrap.sh first"
-[[ -f "$DRIVER" ]] || die "$DRIVER not found"
-[[ "$INIT_RUNS" =~ ^[1-9][0-9]*$ ]] || die "INIT_RUNS must be a positive whole number"
-
-mkdir -p "$ROOT/.run"
-RUN_DIR="$(mktemp -d "$ROOT/.run/measure-functions.XXXXXX")"
-DYNAMO_PID=""
-
-cleanup() {
-    if [[ -n "$DYNAMO_PID" ]]; then
-        kill -TERM "$DYNAMO_PID" 2>/dev/null || true
-        wait "$DYNAMO_PID" 2>/dev/null || true
-    fi
-    rm -rf "$RUN_DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # ---- the binaries and how each is deployed (template.yaml) --------------------------------------
 BINARIES=(integrations policies presign validate validate-schedule)
@@ -178,18 +146,7 @@ done
 
 # ---- (c) peak RSS after one sample event --------------------------------------------------------
 step "dynoxide on loopback, table created with boto3, org acme with one integration"
-DYNAMO_PORT="$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-"$DYNOXIDE" serve --host 127.0.0.1 --port "$DYNAMO_PORT" --log quiet </dev/null >"$RUN_DIR/dynamo.log" 2>&1 &
-DYNAMO_PID=$!
-deadline=$((SECONDS + 30))
-until "$PYTHON" -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2)' "$DYNAMO_PORT" 2>/dev/null; do
-    if ! kill -0 "$DYNAMO_PID" 2>/dev/null || ((SECONDS >= deadline)); then
-        tail -n 30 "$RUN_DIR/dynamo.log" >&2
-        die "dynoxide did not start on port $DYNAMO_PORT"
-    fi
-    sleep 0.1
-done
-DYNAMO_URL="http://127.0.0.1:$DYNAMO_PORT"
+start_dynoxide
 timeout 60 "$PYTHON" "$DRIVER" seed --endpoint "$DYNAMO_URL" --table "$TABLE" --profile functions
 
 for name in "${BINARIES[@]}"; do

@@ -27,45 +27,13 @@
 # Needs .tools (scripts/bootstrap.sh): the venv's python with boto3, and .tools/bin/dynoxide.
 # Everything started here is stopped on exit; scratch files live in .run/measure-presign.*.
 # Env: INIT_RUNS (default 7) cold starts for (b).
-set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-TOOLS="$ROOT/.tools"
-PYTHON="$TOOLS/venv/bin/python"
-DYNOXIDE="$TOOLS/bin/dynoxide"
+MEASURE_NAME=measure_presign
 INIT_RUNS="${INIT_RUNS:-7}"
-export PYTHONDONTWRITEBYTECODE=1
+# shellcheck source=scripts/measure_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/measure_common.sh"
 
-step() { printf '==> %s\n' "$*"; }
-die() {
-    printf 'measure_presign: %s\n' "$*" >&2
-    exit 1
-}
-
-[[ -x "$PYTHON" ]] || die "$PYTHON not found: run scripts/bootstrap.sh first"
-[[ -x "$DYNOXIDE" ]] || die "$DYNOXIDE not found: run scripts/bootstrap.sh first"
-[[ "$INIT_RUNS" =~ ^[1-9][0-9]*$ ]] || die "INIT_RUNS must be a positive whole number"
-
-mkdir -p "$ROOT/.run"
-RUN_DIR="$(mktemp -d "$ROOT/.run/measure-presign.XXXXXX")"
-DYNAMO_PID=""
-
-cleanup() {
-    if [[ -n "$DYNAMO_PID" ]]; then
-        kill -TERM "$DYNAMO_PID" 2>/dev/null || true
-        wait "$DYNAMO_PID" 2>/dev/null || true
-    fi
-    rm -rf "$RUN_DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# ---- the Python side: fake Lambda Runtime API, fake STS, event, DynamoDB seeding ----------------
-# (shared with measure_functions.sh)
-DRIVER="$ROOT/scripts/lambda_harness.py"
-[[ -f "$DRIVER" ]] || die "$DRIVER not found"
+# ---- the Python side (fake Lambda Runtime API, fake STS, event, DynamoDB seeding): DRIVER,
+# shared with measure_functions.sh
 
 elf_machine() {
     "$PYTHON" -c '
@@ -118,18 +86,7 @@ timeout 600 "$PYTHON" "$DRIVER" init --binary "$HOST_BIN" --table s3-integration
 
 # ---- (c) peak RSS on a 1,000-locator batch -----------------------------------------------------
 step "dynoxide on loopback, table created with boto3"
-DYNAMO_PORT="$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-"$DYNOXIDE" serve --host 127.0.0.1 --port "$DYNAMO_PORT" --log quiet </dev/null >"$RUN_DIR/dynamo.log" 2>&1 &
-DYNAMO_PID=$!
-deadline=$((SECONDS + 30))
-until "$PYTHON" -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2)' "$DYNAMO_PORT" 2>/dev/null; do
-    if ! kill -0 "$DYNAMO_PID" 2>/dev/null || ((SECONDS >= deadline)); then
-        tail -n 30 "$RUN_DIR/dynamo.log" >&2
-        die "dynoxide did not start on port $DYNAMO_PORT"
-    fi
-    sleep 0.1
-done
-DYNAMO_URL="http://127.0.0.1:$DYNAMO_PORT"
+start_dynoxide
 timeout 60 "$PYTHON" "$DRIVER" seed --endpoint "$DYNAMO_URL" --table s3-integrations
 
 step "one 1,000-locator invocation, org without integrations"
