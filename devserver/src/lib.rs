@@ -99,7 +99,7 @@ impl DevServer {
     /// `aws` is the base SDK config (emulator endpoints); `sts` assumes customer roles as the
     /// platform principal.
     pub fn new(
-        store: shared::store::Store,
+        store: shared::store::SharedStore,
         aws: &aws_config::SdkConfig,
         sts: aws_sdk_sts::Client,
         config: &DevConfig,

@@ -23,12 +23,13 @@ async fn serve() -> Result<(), String> {
         format!("cannot listen on {}: {e} (set LISTEN_ADDR to another address)", config.listen_addr)
     })?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let store = shared::store::Store::new(aws_sdk_dynamodb::Client::new(&aws), config.api.table_name.clone());
+    let store =
+        shared::store::DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.api.table_name.clone());
     store
         .ensure_table()
         .await
         .map_err(|e| format!("cannot create table {:?}: {}", store.table(), e.cause_chain()))?;
-    let app = Arc::new(devserver::DevServer::new(store, &aws, platform_sts(&aws)?, &config));
+    let app = Arc::new(devserver::DevServer::new(Arc::new(store), &aws, platform_sts(&aws)?, &config));
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(url = %format!("http://{addr}"), "dev server listening");
     devserver::serve(listener, app).await.map_err(|e| format!("the server stopped: {e}"))

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 /// What the admin functions (integrations, policies) hold across invocations.
 #[derive(Debug, Clone)]
 pub struct AdminState {
-    pub store: crate::store::Store,
+    pub store: crate::store::SharedStore,
     pub claims: ClaimNames,
     pub platform_principal: String,
     pub app_origins: Vec<crate::policy::AppOrigin>,
@@ -25,7 +25,7 @@ pub struct AdminState {
 pub const MAX_ADMIN_BODY_BYTES: usize = 64 * 1024;
 
 impl AdminState {
-    pub fn new(store: crate::store::Store, config: crate::config::ApiConfig) -> Self {
+    pub fn new(store: crate::store::SharedStore, config: crate::config::ApiConfig) -> Self {
         Self {
             store,
             claims: config.claims,

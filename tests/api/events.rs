@@ -21,7 +21,7 @@ fn config(app: &TestApp) -> ApiConfig {
 #[tokio::test]
 async fn every_integrations_event_runs_through_the_integrations_handler() {
     let app = spawn_app().await;
-    let state = integrations::State::new(app.store.clone(), config(&app));
+    let state = integrations::State::new(app.store.shared(), config(&app));
 
     let created = integrations::handle(&state, event("integrations-create.json", SAMPLE_ID)).await.unwrap();
     assert_eq!(created.status(), 201, "{}", response_json(&created));
@@ -46,8 +46,8 @@ async fn every_integrations_event_runs_through_the_integrations_handler() {
 #[tokio::test]
 async fn every_policies_event_runs_through_the_policies_handler() {
     let app = spawn_app().await;
-    let state = policies::State::new(app.store.clone(), config(&app));
-    let integrations_state = integrations::State::new(app.store.clone(), config(&app));
+    let state = policies::State::new(app.store.shared(), config(&app));
+    let integrations_state = integrations::State::new(app.store.shared(), config(&app));
     let created = integrations::handle(&integrations_state, event("integrations-create.json", SAMPLE_ID))
         .await
         .unwrap();
@@ -73,7 +73,7 @@ async fn every_policies_event_runs_through_the_policies_handler() {
 #[tokio::test]
 async fn the_flattened_role_claim_of_the_sample_events_reads_as_admin_and_a_member_is_refused() {
     let app = spawn_app().await;
-    let state = policies::State::new(app.store.clone(), config(&app));
+    let state = policies::State::new(app.store.shared(), config(&app));
     let path = format!("{}/../events/policies-cors.json", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(path).unwrap().replace("[admin]", "[member viewer]");
     let response = policies::handle(&state, lambda_http::request::from_str(&text).unwrap()).await.unwrap();
@@ -84,7 +84,7 @@ async fn the_flattened_role_claim_of_the_sample_events_reads_as_admin_and_a_memb
 #[tokio::test]
 async fn the_presign_event_runs_through_the_presign_handler_for_a_member() {
     let app = spawn_app().await;
-    let integrations_state = integrations::State::new(app.store.clone(), config(&app));
+    let integrations_state = integrations::State::new(app.store.shared(), config(&app));
     let created = integrations::handle(&integrations_state, event("integrations-create.json", SAMPLE_ID))
         .await
         .unwrap();
@@ -104,7 +104,7 @@ async fn the_presign_event_runs_through_the_presign_handler_for_a_member() {
         shared::credentials::sts_client(&aws),
         shared::credentials::CacheConfig::default(),
     );
-    let state = presign::State::new(app.store.clone(), cache, presign_config(app.store.table()));
+    let state = presign::State::new(app.store.shared(), cache, presign_config(app.store.table()));
     let response = presign::handle(&state, event("presign.json", SAMPLE_ID)).await.unwrap();
     assert_eq!(response.status(), 200, "{}", response_json(&response));
     let results = response_json(&response)["results"].as_array().unwrap().clone();

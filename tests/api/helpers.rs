@@ -6,7 +6,8 @@ use aws_sdk_s3::config::Credentials;
 use devserver::{DevConfig, DevServer};
 use serde_json::{json, Value};
 use shared::config::ApiConfig;
-use shared::store::Store;
+use shared::store::DynamoStore as Store;
+pub use shared::store::IntegrationStore;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -88,7 +89,7 @@ pub async fn spawn_app_serving(web_dir: Option<std::path::PathBuf>) -> TestApp {
         validate: validate_config(store.table()),
         web_dir,
     };
-    let app = Arc::new(DevServer::new(store.clone(), &aws, aws_sdk_sts::Client::new(&aws), &config));
+    let app = Arc::new(DevServer::new(store.shared(), &aws, aws_sdk_sts::Client::new(&aws), &config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
     let addr: SocketAddr = listener.local_addr().expect("local address");
     tokio::spawn(devserver::serve(listener, app));
@@ -291,9 +292,9 @@ pub async fn spawn_app_with(options: AppWith) -> (TestApp, Arc<DevServer>) {
         web_dir: None,
     };
     let validator_aws = options.validator_aws.clone().unwrap_or_else(|| aws.clone());
-    let mut server = DevServer::new(store.clone(), &validator_aws, options.sts, &config);
+    let mut server = DevServer::new(store.shared(), &validator_aws, options.sts, &config);
     if let Some(credentials) = options.credentials {
-        server.presign = presign::State::new(store.clone(), credentials, config.presign.clone());
+        server.presign = presign::State::new(store.shared(), credentials, config.presign.clone());
     }
     let server = Arc::new(server);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");

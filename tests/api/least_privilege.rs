@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use shared::auth::OrgId;
 use shared::integration::{CheckResult, IntegrationDraft, Status};
 use shared::presign::{CustomEndpoint, S3Endpoint};
-use shared::store::Store;
+use shared::store::{DynamoStore as Store, IntegrationStore};
 use std::collections::HashMap;
 
 const STACK: &str = "s3-integrations";
@@ -277,7 +277,7 @@ async fn presign_with_only_the_templates_rights_reads_the_table_and_signs_but_ca
     let config = presign::PresignConfig::from_env(&env).expect("presign config");
     let sts = shared::credentials::sts_client(&sdk_as(&d.moto.url, session.clone()).await);
     let cache = shared::credentials::CredentialCache::new(sts, Default::default());
-    let state = presign::State::new(store.clone(), cache, config);
+    let state = presign::State::new(store.shared(), cache, config);
     let locator = format!("s3://{}/a.txt", d.bucket);
     let request = presign_event(ORG, &[&locator]);
     let response = bounded("presign::handle", presign::handle(&state, request)).await.expect("never Err");

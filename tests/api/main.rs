@@ -12,5 +12,6 @@ mod moto;
 mod platform;
 mod presign;
 mod routes;
+mod store_contract;
 mod validation;
 mod web;

@@ -852,7 +852,7 @@ async fn presign_on_a_new_instance(p: &Platform, locators: &[&str]) -> Vec<Value
 
 /// `presign::handle` for the org [`ORG`] on a new state over `store`, assuming roles with `sts`.
 async fn presign_through_the_handler(
-    store: &shared::store::Store,
+    store: &shared::store::DynamoStore,
     sts: aws_sdk_sts::Client,
     platform_principal: &str,
     locators: &[&str],
@@ -862,7 +862,8 @@ async fn presign_through_the_handler(
     env.insert("S3_ENDPOINT_URL".to_owned(), emulator_endpoint());
     env.insert("PLATFORM_PRINCIPAL_ARN".to_owned(), platform_principal.to_owned());
     let config = presign::PresignConfig::from_env(&env).expect("presign config");
-    let state = presign::State::new(store.clone(), CredentialCache::new(sts, CacheConfig::default()), config);
+    let state =
+        presign::State::new(store.shared(), CredentialCache::new(sts, CacheConfig::default()), config);
     let request = presign_event(ORG, locators);
     let response = bounded("presign::handle", presign::handle(&state, request)).await.expect("never Err");
     assert_eq!(response.status(), 200);

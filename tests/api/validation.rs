@@ -608,7 +608,7 @@ async fn a_scheduled_run_over_1500_integrations_in_30_orgs_with_pages_of_7_valid
     config.page_size = 7;
     config.concurrency = 16;
     let state =
-        validate::State { store: app.store.clone(), validator: validator_with_dead_sts().await, config };
+        validate::State { store: app.store.shared(), validator: validator_with_dead_sts().await, config };
     let run_started = Instant::now();
     let summary = tokio::time::timeout(Duration::from_secs(120), validate::run_scheduled(&state))
         .await
@@ -752,7 +752,7 @@ async fn a_scheduled_run_drops_the_reports_of_integrations_deleted_or_replaced_w
         vec![AppOrigin::parse(APP_ORIGIN).expect("origin")],
     );
     let state =
-        validate::State { store: app.store.clone(), validator, config: validate_config(app.store.table()) };
+        validate::State { store: app.store.shared(), validator, config: validate_config(app.store.table()) };
     let run = tokio::spawn(async move { validate::run_scheduled(&state).await });
 
     // Both validations have read their integration and are waiting on STS.
@@ -969,7 +969,7 @@ async fn validate_http(state: &validate::State, id: &str) -> (u16, String, Value
 async fn the_validate_sample_events_run_through_their_own_entry_points() {
     let app = spawn_app().await;
     let state = validate::State {
-        store: app.store.clone(),
+        store: app.store.shared(),
         validator: validator_with_dead_sts().await,
         config: validate_config(app.store.table()),
     };
@@ -1049,7 +1049,7 @@ async fn figures_fifty_healthy_integrations_validated_by_the_scheduled_run_at_co
         config.concurrency = concurrency;
         config.page_size = page_size;
         let state = validate::State {
-            store: rig.app.store.clone(),
+            store: rig.app.store.shared(),
             validator: rig.server.validate.validator.clone(),
             config,
         };
@@ -1132,7 +1132,7 @@ async fn the_scheduled_runs_concurrency_does_not_collapse_as_report_history_accu
         let mut config = validate_config(app.store.table());
         config.concurrency = 16;
         assert_eq!(config.page_size, 100, "the deployed default");
-        let state = validate::State { store: app.store.clone(), validator, config };
+        let state = validate::State { store: app.store.shared(), validator, config };
         let started = Instant::now();
         let summary = bounded("the run", validate::run_scheduled(&state)).await;
         let elapsed = started.elapsed();

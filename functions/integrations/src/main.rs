@@ -1,13 +1,14 @@
 use lambda_http::{run, service_fn};
 use shared::config::{ApiConfig, ProcessEnv};
-use shared::store::Store;
+use shared::store::DynamoStore;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
     let config = shared::config::or_exit(ApiConfig::from_env(&ProcessEnv));
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let store = Store::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name.clone());
+    let store =
+        std::sync::Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name.clone()));
     let state = integrations::State::new(store, config);
     run(service_fn(|req| integrations::handle(&state, req))).await
 }

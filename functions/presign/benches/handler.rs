@@ -187,22 +187,6 @@ fn event_json(locators: &[String]) -> String {
 // ---------------------------------------------------------------------------------------------
 // The function's state, warm.
 
-fn nowhere_dynamodb() -> aws_sdk_dynamodb::Client {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .endpoint_url(NOWHERE)
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "AKIDPLATFORM",
-            "secret",
-            None,
-            None,
-            "bench",
-        ))
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(config)
-}
-
 fn nowhere_sts() -> aws_sdk_sts::Client {
     let config = aws_sdk_sts::Config::builder()
         .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
@@ -240,7 +224,7 @@ impl Warm {
         .collect();
         let config = presign::PresignConfig::from_env(&env).unwrap();
         assert_eq!(config.s3_endpoint, S3Endpoint::Aws);
-        let store = shared::store::Store::new(nowhere_dynamodb(), config.table_name.clone());
+        let store = std::sync::Arc::new(shared::store::MemoryStore::new());
         let cache = CredentialCache::new(nowhere_sts(), CacheConfig::default());
         let setups = integrations();
         let expires_at = SystemTime::now() + Duration::from_secs(3600);

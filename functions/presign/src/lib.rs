@@ -19,7 +19,7 @@ use shared::policy::ExternalId;
 use shared::presign::{PresignRequest, Presigner, S3Endpoint};
 use shared::routes::Route;
 use shared::scope::{resolve, NoMatch};
-use shared::store::Store;
+use shared::store::SharedStore;
 use shared::trust::{Gate, PlatformIdentity};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -87,7 +87,7 @@ struct OrgView {
 
 #[derive(Debug, Clone)]
 pub struct State {
-    store: Store,
+    store: SharedStore,
     claims: ClaimNames,
     credentials: CredentialCache,
     presigner: Presigner,
@@ -97,7 +97,7 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(store: Store, credentials: CredentialCache, config: PresignConfig) -> Self {
+    pub fn new(store: SharedStore, credentials: CredentialCache, config: PresignConfig) -> Self {
         let orgs = moka::future::Cache::builder()
             .max_capacity(10_000)
             .time_to_live(config.integration_cache_ttl.max(Duration::from_millis(1)))

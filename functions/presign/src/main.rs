@@ -5,14 +5,15 @@ use lambda_http::request::LambdaRequest;
 use lambda_runtime::{run, service_fn, LambdaEvent};
 use shared::config::ProcessEnv;
 use shared::credentials::{sts_client, CredentialCache};
-use shared::store::Store;
+use shared::store::DynamoStore;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
     let config = shared::config::or_exit(presign::PresignConfig::from_env(&ProcessEnv));
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let store = Store::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name.clone());
+    let store =
+        std::sync::Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name.clone()));
     let credentials = CredentialCache::new(sts_client(&aws), config.credentials.clone());
     let state = presign::State::new(store, credentials, config);
     // lambda_runtime directly, not lambda_http::run: the handler writes the response envelope

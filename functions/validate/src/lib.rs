@@ -14,7 +14,7 @@ use shared::config::{ConfigError, Env};
 use shared::error::ApiError;
 use shared::integration::{HealthState, Integration};
 use shared::policy::ExternalId;
-use shared::store::Store;
+use shared::store::{DynamoStore, ScanCursor, SharedStore};
 use shared::validation::Validator;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -56,7 +56,7 @@ impl ValidateConfig {
 
 #[derive(Debug, Clone)]
 pub struct State {
-    pub store: Store,
+    pub store: SharedStore,
     pub validator: Validator,
     pub config: ValidateConfig,
 }
@@ -198,14 +198,14 @@ pub async fn run_scheduled(state: &State) -> RunSummary {
 /// The scan as a stream of integrations, reading the next page only as the consumer drains
 /// the previous one.
 fn scan_stream(
-    store: Store,
+    store: SharedStore,
     page_size: i32,
     pages: Arc<AtomicUsize>,
     failed: Arc<AtomicUsize>,
 ) -> impl futures::Stream<Item = shared::store::Scanned> + Send {
     enum Cursor {
         Start,
-        At(HashMap<String, aws_sdk_dynamodb::types::AttributeValue>),
+        At(ScanCursor),
         Done,
     }
     futures::stream::unfold(Cursor::Start, move |cursor| {
@@ -225,7 +225,7 @@ fn scan_stream(
                 }
             };
             match page {
-                Ok((found, next)) => {
+                Ok(shared::store::ScanPage { found, next }) => {
                     pages.fetch_add(1, Ordering::Relaxed);
                     Some((futures::stream::iter(found), next.map_or(Cursor::Done, Cursor::At)))
                 }
@@ -297,7 +297,8 @@ pub async fn state_from_process_env() -> Result<State, ConfigError> {
         shared::presign::S3Endpoint::from_override(std::env::var("S3_ENDPOINT_URL").ok().as_deref())
             .map_err(|message| ConfigError { variable: "S3_ENDPOINT_URL", message })?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let store = Store::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name.clone());
+    let store: SharedStore =
+        Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name.clone()));
     let assumer = assumer_as_platform(&aws, &api.platform_principal).await;
     let validator = Validator::new(aws.clone(), assumer, endpoint, api.platform_principal, api.app_origins);
     Ok(State { store, validator, config })

@@ -1,0 +1,616 @@
+//! [`IntegrationStore`] on DynamoDB: one table, `pk = ORG#<org>`, the sort keys of the table in
+//! [`super`]. Writes that must not be lost are conditional and, where two items move together,
+//! transactional. The item format is this store's own ([`StoredScope`], `schema_version`), not
+//! the API's JSON, so the API can change without rewriting stored items.
+
+use super::{
+    decode_cursor, encode_cursor, first_version, generate_external_id, integration_sk, next_version,
+    valid_id, IntegrationStore, Page, ScanCursor, ScanPage, Scanned, StoreCause, StoreError, StoreFuture,
+    CHANGED_WHILE_DELETING, IN_PROGRESS, MAX_PAGE_SIZE, REPORT_RETENTION_SECS, SCHEMA_VERSION,
+};
+use crate::arn::RoleArn;
+use crate::auth::OrgId;
+use crate::bucket::BucketName;
+use crate::clock::now_rfc3339;
+use crate::integration::{Integration, IntegrationDraft, Status};
+use crate::policy::ExternalId;
+use crate::region::Region;
+use crate::scope::{KeyPrefix, Scope};
+use crate::trust::ExternalIdProof;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, Delete, KeySchemaElement, KeyType, Put,
+    ScalarAttributeType, TransactWriteItem,
+};
+use aws_sdk_dynamodb::Client;
+use std::collections::HashMap;
+
+type Item = HashMap<String, AttributeValue>;
+
+fn unavailable<E: std::error::Error + 'static>(err: E) -> StoreError {
+    StoreError::Unavailable(StoreCause(DisplayErrorContext(&err).to_string()))
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::corrupt(what)
+}
+
+fn pk(org: &OrgId) -> AttributeValue {
+    AttributeValue::S(format!("ORG#{}", org.as_str()))
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str).ok_or_else(|| corrupt(name))
+}
+
+fn get_n(item: &Item, name: &str) -> Result<u64, StoreError> {
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).ok_or_else(|| corrupt(name))
+}
+
+/// The stored shape of a scope: the same JSON the first release wrote, kept as the store's own
+/// type so that the API's scope shape can change without touching stored items.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum StoredScope {
+    Default {
+        buckets: Vec<String>,
+    },
+    Bucket {
+        bucket: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prefix: Option<String>,
+    },
+}
+
+impl StoredScope {
+    fn of(scope: &Scope) -> Self {
+        match scope {
+            Scope::Default { buckets } => {
+                StoredScope::Default { buckets: buckets.iter().map(|b| b.as_str().to_owned()).collect() }
+            }
+            Scope::Bucket { bucket, prefix } => StoredScope::Bucket {
+                bucket: bucket.as_str().to_owned(),
+                prefix: prefix.as_ref().map(|p| p.as_str().to_owned()),
+            },
+        }
+    }
+
+    /// Re-checked with the domain parsers: a stored item is input too.
+    fn into_scope(self) -> Result<Scope, StoreError> {
+        let bucket = |name: &str| BucketName::parse(name).map_err(|_| corrupt("scope bucket"));
+        match self {
+            StoredScope::Default { buckets } => {
+                let parsed = buckets.iter().map(|b| bucket(b)).collect::<Result<Vec<_>, _>>()?;
+                Scope::default_for(parsed).map_err(|_| corrupt("scope"))
+            }
+            StoredScope::Bucket { bucket: name, prefix } => Ok(Scope::Bucket {
+                bucket: bucket(&name)?,
+                prefix: match prefix.as_deref() {
+                    None | Some("") => None,
+                    Some(p) => Some(KeyPrefix::parse(p).map_err(|_| corrupt("scope prefix"))?),
+                },
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    /// This store behind the seam, as the functions' state holds it.
+    pub fn shared(&self) -> super::SharedStore {
+        std::sync::Arc::new(self.clone())
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Creates the table if it does not exist (dev server and tests; production uses the template).
+    pub async fn ensure_table(&self) -> Result<(), StoreError> {
+        let exists = self.client.describe_table().table_name(&self.table).send().await;
+        match exists {
+            Ok(_) => return Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {}
+            Err(e) => return Err(unavailable(e)),
+        }
+        let attr = |name: &str| {
+            AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build()
+        };
+        let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
+        let created = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr("pk").map_err(StoreError::internal)?)
+            .attribute_definitions(attr("sk").map_err(StoreError::internal)?)
+            .key_schema(key("pk", KeyType::Hash).map_err(StoreError::internal)?)
+            .key_schema(key("sk", KeyType::Range).map_err(StoreError::internal)?)
+            .send()
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    fn integration_item(&self, org: &OrgId, integration: &Integration) -> Item {
+        let status = serde_json::to_string(&integration.status).unwrap_or_else(|_| "null".into());
+        let mut item = HashMap::from([
+            ("pk".to_owned(), pk(org)),
+            ("sk".to_owned(), s(integration_sk(&integration.id))),
+            ("kind".to_owned(), s("integration")),
+            ("schema_version".to_owned(), n(SCHEMA_VERSION)),
+            ("id".to_owned(), s(&integration.id)),
+            ("name".to_owned(), s(&integration.name)),
+            ("role_arn".to_owned(), s(integration.role_arn.as_str())),
+            ("region".to_owned(), s(integration.region.as_str())),
+            (
+                "scope".to_owned(),
+                s(serde_json::to_string(&StoredScope::of(&integration.scope)).unwrap_or_default()),
+            ),
+            ("scope_key".to_owned(), s(integration.scope.key())),
+            ("versioning".to_owned(), AttributeValue::Bool(integration.versioning)),
+            ("version".to_owned(), n(integration.version)),
+            ("created_at".to_owned(), s(&integration.created_at)),
+            ("updated_at".to_owned(), s(&integration.updated_at)),
+            ("status".to_owned(), s(status)),
+        ]);
+        if let Some(proof) = &integration.external_id_proof {
+            item.insert("external_id_proof".to_owned(), s(serde_json::to_string(proof).unwrap_or_default()));
+        }
+        item
+    }
+
+    fn scope_lock_item(&self, org: &OrgId, scope_key: &str, integration: &Integration) -> Item {
+        HashMap::from([
+            ("pk".to_owned(), pk(org)),
+            ("sk".to_owned(), s(format!("SCOPE#{scope_key}"))),
+            ("kind".to_owned(), s("scope")),
+            ("integration_id".to_owned(), s(&integration.id)),
+            ("integration_name".to_owned(), s(&integration.name)),
+        ])
+    }
+
+    fn put(&self, item: Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
+        self.put_with(item, condition, HashMap::new())
+    }
+
+    fn put_with(&self, item: Item, condition: &str, values: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
+            .build()
+            .map_err(StoreError::internal)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    fn release_lock(&self, org: &OrgId, scope_key: &str, id: &str) -> Result<TransactWriteItem, StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", pk(org))
+            .key("sk", s(format!("SCOPE#{scope_key}")))
+            .condition_expression("integration_id = :id")
+            .expression_attribute_values(":id", s(id))
+            .build()
+            .map_err(StoreError::internal)?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// Which transaction items failed their condition (by index), or the error if it was not that.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), Result<Vec<usize>, StoreError>> {
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) if e.err().is_transaction_canceled_exception() => {
+                let failed = match e.err() {
+                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => c
+                        .cancellation_reasons()
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+                        .map(|(i, _)| i)
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                if failed.is_empty() {
+                    // Cancelled for another reason (a concurrent transaction on the same items):
+                    // the caller may retry, so report it as transient.
+                    return Err(Err(StoreError::Contended(IN_PROGRESS)));
+                }
+                Err(Ok(failed))
+            }
+            Err(e) => Err(Err(unavailable(e))),
+        }
+    }
+
+    async fn scope_holder(
+        &self,
+        org: &OrgId,
+        scope_key: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", pk(org))
+            .key("sk", s(format!("SCOPE#{scope_key}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item.map(|item| {
+            (
+                get_s(&item, "integration_id").unwrap_or_default().to_owned(),
+                get_s(&item, "integration_name").unwrap_or_default().to_owned(),
+            )
+        }))
+    }
+
+    async fn scope_conflict(&self, org: &OrgId, scope_key: &str) -> StoreError {
+        let holder = self.scope_holder(org, scope_key).await.ok().flatten();
+        let (holder_id, holder_name) = holder.unwrap_or_default();
+        StoreError::ScopeConflict { scope_key: scope_key.to_owned(), holder_id, holder_name }
+    }
+}
+
+/// Rebuilds an integration from its item, re-checking every field with the domain parsers.
+/// Items written before `schema_version` existed are version 1, the format this release writes.
+pub fn decode(item: &Item) -> Result<Integration, StoreError> {
+    let schema = match item.get("schema_version") {
+        None => 1,
+        Some(_) => get_n(item, "schema_version")?,
+    };
+    if schema > SCHEMA_VERSION {
+        return Err(corrupt(&format!(
+            "schema_version {schema} was written by a newer release (this one reads up to {SCHEMA_VERSION})"
+        )));
+    }
+    let scope: StoredScope = serde_json::from_str(get_s(item, "scope")?).map_err(|_| corrupt("scope"))?;
+    let status: Status = serde_json::from_str(get_s(item, "status")?).map_err(|_| corrupt("status"))?;
+    Ok(Integration {
+        id: get_s(item, "id")?.to_owned(),
+        name: get_s(item, "name")?.to_owned(),
+        role_arn: RoleArn::parse(get_s(item, "role_arn")?).map_err(|_| corrupt("role_arn"))?,
+        region: Region::parse(get_s(item, "region")?).map_err(|_| corrupt("region"))?,
+        scope: scope.into_scope()?,
+        versioning: item.get("versioning").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
+        version: get_n(item, "version")?,
+        created_at: get_s(item, "created_at")?.to_owned(),
+        updated_at: get_s(item, "updated_at")?.to_owned(),
+        status,
+        external_id_proof: match item.get("external_id_proof").and_then(|v| v.as_s().ok()) {
+            None => None,
+            Some(json) => Some(serde_json::from_str(json).map_err(|_| corrupt("external_id_proof"))?),
+        },
+    })
+}
+
+impl IntegrationStore for DynamoStore {
+    fn create<'a>(&'a self, org: &'a OrgId, draft: IntegrationDraft) -> StoreFuture<'a, Integration> {
+        Box::pin(async move {
+            let integration = first_version(draft);
+            let scope_key = integration.scope.key();
+            let items = vec![
+                self.put(self.integration_item(org, &integration), "attribute_not_exists(pk)")?,
+                self.put(self.scope_lock_item(org, &scope_key, &integration), "attribute_not_exists(pk)")?,
+            ];
+            match self.transact(items).await {
+                Ok(()) => Ok(integration),
+                Err(Ok(failed)) if failed.contains(&1) => Err(self.scope_conflict(org, &scope_key).await),
+                Err(Ok(_)) => Err(StoreError::internal(StoreCause("integration id collision".into()))),
+                Err(Err(e)) => Err(e),
+            }
+        })
+    }
+
+    fn get<'a>(&'a self, org: &'a OrgId, id: &'a str) -> StoreFuture<'a, Integration> {
+        Box::pin(async move {
+            if !valid_id(id) {
+                return Err(StoreError::not_found(id));
+            }
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", pk(org))
+                .key("sk", s(integration_sk(id)))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            match out.item {
+                Some(item) => decode(&item),
+                None => Err(StoreError::not_found(id)),
+            }
+        })
+    }
+
+    fn list<'a>(&'a self, org: &'a OrgId, cursor: Option<&'a str>, limit: i32) -> StoreFuture<'a, Page> {
+        Box::pin(async move {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :int)")
+                .expression_attribute_values(":pk", pk(org))
+                .expression_attribute_values(":int", s("INT#"))
+                .limit(limit.clamp(1, MAX_PAGE_SIZE));
+            if let Some(cursor) = cursor {
+                let sk = decode_cursor(cursor)?;
+                query = query.exclusive_start_key("pk", pk(org)).exclusive_start_key("sk", s(sk));
+            }
+            let out = query.send().await.map_err(unavailable)?;
+            let integrations = out.items().iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+            let next = out
+                .last_evaluated_key()
+                .and_then(|key| key.get("sk"))
+                .and_then(|sk| sk.as_s().ok())
+                .map(|sk| encode_cursor(sk));
+            Ok(Page { integrations, next })
+        })
+    }
+
+    fn replace<'a>(
+        &'a self,
+        org: &'a OrgId,
+        id: &'a str,
+        draft: IntegrationDraft,
+        expected_version: u64,
+    ) -> StoreFuture<'a, Integration> {
+        Box::pin(async move {
+            let current = self.get(org, id).await?;
+            if current.version != expected_version {
+                return Err(StoreError::stale(id, current.version, expected_version));
+            }
+            let updated = next_version(&current, draft);
+            let old_key = current.scope.key();
+            let new_key = updated.scope.key();
+            let expected = HashMap::from([(":expected".to_owned(), n(expected_version))]);
+            let mut items = vec![self.put_with(
+                self.integration_item(org, &updated),
+                "attribute_exists(pk) AND version = :expected",
+                expected,
+            )?];
+            if old_key != new_key {
+                items.push(self.release_lock(org, &old_key, id)?);
+                items.push(
+                    self.put(self.scope_lock_item(org, &new_key, &updated), "attribute_not_exists(pk)")?,
+                );
+            } else if current.name != updated.name {
+                // Keep the lock's name current so conflict messages name the integration correctly.
+                items.push(self.put_with(
+                    self.scope_lock_item(org, &new_key, &updated),
+                    "integration_id = :id",
+                    HashMap::from([(":id".to_owned(), s(id))]),
+                )?);
+            }
+            match self.transact(items).await {
+                Ok(()) => Ok(updated),
+                Err(Ok(failed)) if failed.contains(&0) => match self.get(org, id).await {
+                    Ok(now) => Err(StoreError::stale(id, now.version, expected_version)),
+                    Err(e) => Err(e),
+                },
+                Err(Ok(failed)) if failed.contains(&2) => Err(self.scope_conflict(org, &new_key).await),
+                Err(Ok(_)) => Err(StoreError::Contended(IN_PROGRESS)),
+                Err(Err(e)) => Err(e),
+            }
+        })
+    }
+
+    fn delete<'a>(
+        &'a self,
+        org: &'a OrgId,
+        id: &'a str,
+        expected_version: Option<u64>,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let current = self.get(org, id).await?;
+            if let Some(expected) = expected_version {
+                if current.version != expected {
+                    return Err(StoreError::stale(id, current.version, expected));
+                }
+            }
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .key("pk", pk(org))
+                .key("sk", s(integration_sk(id)))
+                .condition_expression("attribute_exists(pk) AND version = :v")
+                .expression_attribute_values(":v", n(current.version))
+                .build()
+                .map_err(StoreError::internal)?;
+            let items = vec![
+                TransactWriteItem::builder().delete(delete).build(),
+                self.release_lock(org, &current.scope.key(), id)?,
+            ];
+            match self.transact(items).await {
+                Ok(()) => Ok(()),
+                Err(Ok(_)) => match self.get(org, id).await {
+                    // Changed between our read and the delete: with a version the caller must reload.
+                    Ok(now) if expected_version.is_some() => {
+                        Err(StoreError::stale(id, now.version, expected_version.unwrap_or_default()))
+                    }
+                    Ok(_) => Err(StoreError::Contended(CHANGED_WHILE_DELETING)),
+                    Err(e) => Err(e),
+                },
+                Err(Err(e)) => Err(e),
+            }
+        })
+    }
+
+    fn external_id<'a>(&'a self, org: &'a OrgId) -> StoreFuture<'a, ExternalId> {
+        Box::pin(async move {
+            if let Some(existing) = self.read_external_id(org).await? {
+                return Ok(existing);
+            }
+            let fresh = generate_external_id()?;
+            let put = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", pk(org))
+                .item("sk", s("EXTERNAL_ID"))
+                .item("kind", s("external_id"))
+                .item("external_id", s(fresh.as_str()))
+                .item("created_at", s(now_rfc3339()))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+                .await;
+            match put {
+                Ok(_) => Ok(fresh),
+                Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                    self.read_external_id(org).await?.ok_or_else(|| corrupt("external id vanished"))
+                }
+                Err(e) => Err(unavailable(e)),
+            }
+        })
+    }
+
+    fn read_external_id<'a>(&'a self, org: &'a OrgId) -> StoreFuture<'a, Option<ExternalId>> {
+        Box::pin(async move {
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", pk(org))
+                .key("sk", s("EXTERNAL_ID"))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            match out.item {
+                None => Ok(None),
+                Some(item) => ExternalId::parse(get_s(&item, "external_id")?)
+                    .map(Some)
+                    .map_err(|_| corrupt("external_id")),
+            }
+        })
+    }
+
+    fn record_report<'a>(
+        &'a self,
+        org: &'a OrgId,
+        id: &'a str,
+        validated_version: u64,
+        report: &'a Status,
+        proof: Option<&'a ExternalIdProof>,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let status = serde_json::to_string(report).map_err(StoreError::internal)?;
+            let mut update = aws_sdk_dynamodb::types::Update::builder()
+                .table_name(&self.table)
+                .key("pk", pk(org))
+                .key("sk", s(integration_sk(id)))
+                .condition_expression("attribute_exists(pk) AND version = :v")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", s(status.clone()))
+                .expression_attribute_values(":v", n(validated_version));
+            update = match proof {
+                Some(proof) => update
+                    .update_expression("SET #status = :status, external_id_proof = :proof")
+                    .expression_attribute_values(
+                        ":proof",
+                        s(serde_json::to_string(proof).map_err(StoreError::internal)?),
+                    ),
+                None => update.update_expression("SET #status = :status"),
+            };
+            let update = update.build().map_err(StoreError::internal)?;
+            let now = crate::clock::unix_secs(std::time::SystemTime::now());
+            let checked_at = report.checked_at.clone().unwrap_or_else(now_rfc3339);
+            let history = HashMap::from([
+                ("pk".to_owned(), pk(org)),
+                ("sk".to_owned(), s(format!("REPORT#{id}#{checked_at}#{}", ulid::Ulid::new()))),
+                ("kind".to_owned(), s("report")),
+                ("report".to_owned(), s(status)),
+                ("version".to_owned(), n(validated_version)),
+                ("expires_at".to_owned(), n(now + REPORT_RETENTION_SECS)),
+            ]);
+            let items = vec![
+                TransactWriteItem::builder().update(update).build(),
+                self.put(history, "attribute_not_exists(pk)")?,
+            ];
+            match self.transact(items).await {
+                Ok(()) => Ok(true),
+                Err(Ok(_)) => Ok(false),
+                Err(Err(e)) => Err(e),
+            }
+        })
+    }
+
+    fn report_history<'a>(&'a self, org: &'a OrgId, id: &'a str, limit: i32) -> StoreFuture<'a, Vec<Status>> {
+        Box::pin(async move {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", pk(org))
+                .expression_attribute_values(":prefix", s(format!("REPORT#{id}#")))
+                .scan_index_forward(false)
+                .limit(limit)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            out.items()
+                .iter()
+                .map(|item| serde_json::from_str(get_s(item, "report")?).map_err(|_| corrupt("report")))
+                .collect()
+        })
+    }
+
+    fn scan_integrations<'a>(
+        &'a self,
+        page_size: i32,
+        start: Option<ScanCursor>,
+    ) -> StoreFuture<'a, ScanPage> {
+        Box::pin(async move {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("kind = :kind")
+                .expression_attribute_values(":kind", s("integration"))
+                .limit(page_size.max(1))
+                .set_exclusive_start_key(
+                    start.map(|c| HashMap::from([("pk".to_owned(), s(c.pk)), ("sk".to_owned(), s(c.sk))])),
+                )
+                .send()
+                .await
+                .map_err(unavailable)?;
+            let mut found = Vec::with_capacity(out.items().len());
+            for item in out.items() {
+                let org = get_s(item, "pk")?
+                    .strip_prefix("ORG#")
+                    .and_then(|o| OrgId::parse(o).ok())
+                    .ok_or_else(|| corrupt("pk"))?;
+                found.push(Scanned { org, integration: decode(item)? });
+            }
+            let next = match out.last_evaluated_key {
+                None => None,
+                Some(key) => {
+                    Some(ScanCursor { pk: get_s(&key, "pk")?.to_owned(), sk: get_s(&key, "sk")?.to_owned() })
+                }
+            };
+            Ok(ScanPage { found, next })
+        })
+    }
+}

@@ -1,0 +1,316 @@
+//! [`IntegrationStore`] in process memory, for handler tests that run without an emulator. It is a
+//! real store, not a mock: the same key space as the table (`pk`, `sk`, one ordered map), every
+//! write checked and applied under one lock the way DynamoDB applies a conditional transaction,
+//! and pages cut the way DynamoDB cuts them (`Limit` counts the items evaluated, so a scan page
+//! may find no integration yet still have a next page). The contract suite holds it to
+//! [`super::DynamoStore`]'s behaviour on the emulator.
+
+use super::{
+    decode_cursor, encode_cursor, first_version, generate_external_id, integration_sk, next_version,
+    valid_id, IntegrationStore, Page, ScanCursor, ScanPage, Scanned, StoreError, StoreFuture,
+    CHANGED_WHILE_DELETING, MAX_PAGE_SIZE,
+};
+use crate::auth::OrgId;
+use crate::integration::{Integration, IntegrationDraft, Status};
+use crate::policy::ExternalId;
+use crate::trust::ExternalIdProof;
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::{Mutex, MutexGuard};
+
+type Key = (String, String);
+
+#[derive(Debug, Clone)]
+enum Entry {
+    Integration(Box<Integration>),
+    ScopeLock { id: String, name: String },
+    ExternalId(ExternalId),
+    Report(Status),
+}
+
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    items: Mutex<BTreeMap<Key, Entry>>,
+}
+
+fn pk(org: &OrgId) -> String {
+    format!("ORG#{}", org.as_str())
+}
+
+fn lock_sk(scope_key: &str) -> String {
+    format!("SCOPE#{scope_key}")
+}
+
+const EXTERNAL_ID_SK: &str = "EXTERNAL_ID";
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The map, even after a panic elsewhere poisoned the lock: every write below completes its
+    /// checks before it changes anything, so a poisoned map is still consistent.
+    fn items(&self) -> MutexGuard<'_, BTreeMap<Key, Entry>> {
+        self.items.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// How many items the org has, of every kind (tests prove a refused write stored nothing).
+    pub fn item_count(&self, org: &OrgId) -> usize {
+        let pk = pk(org);
+        self.items().keys().filter(|(p, _)| *p == pk).count()
+    }
+
+    fn current(items: &BTreeMap<Key, Entry>, org: &OrgId, id: &str) -> Result<Integration, StoreError> {
+        if !valid_id(id) {
+            return Err(StoreError::not_found(id));
+        }
+        match items.get(&(pk(org), integration_sk(id))) {
+            Some(Entry::Integration(integration)) => Ok((**integration).clone()),
+            _ => Err(StoreError::not_found(id)),
+        }
+    }
+
+    fn conflict(items: &BTreeMap<Key, Entry>, org: &OrgId, scope_key: &str) -> StoreError {
+        let (holder_id, holder_name) = match items.get(&(pk(org), lock_sk(scope_key))) {
+            Some(Entry::ScopeLock { id, name }) => (id.clone(), name.clone()),
+            _ => Default::default(),
+        };
+        StoreError::ScopeConflict { scope_key: scope_key.to_owned(), holder_id, holder_name }
+    }
+
+    fn lock_for(integration: &Integration) -> Entry {
+        Entry::ScopeLock { id: integration.id.clone(), name: integration.name.clone() }
+    }
+
+    fn create_now(&self, org: &OrgId, draft: IntegrationDraft) -> Result<Integration, StoreError> {
+        let integration = first_version(draft);
+        let scope_key = integration.scope.key();
+        let mut items = self.items();
+        let lock = (pk(org), lock_sk(&scope_key));
+        if items.contains_key(&lock) {
+            return Err(Self::conflict(&items, org, &scope_key));
+        }
+        items.insert(lock, Self::lock_for(&integration));
+        items.insert(
+            (pk(org), integration_sk(&integration.id)),
+            Entry::Integration(Box::new(integration.clone())),
+        );
+        Ok(integration)
+    }
+
+    fn replace_now(
+        &self,
+        org: &OrgId,
+        id: &str,
+        draft: IntegrationDraft,
+        expected_version: u64,
+    ) -> Result<Integration, StoreError> {
+        let mut items = self.items();
+        let current = Self::current(&items, org, id)?;
+        if current.version != expected_version {
+            return Err(StoreError::stale(id, current.version, expected_version));
+        }
+        let updated = next_version(&current, draft);
+        let (old_key, new_key) = (current.scope.key(), updated.scope.key());
+        if old_key != new_key {
+            if items.contains_key(&(pk(org), lock_sk(&new_key))) {
+                return Err(Self::conflict(&items, org, &new_key));
+            }
+            items.remove(&(pk(org), lock_sk(&old_key)));
+        }
+        items.insert((pk(org), lock_sk(&new_key)), Self::lock_for(&updated));
+        items.insert((pk(org), integration_sk(id)), Entry::Integration(Box::new(updated.clone())));
+        Ok(updated)
+    }
+
+    fn delete_now(&self, org: &OrgId, id: &str, expected_version: Option<u64>) -> Result<(), StoreError> {
+        let mut items = self.items();
+        let current = Self::current(&items, org, id)?;
+        if let Some(expected) = expected_version {
+            if current.version != expected {
+                return Err(StoreError::stale(id, current.version, expected));
+            }
+        }
+        let lock = (pk(org), lock_sk(&current.scope.key()));
+        match items.get(&lock) {
+            Some(Entry::ScopeLock { id: holder, .. }) if holder == id => {}
+            // The table's transaction would fail on the lock's condition the same way.
+            _ => return Err(StoreError::Contended(CHANGED_WHILE_DELETING)),
+        }
+        items.remove(&lock);
+        items.remove(&(pk(org), integration_sk(id)));
+        Ok(())
+    }
+
+    fn list_now(&self, org: &OrgId, cursor: Option<&str>, limit: i32) -> Result<Page, StoreError> {
+        let limit = usize::try_from(limit.clamp(1, MAX_PAGE_SIZE)).unwrap_or(1);
+        let pk = pk(org);
+        let after = match cursor {
+            Some(cursor) => Bound::Excluded((pk.clone(), decode_cursor(cursor)?)),
+            None => Bound::Included((pk.clone(), "INT#".to_owned())),
+        };
+        let items = self.items();
+        let integrations: Vec<Integration> = items
+            .range((after, Bound::Unbounded))
+            .take_while(|((p, sk), _)| *p == pk && sk.starts_with("INT#"))
+            .filter_map(|(_, entry)| match entry {
+                Entry::Integration(integration) => Some((**integration).clone()),
+                _ => None,
+            })
+            .take(limit)
+            .collect();
+        // DynamoDB offers a next page whenever the page is full, even if nothing follows.
+        let next = (integrations.len() == limit)
+            .then(|| integrations.last().map(|last| encode_cursor(&integration_sk(&last.id))))
+            .flatten();
+        Ok(Page { integrations, next })
+    }
+
+    fn external_id_now(&self, org: &OrgId) -> Result<ExternalId, StoreError> {
+        let mut items = self.items();
+        let key = (pk(org), EXTERNAL_ID_SK.to_owned());
+        if let Some(Entry::ExternalId(existing)) = items.get(&key) {
+            return Ok(existing.clone());
+        }
+        let fresh = generate_external_id()?;
+        items.insert(key, Entry::ExternalId(fresh.clone()));
+        Ok(fresh)
+    }
+
+    fn read_external_id_now(&self, org: &OrgId) -> Option<ExternalId> {
+        match self.items().get(&(pk(org), EXTERNAL_ID_SK.to_owned())) {
+            Some(Entry::ExternalId(existing)) => Some(existing.clone()),
+            _ => None,
+        }
+    }
+
+    fn record_report_now(
+        &self,
+        org: &OrgId,
+        id: &str,
+        validated_version: u64,
+        report: &Status,
+        proof: Option<&ExternalIdProof>,
+    ) -> bool {
+        let mut items = self.items();
+        let Some(Entry::Integration(integration)) = items.get_mut(&(pk(org), integration_sk(id))) else {
+            return false;
+        };
+        if integration.version != validated_version {
+            return false;
+        }
+        integration.status = report.clone();
+        if let Some(proof) = proof {
+            integration.external_id_proof = Some(proof.clone());
+        }
+        let checked_at = report.checked_at.clone().unwrap_or_else(crate::clock::now_rfc3339);
+        let sk = format!("REPORT#{id}#{checked_at}#{}", ulid::Ulid::new());
+        items.insert((pk(org), sk), Entry::Report(report.clone()));
+        true
+    }
+
+    fn report_history_now(&self, org: &OrgId, id: &str, limit: i32) -> Vec<Status> {
+        let (pk, prefix) = (pk(org), format!("REPORT#{id}#"));
+        let items = self.items();
+        items
+            .range((pk.clone(), prefix.clone())..)
+            .take_while(|((p, sk), _)| *p == pk && sk.starts_with(&prefix))
+            .filter_map(|(_, entry)| match entry {
+                Entry::Report(status) => Some(status.clone()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .take(usize::try_from(limit.max(0)).unwrap_or(0))
+            .collect()
+    }
+
+    fn scan_now(&self, page_size: i32, start: Option<ScanCursor>) -> Result<ScanPage, StoreError> {
+        let page_size = usize::try_from(page_size.max(1)).unwrap_or(1);
+        let from = match start {
+            Some(cursor) => Bound::Excluded((cursor.pk, cursor.sk)),
+            None => Bound::Unbounded,
+        };
+        let items = self.items();
+        let evaluated: Vec<(&Key, &Entry)> = items.range((from, Bound::Unbounded)).take(page_size).collect();
+        let mut found = Vec::new();
+        for ((p, _), entry) in &evaluated {
+            if let Entry::Integration(integration) = entry {
+                let org = p
+                    .strip_prefix("ORG#")
+                    .and_then(|o| OrgId::parse(o).ok())
+                    .ok_or_else(|| StoreError::corrupt("pk"))?;
+                found.push(Scanned { org, integration: (**integration).clone() });
+            }
+        }
+        let next = (evaluated.len() == page_size)
+            .then(|| evaluated.last().map(|((pk, sk), _)| ScanCursor { pk: pk.clone(), sk: sk.clone() }))
+            .flatten();
+        Ok(ScanPage { found, next })
+    }
+}
+
+impl IntegrationStore for MemoryStore {
+    fn create<'a>(&'a self, org: &'a OrgId, draft: IntegrationDraft) -> StoreFuture<'a, Integration> {
+        Box::pin(async move { self.create_now(org, draft) })
+    }
+
+    fn get<'a>(&'a self, org: &'a OrgId, id: &'a str) -> StoreFuture<'a, Integration> {
+        Box::pin(async move { Self::current(&self.items(), org, id) })
+    }
+
+    fn list<'a>(&'a self, org: &'a OrgId, cursor: Option<&'a str>, limit: i32) -> StoreFuture<'a, Page> {
+        Box::pin(async move { self.list_now(org, cursor, limit) })
+    }
+
+    fn replace<'a>(
+        &'a self,
+        org: &'a OrgId,
+        id: &'a str,
+        draft: IntegrationDraft,
+        expected_version: u64,
+    ) -> StoreFuture<'a, Integration> {
+        Box::pin(async move { self.replace_now(org, id, draft, expected_version) })
+    }
+
+    fn delete<'a>(
+        &'a self,
+        org: &'a OrgId,
+        id: &'a str,
+        expected_version: Option<u64>,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move { self.delete_now(org, id, expected_version) })
+    }
+
+    fn external_id<'a>(&'a self, org: &'a OrgId) -> StoreFuture<'a, ExternalId> {
+        Box::pin(async move { self.external_id_now(org) })
+    }
+
+    fn read_external_id<'a>(&'a self, org: &'a OrgId) -> StoreFuture<'a, Option<ExternalId>> {
+        Box::pin(async move { Ok(self.read_external_id_now(org)) })
+    }
+
+    fn record_report<'a>(
+        &'a self,
+        org: &'a OrgId,
+        id: &'a str,
+        validated_version: u64,
+        report: &'a Status,
+        proof: Option<&'a ExternalIdProof>,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move { Ok(self.record_report_now(org, id, validated_version, report, proof)) })
+    }
+
+    fn report_history<'a>(&'a self, org: &'a OrgId, id: &'a str, limit: i32) -> StoreFuture<'a, Vec<Status>> {
+        Box::pin(async move { Ok(self.report_history_now(org, id, limit)) })
+    }
+
+    fn scan_integrations<'a>(
+        &'a self,
+        page_size: i32,
+        start: Option<ScanCursor>,
+    ) -> StoreFuture<'a, ScanPage> {
+        Box::pin(async move { self.scan_now(page_size, start) })
+    }
+}

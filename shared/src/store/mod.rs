@@ -1,0 +1,334 @@
+//! Where integrations live: the [`IntegrationStore`] seam, the errors it speaks in, and the rules
+//! every implementation shares (a new integration's first version, what a replace keeps, the page
+//! cursor). Two implementations: [`DynamoStore`] (production, the emulator in tests) and
+//! [`MemoryStore`] (handler unit tests without an emulator). One contract suite
+//! (`tests/api/store_contract.rs`) holds both to the same behaviour: conditional writes,
+//! versions, scope locks, pagination.
+//!
+//! Every key is partitioned by org, so no call can reach another org's items:
+//!
+//! | item | sort key | guards |
+//! |---|---|---|
+//! | integration | `INT#<id>` | optimistic `version` on replace and delete |
+//! | scope lock | `SCOPE#<scope key>` | one integration per scope per org, one default per org |
+//! | external ID | `EXTERNAL_ID` | created once, even under concurrent first requests |
+//! | report | `REPORT#<id>#<checked at>#<ulid>` | kept [`REPORT_RETENTION_SECS`] by TTL |
+//!
+//! Nothing here names an HTTP status: `shared::error` maps [`StoreError`] for the client.
+
+mod dynamo;
+mod memory;
+
+pub use dynamo::DynamoStore;
+pub use memory::MemoryStore;
+
+use crate::auth::OrgId;
+use crate::clock::now_rfc3339;
+use crate::integration::{Integration, IntegrationDraft, Status};
+use crate::policy::ExternalId;
+use crate::trust::ExternalIdProof;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub const MAX_PAGE_SIZE: i32 = 100;
+pub const DEFAULT_PAGE_SIZE: i32 = 50;
+/// How long a validation report stays in the history before DynamoDB's TTL removes it.
+pub const REPORT_RETENTION_SECS: u64 = 7 * 24 * 3600;
+pub const HISTORY_LIMIT: i32 = 10;
+
+/// The version of the stored item format this release writes. Items written before the
+/// attribute existed are version 1; an item from a newer release is refused rather than misread.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// A store failure, flattened to text so it can travel as an error cause.
+#[derive(Debug)]
+pub struct StoreCause(pub(crate) String);
+
+impl fmt::Display for StoreCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StoreCause {}
+
+/// What can go wrong in the store, in the store's words. `shared::error` is the one place that
+/// turns it into a status, a code and a message for the client.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("integration {id} not found")]
+    NotFound { id: String },
+    #[error("scope {scope_key} is held by integration {holder_id}")]
+    ScopeConflict { scope_key: String, holder_id: String, holder_name: String },
+    #[error("integration {id} is at version {current}, the request expected {sent}")]
+    VersionMismatch { id: String, current: u64, sent: u64 },
+    /// A concurrent change won; the caller may retry.
+    #[error("contended: {0}")]
+    Contended(&'static str),
+    #[error("the page cursor was not issued by this store")]
+    InvalidCursor,
+    #[error("DynamoDB did not answer")]
+    Unavailable(#[source] StoreCause),
+    #[error("store failure")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+}
+
+impl StoreError {
+    /// The error and its causes, for a log line.
+    pub fn cause_chain(&self) -> String {
+        crate::error::cause_chain(self)
+    }
+
+    pub(crate) fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        StoreError::Internal(cause.into())
+    }
+
+    pub(crate) fn corrupt(what: &str) -> Self {
+        StoreError::internal(StoreCause(format!("stored item is malformed: {what}")))
+    }
+
+    pub(crate) fn not_found(id: &str) -> Self {
+        StoreError::NotFound { id: id.to_owned() }
+    }
+
+    pub(crate) fn stale(id: &str, current: u64, sent: u64) -> Self {
+        StoreError::VersionMismatch { id: id.to_owned(), current, sent }
+    }
+}
+
+/// What a lost race tells the caller: another change to the same integration is in progress.
+pub const IN_PROGRESS: &str = "Another change to this integration is in progress; retry in a moment.";
+/// What a lost race during a delete without a version tells the caller.
+pub const CHANGED_WHILE_DELETING: &str = "The integration changed while it was being deleted; retry.";
+
+/// A page of an org's integrations and the opaque cursor of the next page.
+#[derive(Debug)]
+pub struct Page {
+    pub integrations: Vec<Integration>,
+    pub next: Option<String>,
+}
+
+/// One integration found by a scan, with the org it belongs to.
+#[derive(Debug)]
+pub struct Scanned {
+    pub org: OrgId,
+    pub integration: Integration,
+}
+
+/// Where a scan of every org resumes: the key of the last item the previous page evaluated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanCursor {
+    pub(crate) pk: String,
+    pub(crate) sk: String,
+}
+
+/// One page of a scan: what it found (possibly nothing, when the page held only other items)
+/// and where the next page starts; `None` when the walk is complete.
+#[derive(Debug)]
+pub struct ScanPage {
+    pub found: Vec<Scanned>,
+    pub next: Option<ScanCursor>,
+}
+
+/// The future every [`IntegrationStore`] call returns (boxed, so the store can sit behind `dyn`).
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// The store as the handlers and the validator see it. Both implementations keep these promises,
+/// which the contract suite checks:
+/// - `create` fails with `ScopeConflict` when another integration of the org holds the scope;
+/// - `replace` and `delete` succeed only at the expected version (`VersionMismatch` names the
+///   current one), move or free the scope lock in the same write, and never touch another org;
+/// - `list` pages oldest first, at most `limit` (clamped to 1..=[`MAX_PAGE_SIZE`]) per page, and
+///   the cursors walk every integration exactly once; a cursor it did not issue is `InvalidCursor`;
+/// - `external_id` creates the org's external ID once, whoever asks first;
+/// - `record_report` records only at the validated version of a still existing integration.
+pub trait IntegrationStore: Send + Sync + fmt::Debug {
+    fn create<'a>(&'a self, org: &'a OrgId, draft: IntegrationDraft) -> StoreFuture<'a, Integration>;
+
+    fn get<'a>(&'a self, org: &'a OrgId, id: &'a str) -> StoreFuture<'a, Integration>;
+
+    /// One page of the org's integrations, oldest first.
+    fn list<'a>(&'a self, org: &'a OrgId, cursor: Option<&'a str>, limit: i32) -> StoreFuture<'a, Page>;
+
+    /// Replaces the integration's configuration if `expected_version` is still the stored one.
+    fn replace<'a>(
+        &'a self,
+        org: &'a OrgId,
+        id: &'a str,
+        draft: IntegrationDraft,
+        expected_version: u64,
+    ) -> StoreFuture<'a, Integration>;
+
+    /// Deletes the integration and frees its scope. With `expected_version`, only if it is current.
+    fn delete<'a>(
+        &'a self,
+        org: &'a OrgId,
+        id: &'a str,
+        expected_version: Option<u64>,
+    ) -> StoreFuture<'a, ()>;
+
+    /// The org's external ID, created on first use; concurrent first requests all get the winner.
+    fn external_id<'a>(&'a self, org: &'a OrgId) -> StoreFuture<'a, ExternalId>;
+
+    /// The org's external ID if one was created; never creates one (presign only reads).
+    fn read_external_id<'a>(&'a self, org: &'a OrgId) -> StoreFuture<'a, Option<ExternalId>>;
+
+    /// Records a validation report as the integration's status and in its history, in one write
+    /// conditioned on the integration still existing at `validated_version`: a concurrent replace
+    /// is never overwritten and a deleted integration never resurrected (`Ok(false)`: dropped).
+    /// A conclusive probe's `proof` replaces the recorded one; `None` keeps it.
+    fn record_report<'a>(
+        &'a self,
+        org: &'a OrgId,
+        id: &'a str,
+        validated_version: u64,
+        report: &'a Status,
+        proof: Option<&'a ExternalIdProof>,
+    ) -> StoreFuture<'a, bool>;
+
+    /// The latest validation reports of an integration, newest first.
+    fn report_history<'a>(&'a self, org: &'a OrgId, id: &'a str, limit: i32) -> StoreFuture<'a, Vec<Status>>;
+
+    /// One page of every org's integrations (the scheduled validation's walk). `start` is the
+    /// previous page's `next`; the walk ends when `next` is `None`, whatever the page sizes.
+    fn scan_integrations<'a>(
+        &'a self,
+        page_size: i32,
+        start: Option<ScanCursor>,
+    ) -> StoreFuture<'a, ScanPage>;
+
+    /// Every integration of the org, following every page.
+    fn list_all<'a>(&'a self, org: &'a OrgId) -> StoreFuture<'a, Vec<Integration>> {
+        Box::pin(async move {
+            let mut all = Vec::new();
+            let mut cursor = None;
+            loop {
+                let page = self.list(org, cursor.as_deref(), MAX_PAGE_SIZE).await?;
+                all.extend(page.integrations);
+                match page.next {
+                    Some(next) => cursor = Some(next),
+                    None => return Ok(all),
+                }
+            }
+        })
+    }
+}
+
+/// How the functions hold their store: built once per Lambda instance, shared by every invocation.
+pub type SharedStore = Arc<dyn IntegrationStore>;
+
+/// Integration ids are ULIDs; anything else cannot exist, so it is a 404 without a lookup.
+pub fn valid_id(id: &str) -> bool {
+    id.len() == 26 && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// A draft's first stored version: a fresh id, never validated.
+pub(crate) fn first_version(draft: IntegrationDraft) -> Integration {
+    let now = now_rfc3339();
+    Integration {
+        id: ulid::Ulid::new().to_string(),
+        name: draft.name,
+        role_arn: draft.role_arn,
+        region: draft.region,
+        scope: draft.scope,
+        versioning: draft.versioning,
+        version: 1,
+        created_at: now.clone(),
+        updated_at: now,
+        status: Status::unverified(),
+        external_id_proof: None,
+    }
+}
+
+/// What a replace stores: the draft's configuration as the next version, unvalidated (a new
+/// configuration has not been checked), keeping the external-ID proof only while the role stays
+/// (a proof is about one role).
+pub(crate) fn next_version(current: &Integration, draft: IntegrationDraft) -> Integration {
+    let proof = current.external_id_proof.clone().filter(|p| p.role_arn == draft.role_arn.as_str());
+    Integration {
+        id: current.id.clone(),
+        name: draft.name,
+        role_arn: draft.role_arn,
+        region: draft.region,
+        scope: draft.scope,
+        versioning: draft.versioning,
+        version: current.version + 1,
+        created_at: current.created_at.clone(),
+        updated_at: now_rfc3339(),
+        status: Status::unverified(),
+        external_id_proof: proof,
+    }
+}
+
+/// 160 random bits as 40 lowercase hex characters: unguessable, and within AWS's 2-1224
+/// characters of `[\w+=,.@:/-]`.
+pub fn generate_external_id() -> Result<ExternalId, StoreError> {
+    let mut bytes = [0u8; 20];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| StoreError::internal(StoreCause(format!("no randomness: {e}"))))?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    ExternalId::parse(&hex).map_err(StoreError::internal)
+}
+
+/// The sort key of an integration item.
+pub(crate) fn integration_sk(id: &str) -> String {
+    format!("INT#{id}")
+}
+
+/// A list cursor is the hex of the last integration's sort key: opaque to clients, and both
+/// stores issue and read the same ones.
+pub(crate) fn encode_cursor(sk: &str) -> String {
+    sk.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The sort key a list cursor stands for. Any other text, of any bytes, is `InvalidCursor`.
+pub(crate) fn decode_cursor(cursor: &str) -> Result<String, StoreError> {
+    let invalid = || StoreError::InvalidCursor;
+    if cursor.len() > 200 || cursor.len() % 2 != 0 {
+        return Err(invalid());
+    }
+    // By bytes, not by string slices: a multi-byte character must not split at an offset.
+    let bytes = cursor
+        .as_bytes()
+        .chunks_exact(2)
+        .map(|pair| Some((hex_digit(pair[0])? << 4) | hex_digit(pair[1])?))
+        .collect::<Option<Vec<u8>>>()
+        .ok_or_else(invalid)?;
+    let sk = String::from_utf8(bytes).map_err(|_| invalid())?;
+    match sk.strip_prefix("INT#") {
+        Some(id) if valid_id(id) => Ok(sk),
+        _ => Err(invalid()),
+    }
+}
+
+fn hex_digit(b: u8) -> Option<u8> {
+    char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_cursor_reads_back_as_the_sort_key_it_was_issued_for() {
+        let sk = integration_sk("01JD8Q4V6W5X2Y3Z4A5B6C7D8E");
+        assert_eq!(decode_cursor(&encode_cursor(&sk)).ok(), Some(sk));
+    }
+
+    #[test]
+    fn a_cursor_with_multi_byte_characters_is_invalid_not_a_panic() {
+        for cursor in ["a\u{e9}b", "\u{e9}\u{e9}", "0\u{1F600}0", "zz", "494E5423"] {
+            assert!(matches!(decode_cursor(cursor), Err(StoreError::InvalidCursor)), "{cursor:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn no_text_makes_the_cursor_decoder_panic(cursor in "\\PC{0,120}") {
+            let _ = decode_cursor(&cursor);
+        }
+    }
+}

@@ -1,0 +1,476 @@
+//! The store contract: every promise of `IntegrationStore`, run against the DynamoDB store on the
+//! emulator and against the in-memory store, so that handler tests on the in-memory store prove
+//! what they would prove on the table. Each contract test is written once, as a function of the
+//! store, and the `contract!` macro runs it on both.
+
+use crate::helpers::*;
+use serde_json::{json, Value};
+use shared::auth::OrgId;
+use shared::integration::{Check, CheckResult, HealthState, IntegrationDraft, Status};
+use shared::store::{MemoryStore, SharedStore, StoreError, MAX_PAGE_SIZE};
+use shared::trust::ExternalIdProof;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+const ROLE: &str = "arn:aws:iam::210987654321:role/platform-read";
+const OTHER_ROLE: &str = "arn:aws:iam::210987654321:role/platform-read-2";
+
+async fn dynamo_store() -> SharedStore {
+    fresh_table().await.shared()
+}
+
+async fn fresh_table() -> shared::store::DynamoStore {
+    let aws = aws_config().await;
+    let table = format!("contract-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let store = shared::store::DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), table);
+    store.ensure_table().await.expect("create a fresh table in the emulator");
+    store
+}
+
+fn memory_store() -> SharedStore {
+    Arc::new(MemoryStore::new())
+}
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod on_dynamodb {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::dynamo_store().await).await
+            })*
+        }
+        mod in_memory {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::memory_store()).await
+            })*
+        }
+    };
+}
+
+contract!(
+    a_created_integration_reads_back_as_saved_at_version_one,
+    a_second_integration_on_a_held_scope_conflicts_naming_the_holder_and_stores_nothing,
+    an_org_has_one_default_scope,
+    a_replace_at_a_stale_version_is_refused_naming_the_current_version,
+    a_replace_moves_the_scope_lock,
+    a_replace_onto_a_held_scope_conflicts_and_changes_nothing,
+    a_replace_keeps_the_external_id_proof_only_while_the_role_stays,
+    a_delete_frees_the_scope_and_a_stale_delete_is_refused,
+    another_org_can_neither_see_nor_change_the_integrations,
+    pages_walk_every_integration_once_in_id_order,
+    a_full_last_page_still_offers_a_next_page_that_is_empty,
+    the_page_size_is_clamped_to_one_through_the_maximum,
+    a_cursor_the_store_did_not_issue_is_invalid,
+    the_external_id_is_created_once_under_concurrent_first_requests,
+    a_report_is_recorded_only_at_the_validated_version_of_a_live_integration,
+    the_report_history_is_newest_first_and_limited,
+    a_scan_walks_every_integration_of_every_org_exactly_once,
+);
+
+fn org(name: &str) -> OrgId {
+    OrgId::parse(name).expect("org id")
+}
+
+fn draft(name: &str, scope: Value) -> IntegrationDraft {
+    draft_with_role(name, scope, ROLE)
+}
+
+fn draft_with_role(name: &str, scope: Value, role: &str) -> IntegrationDraft {
+    IntegrationDraft::from_json(&json!({
+        "name": name, "role_arn": role, "region": "us-east-1", "scope": scope
+    }))
+    .expect("a valid draft")
+}
+
+fn bucket(name: &str) -> Value {
+    json!({"type": "bucket", "bucket": name})
+}
+
+fn report(state: HealthState, at: &str) -> Status {
+    Status {
+        state,
+        checked_at: Some(at.to_owned()),
+        checks: vec![Check {
+            code: "ASSUME_ROLE".into(),
+            target: "role".into(),
+            result: CheckResult::Pass,
+            message: format!("checked at {at}"),
+        }],
+    }
+}
+
+async fn a_created_integration_reads_back_as_saved_at_version_one(store: SharedStore) {
+    let acme = org("acme");
+    let created = store.create(&acme, draft("Photos", bucket("acme-photos"))).await.unwrap();
+    assert_eq!(created.version, 1);
+    assert_eq!(created.status.state, HealthState::Unverified);
+    let read = store.get(&acme, &created.id).await.unwrap();
+    assert_eq!(read, created);
+}
+
+async fn a_second_integration_on_a_held_scope_conflicts_naming_the_holder_and_stores_nothing(
+    store: SharedStore,
+) {
+    let acme = org("acme");
+    let first = store.create(&acme, draft("Photos", bucket("acme-photos"))).await.unwrap();
+    match store.create(&acme, draft("Again", bucket("acme-photos"))).await {
+        Err(StoreError::ScopeConflict { holder_id, holder_name, .. }) => {
+            assert_eq!((holder_id.as_str(), holder_name.as_str()), (first.id.as_str(), "Photos"));
+        }
+        other => panic!("expected a scope conflict, got {other:?}"),
+    }
+    assert_eq!(store.list_all(&acme).await.unwrap(), vec![first]);
+}
+
+async fn an_org_has_one_default_scope(store: SharedStore) {
+    let acme = org("acme");
+    let scope = |b: &str| json!({"type": "default", "buckets": [b]});
+    store.create(&acme, draft("Default", scope("acme-a"))).await.unwrap();
+    let second = store.create(&acme, draft("Another default", scope("acme-b"))).await;
+    assert!(matches!(second, Err(StoreError::ScopeConflict { .. })), "{second:?}");
+    // Another org's default is its own.
+    store.create(&org("globex"), draft("Default", scope("acme-b"))).await.unwrap();
+}
+
+async fn a_replace_at_a_stale_version_is_refused_naming_the_current_version(store: SharedStore) {
+    let acme = org("acme");
+    let created = store.create(&acme, draft("Photos", bucket("acme-photos"))).await.unwrap();
+    let v2 = store.replace(&acme, &created.id, draft("Renamed", bucket("acme-photos")), 1).await.unwrap();
+    assert_eq!(
+        (v2.version, v2.name.as_str(), v2.created_at.as_str()),
+        (2, "Renamed", created.created_at.as_str())
+    );
+    match store.replace(&acme, &created.id, draft("Lost update", bucket("acme-photos")), 1).await {
+        Err(StoreError::VersionMismatch { current: 2, sent: 1, .. }) => {}
+        other => panic!("expected a version mismatch, got {other:?}"),
+    }
+    assert_eq!(store.get(&acme, &created.id).await.unwrap().name, "Renamed");
+}
+
+async fn a_replace_moves_the_scope_lock(store: SharedStore) {
+    let acme = org("acme");
+    let created = store.create(&acme, draft("Photos", bucket("acme-photos"))).await.unwrap();
+    store.replace(&acme, &created.id, draft("Moved", bucket("acme-videos")), 1).await.unwrap();
+    // The old scope is free, the new one held.
+    store.create(&acme, draft("Photos again", bucket("acme-photos"))).await.unwrap();
+    let held = store.create(&acme, draft("Videos again", bucket("acme-videos"))).await;
+    match held {
+        Err(StoreError::ScopeConflict { holder_name, .. }) => assert_eq!(holder_name, "Moved"),
+        other => panic!("expected a scope conflict, got {other:?}"),
+    }
+}
+
+async fn a_replace_onto_a_held_scope_conflicts_and_changes_nothing(store: SharedStore) {
+    let acme = org("acme");
+    let photos = store.create(&acme, draft("Photos", bucket("acme-photos"))).await.unwrap();
+    let videos = store.create(&acme, draft("Videos", bucket("acme-videos"))).await.unwrap();
+    let moved = store.replace(&acme, &videos.id, draft("Videos", bucket("acme-photos")), 1).await;
+    match moved {
+        Err(StoreError::ScopeConflict { holder_id, .. }) => assert_eq!(holder_id, photos.id),
+        other => panic!("expected a scope conflict, got {other:?}"),
+    }
+    assert_eq!(store.get(&acme, &videos.id).await.unwrap(), videos);
+    // Its own scope is still its own.
+    let again = store.create(&acme, draft("Videos again", bucket("acme-videos"))).await;
+    assert!(matches!(again, Err(StoreError::ScopeConflict { .. })), "{again:?}");
+}
+
+async fn a_replace_keeps_the_external_id_proof_only_while_the_role_stays(store: SharedStore) {
+    let acme = org("acme");
+    let created = store.create(&acme, draft("Photos", bucket("acme-photos"))).await.unwrap();
+    let proof = ExternalIdProof::new(&created.role_arn, true, std::time::SystemTime::now());
+    let healthy = report(HealthState::Healthy, "2026-12-02T10:00:00Z");
+    assert!(store.record_report(&acme, &created.id, 1, &healthy, Some(&proof)).await.unwrap());
+    let same_role =
+        store.replace(&acme, &created.id, draft("Renamed", bucket("acme-photos")), 1).await.unwrap();
+    assert_eq!(same_role.external_id_proof.as_ref(), Some(&proof));
+    assert_eq!(same_role.status.state, HealthState::Unverified, "a new configuration is not validated yet");
+    let other_role = draft_with_role("Renamed", bucket("acme-photos"), OTHER_ROLE);
+    let replaced = store.replace(&acme, &created.id, other_role, 2).await.unwrap();
+    assert_eq!(replaced.external_id_proof, None);
+    assert_eq!(store.get(&acme, &created.id).await.unwrap(), replaced);
+}
+
+async fn a_delete_frees_the_scope_and_a_stale_delete_is_refused(store: SharedStore) {
+    let acme = org("acme");
+    let created = store.create(&acme, draft("Photos", bucket("acme-photos"))).await.unwrap();
+    store.replace(&acme, &created.id, draft("Photos", bucket("acme-photos")), 1).await.unwrap();
+    let stale = store.delete(&acme, &created.id, Some(1)).await;
+    assert!(matches!(stale, Err(StoreError::VersionMismatch { current: 2, sent: 1, .. })), "{stale:?}");
+    store.delete(&acme, &created.id, Some(2)).await.unwrap();
+    assert!(matches!(store.get(&acme, &created.id).await, Err(StoreError::NotFound { .. })));
+    let again = store.delete(&acme, &created.id, None).await;
+    assert!(matches!(again, Err(StoreError::NotFound { .. })), "{again:?}");
+    store.create(&acme, draft("Photos again", bucket("acme-photos"))).await.unwrap();
+}
+
+async fn another_org_can_neither_see_nor_change_the_integrations(store: SharedStore) {
+    let (acme, globex) = (org("acme"), org("globex"));
+    let created = store.create(&acme, draft("Photos", bucket("acme-photos"))).await.unwrap();
+    let not_found = |result: &Result<_, StoreError>| matches!(result, Err(StoreError::NotFound { .. }));
+    assert!(not_found(&store.get(&globex, &created.id).await.map(|_| ())));
+    assert!(not_found(
+        &store.replace(&globex, &created.id, draft("Mine", bucket("acme-photos")), 1).await.map(|_| ())
+    ));
+    assert!(not_found(&store.delete(&globex, &created.id, None).await));
+    assert!(!store
+        .record_report(&globex, &created.id, 1, &report(HealthState::Failing, "x"), None)
+        .await
+        .unwrap());
+    assert!(store.list_all(&globex).await.unwrap().is_empty());
+    assert!(store.report_history(&globex, &created.id, 10).await.unwrap().is_empty());
+    // The same scope is free in another org, and acme's integration is untouched.
+    store.create(&globex, draft("Photos", bucket("acme-photos"))).await.unwrap();
+    assert_eq!(store.get(&acme, &created.id).await.unwrap(), created);
+}
+
+async fn create_buckets(store: &SharedStore, org: &OrgId, count: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..count {
+        let created =
+            store.create(org, draft(&format!("B{i}"), bucket(&format!("bucket-{i:03}")))).await.unwrap();
+        ids.push(created.id);
+    }
+    ids.sort();
+    ids
+}
+
+async fn walk(store: &SharedStore, org: &OrgId, limit: i32) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = store.list(org, cursor.as_deref(), limit).await.unwrap();
+        pages.push(page.integrations.iter().map(|i| i.id.clone()).collect());
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return pages,
+        }
+    }
+}
+
+async fn pages_walk_every_integration_once_in_id_order(store: SharedStore) {
+    let acme = org("acme");
+    let ids = create_buckets(&store, &acme, 7).await;
+    store.external_id(&acme).await.unwrap();
+    let pages = walk(&store, &acme, 3).await;
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), vec![3, 3, 1]);
+    assert_eq!(pages.concat(), ids, "every integration once, in id order, and nothing else");
+}
+
+async fn a_full_last_page_still_offers_a_next_page_that_is_empty(store: SharedStore) {
+    let acme = org("acme");
+    let ids = create_buckets(&store, &acme, 4).await;
+    let pages = walk(&store, &acme, 2).await;
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 2, 0]);
+    assert_eq!(pages.concat(), ids);
+}
+
+async fn the_page_size_is_clamped_to_one_through_the_maximum(store: SharedStore) {
+    let acme = org("acme");
+    create_buckets(&store, &acme, 3).await;
+    assert_eq!(store.list(&acme, None, 0).await.unwrap().integrations.len(), 1);
+    assert_eq!(store.list(&acme, None, -5).await.unwrap().integrations.len(), 1);
+    let all = store.list(&acme, None, i32::MAX).await.unwrap();
+    assert_eq!(all.integrations.len(), 3);
+    assert!(MAX_PAGE_SIZE >= 3 && all.next.is_none());
+}
+
+async fn a_cursor_the_store_did_not_issue_is_invalid(store: SharedStore) {
+    let acme = org("acme");
+    create_buckets(&store, &acme, 2).await;
+    for cursor in ["", "zz", "a\u{e9}b", "494e5423", "0", &"ab".repeat(101), "5343 4f50"] {
+        let result = store.list(&acme, Some(cursor), 10).await;
+        assert!(matches!(result, Err(StoreError::InvalidCursor)), "{cursor:?}: {result:?}");
+    }
+}
+
+async fn the_external_id_is_created_once_under_concurrent_first_requests(store: SharedStore) {
+    let acme = org("acme");
+    assert_eq!(store.read_external_id(&acme).await.unwrap(), None, "reading never creates one");
+    let asks = (0..8).map(|_| {
+        let store = store.clone();
+        let acme = acme.clone();
+        tokio::spawn(async move { store.external_id(&acme).await.unwrap() })
+    });
+    let ids: BTreeSet<String> =
+        futures::future::join_all(asks).await.into_iter().map(|id| id.unwrap().as_str().to_owned()).collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let stored = store.read_external_id(&acme).await.unwrap().expect("created");
+    assert!(ids.contains(stored.as_str()));
+    assert_ne!(store.external_id(&org("globex")).await.unwrap(), stored, "each org has its own");
+}
+
+async fn a_report_is_recorded_only_at_the_validated_version_of_a_live_integration(store: SharedStore) {
+    let acme = org("acme");
+    let created = store.create(&acme, draft("Photos", bucket("acme-photos"))).await.unwrap();
+    let failing = report(HealthState::Failing, "2026-12-02T10:00:00Z");
+    assert!(store.record_report(&acme, &created.id, 1, &failing, None).await.unwrap());
+    assert_eq!(store.get(&acme, &created.id).await.unwrap().status, failing);
+    store.replace(&acme, &created.id, draft("Photos", bucket("acme-photos")), 1).await.unwrap();
+    let about_v1 = report(HealthState::Healthy, "2026-12-02T10:01:00Z");
+    assert!(!store.record_report(&acme, &created.id, 1, &about_v1, None).await.unwrap(), "dropped");
+    assert_eq!(store.get(&acme, &created.id).await.unwrap().status.state, HealthState::Unverified);
+    store.delete(&acme, &created.id, None).await.unwrap();
+    assert!(!store.record_report(&acme, &created.id, 2, &about_v1, None).await.unwrap());
+    assert!(
+        matches!(store.get(&acme, &created.id).await, Err(StoreError::NotFound { .. })),
+        "not resurrected"
+    );
+}
+
+async fn the_report_history_is_newest_first_and_limited(store: SharedStore) {
+    let acme = org("acme");
+    let created = store.create(&acme, draft("Photos", bucket("acme-photos"))).await.unwrap();
+    let other = store.create(&acme, draft("Videos", bucket("acme-videos"))).await.unwrap();
+    for minute in 0..5 {
+        let at = format!("2026-12-02T10:0{minute}:00Z");
+        assert!(store
+            .record_report(&acme, &created.id, 1, &report(HealthState::Healthy, &at), None)
+            .await
+            .unwrap());
+    }
+    store
+        .record_report(&acme, &other.id, 1, &report(HealthState::Failing, "2026-12-02T11:00:00Z"), None)
+        .await
+        .unwrap();
+    let history = store.report_history(&acme, &created.id, 3).await.unwrap();
+    let times: Vec<_> = history.iter().map(|s| s.checked_at.clone().unwrap_or_default()).collect();
+    assert_eq!(times, ["2026-12-02T10:04:00Z", "2026-12-02T10:03:00Z", "2026-12-02T10:02:00Z"]);
+}
+
+async fn a_scan_walks_every_integration_of_every_org_exactly_once(store: SharedStore) {
+    let mut expected = BTreeSet::new();
+    for name in ["acme", "globex", "initech"] {
+        let org = org(name);
+        for id in create_buckets(&store, &org, 5).await {
+            expected.insert((name.to_owned(), id.clone()));
+            store
+                .record_report(&org, &id, 1, &report(HealthState::Healthy, "2026-12-02T10:00:00Z"), None)
+                .await
+                .unwrap();
+        }
+        store.external_id(&org).await.unwrap();
+    }
+    for page_size in [1, 2, 7, 1000] {
+        let mut seen = Vec::new();
+        let mut start = None;
+        loop {
+            let page = store.scan_integrations(page_size, start).await.unwrap();
+            assert!(page.found.len() <= page_size as usize);
+            seen.extend(page.found.into_iter().map(|s| (s.org.as_str().to_owned(), s.integration.id)));
+            match page.next {
+                Some(next) => start = Some(next),
+                None => break,
+            }
+        }
+        let unique: BTreeSet<_> = seen.iter().cloned().collect();
+        assert_eq!(unique.len(), seen.len(), "page size {page_size}: an integration was scanned twice");
+        assert_eq!(unique, expected, "page size {page_size}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The item format: DynamoDB only (the in-memory store keeps typed values, not items).
+
+/// An integration item exactly as the first release wrote it: no `schema_version` attribute.
+fn first_release_item(
+    pk: &str,
+    id: &str,
+) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    use aws_sdk_dynamodb::types::AttributeValue::{Bool, N, S};
+    [
+        ("pk", S(pk.into())),
+        ("sk", S(format!("INT#{id}"))),
+        ("kind", S("integration".into())),
+        ("id", S(id.into())),
+        ("name", S("Legacy photos".into())),
+        ("role_arn", S(ROLE.into())),
+        ("region", S("eu-west-1".into())),
+        ("scope", S(r#"{"type":"bucket","bucket":"acme-photos","prefix":"2024/"}"#.into())),
+        ("scope_key", S("s3://acme-photos/2024/".into())),
+        ("versioning", Bool(true)),
+        ("version", N("3".into())),
+        ("created_at", S("2026-01-05T09:00:00Z".into())),
+        ("updated_at", S("2026-02-01T09:00:00Z".into())),
+        ("status", S(r#"{"state":"healthy","checked_at":"2026-02-01T09:05:00Z","checks":[]}"#.into())),
+        (
+            "external_id_proof",
+            S(format!(r#"{{"role_arn":"{ROLE}","enforced":true,"checked_at":"2026-02-01T09:05:00Z"}}"#)),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+#[tokio::test]
+async fn an_integration_written_in_the_first_release_format_reads_back_whole() {
+    let table = fresh_table().await;
+    let id = ulid::Ulid::new().to_string();
+    let aws = aws_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+    dynamo
+        .put_item()
+        .table_name(table.table())
+        .set_item(Some(first_release_item("ORG#acme", &id)))
+        .send()
+        .await
+        .unwrap();
+    let lock = [
+        ("pk", "ORG#acme".to_owned()),
+        ("sk", "SCOPE#s3://acme-photos/2024/".to_owned()),
+        ("kind", "scope".to_owned()),
+        ("integration_id", id.clone()),
+        ("integration_name", "Legacy photos".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), aws_sdk_dynamodb::types::AttributeValue::S(v)))
+    .collect();
+    dynamo.put_item().table_name(table.table()).set_item(Some(lock)).send().await.unwrap();
+    let read = table.get(&org("acme"), &id).await.unwrap();
+    assert_eq!(
+        (read.name.as_str(), read.region.as_str(), read.version, read.versioning),
+        ("Legacy photos", "eu-west-1", 3, true)
+    );
+    assert_eq!(read.scope.key(), "s3://acme-photos/2024/");
+    assert_eq!(read.status.state, HealthState::Healthy);
+    assert!(read.external_id_proof.is_some_and(|p| p.enforced));
+    // A replace rewrites it in today's format, with the schema version.
+    let replaced =
+        table.replace(&org("acme"), &id, draft("Renamed", bucket("acme-photos")), 3).await.unwrap();
+    let raw = dynamo
+        .get_item()
+        .table_name(table.table())
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S("ORG#acme".into()))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(format!("INT#{id}")))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the item");
+    assert_eq!(raw["schema_version"].as_n().map(String::as_str), Ok("1"));
+    assert_eq!(table.get(&org("acme"), &id).await.unwrap(), replaced);
+}
+
+#[tokio::test]
+async fn an_item_from_a_newer_schema_is_refused_rather_than_misread() {
+    let table = fresh_table().await;
+    let id = ulid::Ulid::new().to_string();
+    let mut item = first_release_item("ORG#acme", &id);
+    item.insert("schema_version".into(), aws_sdk_dynamodb::types::AttributeValue::N("2".into()));
+    let aws = aws_config().await;
+    aws_sdk_dynamodb::Client::new(&aws)
+        .put_item()
+        .table_name(table.table())
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
+    match table.get(&org("acme"), &id).await {
+        Err(e @ StoreError::Internal(_)) => {
+            assert!(e.cause_chain().contains("newer release"), "{}", e.cause_chain())
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
