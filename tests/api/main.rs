@@ -13,5 +13,6 @@ mod platform;
 mod presign;
 mod routes;
 mod store_contract;
+mod sts_contract;
 mod validation;
 mod web;

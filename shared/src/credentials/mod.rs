@@ -21,6 +21,10 @@
 //! (we need thousands of keys, bounded), has no negative caching, and its buffer time is fixed
 //! per provider while ours depends on the URL lifetime asked for.
 
+mod memory;
+
+pub use memory::{MemoryAssumer, RoleTrust};
+
 use crate::auth::OrgId;
 use crate::policy::ExternalId;
 use crate::presign::SigningCredentials;
