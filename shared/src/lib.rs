@@ -26,6 +26,8 @@ pub mod scope;
 pub mod store;
 #[cfg(feature = "lambda")]
 pub mod telemetry;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod trust;
 #[cfg(feature = "validation")]
 pub mod validation;
