@@ -1,0 +1,154 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The presign handler on the in-memory store and STS: signing through a role proven to demand
+//! the org's external ID, refusing roles that would serve any org, per-locator errors, outages
+//! and the org boundary, in milliseconds and without an emulator. `tests/api/presign.rs` runs the
+//! same handler against the emulators and proves the URLs against a real S3 server.
+
+use serde_json::{json, Value};
+use shared::auth::OrgId;
+use shared::credentials::{CacheConfig, CredentialCache, MemoryAssumer, RoleTrust};
+use shared::integration::IntegrationDraft;
+use shared::store::{IntegrationStore, MemoryStore};
+use shared::testkit::{status_and_json, ApiEvent};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+const ROLE: &str = "arn:aws:iam::210987654321:role/platform-read";
+
+struct Fixture {
+    state: presign::State,
+    store: Arc<MemoryStore>,
+    sts: Arc<MemoryAssumer>,
+}
+
+fn fixture() -> Fixture {
+    let env: HashMap<String, String> = [
+        ("TABLE_NAME", "unused-by-the-memory-store"),
+        ("PLATFORM_PRINCIPAL_ARN", "arn:aws:iam::123456789012:role/platform"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let config = presign::PresignConfig::from_env(&env).unwrap();
+    let store = Arc::new(MemoryStore::new());
+    let sts = Arc::new(MemoryAssumer::new(Duration::from_secs(3600)));
+    let credentials =
+        CredentialCache::with_assumer(sts.clone(), CacheConfig::default(), Arc::new(SystemTime::now));
+    Fixture { state: presign::State::new(store.clone(), credentials, config), store, sts }
+}
+
+impl Fixture {
+    /// An integration of `org` for `bucket` through `role`, with the org's external ID created.
+    async fn integration(&self, org: &str, bucket: &str, role: &str) -> String {
+        let org = OrgId::parse(org).unwrap();
+        let draft = IntegrationDraft::from_json(&json!({
+            "name": bucket, "role_arn": role, "region": "us-east-1",
+            "scope": {"type": "bucket", "bucket": bucket}
+        }))
+        .unwrap();
+        self.store.create(&org, draft).await.unwrap();
+        self.store.external_id(&org).await.unwrap().as_str().to_owned()
+    }
+
+    async fn presign(&self, org: &str, locators: &[&str]) -> Vec<Value> {
+        let event = ApiEvent::post("/presign", &json!({ "locators": locators })).member_of(org);
+        let (status, body) = status_and_json(&presign::handle(&self.state, event.request()).await.unwrap());
+        assert_eq!(status, 200, "{body}");
+        body["results"].as_array().cloned().unwrap()
+    }
+}
+
+fn code(result: &Value) -> &str {
+    result["error"]["code"].as_str().unwrap_or("")
+}
+
+#[tokio::test]
+async fn a_member_gets_a_url_signed_with_the_roles_temporary_credentials() {
+    let f = fixture();
+    let external_id = f.integration("acme", "acme-photos", ROLE).await;
+    f.sts.put_role(ROLE, RoleTrust::ExternalId(external_id));
+    let results = f.presign("acme", &["s3://acme-photos/cats/01.jpg"]).await;
+    let url = results[0]["url"].as_str().unwrap_or_else(|| panic!("{results:?}"));
+    assert!(url.starts_with("https://acme-photos.s3.us-east-1.amazonaws.com/cats/01.jpg?"), "{url}");
+    assert!(
+        url.contains("X-Amz-Credential=ASIAMEMORY")
+            && url.contains("X-Amz-Security-Token=memory-session-token"),
+        "{url}"
+    );
+    assert_eq!(f.sts.calls(), 2, "the assume and the probe that proves the external ID is required");
+    f.presign("acme", &["s3://acme-photos/cats/02.jpg"]).await;
+    assert_eq!(f.sts.calls(), 2, "warm credentials: no STS call for the next batch");
+}
+
+#[tokio::test]
+async fn a_role_that_admits_any_external_id_is_never_signed_through() {
+    let f = fixture();
+    f.integration("acme", "acme-photos", ROLE).await;
+    f.sts.put_role(ROLE, RoleTrust::AnyExternalId);
+    let results = f.presign("acme", &["s3://acme-photos/cats/01.jpg"]).await;
+    assert_eq!(code(&results[0]), "EXTERNAL_ID_NOT_ENFORCED", "{results:?}");
+    assert!(results[0].get("url").is_none());
+}
+
+#[tokio::test]
+async fn each_locator_gets_its_own_answer_in_order() {
+    let f = fixture();
+    let external_id = f.integration("acme", "acme-photos", ROLE).await;
+    f.sts.put_role(ROLE, RoleTrust::ExternalId(external_id));
+    let results = f
+        .presign(
+            "acme",
+            &["s3://elsewhere/x.jpg", "https://cdn.example.com/a.png", "s3://acme-photos/a.jpg", "gs://b/k"],
+        )
+        .await;
+    assert_eq!(code(&results[0]), "NO_INTEGRATION");
+    assert_eq!(results[1]["url"], "https://cdn.example.com/a.png", "https URLs pass through");
+    assert!(results[2]["url"].is_string(), "{:?}", results[2]);
+    assert_eq!(code(&results[3]), "UNSUPPORTED_LOCATOR");
+}
+
+#[tokio::test]
+async fn another_org_cannot_sign_through_acmes_integration() {
+    let f = fixture();
+    let external_id = f.integration("acme", "acme-photos", ROLE).await;
+    f.sts.put_role(ROLE, RoleTrust::ExternalId(external_id));
+    let results = f.presign("globex", &["s3://acme-photos/cats/01.jpg"]).await;
+    assert_eq!(code(&results[0]), "NO_INTEGRATION", "{results:?}");
+    assert_eq!(f.sts.calls(), 0);
+}
+
+#[tokio::test]
+async fn an_sts_outage_is_a_per_locator_error_on_the_platforms_side() {
+    let f = fixture();
+    let external_id = f.integration("acme", "acme-photos", ROLE).await;
+    f.sts.put_role(ROLE, RoleTrust::ExternalId(external_id));
+    f.sts.set_unavailable(true);
+    let results = f.presign("acme", &["s3://acme-photos/a.jpg", "s3://acme-photos/b.jpg"]).await;
+    assert!(results.iter().all(|r| code(r) == "ASSUME_ROLE_FAILED"), "{results:?}");
+    assert!(results[0]["error"]["message"].as_str().unwrap().contains("platform's side"));
+}
+
+#[tokio::test]
+async fn revoked_trust_is_a_denial_once_the_cached_failure_expires() {
+    let f = fixture();
+    f.integration("acme", "acme-photos", ROLE).await;
+    f.sts.put_role(ROLE, RoleTrust::OtherPrincipal);
+    let results = f.presign("acme", &["s3://acme-photos/a.jpg"]).await;
+    assert_eq!(code(&results[0]), "ASSUME_ROLE_DENIED", "{results:?}");
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_a_presign_request_is_a_400_naming_the_problem() {
+    let f = fixture();
+    for (body, expected) in [
+        ("[]", "INVALID_BODY"),
+        ("{\"locators\": 3}", "INVALID_TYPE"),
+        ("{", "INVALID_JSON"),
+        ("{\"urls\": []}", "UNKNOWN_FIELD"),
+    ] {
+        let event = ApiEvent::new("POST", "/presign").body(body).member_of("acme");
+        let (status, answer) = status_and_json(&presign::handle(&f.state, event.request()).await.unwrap());
+        assert_eq!((status, answer["error"]["code"].as_str()), (400, Some(expected)), "{body}: {answer}");
+    }
+}
