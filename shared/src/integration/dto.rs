@@ -433,3 +433,308 @@ impl TryFrom<BucketScopeDto> for Scope {
         Ok(Scope::Bucket { bucket, prefix })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::integration::{parse_scope, scope_to_json};
+    use serde_json::json;
+
+    fn body() -> Value {
+        json!({
+            "name": "Images",
+            "role_arn": "arn:aws:iam::123456789012:role/platform-read",
+            "region": "us-east-1",
+            "scope": {"type": "bucket", "bucket": "bucket-a"},
+            "versioning": false
+        })
+    }
+
+    fn with(edit: impl FnOnce(&mut Value)) -> Value {
+        let mut body = body();
+        edit(&mut body);
+        body
+    }
+
+    fn rejection(body: &Value) -> (String, Option<String>, String) {
+        let e = IntegrationDraft::from_json(body).expect_err("rejected");
+        (e.code().to_owned(), e.field().map(str::to_owned), e.public_message())
+    }
+
+    fn code_and_field(body: &Value) -> (String, Option<String>) {
+        let (code, field, _) = rejection(body);
+        (code, field)
+    }
+
+    fn pair(code: &str, field: &str) -> (String, Option<String>) {
+        (code.to_owned(), Some(field.to_owned()))
+    }
+
+    #[test]
+    fn an_unknown_field_in_the_scope_is_named_with_its_path() {
+        let (code, field, message) = rejection(&with(|b| b["scope"]["bukcet"] = json!("bucket-b")));
+        assert_eq!((code.as_str(), field.as_deref()), ("UNKNOWN_FIELD", Some("scope.bukcet")));
+        assert_eq!(
+            message,
+            "The field \"scope.bukcet\" is not recognised; the allowed fields are [\"type\", \"bucket\", \
+             \"prefix\"]. Check its spelling."
+        );
+    }
+
+    #[test]
+    fn an_unknown_top_level_field_lists_the_fields_a_client_may_send_not_the_read_only_ones() {
+        let (_, field, message) = rejection(&with(|b| b["nmae"] = json!("typo")));
+        assert_eq!(field.as_deref(), Some("nmae"));
+        assert!(
+            message.contains(r#"["name", "role_arn", "region", "scope", "versioning", "version"]"#),
+            "{message}"
+        );
+        assert!(!message.contains("created_at"), "{message}");
+    }
+
+    #[test]
+    fn a_read_only_field_sent_back_on_replace_is_ignored() {
+        let sent_back = with(|b| {
+            for (key, value) in [
+                ("id", json!("01ARZ3NDEKTSV4RRFFQ69G5FAV")),
+                ("created_at", json!("2024-01-01T00:00:00Z")),
+                ("updated_at", json!(null)),
+                ("status", json!({"state": "healthy", "checks": []})),
+                ("history", json!([1, "two"])),
+                ("policies", json!({})),
+                ("external_id_proof", json!(5)),
+            ] {
+                b[key] = value;
+            }
+        });
+        assert_eq!(
+            IntegrationDraft::from_json(&sent_back).unwrap(),
+            IntegrationDraft::from_json(&body()).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_read_only_field_is_unknown_to_the_access_draft() {
+        let e = AccessDraft::from_json(&json!({"scope": body()["scope"], "id": "x"})).unwrap_err();
+        assert_eq!((e.code(), e.field()), ("UNKNOWN_FIELD", Some("id")));
+    }
+
+    #[test]
+    fn a_bucket_of_the_wrong_type_names_its_index() {
+        let body = with(|b| b["scope"] = json!({"type": "default", "buckets": ["bucket-a", "bucket-b", 7]}));
+        let (code, field, message) = rejection(&body);
+        assert_eq!((code.as_str(), field.as_deref()), ("INVALID_TYPE", Some("scope.buckets[2]")));
+        assert_eq!(message, "The field \"scope.buckets[2]\" must be a bucket name string.");
+    }
+
+    #[test]
+    fn a_duplicate_bucket_is_named_by_its_second_index() {
+        let body = with(|b| {
+            b["scope"] = json!({"type": "default", "buckets": ["bucket-a", "bucket-b", "bucket-a"]})
+        });
+        assert_eq!(code_and_field(&body), pair("DUPLICATE_BUCKET", "scope.buckets[2]"));
+    }
+
+    #[test]
+    fn each_field_of_the_wrong_type_says_what_it_must_be() {
+        let cases = [
+            (with(|b| b["name"] = json!(5)), "name", "a string"),
+            (with(|b| b["role_arn"] = json!(42)), "role_arn", "a string"),
+            (with(|b| b["region"] = json!(true)), "region", "a string"),
+            (with(|b| b["versioning"] = json!("yes")), "versioning", "true or false"),
+            (with(|b| b["version"] = json!("one")), "version", VERSION_EXPECTED),
+            (with(|b| b["version"] = json!(1.5)), "version", VERSION_EXPECTED),
+            (with(|b| b["version"] = json!(-1)), "version", VERSION_EXPECTED),
+            (with(|b| b["version"] = json!(0)), "version", VERSION_EXPECTED),
+            (
+                with(|b| b["scope"] = json!("default")),
+                "scope",
+                "an object such as {\"type\": \"bucket\", \"bucket\": \"my-bucket\"}",
+            ),
+            (with(|b| b["scope"]["type"] = json!(1)), "scope.type", "a string"),
+            (with(|b| b["scope"]["bucket"] = json!(["bucket-a"])), "scope.bucket", "a string"),
+            (
+                with(|b| b["scope"]["prefix"] = json!(3)),
+                "scope.prefix",
+                "a key prefix string such as \"images/\"",
+            ),
+            (
+                with(|b| b["scope"] = json!({"type": "default", "buckets": "bucket-a"})),
+                "scope.buckets",
+                "a list of bucket names",
+            ),
+        ];
+        for (body, field, expected) in cases {
+            let (code, got, message) = rejection(&body);
+            assert_eq!((code.as_str(), got.as_deref()), ("INVALID_TYPE", Some(field)), "{body}");
+            assert_eq!(message, format!("The field {field:?} must be {expected}."));
+        }
+    }
+
+    #[test]
+    fn null_counts_as_absent() {
+        let nulls = with(|b| {
+            b["versioning"] = Value::Null;
+            b["version"] = Value::Null;
+            b["scope"]["prefix"] = Value::Null;
+        });
+        let draft = IntegrationDraft::from_json(&nulls).unwrap();
+        assert_eq!((draft.versioning, draft.version, draft.scope.prefix()), (false, None, None));
+        assert_eq!(code_and_field(&with(|b| b["name"] = Value::Null)), pair("MISSING_FIELD", "name"));
+        assert_eq!(
+            code_and_field(&with(|b| b["scope"]["type"] = Value::Null)),
+            pair("MISSING_FIELD", "scope.type")
+        );
+    }
+
+    #[test]
+    fn a_missing_field_says_what_to_send() {
+        let (code, field, message) =
+            rejection(&with(|b| b.as_object_mut().unwrap().retain(|k, _| k != "role_arn")));
+        assert_eq!((code.as_str(), field.as_deref()), ("MISSING_FIELD", Some("role_arn")));
+        assert_eq!(
+            message,
+            "The field \"role_arn\" is required: the ARN of the role you created, such as \
+             \"arn:aws:iam::123456789012:role/platform-read\"."
+        );
+    }
+
+    #[test]
+    fn a_key_of_the_other_kind_of_scope_is_a_scope_error_not_an_unknown_field() {
+        let prefix_in_default =
+            with(|b| b["scope"] = json!({"type": "default", "buckets": ["bucket-a"], "prefix": null}));
+        assert_eq!(code_and_field(&prefix_in_default), pair("INVALID_SCOPE", "scope.prefix"));
+        let buckets_in_bucket = with(|b| b["scope"]["buckets"] = json!(["bucket-b"]));
+        assert_eq!(code_and_field(&buckets_in_bucket), pair("INVALID_SCOPE", "scope.buckets"));
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_an_invalid_body_even_an_array_as_long_as_the_fields() {
+        for body in [json!(null), json!("Images"), json!([]), Value::Array(vec![Value::Null; 13])] {
+            assert_eq!(IntegrationDraft::from_json(&body).unwrap_err().code(), "INVALID_BODY", "{body}");
+            assert_eq!(AccessDraft::from_json(&body).unwrap_err().code(), "INVALID_BODY", "{body}");
+        }
+        let scope_as_array = parse_scope(&json!(["default", ["bucket-a"]])).unwrap_err();
+        assert_eq!((scope_as_array.code(), scope_as_array.field()), ("INVALID_TYPE", Some("scope")));
+    }
+
+    #[test]
+    fn a_scope_type_given_as_a_number_is_not_taken_for_a_variant_index() {
+        let e = parse_scope(&json!({"type": 1, "bucket": "bucket-a"})).unwrap_err();
+        assert_eq!((e.code(), e.field()), ("INVALID_TYPE", Some("scope.type")));
+    }
+
+    #[test]
+    fn faults_are_reported_in_the_order_the_fields_are_checked_not_the_order_of_the_body() {
+        // The later-checked fault comes first in each body.
+        let cases = [
+            (json!({"versioning": "yes", "name": ""}), pair("INVALID_NAME", "name")),
+            (json!({"version": 0, "region": 5}), pair("MISSING_FIELD", "name")),
+            (
+                json!({"versioning": "yes", "name": "Images", "role_arn": body()["role_arn"],
+                       "region": "us-east-1", "scope": {"type": "everything"}}),
+                pair("INVALID_SCOPE", "scope.type"),
+            ),
+            (json!({"name": 5, "nmae": "typo"}), pair("UNKNOWN_FIELD", "nmae")),
+            (
+                with(|b| b["scope"] = json!({"prefix": 3, "type": "bucket", "bucket": "Bucket-A"})),
+                pair("INVALID_BUCKET_NAME", "scope.bucket"),
+            ),
+            (
+                with(|b| b["scope"] = json!({"type": "default", "buckets": [7], "regoin": "us-east-1"})),
+                pair("UNKNOWN_FIELD", "scope.regoin"),
+            ),
+            (
+                with(|b| b["scope"] = json!({"type": "default", "buckets": ["Bad_Bucket", 7]})),
+                pair("INVALID_BUCKET_NAME", "scope.buckets[0]"),
+            ),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(code_and_field(&body), expected, "{body}");
+        }
+    }
+
+    #[test]
+    fn a_list_of_too_many_buckets_is_refused_before_its_items_are_read() {
+        let mut items: Vec<Value> =
+            (0..MAX_DEFAULT_BUCKETS).map(|i| json!(format!("bucket-{i:03}"))).collect();
+        items.push(json!(7));
+        let body = with(|b| b["scope"] = json!({"type": "default", "buckets": items}));
+        assert_eq!(code_and_field(&body), pair("TOO_MANY_BUCKETS", "scope.buckets"));
+    }
+
+    #[test]
+    fn the_name_is_trimmed_and_its_rules_apply_to_what_is_left() {
+        let draft = IntegrationDraft::from_json(&with(|b| b["name"] = json!("  Images \t"))).unwrap();
+        assert_eq!(draft.name, "Images");
+        let long = with(|b| b["name"] = json!(format!(" {} ", "n".repeat(MAX_NAME_CHARS))));
+        assert_eq!(IntegrationDraft::from_json(&long).unwrap().name.len(), MAX_NAME_CHARS);
+        assert_eq!(code_and_field(&with(|b| b["name"] = json!(" \t "))), pair("INVALID_NAME", "name"));
+    }
+
+    #[test]
+    fn a_stored_scope_reads_back_as_it_was_written() {
+        for scope in [
+            json!({"type": "default", "buckets": ["bucket-b", "bucket-a"]}),
+            json!({"type": "bucket", "bucket": "bucket-a"}),
+            json!({"type": "bucket", "bucket": "bucket-a", "prefix": "images/"}),
+        ] {
+            let parsed = parse_scope(&scope).unwrap();
+            assert_eq!(parse_scope(&scope_to_json(&parsed)).unwrap(), parsed);
+        }
+    }
+
+    #[test]
+    fn serde_wording_never_reaches_the_client() {
+        let scope = |s: Value| with(|b| b["scope"] = s);
+        let bodies = [
+            json!({}),
+            json!({"name": {"nested": true}}),
+            json!({"name": [1, 2]}),
+            json!({"name": "A", "role_arn": null, "region": 1.5}),
+            with(|b| b["version"] = serde_json::from_str("18446744073709551616").unwrap()),
+            with(|b| b["version"] = json!(-3)),
+            with(|b| b["versioning"] = json!(0)),
+            with(|b| b["unknown"] = json!(1)),
+            with(|b| b[""] = json!(1)),
+            scope(json!({})),
+            scope(json!({"type": []})),
+            scope(json!({"type": "default"})),
+            scope(json!({"type": "default", "buckets": {"a": 1}})),
+            scope(json!({"type": "default", "buckets": [null]})),
+            scope(json!({"type": "default", "buckets": [["bucket-a"]]})),
+            scope(json!({"type": "default", "buckets": ["bucket-a"], "extra": 1})),
+            scope(json!({"type": "bucket", "bucket": 1})),
+            scope(json!({"type": "bucket", "bucket": "bucket-a", "prefix": false})),
+            scope(json!({"type": "bucket", "bucket": "bucket-a", "prefix": {}})),
+            scope(json!({"type": 0, "buckets": ["bucket-a"]})),
+            scope(json!(["bucket", "bucket-a"])),
+            json!([]),
+            json!(7),
+        ];
+        let mut messages: Vec<String> =
+            bodies.iter().map(|b| IntegrationDraft::from_json(b).unwrap_err().public_message()).collect();
+        for body in
+            [json!({"scope": 1}), json!({"scope": {"type": "x"}, "region": []}), json!({"regoin": "x"})]
+        {
+            messages.push(AccessDraft::from_json(&body).unwrap_err().public_message());
+        }
+        for message in &messages {
+            for serde_phrase in [
+                "invalid type:",
+                "invalid value:",
+                "invalid length",
+                "expected `",
+                "expected one of",
+                "missing field `",
+                "unknown field `",
+                "unknown variant",
+                "`",
+            ] {
+                assert!(!message.contains(serde_phrase), "{serde_phrase:?} in {message:?}");
+            }
+        }
+    }
+}
