@@ -9,9 +9,9 @@ use axum::response::{IntoResponse, Response};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{json, Map, Value};
 use shared::api;
-use shared::config::{ApiConfig, ConfigError, Env};
-use shared::error::ApiError;
-use shared::routes::{Function, Route};
+use shared::api::config::{ApiConfig, ConfigError, Env};
+use shared::api::error::ApiError;
+use shared::api::routes::{Function, Route};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -46,13 +46,16 @@ impl Env for WithDefaults<'_> {
 
 impl DevConfig {
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
-        let listen = shared::config::optional(env, "LISTEN_ADDR", "127.0.0.1:3000");
+        let listen = shared::api::config::optional(env, "LISTEN_ADDR", "127.0.0.1:3000");
         let listen_addr = listen.parse().map_err(|_| ConfigError {
             variable: "LISTEN_ADDR",
             message: format!("{listen:?} is not an address such as 127.0.0.1:3000"),
         })?;
-        let jwt_secret =
-            shared::config::required(env, "DEV_JWT_SECRET", "the HS256 secret dev tokens are signed with")?;
+        let jwt_secret = shared::api::config::required(
+            env,
+            "DEV_JWT_SECRET",
+            "the HS256 secret dev tokens are signed with",
+        )?;
         if jwt_secret.len() < 16 {
             return Err(ConfigError {
                 variable: "DEV_JWT_SECRET",
@@ -99,13 +102,14 @@ impl DevServer {
     /// `aws` is the base SDK config (emulator endpoints); `sts` assumes customer roles as the
     /// platform principal.
     pub fn new(
-        store: shared::store::SharedStore,
+        store: shared::aws::store::SharedStore,
         aws: &aws_config::SdkConfig,
         sts: aws_sdk_sts::Client,
         config: &DevConfig,
     ) -> Self {
-        let credentials = shared::credentials::CredentialCache::new(sts, config.presign.credentials.clone());
-        let validator = shared::validation::Validator::new(
+        let credentials =
+            shared::aws::credentials::CredentialCache::new(sts, config.presign.credentials.clone());
+        let validator = shared::aws::validation::Validator::new(
             aws.clone(),
             credentials.assumer(),
             config.presign.s3_endpoint.clone(),
@@ -236,7 +240,7 @@ pub fn api_gateway_event(
             "requestId": ulid::Ulid::new().to_string(),
             "routeKey": route_key,
             "stage": "$default",
-            "time": shared::clock::now_rfc3339(),
+            "time": shared::domain::clock::now_rfc3339(),
             "timeEpoch": now as u64,
         },
         "isBase64Encoded": base64,

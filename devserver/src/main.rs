@@ -1,9 +1,9 @@
-use shared::config::ProcessEnv;
+use shared::api::config::ProcessEnv;
 use std::sync::Arc;
 
 #[tokio::main]
 async fn main() {
-    shared::telemetry::init();
+    shared::api::telemetry::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = if args.first().map(String::as_str) == Some("token") {
         print_token(&args[1..])
@@ -17,14 +17,16 @@ async fn main() {
 }
 
 async fn serve() -> Result<(), String> {
-    let config = shared::config::or_exit(devserver::DevConfig::from_env(&ProcessEnv));
+    let config = shared::api::config::or_exit(devserver::DevConfig::from_env(&ProcessEnv));
     // Bind first: a busy port should be the first thing reported, not a table timeout.
     let listener = tokio::net::TcpListener::bind(config.listen_addr).await.map_err(|e| {
         format!("cannot listen on {}: {e} (set LISTEN_ADDR to another address)", config.listen_addr)
     })?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let store =
-        shared::store::DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.api.table_name.clone());
+    let store = shared::aws::store::DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        config.api.table_name.clone(),
+    );
     store
         .ensure_table()
         .await
@@ -56,7 +58,7 @@ fn print_token(args: &[String]) -> Result<(), String> {
         }
     }
     let org = org.ok_or("--org is required")?;
-    shared::auth::OrgId::parse(&org).map_err(|why| format!("--org: {why}"))?;
+    shared::domain::org::OrgId::parse(&org).map_err(|why| format!("--org: {why}"))?;
     let token = devserver::mint_token(&secret, &org, &role, ttl);
     if token.is_empty() {
         return Err("could not sign the token".into());
@@ -88,5 +90,5 @@ fn platform_sts(aws: &aws_config::SdkConfig) -> Result<aws_sdk_sts::Client, Stri
             )
         }
     }
-    Ok(shared::credentials::sts_client(&config))
+    Ok(shared::aws::credentials::sts_client(&config))
 }

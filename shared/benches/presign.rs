@@ -21,7 +21,7 @@ mod support;
 
 use criterion::{black_box, criterion_group, BenchmarkId, Criterion, SamplingMode, Throughput};
 use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use shared::presign::{PresignRequest, Presigner, S3Endpoint, SigningCredentials};
+use shared::domain::presign::{PresignRequest, Presigner, S3Endpoint, SigningCredentials};
 use shared::{BucketName, ObjectKey, Region};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use support::Rng;

@@ -8,7 +8,7 @@
 //! change of wording that is meant.
 
 use serde_json::{json, Map, Value};
-use shared::integration::{parse_scope, AccessDraft, IntegrationDraft};
+use shared::domain::integration::{parse_scope, AccessDraft, IntegrationDraft};
 use std::fmt::Write as _;
 
 #[derive(Debug, Clone, Copy)]
@@ -27,7 +27,7 @@ fn outcome(parser: Parser, body: &Value) -> String {
     match result {
         Ok(parsed) if parsed.len() > 240 => format!("ok {}… ({} bytes)", &parsed[..240], parsed.len()),
         Ok(parsed) => format!("ok {parsed}"),
-        Err(e) => format!("{} {} {}", e.code(), e.field().unwrap_or("-"), e.public_message()),
+        Err(e) => format!("{} {} {}", e.code(), e.field().unwrap_or("-"), e.message()),
     }
 }
 

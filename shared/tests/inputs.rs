@@ -3,8 +3,8 @@
 //! error kind, and a message that quotes the offending value and says how to fix it), and what
 //! must be accepted unchanged.
 
-use shared::policy::AppOrigin;
-use shared::scope::MAX_DEFAULT_BUCKETS;
+use shared::domain::policy::AppOrigin;
+use shared::domain::scope::MAX_DEFAULT_BUCKETS;
 use shared::{BucketName, InputError, InputErrorKind, KeyPrefix, Locator, Region, RoleArn, Scope};
 
 use InputErrorKind::*;

@@ -15,7 +15,7 @@ use aws_sigv4::http_request::{
 };
 use aws_sigv4::sign::v4;
 use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use shared::presign::{
+use shared::domain::presign::{
     BatchSigner, CustomEndpoint, PresignRequest, Presigner, S3Endpoint, SigningCredentials,
 };
 use shared::{BucketName, ObjectKey, Region, VersionId};
@@ -580,7 +580,7 @@ fn the_independent_encoder_encodes_as_s3_documents() {
     assert_eq!(encode_path("a b+c%/d//é~"), "a%20b%2Bc%25/d//%C3%A9~");
     assert_eq!(encode_query("a/b=c"), "a%2Fb%3Dc");
     let mut ours = String::new();
-    shared::presign::encode_into(&mut ours, "𝄞 +=&?#%/".as_bytes(), true);
+    shared::domain::presign::encode_into(&mut ours, "𝄞 +=&?#%/".as_bytes(), true);
     assert_eq!(ours, encode_path("𝄞 +=&?#%/"));
 }
 

@@ -25,7 +25,7 @@
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region as SdkRegion};
 use aws_sdk_s3::primitives::ByteStream;
-use shared::presign::{CustomEndpoint, PresignRequest, Presigner, S3Endpoint, SigningCredentials};
+use shared::domain::presign::{CustomEndpoint, PresignRequest, Presigner, S3Endpoint, SigningCredentials};
 use shared::{BucketName, ObjectKey, Region};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

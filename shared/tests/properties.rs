@@ -7,7 +7,7 @@ use proptest::option;
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
 use proptest::test_runner::Config;
-use shared::scope::{resolve, NoMatch, Scoped};
+use shared::domain::scope::{resolve, NoMatch, Scoped};
 use shared::{BucketName, InputErrorKind, KeyPrefix, Locator, ObjectKey, S3Locator, Scope, VersionId};
 
 fn config() -> Config {

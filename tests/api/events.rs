@@ -3,7 +3,7 @@
 
 use crate::helpers::*;
 use serde_json::{json, Value};
-use shared::config::ApiConfig;
+use shared::api::config::ApiConfig;
 
 const SAMPLE_ID: &str = "01JDZ8W6Q4V3S2R1P0N9M8K7J6";
 
@@ -94,15 +94,15 @@ async fn the_presign_event_runs_through_the_presign_handler_for_a_member() {
     let created = response_json(&created);
     let id = created["id"].as_str().unwrap();
     let role = shared::RoleArn::parse(created["role_arn"].as_str().unwrap()).unwrap();
-    let proof = shared::trust::ExternalIdProof::new(&role, true, std::time::SystemTime::now());
-    let org = shared::auth::OrgId::parse("acme").unwrap();
-    let unverified = shared::integration::Status::unverified();
+    let proof = shared::domain::external_id::ExternalIdProof::new(&role, true, std::time::SystemTime::now());
+    let org = shared::domain::org::OrgId::parse("acme").unwrap();
+    let unverified = shared::domain::integration::Status::unverified();
     assert!(app.store.record_report(&org, id, 1, &unverified, Some(&proof)).await.unwrap(), "recorded");
 
     let aws = aws_config().await;
-    let cache = shared::credentials::CredentialCache::new(
-        shared::credentials::sts_client(&aws),
-        shared::credentials::CacheConfig::default(),
+    let cache = shared::aws::credentials::CredentialCache::new(
+        shared::aws::credentials::sts_client(&aws),
+        shared::aws::credentials::CacheConfig::default(),
     );
     let state = presign::State::new(app.store.shared(), cache, presign_config(app.store.table()));
     let response = presign::handle(&state, event("presign.json", SAMPLE_ID)).await.unwrap();

@@ -5,9 +5,9 @@ use aws_sdk_dynamodb::Client as DynamoClient;
 use aws_sdk_s3::config::Credentials;
 use devserver::{DevConfig, DevServer};
 use serde_json::{json, Value};
-use shared::config::ApiConfig;
-use shared::store::DynamoStore as Store;
-pub use shared::store::IntegrationStore;
+use shared::api::config::ApiConfig;
+use shared::aws::store::DynamoStore as Store;
+pub use shared::aws::store::IntegrationStore;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -250,7 +250,7 @@ pub struct AppWith {
     pub presign_env: Vec<(String, String)>,
     /// Serve presign with this credential cache (e.g. one with a test clock) instead of a new one
     /// over `sts`.
-    pub credentials: Option<shared::credentials::CredentialCache>,
+    pub credentials: Option<shared::aws::credentials::CredentialCache>,
     /// The SDK config validation's S3 checks use (default: the plain emulator).
     pub validator_aws: Option<aws_config::SdkConfig>,
 }
@@ -326,7 +326,7 @@ pub async fn platform_sts_client(
     secret_access_key: &str,
 ) -> aws_sdk_sts::Client {
     let config = sdk_config_with(endpoint, keys(access_key_id, secret_access_key, None)).await;
-    shared::credentials::sts_client(&config)
+    shared::aws::credentials::sts_client(&config)
 }
 
 /// An S3 client against `endpoint` (path-style) with these credentials.

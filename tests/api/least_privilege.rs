@@ -14,10 +14,10 @@ use crate::helpers::*;
 use crate::moto::{IamUser, MotoProcess, CUSTOMER_ACCOUNT, PLATFORM_ACCOUNT};
 use crate::platform::bounded;
 use serde_json::{json, Value};
-use shared::auth::OrgId;
-use shared::integration::{CheckResult, IntegrationDraft, Status};
-use shared::presign::{CustomEndpoint, S3Endpoint};
-use shared::store::{DynamoStore as Store, IntegrationStore};
+use shared::aws::store::{DynamoStore as Store, IntegrationStore};
+use shared::domain::integration::{CheckResult, IntegrationDraft, Status};
+use shared::domain::org::OrgId;
+use shared::domain::presign::{CustomEndpoint, S3Endpoint};
 use std::collections::HashMap;
 
 const STACK: &str = "s3-integrations";
@@ -128,7 +128,7 @@ struct Deployment {
     table: String,
     customer_role: String,
     bucket: String,
-    external_id: shared::policy::ExternalId,
+    external_id: shared::domain::external_id::ExternalId,
     integration_id: String,
 }
 
@@ -219,13 +219,13 @@ impl Deployment {
             "versioning": false,
         }))
         .expect("draft");
-        let access = shared::policy::access_policy(shared::Partition::Aws, &draft.scope, false);
-        let trust = shared::policy::trust_policy(&platform_role, &external_id);
+        let access = shared::domain::policy::access_policy(shared::Partition::Aws, &draft.scope, false);
+        let trust = shared::domain::policy::trust_policy(&platform_role, &external_id);
         let customer_role = moto
             .create_role(
                 "platform-read",
-                &shared::policy::to_pretty_json(&trust),
-                &shared::policy::to_pretty_json(&access),
+                &shared::domain::policy::to_pretty_json(&trust),
+                &shared::domain::policy::to_pretty_json(&access),
             )
             .await;
         let integration = store.create(&org, draft).await.expect("stored");
@@ -256,7 +256,7 @@ fn org() -> OrgId {
     OrgId::parse(ORG).expect("org")
 }
 
-fn denied(result: Result<impl std::fmt::Debug, shared::store::StoreError>, what: &str) {
+fn denied(result: Result<impl std::fmt::Debug, shared::aws::store::StoreError>, what: &str) {
     let error = result.expect_err(what);
     let chain = error.cause_chain();
     assert!(chain.contains("AccessDenied"), "{what}: refused by IAM, not by anything else: {chain}");
@@ -275,8 +275,8 @@ async fn presign_with_only_the_templates_rights_reads_the_table_and_signs_but_ca
     env.insert("S3_ENDPOINT_URL".to_owned(), d.moto.url.clone());
     env.insert("PLATFORM_PRINCIPAL_ARN".to_owned(), d.platform_role.clone());
     let config = presign::PresignConfig::from_env(&env).expect("presign config");
-    let sts = shared::credentials::sts_client(&sdk_as(&d.moto.url, session.clone()).await);
-    let cache = shared::credentials::CredentialCache::new(sts, Default::default());
+    let sts = shared::aws::credentials::sts_client(&sdk_as(&d.moto.url, session.clone()).await);
+    let cache = shared::aws::credentials::CredentialCache::new(sts, Default::default());
     let state = presign::State::new(store.shared(), cache, config);
     let locator = format!("s3://{}/a.txt", d.bucket);
     let request = presign_event(ORG, &[&locator]);
@@ -339,9 +339,14 @@ async fn validate_chains_into_the_platform_role_so_one_trust_policy_serves_both_
     // Through the platform role (validate's main.rs does exactly this), every role check passes.
     let assumer = validate::assumer_as_platform(&as_validate, &d.platform_role).await;
     let endpoint = S3Endpoint::Custom(CustomEndpoint::parse(&d.moto.url, false).expect("endpoint"));
-    let origins = vec![shared::policy::AppOrigin::parse(APP_ORIGIN).expect("origin")];
-    let validator =
-        shared::validation::Validator::new(as_validate, assumer, endpoint, d.platform_role.clone(), origins);
+    let origins = vec![shared::domain::policy::AppOrigin::parse(APP_ORIGIN).expect("origin")];
+    let validator = shared::aws::validation::Validator::new(
+        as_validate,
+        assumer,
+        endpoint,
+        d.platform_role.clone(),
+        origins,
+    );
     let store = d.store_as(session).await;
     let integration = store.get(&org(), &d.integration_id).await.expect("validate reads the table");
     let report = bounded("validate", validator.validate(&org(), Some(&d.external_id), &integration)).await;

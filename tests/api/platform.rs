@@ -6,7 +6,7 @@ use crate::helpers::*;
 use crate::moto::{IamUser, MotoProcess};
 use devserver::DevServer;
 use serde_json::{json, Value};
-use shared::credentials::TempCredentials;
+use shared::aws::credentials::TempCredentials;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -212,13 +212,21 @@ pub struct InFlight {
     pub now: AtomicUsize,
     pub max: AtomicUsize,
     pub total: AtomicUsize,
+    /// How often a [`Hold::UntilGathered`] group was let go.
+    pub releases: AtomicUsize,
 }
 
-/// A loopback STS that holds every request for `delay`, then answers it with HTTP `status` and the
+impl From<Duration> for Hold {
+    fn from(delay: Duration) -> Self {
+        Hold::For(delay)
+    }
+}
+
+/// A loopback STS that holds every request as `hold` says, then answers it with HTTP `status` and the
 /// STS error `code` (as AWS shapes it). Returns its URL and its request counters.
-pub async fn sts_answering_error(status: u16, code: &str, delay: Duration) -> (String, Arc<InFlight>) {
+pub async fn sts_answering_error(status: u16, code: &str, hold: impl Into<Hold>) -> (String, Arc<InFlight>) {
     let error = sts_error(code);
-    loopback_sts(delay, move |_| (status, error.clone())).await
+    loopback_sts(hold, move |_| (status, error.clone())).await
 }
 
 /// A loopback STS whose role admits exactly `external_id` and answers every other `AssumeRole`
@@ -255,12 +263,25 @@ fn sts_credentials() -> String {
     )
 }
 
-/// A loopback STS: every request is held for `delay`, then `respond` (given the form body) says
+/// How a loopback STS holds each request before it answers.
+#[derive(Debug, Clone, Copy)]
+pub enum Hold {
+    /// Every request waits this long.
+    For(Duration),
+    /// A request waits until `count` requests are held at once (then all of them go), or until
+    /// `at_most` has passed. A client that really keeps `count` calls in flight is answered at once;
+    /// one that does not waits `at_most` per call. Peak concurrency is then a fact of the client,
+    /// not of how busy the machine is.
+    UntilGathered { count: usize, at_most: Duration },
+}
+
+/// A loopback STS: every request is held as `hold` says, then `respond` (given the form body) says
 /// the HTTP status and the XML body.
 async fn loopback_sts(
-    delay: Duration,
+    hold: impl Into<Hold>,
     respond: impl Fn(&str) -> (u16, String) + Send + Sync + 'static,
 ) -> (String, Arc<InFlight>) {
+    let hold = hold.into();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("address"));
     let stats = Arc::new(InFlight::default());
@@ -293,10 +314,24 @@ async fn loopback_sts(
                         Ok(n) => buffer.extend_from_slice(&chunk[..n]),
                     }
                 }
+                let released = stats.releases.load(Ordering::SeqCst);
                 let now = stats.now.fetch_add(1, Ordering::SeqCst) + 1;
                 stats.max.fetch_max(now, Ordering::SeqCst);
                 stats.total.fetch_add(1, Ordering::SeqCst);
-                tokio::time::sleep(delay).await;
+                match hold {
+                    Hold::For(delay) => tokio::time::sleep(delay).await,
+                    Hold::UntilGathered { count, at_most } => {
+                        if now >= count {
+                            stats.releases.fetch_add(1, Ordering::SeqCst);
+                        }
+                        let deadline = tokio::time::Instant::now() + at_most;
+                        while stats.releases.load(Ordering::SeqCst) == released
+                            && tokio::time::Instant::now() < deadline
+                        {
+                            tokio::time::sleep(Duration::from_millis(2)).await;
+                        }
+                    }
+                }
                 stats.now.fetch_sub(1, Ordering::SeqCst);
                 let (status, body) = respond(&String::from_utf8_lossy(&buffer[body_at..]));
                 let answer = format!(

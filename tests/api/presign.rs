@@ -15,9 +15,9 @@
 use crate::helpers::*;
 use crate::platform::*;
 use serde_json::{json, Value};
-use shared::auth::OrgId;
-use shared::credentials::{AssumeFailure, CacheConfig, Clock, CredentialCache, Lease};
-use shared::policy::ExternalId;
+use shared::aws::credentials::{AssumeFailure, CacheConfig, Clock, CredentialCache, Lease};
+use shared::domain::external_id::ExternalId;
+use shared::domain::org::OrgId;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -852,7 +852,7 @@ async fn presign_on_a_new_instance(p: &Platform, locators: &[&str]) -> Vec<Value
 
 /// `presign::handle` for the org [`ORG`] on a new state over `store`, assuming roles with `sts`.
 async fn presign_through_the_handler(
-    store: &shared::store::DynamoStore,
+    store: &shared::aws::store::DynamoStore,
     sts: aws_sdk_sts::Client,
     platform_principal: &str,
     locators: &[&str],
@@ -1020,7 +1020,7 @@ async fn a_role_in_the_platforms_own_account_is_refused_at_save_and_never_assume
     assert_eq!((reply.status, reply.code()), (400, "ROLE_IN_PLATFORM_ACCOUNT"), "{}", reply.body);
 
     // An integration stored before the rule existed gets the error per locator, with no STS call.
-    let draft = shared::integration::IntegrationDraft::from_json(&json!({
+    let draft = shared::domain::integration::IntegrationDraft::from_json(&json!({
         "name": "Legacy", "role_arn": own, "region": "us-east-1",
         "scope": bucket_scope(&p.bucket("legacy").await), "versioning": false,
     }))
@@ -1153,7 +1153,7 @@ async fn sts_errors_are_classified_by_whose_problem_they_are_in_presign_and_in_v
     ] {
         let (url, _) = sts_answering_error(status, code, Duration::ZERO).await;
         let aws = sdk_config_with(&url, keys("k", "s", None)).await;
-        let cache = CredentialCache::new(shared::credentials::sts_client(&aws), CacheConfig::default());
+        let cache = CredentialCache::new(shared::aws::credentials::sts_client(&aws), CacheConfig::default());
 
         let failure =
             bounded("lease", cache.lease(&org(), role, &external_id, Duration::from_secs(900), true))
@@ -1172,14 +1172,15 @@ async fn sts_errors_are_classified_by_whose_problem_they_are_in_presign_and_in_v
             );
         }
 
-        let validator = shared::validation::Validator::new(
+        let validator = shared::aws::validation::Validator::new(
             aws.clone(),
             cache.assumer(),
-            shared::presign::S3Endpoint::Custom(
-                shared::presign::CustomEndpoint::parse(&emulator_endpoint(), false).expect("endpoint"),
+            shared::domain::presign::S3Endpoint::Custom(
+                shared::domain::presign::CustomEndpoint::parse(&emulator_endpoint(), false)
+                    .expect("endpoint"),
             ),
             PLATFORM_PRINCIPAL.to_owned(),
-            vec![shared::policy::AppOrigin::parse(APP_ORIGIN).expect("origin")],
+            vec![shared::domain::policy::AppOrigin::parse(APP_ORIGIN).expect("origin")],
         );
         let report = bounded("validate", validator.validate(&org(), Some(&external_id), &integration)).await;
         let assumed = &report.status.checks[0];
@@ -1198,7 +1199,7 @@ async fn a_probe_that_cannot_complete_issues_no_url_on_a_cold_start_and_a_record
     let external_id = app.store.external_id(&org()).await.expect("external id");
     let (url, calls) = sts_throttling_other_external_ids(external_id.as_str()).await;
     let aws = sdk_config_with(&url, keys("k", "s", None)).await;
-    let sts = || shared::credentials::sts_client(&aws);
+    let sts = || shared::aws::credentials::sts_client(&aws);
     let locator = "s3://bucket-a/cat.jpg";
 
     // Cold start, no recorded proof: the probe is throttled, so no URL.
@@ -1209,8 +1210,9 @@ async fn a_probe_that_cannot_complete_issues_no_url_on_a_cold_start_and_a_record
 
     // A proof recorded earlier (by validation) stands while STS cannot answer probes.
     let integration = app.store.get(&org(), &id).await.expect("get");
-    let proof = shared::trust::ExternalIdProof::new(&integration.role_arn, true, SystemTime::now());
-    let unverified = shared::integration::Status::unverified();
+    let proof =
+        shared::domain::external_id::ExternalIdProof::new(&integration.role_arn, true, SystemTime::now());
+    let unverified = shared::domain::integration::Status::unverified();
     assert!(app.store.record_report(&org(), &id, 1, &unverified, Some(&proof)).await.expect("record"));
     let before = calls.total.load(Ordering::SeqCst);
     let results = presign_through_the_handler(&app.store, sts(), PLATFORM_PRINCIPAL, &[locator]).await;

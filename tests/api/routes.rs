@@ -1,10 +1,10 @@
-//! `shared::routes::Route` is the one list of routes: `template.yaml` declares exactly those HTTP
+//! `shared::api::routes::Route` is the one list of routes: `template.yaml` declares exactly those HTTP
 //! events, each on the function `Route::function` names, and the sample events in `events/` use
 //! only those route keys and cover every route. Needs no emulator.
 
 use serde_json::Value as Json;
 use serde_yaml::Value as Yaml;
-use shared::routes::{Function, Route};
+use shared::api::routes::{Function, Route};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 

@@ -5,10 +5,10 @@
 
 use crate::helpers::*;
 use serde_json::{json, Value};
-use shared::auth::OrgId;
-use shared::integration::{Check, CheckResult, HealthState, IntegrationDraft, Status};
-use shared::store::{MemoryStore, SharedStore, StoreError, MAX_PAGE_SIZE};
-use shared::trust::ExternalIdProof;
+use shared::aws::store::{MemoryStore, SharedStore, StoreError, MAX_PAGE_SIZE};
+use shared::domain::external_id::ExternalIdProof;
+use shared::domain::integration::{Check, CheckResult, HealthState, IntegrationDraft, Status};
+use shared::domain::org::OrgId;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -19,10 +19,10 @@ async fn dynamo_store() -> SharedStore {
     fresh_table().await.shared()
 }
 
-async fn fresh_table() -> shared::store::DynamoStore {
+async fn fresh_table() -> shared::aws::store::DynamoStore {
     let aws = aws_config().await;
     let table = format!("contract-{}", ulid::Ulid::new().to_string().to_lowercase());
-    let store = shared::store::DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), table);
+    let store = shared::aws::store::DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), table);
     store.ensure_table().await.expect("create a fresh table in the emulator");
     store
 }

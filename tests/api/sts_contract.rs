@@ -5,8 +5,8 @@
 
 use crate::helpers::*;
 use crate::moto::{MotoProcess, CUSTOMER_ACCOUNT};
-use shared::auth::OrgId;
-use shared::credentials::{AssumeFailure, Assumer, MemoryAssumer, RoleTrust, StsAssumer};
+use shared::aws::credentials::{AssumeFailure, Assumer, MemoryAssumer, RoleTrust, StsAssumer};
+use shared::domain::org::OrgId;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 

@@ -33,12 +33,12 @@ use crate::moto::MotoProcess;
 use crate::platform::*;
 use futures::StreamExt;
 use serde_json::{json, Value};
-use shared::auth::OrgId;
-use shared::credentials::{CacheConfig, CredentialCache};
-use shared::integration::{CheckResult, HealthState, IntegrationDraft, Status};
-use shared::policy::AppOrigin;
-use shared::presign::{CustomEndpoint, S3Endpoint};
-use shared::validation::Validator;
+use shared::aws::credentials::{CacheConfig, CredentialCache};
+use shared::aws::validation::Validator;
+use shared::domain::integration::{CheckResult, HealthState, IntegrationDraft, Status};
+use shared::domain::org::OrgId;
+use shared::domain::policy::AppOrigin;
+use shared::domain::presign::{CustomEndpoint, S3Endpoint};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -658,8 +658,8 @@ async fn a_scheduled_run_over_1500_integrations_in_30_orgs_with_pages_of_7_valid
 fn a_report() -> Status {
     Status {
         state: HealthState::Healthy,
-        checked_at: Some(shared::clock::now_rfc3339()),
-        checks: vec![shared::integration::Check {
+        checked_at: Some(shared::domain::clock::now_rfc3339()),
+        checks: vec![shared::domain::integration::Check {
             code: "ASSUME_ROLE".into(),
             target: "role".into(),
             result: CheckResult::Pass,
@@ -875,7 +875,7 @@ async fn the_cors_check_passes_an_origin_the_bucket_allows_and_fails_one_it_refu
         .expect("put");
     let validator = Validator::new(
         aws.clone(),
-        CredentialCache::new(shared::credentials::sts_client(&aws), CacheConfig::default()).assumer(),
+        CredentialCache::new(shared::aws::credentials::sts_client(&aws), CacheConfig::default()).assumer(),
         S3Endpoint::Custom(CustomEndpoint::parse(&preflight_url, false).expect("endpoint")),
         PLATFORM_PRINCIPAL.to_owned(),
         vec![AppOrigin::parse(ALLOWED).expect("origin"), AppOrigin::parse(DENIED).expect("origin")],
@@ -904,8 +904,8 @@ async fn the_cors_check_passes_an_origin_the_bucket_allows_and_fails_one_it_refu
 
     // What the server saw: one preflight per origin, on the listed object's path-style URL.
     let object_url = validator.object_url(
-        &shared::bucket::BucketName::parse(&bucket).expect("bucket"),
-        shared::region::Region::parse("us-east-1").expect("region"),
+        &shared::domain::bucket::BucketName::parse(&bucket).expect("bucket"),
+        shared::domain::region::Region::parse("us-east-1").expect("region"),
         "photos/cat 1.jpg",
     );
     assert_eq!(object_url, format!("{preflight_url}/{bucket}/photos/cat%201.jpg"));
@@ -1079,9 +1079,10 @@ async fn figures_fifty_healthy_integrations_validated_by_the_scheduled_run_at_co
 
 // ---- the scheduled run's concurrency as the report history grows ----------------------------------
 
-/// An STS that holds every request for `delay`, then denies it (`AccessDenied`, not retried).
-async fn slow_denying_sts(delay: Duration) -> (String, Arc<InFlight>) {
-    sts_answering_error(403, "AccessDenied", delay).await
+/// An STS that holds each request until `count` are held at once (or `at_most` has passed), then
+/// denies them (`AccessDenied`, not retried).
+async fn gathering_denying_sts(count: usize, at_most: Duration) -> (String, Arc<InFlight>) {
+    sts_answering_error(403, "AccessDenied", Hold::UntilGathered { count, at_most }).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1104,7 +1105,11 @@ async fn the_scheduled_runs_concurrency_does_not_collapse_as_report_history_accu
         let integration = app.store.create(&org, draft).await.expect("create");
         created.push((org, integration.id));
     }
-    let delay = Duration::from_millis(50);
+    // Each STS call is held until the run has CONCURRENCY of them in flight. A run that keeps its
+    // configured concurrency is answered at once, in ORGS / CONCURRENCY rounds; one that lost it
+    // waits `at_most` per call and shows a lower peak. No timing decides the outcome.
+    const CONCURRENCY: usize = 16;
+    let at_most = Duration::from_millis(1500);
     let mut figures = Vec::new();
     for phase in ["fresh table", "after 30 reports per integration"] {
         if phase != "fresh table" {
@@ -1120,7 +1125,7 @@ async fn the_scheduled_runs_concurrency_does_not_collapse_as_report_history_accu
                     .await;
             assert!(seeded.iter().all(|r| *r));
         }
-        let (sts_url, in_flight) = slow_denying_sts(delay).await;
+        let (sts_url, in_flight) = gathering_denying_sts(CONCURRENCY, at_most).await;
         let sts = one_shot_sts(&sts_url, Duration::from_secs(2)).await;
         let validator = Validator::new(
             aws_config().await,
@@ -1130,7 +1135,7 @@ async fn the_scheduled_runs_concurrency_does_not_collapse_as_report_history_accu
             vec![AppOrigin::parse(APP_ORIGIN).expect("origin")],
         );
         let mut config = validate_config(app.store.table());
-        config.concurrency = 16;
+        config.concurrency = CONCURRENCY;
         assert_eq!(config.page_size, 100, "the deployed default");
         let state = validate::State { store: app.store.shared(), validator, config };
         let started = Instant::now();
@@ -1145,14 +1150,17 @@ async fn the_scheduled_runs_concurrency_does_not_collapse_as_report_history_accu
         let max = in_flight.max.load(Ordering::SeqCst);
         figures.push((phase, max, elapsed, summary.pages));
         eprintln!(
-            "scheduled run, {ORGS} orgs x 1 integration, concurrency 16, page size 100, STS {delay:?} per call, {phase}: \
-             at most {max} validations at once, {:.2} s, {} pages",
+            "scheduled run, {ORGS} orgs x 1 integration, concurrency {CONCURRENCY}, page size 100, STS holding calls \
+             until {CONCURRENCY} are in flight, {phase}: at most {max} validations at once, {:.2} s, {} pages",
             elapsed.as_secs_f64(),
             summary.pages
         );
     }
-    assert!(figures[0].1 >= 12, "fresh table: {figures:?}");
-    assert!(figures[1].1 >= 12, "the configured concurrency is lost as history accumulates: {figures:?}");
+    assert_eq!(figures[0].1, CONCURRENCY, "fresh table: {figures:?}");
+    assert_eq!(
+        figures[1].1, CONCURRENCY,
+        "the configured concurrency is lost as history accumulates: {figures:?}"
+    );
 }
 
 #[tokio::test]

@@ -4,11 +4,11 @@
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use shared::api;
-use shared::auth::Caller;
-use shared::error::ApiError;
-use shared::integration::IntegrationDraft;
-use shared::routes::Route;
-use shared::store::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use shared::api::auth::Caller;
+use shared::api::error::ApiError;
+use shared::api::routes::Route;
+use shared::aws::store::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use shared::domain::integration::IntegrationDraft;
 
 /// The largest create or replace body accepted.
 pub const MAX_BODY_BYTES: usize = api::MAX_ADMIN_BODY_BYTES;
@@ -28,7 +28,8 @@ async fn dispatch(state: &State, req: &Request) -> Result<Response<Body>, ApiErr
         Route::ListIntegrations => list(state, &caller, req).await,
         Route::GetIntegration => {
             let integration = state.store.get(&caller.org, id).await?;
-            let history = state.store.report_history(&caller.org, id, shared::store::HISTORY_LIMIT).await?;
+            let history =
+                state.store.report_history(&caller.org, id, shared::aws::store::HISTORY_LIMIT).await?;
             let mut body = integration.to_json();
             body["history"] = serde_json::to_value(history).map_err(ApiError::internal)?;
             Ok(api::json_response(200, &body))

@@ -1,11 +1,11 @@
 use lambda_http::{run, service_fn};
-use shared::config::{ApiConfig, ProcessEnv};
-use shared::store::DynamoStore;
+use shared::api::config::{ApiConfig, ProcessEnv};
+use shared::aws::store::DynamoStore;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::telemetry::init();
-    let config = shared::config::or_exit(ApiConfig::from_env(&ProcessEnv));
+    shared::api::telemetry::init();
+    let config = shared::api::config::or_exit(ApiConfig::from_env(&ProcessEnv));
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store =
         std::sync::Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name.clone()));

@@ -4,8 +4,8 @@
 //! same handler on DynamoDB; the store contract keeps the two stores alike.
 
 use serde_json::{json, Value};
-use shared::store::MemoryStore;
-use shared::testkit::{status_and_json, ApiEvent};
+use shared::api::testkit::{status_and_json, ApiEvent};
+use shared::aws::store::MemoryStore;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -21,7 +21,7 @@ fn state() -> (integrations::State, Arc<MemoryStore>) {
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     let store = Arc::new(MemoryStore::new());
-    let config = shared::config::ApiConfig::from_env(&env).unwrap();
+    let config = shared::api::config::ApiConfig::from_env(&env).unwrap();
     (integrations::State::new(store.clone(), config), store)
 }
 
@@ -62,7 +62,7 @@ async fn a_member_may_not_touch_integrations() {
     let (status, body) =
         call(&state, ApiEvent::post("/integrations", &body("P", "acme-photos")).member_of("acme")).await;
     assert_eq!((status, body["error"]["code"].as_str()), (403, Some("FORBIDDEN")), "{body}");
-    assert_eq!(store.item_count(&shared::auth::OrgId::parse("acme").unwrap()), 0, "nothing stored");
+    assert_eq!(store.item_count(&shared::domain::org::OrgId::parse("acme").unwrap()), 0, "nothing stored");
 }
 
 #[tokio::test]
@@ -152,7 +152,7 @@ async fn a_role_in_the_platforms_own_account_is_refused_before_anything_is_store
         (400, Some("ROLE_IN_PLATFORM_ACCOUNT")),
         "{refused}"
     );
-    assert_eq!(store.item_count(&shared::auth::OrgId::parse("acme").unwrap()), 0);
+    assert_eq!(store.item_count(&shared::domain::org::OrgId::parse("acme").unwrap()), 0);
 }
 
 #[tokio::test]

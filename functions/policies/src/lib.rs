@@ -4,11 +4,11 @@
 
 use lambda_http::{Body, Request, Response};
 use shared::api;
-use shared::auth::Caller;
-use shared::error::ApiError;
-use shared::integration::AccessDraft;
-use shared::policy::{access_policy_response, cors_response, trust_policy_response};
-use shared::routes::Route;
+use shared::api::auth::Caller;
+use shared::api::error::ApiError;
+use shared::api::routes::Route;
+use shared::domain::integration::AccessDraft;
+use shared::domain::policy::{access_policy_response, cors_response, trust_policy_response};
 
 pub const MAX_BODY_BYTES: usize = api::MAX_ADMIN_BODY_BYTES;
 

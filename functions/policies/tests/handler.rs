@@ -4,8 +4,8 @@
 //! integration's policies. No emulator; `tests/api` runs the same handler on DynamoDB.
 
 use serde_json::{json, Value};
-use shared::store::MemoryStore;
-use shared::testkit::{status_and_json, ApiEvent};
+use shared::api::testkit::{status_and_json, ApiEvent};
+use shared::aws::store::MemoryStore;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -20,7 +20,10 @@ fn state() -> policies::State {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
-    policies::State::new(Arc::new(MemoryStore::new()), shared::config::ApiConfig::from_env(&env).unwrap())
+    policies::State::new(
+        Arc::new(MemoryStore::new()),
+        shared::api::config::ApiConfig::from_env(&env).unwrap(),
+    )
 }
 
 async fn call(state: &policies::State, event: ApiEvent) -> (u16, Value) {

@@ -2,25 +2,26 @@
 //! member of the org. One result per locator, in input order; one bad locator never fails the
 //! batch. A batch costs at most one DynamoDB read (the org's integrations are cached briefly) and
 //! one `AssumeRole` per integration whose credentials are cold (two when no recorded proof shows
-//! that the role demands the org's external ID: the probe of [`shared::trust`]). No URL is issued
+//! that the role demands the org's external ID: the probe of [`shared::aws::trust`]). No URL is issued
 //! through a role without that proof, nor through a role in the platform's own account.
 
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use shared::api;
-use shared::auth::{ClaimNames, OrgId};
-use shared::config::{ConfigError, Env};
-use shared::credentials::{CacheConfig, CredentialCache, Lease};
-use shared::error::ApiError;
-use shared::integration::Integration;
-use shared::lifetime::UrlLifetime;
-use shared::locator::{Locator, S3Locator};
-use shared::policy::ExternalId;
-use shared::presign::{PresignRequest, Presigner, S3Endpoint};
-use shared::routes::Route;
-use shared::scope::{resolve, NoMatch};
-use shared::store::SharedStore;
-use shared::trust::{Gate, PlatformIdentity};
+use shared::api::auth::ClaimNames;
+use shared::api::config::{ConfigError, Env};
+use shared::api::error::ApiError;
+use shared::api::routes::Route;
+use shared::aws::credentials::{CacheConfig, CredentialCache, Lease};
+use shared::aws::store::SharedStore;
+use shared::aws::trust::{Gate, PlatformIdentity};
+use shared::domain::external_id::ExternalId;
+use shared::domain::integration::Integration;
+use shared::domain::lifetime::UrlLifetime;
+use shared::domain::locator::{Locator, S3Locator};
+use shared::domain::org::OrgId;
+use shared::domain::presign::{PresignRequest, Presigner, S3Endpoint};
+use shared::domain::scope::{resolve, NoMatch};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -44,11 +45,12 @@ pub struct PresignConfig {
 
 impl PresignConfig {
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
-        use shared::config::{number, required};
+        use shared::api::config::{number, required};
         let s3_endpoint = S3Endpoint::from_override(env.var("S3_ENDPOINT_URL").as_deref())
             .map_err(|message| ConfigError { variable: "S3_ENDPOINT_URL", message })?;
         let mut credentials = CacheConfig::default();
-        let lifetime = UrlLifetime::from_env(env, credentials.session_duration, credentials.safety_margin)?;
+        let lifetime =
+            shared::api::config::url_lifetime(env, credentials.session_duration, credentials.safety_margin)?;
         let cache_secs = number(
             env,
             "INTEGRATION_CACHE_SECONDS",
@@ -64,7 +66,8 @@ impl PresignConfig {
             "a number of seconds from 0 to 600",
         )?;
         credentials.denied_ttl = Duration::from_secs(negative_secs);
-        let platform = shared::config::platform_identity(&shared::config::platform_principal(env)?)?;
+        let platform =
+            shared::api::config::platform_identity(&shared::api::config::platform_principal(env)?)?;
         Ok(Self {
             platform,
             table_name: required(env, "TABLE_NAME", "the DynamoDB table of integrations")?,
@@ -72,7 +75,7 @@ impl PresignConfig {
             lifetime,
             integration_cache_ttl: Duration::from_secs(cache_secs),
             credentials,
-            claims: shared::config::claim_names(env),
+            claims: shared::api::config::claim_names(env),
         })
     }
 }
@@ -199,7 +202,7 @@ struct Results<'a> {
 #[derive(Debug, serde::Serialize)]
 #[serde(untagged)]
 enum Outcome<'a> {
-    Signed { locator: &'a str, url: String, expires_at: String, integration_id: &'a str },
+    Signed { locator: &'a str, url: api::JsonString, expires_at: String, integration_id: &'a str },
     PassThrough { locator: &'a str, url: &'a str },
     Failed { locator: &'a Value, error: ItemError },
 }
@@ -399,7 +402,7 @@ async fn sign_all<'a>(
     results.into_iter().flatten().collect()
 }
 
-/// The credentials one integration signs with, after the trust gate ([`shared::trust::gate`]).
+/// The credentials one integration signs with, after the trust gate ([`shared::aws::trust::gate`]).
 async fn lease_for(
     state: &State,
     org: &OrgId,
@@ -409,7 +412,7 @@ async fn lease_for(
     now: SystemTime,
 ) -> Result<Lease, (&'static str, String)> {
     let role = integration.role_arn.as_str();
-    match shared::trust::gate(integration, &state.platform, external_id, now) {
+    match shared::aws::trust::gate(integration, &state.platform, external_id, now) {
         Gate::Refuse { code, message } => Err((code, message)),
         Gate::Lease { external_id, probe } => state
             .credentials
@@ -432,15 +435,17 @@ fn sign_group<'a>(
     results: &mut [Option<Outcome<'a>>],
 ) {
     let effective = UrlLifetime::effective(expires_in, now, lease.sign_until);
-    let expires_at = shared::clock::rfc3339(now + Duration::from_secs(u64::from(effective)));
+    let expires_at = shared::domain::clock::rfc3339(now + Duration::from_secs(u64::from(effective)));
     let signer = state.presigner.batch(&lease.credentials.signing, integration.region, now);
     for (i, locator) in members {
-        let url = signer.presign(&PresignRequest {
+        let request = PresignRequest {
             bucket: &locator.bucket,
             key: &locator.key,
             version_id: locator.version_id.as_ref(),
             expires_in_secs: effective,
-        });
+        };
+        let url =
+            api::JsonString::build(signer.url_capacity(&request), |out| signer.presign_into(&request, out));
         results[i] = Some(Outcome::Signed {
             locator: locators[i].as_str().unwrap_or_default(),
             url,

@@ -3,14 +3,14 @@
 
 use lambda_http::request::LambdaRequest;
 use lambda_runtime::{run, service_fn, LambdaEvent};
-use shared::config::ProcessEnv;
-use shared::credentials::{sts_client, CredentialCache};
-use shared::store::DynamoStore;
+use shared::api::config::ProcessEnv;
+use shared::aws::credentials::{sts_client, CredentialCache};
+use shared::aws::store::DynamoStore;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::telemetry::init();
-    let config = shared::config::or_exit(presign::PresignConfig::from_env(&ProcessEnv));
+    shared::api::telemetry::init();
+    let config = shared::api::config::or_exit(presign::PresignConfig::from_env(&ProcessEnv));
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store =
         std::sync::Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name.clone()));

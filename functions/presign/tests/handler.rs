@@ -5,11 +5,11 @@
 //! same handler against the emulators and proves the URLs against a real S3 server.
 
 use serde_json::{json, Value};
-use shared::auth::OrgId;
-use shared::credentials::{CacheConfig, CredentialCache, MemoryAssumer, RoleTrust};
-use shared::integration::IntegrationDraft;
-use shared::store::{IntegrationStore, MemoryStore};
-use shared::testkit::{status_and_json, ApiEvent};
+use shared::api::testkit::{status_and_json, ApiEvent};
+use shared::aws::credentials::{CacheConfig, CredentialCache, MemoryAssumer, RoleTrust};
+use shared::aws::store::{IntegrationStore, MemoryStore};
+use shared::domain::integration::IntegrationDraft;
+use shared::domain::org::OrgId;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

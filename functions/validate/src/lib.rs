@@ -9,13 +9,14 @@ use futures::StreamExt;
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use shared::api;
-use shared::auth::{ClaimNames, OrgId};
-use shared::config::{ConfigError, Env};
-use shared::error::ApiError;
-use shared::integration::{HealthState, Integration};
-use shared::policy::ExternalId;
-use shared::store::{DynamoStore, ScanCursor, SharedStore};
-use shared::validation::Validator;
+use shared::api::auth::ClaimNames;
+use shared::api::config::{ConfigError, Env};
+use shared::api::error::ApiError;
+use shared::aws::store::{DynamoStore, ScanCursor, SharedStore};
+use shared::aws::validation::Validator;
+use shared::domain::external_id::ExternalId;
+use shared::domain::integration::{HealthState, Integration};
+use shared::domain::org::OrgId;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -32,7 +33,7 @@ pub struct ValidateConfig {
 
 impl ValidateConfig {
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
-        use shared::config::{number, required};
+        use shared::api::config::{number, required};
         Ok(Self {
             table_name: required(env, "TABLE_NAME", "the DynamoDB table of integrations")?,
             concurrency: number(
@@ -49,7 +50,7 @@ impl ValidateConfig {
                 |v| (1..=1000).contains(v),
                 "a number from 1 to 1000",
             )?,
-            claims: shared::config::claim_names(env),
+            claims: shared::api::config::claim_names(env),
         })
     }
 }
@@ -134,7 +135,7 @@ pub async fn handle_http(state: &State, req: Request) -> Response<Body> {
 async fn validate_now(state: &State, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = api::caller(req, &state.config.claims)?;
     let (route, params) = api::route(req)?;
-    if route != shared::routes::Route::ValidateIntegration {
+    if route != shared::api::routes::Route::ValidateIntegration {
         return Err(api::not_found_route(req));
     }
     caller.require_admin()?;
@@ -202,7 +203,7 @@ fn scan_stream(
     page_size: i32,
     pages: Arc<AtomicUsize>,
     failed: Arc<AtomicUsize>,
-) -> impl futures::Stream<Item = shared::store::Scanned> + Send {
+) -> impl futures::Stream<Item = shared::aws::store::Scanned> + Send {
     enum Cursor {
         Start,
         At(ScanCursor),
@@ -225,7 +226,7 @@ fn scan_stream(
                 }
             };
             match page {
-                Ok(shared::store::ScanPage { found, next }) => {
+                Ok(shared::aws::store::ScanPage { found, next }) => {
                     pages.fetch_add(1, Ordering::Relaxed);
                     Some((futures::stream::iter(found), next.map_or(Cursor::Done, Cursor::At)))
                 }
@@ -269,7 +270,7 @@ async fn validate_one(
 pub async fn assumer_as_platform(
     aws: &aws_config::SdkConfig,
     platform_role: &str,
-) -> Arc<dyn shared::credentials::Assumer> {
+) -> Arc<dyn shared::aws::credentials::Assumer> {
     let platform = aws_config::sts::AssumeRoleProvider::builder(platform_role)
         .session_name("validate")
         .configure(aws)
@@ -279,8 +280,8 @@ pub async fn assumer_as_platform(
         .to_builder()
         .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(platform))
         .build();
-    shared::credentials::CredentialCache::new(
-        shared::credentials::sts_client(&as_platform),
+    shared::aws::credentials::CredentialCache::new(
+        shared::aws::credentials::sts_client(&as_platform),
         Default::default(),
     )
     .assumer()
@@ -290,11 +291,11 @@ pub async fn assumer_as_platform(
 /// and a validator that assumes customer roles as the platform role, the one principal every
 /// customer's trust policy names (`template.yaml` and `docs/trust-boundary.md` say why).
 pub async fn state_from_process_env() -> Result<State, ConfigError> {
-    use shared::config::{ApiConfig, ProcessEnv};
+    use shared::api::config::{ApiConfig, ProcessEnv};
     let config = ValidateConfig::from_env(&ProcessEnv)?;
     let api = ApiConfig::from_env(&ProcessEnv)?;
     let endpoint =
-        shared::presign::S3Endpoint::from_override(std::env::var("S3_ENDPOINT_URL").ok().as_deref())
+        shared::domain::presign::S3Endpoint::from_override(std::env::var("S3_ENDPOINT_URL").ok().as_deref())
             .map_err(|message| ConfigError { variable: "S3_ENDPOINT_URL", message })?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store: SharedStore =

@@ -3,8 +3,8 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::telemetry::init();
-    let state = shared::config::or_exit(validate::state_from_process_env().await);
+    shared::api::telemetry::init();
+    let state = shared::api::config::or_exit(validate::state_from_process_env().await);
     lambda_http::run(lambda_http::service_fn(|req| async {
         Ok::<_, std::convert::Infallible>(validate::handle_http(&state, req).await)
     }))

@@ -5,12 +5,12 @@
 //! emulator. The checks that need S3 run in `tests/api/validation.rs` against the emulators.
 
 use serde_json::{json, Value};
-use shared::auth::OrgId;
-use shared::credentials::{MemoryAssumer, RoleTrust};
-use shared::integration::{HealthState, IntegrationDraft};
-use shared::presign::S3Endpoint;
-use shared::store::{IntegrationStore, MemoryStore};
-use shared::testkit::{status_and_json, ApiEvent};
+use shared::api::testkit::{status_and_json, ApiEvent};
+use shared::aws::credentials::{MemoryAssumer, RoleTrust};
+use shared::aws::store::{IntegrationStore, MemoryStore};
+use shared::domain::integration::{HealthState, IntegrationDraft};
+use shared::domain::org::OrgId;
+use shared::domain::presign::S3Endpoint;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,9 +34,9 @@ fn fixture(page_size: i32) -> Fixture {
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .build();
-    let origins = vec![shared::policy::AppOrigin::parse("https://app.example.com").unwrap()];
+    let origins = vec![shared::domain::policy::AppOrigin::parse("https://app.example.com").unwrap()];
     let validator =
-        shared::validation::Validator::new(sdk, sts.clone(), S3Endpoint::Aws, PRINCIPAL.into(), origins);
+        shared::aws::validation::Validator::new(sdk, sts.clone(), S3Endpoint::Aws, PRINCIPAL.into(), origins);
     Fixture { state: validate::State { store: store.clone(), validator, config }, store, sts }
 }
 
@@ -148,7 +148,7 @@ async fn an_sts_outage_during_the_schedule_keeps_every_previous_state() {
         assert_eq!(status.state, HealthState::Failing, "an outage never changes the state");
         assert_eq!(
             status.checks[0].result,
-            shared::integration::CheckResult::Warn,
+            shared::domain::integration::CheckResult::Warn,
             "but says it could not check"
         );
     }

@@ -6,8 +6,8 @@ use lambda_runtime::{run, service_fn, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::telemetry::init();
-    let state = shared::config::or_exit(validate::state_from_process_env().await);
+    shared::api::telemetry::init();
+    let state = shared::api::config::or_exit(validate::state_from_process_env().await);
     run(service_fn(|event: LambdaEvent<EventBridgeEvent>| async {
         Ok::<_, std::convert::Infallible>(validate::handle_schedule(&state, event.payload).await)
     }))

@@ -4,7 +4,7 @@
 //!
 //! Per integration: assume the role with the org's external ID (must succeed) and, once that
 //! worked, with a random external ID (must fail, else the role would serve any org: the
-//! confused deputy; the probe and its words are [`crate::trust`]'s, shared with presign). Per
+//! confused deputy; the probe and its words are [`crate::aws::trust`]'s, shared with presign). Per
 //! permitted bucket: its real region, list access, read access to one object (and one object
 //! version when versioning is on), and a CORS preflight for each app origin.
 //!
@@ -12,20 +12,22 @@
 //! the report keeps the integration's previous state, so an outage never turns a healthy
 //! integration `failing`, and the recorded proof stays as it was.
 
-use crate::auth::OrgId;
-use crate::bucket::BucketName;
-use crate::clock::rfc3339;
-use crate::credentials::{AssumeFailure, Assumer, TempCredentials};
-use crate::integration::{Check, CheckResult, HealthState, Integration, Status};
-use crate::policy::{cors_configuration, to_pretty_json, AppOrigin, ExternalId};
-use crate::presign::{encode_into, S3Endpoint};
-use crate::region::Region;
-use crate::trust::{ExternalIdProof, ProbeOutcome};
+use crate::aws::credentials::{AssumeFailure, Assumer, TempCredentials};
+use crate::aws::trust::ProbeOutcome;
+use crate::domain::bucket::BucketName;
+use crate::domain::clock::rfc3339;
+use crate::domain::external_id::ExternalId;
+use crate::domain::external_id::ExternalIdProof;
+use crate::domain::integration::{Check, CheckResult, HealthState, Integration, Status};
+use crate::domain::org::OrgId;
+use crate::domain::policy::{cors_configuration, to_pretty_json, AppOrigin};
+use crate::domain::presign::{encode_into, S3Endpoint};
+use crate::domain::region::Region;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-pub use crate::integration::check_codes as codes;
+pub use crate::domain::integration::check_codes as codes;
 
 /// `EXTERNAL_ID_REQUIRED` while the role refuses (or STS does not answer) the org's own external ID.
 fn not_known_until_assumed() -> Check {
@@ -188,7 +190,7 @@ impl Validator {
         }
     }
 
-    /// `EXTERNAL_ID_REQUIRED` by [`crate::trust::probe`], the proof to record when the probe
+    /// `EXTERNAL_ID_REQUIRED` by [`crate::aws::trust::probe`], the proof to record when the probe
     /// concluded, and whether STS left it unknown.
     async fn check_external_id(
         &self,
@@ -198,7 +200,7 @@ impl Validator {
     ) -> (Check, Option<ExternalIdProof>, bool) {
         let role = integration.role_arn.as_str();
         let proof = |enforced| Some(ExternalIdProof::new(&integration.role_arn, enforced, SystemTime::now()));
-        match crate::trust::probe(self.assumer.as_ref(), org, role).await {
+        match crate::aws::trust::probe(self.assumer.as_ref(), org, role).await {
             ProbeOutcome::Enforced => (
                 check(
                     codes::EXTERNAL_ID_REQUIRED,
@@ -214,7 +216,7 @@ impl Validator {
                     codes::EXTERNAL_ID_REQUIRED,
                     "role",
                     CheckResult::Fail,
-                    crate::trust::not_enforced_message(role, external_id),
+                    crate::domain::external_id::not_enforced_message(role, external_id),
                 ),
                 proof(false),
                 false,

@@ -10,10 +10,10 @@ use super::{
     valid_id, IntegrationStore, Page, ScanCursor, ScanPage, Scanned, StoreError, StoreFuture,
     CHANGED_WHILE_DELETING, MAX_PAGE_SIZE,
 };
-use crate::auth::OrgId;
-use crate::integration::{Integration, IntegrationDraft, Status};
-use crate::policy::ExternalId;
-use crate::trust::ExternalIdProof;
+use crate::domain::external_id::ExternalId;
+use crate::domain::external_id::ExternalIdProof;
+use crate::domain::integration::{Integration, IntegrationDraft, Status};
+use crate::domain::org::OrgId;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
@@ -203,7 +203,7 @@ impl MemoryStore {
         if let Some(proof) = proof {
             integration.external_id_proof = Some(proof.clone());
         }
-        let checked_at = report.checked_at.clone().unwrap_or_else(crate::clock::now_rfc3339);
+        let checked_at = report.checked_at.clone().unwrap_or_else(crate::domain::clock::now_rfc3339);
         let sk = format!("REPORT#{id}#{checked_at}#{}", ulid::Ulid::new());
         items.insert((pk(org), sk), Entry::Report(report.clone()));
         true

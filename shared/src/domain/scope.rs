@@ -5,9 +5,9 @@
 //! covers a locator wins: a longer prefix beats a shorter one, any prefix beats its bucket, and a
 //! bucket beats the default.
 
-use crate::bucket::BucketName;
-use crate::input::{quoted, InputError, InputErrorKind};
-use crate::locator::S3Locator;
+use crate::domain::bucket::BucketName;
+use crate::domain::input::{quoted, InputError, InputErrorKind};
+use crate::domain::locator::S3Locator;
 use std::fmt;
 
 pub const MAX_PREFIX_BYTES: usize = 1024;

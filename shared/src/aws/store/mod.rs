@@ -14,7 +14,7 @@
 //! | external ID | `EXTERNAL_ID` | created once, even under concurrent first requests |
 //! | report | `REPORT#<id>#<checked at>#<ulid>` | kept [`REPORT_RETENTION_SECS`] by TTL |
 //!
-//! Nothing here names an HTTP status: `shared::error` maps [`StoreError`] for the client.
+//! Nothing here names an HTTP status: `shared::api::error` maps [`StoreError`] for the client.
 
 mod dynamo;
 mod memory;
@@ -22,11 +22,11 @@ mod memory;
 pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
 
-use crate::auth::OrgId;
-use crate::clock::now_rfc3339;
-use crate::integration::{Integration, IntegrationDraft, Status};
-use crate::policy::ExternalId;
-use crate::trust::ExternalIdProof;
+use crate::domain::clock::now_rfc3339;
+use crate::domain::external_id::ExternalId;
+use crate::domain::external_id::ExternalIdProof;
+use crate::domain::integration::{Integration, IntegrationDraft, Status};
+use crate::domain::org::OrgId;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -54,7 +54,7 @@ impl fmt::Display for StoreCause {
 
 impl std::error::Error for StoreCause {}
 
-/// What can go wrong in the store, in the store's words. `shared::error` is the one place that
+/// What can go wrong in the store, in the store's words. `shared::api::error` is the one place that
 /// turns it into a status, a code and a message for the client.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -78,7 +78,7 @@ pub enum StoreError {
 impl StoreError {
     /// The error and its causes, for a log line.
     pub fn cause_chain(&self) -> String {
-        crate::error::cause_chain(self)
+        crate::cause_chain(self)
     }
 
     pub(crate) fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
@@ -262,14 +262,9 @@ pub(crate) fn next_version(current: &Integration, draft: IntegrationDraft) -> In
     }
 }
 
-/// 160 random bits as 40 lowercase hex characters: unguessable, and within AWS's 2-1224
-/// characters of `[\w+=,.@:/-]`.
+/// A new org's external ID ([`ExternalId::generate`]), as the store reports a failure.
 pub fn generate_external_id() -> Result<ExternalId, StoreError> {
-    let mut bytes = [0u8; 20];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| StoreError::internal(StoreCause(format!("no randomness: {e}"))))?;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    ExternalId::parse(&hex).map_err(StoreError::internal)
+    ExternalId::generate().map_err(|e| StoreError::internal(StoreCause(format!("no randomness: {e}"))))
 }
 
 /// The sort key of an integration item.

@@ -5,8 +5,8 @@
 //! outage. The STS contract suite (`tests/api/sts_contract.rs`) holds it to the emulator's answers.
 
 use super::{AssumeFailure, AssumeFuture, Assumer, TempCredentials};
-use crate::auth::OrgId;
-use crate::presign::SigningCredentials;
+use crate::domain::org::OrgId;
+use crate::domain::presign::SigningCredentials;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};

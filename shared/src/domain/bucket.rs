@@ -1,6 +1,6 @@
 //! S3 bucket names, checked against every rule S3 documents for general purpose buckets.
 
-use crate::input::{quoted, InputError, InputErrorKind};
+use crate::domain::input::{quoted, InputError, InputErrorKind};
 use std::fmt;
 
 /// A valid general purpose bucket name. It is safe in a hostname and in an ARN.

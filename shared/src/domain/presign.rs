@@ -6,9 +6,9 @@
 //! query. The signing key is derived once per batch ([`BatchSigner`]); each URL then costs one
 //! SHA-256 over the canonical request (fed in pieces, never built as a string) and one HMAC.
 
-use crate::bucket::BucketName;
-use crate::locator::{ObjectKey, VersionId};
-use crate::region::Region;
+use crate::domain::bucket::BucketName;
+use crate::domain::locator::{ObjectKey, VersionId};
+use crate::domain::region::Region;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -16,8 +16,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// The longest validity SigV4 allows for a presigned URL (seven days; [`crate::lifetime`]).
-pub use crate::lifetime::SIGV4_MAX_SECS as MAX_EXPIRES_SECS;
+/// The longest validity SigV4 allows for a presigned URL (seven days; [`crate::domain::lifetime`]).
+pub use crate::domain::lifetime::SIGV4_MAX_SECS as MAX_EXPIRES_SECS;
 
 /// Credentials that sign URLs. Temporary STS credentials carry a session token.
 #[derive(Clone, PartialEq, Eq)]
@@ -198,11 +198,18 @@ impl Presigner {
 
 impl BatchSigner<'_> {
     pub fn presign(&self, request: &PresignRequest<'_>) -> String {
-        let mut url = String::with_capacity(
-            self.query_head.len() + self.query_tail.len() + request.key.as_str().len() * 3 + 200,
-        );
+        let mut url = String::with_capacity(self.url_capacity(request));
         self.presign_into(request, &mut url);
         url
+    }
+
+    /// Room for the URL of `request` without a reallocation (keys encode to at most 3 bytes a byte).
+    pub fn url_capacity(&self, request: &PresignRequest<'_>) -> usize {
+        self.query_head.len()
+            + self.query_tail.len()
+            + request.key.as_str().len() * 3
+            + request.version_id.map_or(0, |v| v.as_str().len() * 3)
+            + 200
     }
 
     /// Appends the presigned URL to `url`.

@@ -8,15 +8,15 @@ use super::{
     valid_id, IntegrationStore, Page, ScanCursor, ScanPage, Scanned, StoreCause, StoreError, StoreFuture,
     CHANGED_WHILE_DELETING, IN_PROGRESS, MAX_PAGE_SIZE, REPORT_RETENTION_SECS, SCHEMA_VERSION,
 };
-use crate::arn::RoleArn;
-use crate::auth::OrgId;
-use crate::bucket::BucketName;
-use crate::clock::now_rfc3339;
-use crate::integration::{Integration, IntegrationDraft, Status};
-use crate::policy::ExternalId;
-use crate::region::Region;
-use crate::scope::{KeyPrefix, Scope};
-use crate::trust::ExternalIdProof;
+use crate::domain::arn::RoleArn;
+use crate::domain::bucket::BucketName;
+use crate::domain::clock::now_rfc3339;
+use crate::domain::external_id::ExternalId;
+use crate::domain::external_id::ExternalIdProof;
+use crate::domain::integration::{Integration, IntegrationDraft, Status};
+use crate::domain::org::OrgId;
+use crate::domain::region::Region;
+use crate::domain::scope::{KeyPrefix, Scope};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, Delete, KeySchemaElement, KeyType, Put,
@@ -534,7 +534,7 @@ impl IntegrationStore for DynamoStore {
                 None => update.update_expression("SET #status = :status"),
             };
             let update = update.build().map_err(StoreError::internal)?;
-            let now = crate::clock::unix_secs(std::time::SystemTime::now());
+            let now = crate::domain::clock::unix_secs(std::time::SystemTime::now());
             let checked_at = report.checked_at.clone().unwrap_or_else(now_rfc3339);
             let history = HashMap::from([
                 ("pk".to_owned(), pk(org)),

@@ -4,8 +4,8 @@
 //! The key is raw UTF-8 exactly as stored in S3 (not percent-encoded): it may contain spaces,
 //! `+`, `%`, `#`, `?`, `//` and any unicode. Only a trailing `?versionId=<id>` is a version.
 
-use crate::bucket::BucketName;
-use crate::input::{quoted, InputError, InputErrorKind};
+use crate::domain::bucket::BucketName;
+use crate::domain::input::{quoted, InputError, InputErrorKind};
 use std::fmt;
 
 /// The longest locator accepted: bucket (63) + key (1,024) + version (1,024) and syntax fit well

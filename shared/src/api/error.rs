@@ -2,7 +2,7 @@
 //! stable `SNAKE_UPPER` code and the JSON body `{"error": {"code", "message", "field"?}}`.
 //! Messages tell the caller what to do; causes (AWS errors, I/O) are logged, never shown.
 
-use crate::input::InputError;
+use crate::domain::input::{InputError, Rejection};
 use serde_json::{json, Value};
 use std::error::Error as StdError;
 
@@ -46,6 +46,13 @@ pub enum ApiError {
     /// A bug or an unexpected answer. The client sees a generic message.
     #[error("internal error")]
     Internal(#[source] Cause),
+}
+
+impl From<Rejection> for ApiError {
+    fn from(rejection: Rejection) -> Self {
+        let Rejection { code, field, message } = rejection;
+        ApiError::BadRequest { code, field, message }
+    }
 }
 
 impl ApiError {
@@ -130,13 +137,13 @@ impl ApiError {
 }
 
 /// The store's failures as the client sees them: the one place they get a status and words.
-impl From<crate::store::StoreError> for ApiError {
-    fn from(e: crate::store::StoreError) -> Self {
-        use crate::store::StoreError;
+impl From<crate::aws::store::StoreError> for ApiError {
+    fn from(e: crate::aws::store::StoreError) -> Self {
+        use crate::aws::store::StoreError;
         match e {
             StoreError::NotFound { id } => ApiError::NotFound(format!(
                 "No integration {:?} exists in your organization. List integrations to find its id.",
-                crate::input::quoted(&id).trim_matches('"')
+                crate::domain::input::quoted(&id).trim_matches('"')
             )),
             StoreError::ScopeConflict { scope_key, holder_id, holder_name } => {
                 let what = if scope_key == "s3://" {
@@ -172,14 +179,4 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
-/// An error and its sources, `: `-separated, for a log line (never for the client).
-pub fn cause_chain(error: &(dyn StdError + 'static)) -> String {
-    let mut out = error.to_string();
-    let mut next = error.source();
-    while let Some(cause) = next {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        next = cause.source();
-    }
-    out
-}
+pub use crate::cause_chain;

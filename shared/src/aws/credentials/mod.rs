@@ -10,7 +10,7 @@
 //!   credentials still valid keep serving, with URL lifetimes cut to what they can honour.
 //! - Bounded in entries; STS calls have timeouts and retries with jittered backoff (SDK standard
 //!   retry mode); the role session name carries the org id for the customer's CloudTrail.
-//! - The trust boundary ([`crate::trust`]): a lease asked `with_probe` is granted only after the
+//! - The trust boundary ([`crate::aws::trust`]): a lease asked `with_probe` is granted only after the
 //!   probe (a random external ID) was denied within the same credential lifetime; the probe runs in
 //!   the same single flight as the `AssumeRole` it guards, so it costs at most one extra STS call per
 //!   credential lifetime per role (`CacheStats::probes`).
@@ -25,9 +25,9 @@ mod memory;
 
 pub use memory::{MemoryAssumer, RoleTrust};
 
-use crate::auth::OrgId;
-use crate::policy::ExternalId;
-use crate::presign::SigningCredentials;
+use crate::domain::external_id::ExternalId;
+use crate::domain::org::OrgId;
+use crate::domain::presign::SigningCredentials;
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use std::fmt;
 use std::future::Future;
@@ -62,7 +62,7 @@ pub enum AssumeFailure {
     /// timeout), or refused the platform's own credentials or region (`ExpiredToken`,
     /// `InvalidClientTokenId`, `RegionDisabledException`). Retried with backoff first.
     Unavailable(String),
-    /// The role also admits a random external ID ([`crate::trust::probe`]): it would serve any org.
+    /// The role also admits a random external ID ([`crate::aws::trust::probe`]): it would serve any org.
     NotEnforced,
 }
 
@@ -71,7 +71,7 @@ impl AssumeFailure {
         match self {
             AssumeFailure::Denied(_) => "ASSUME_ROLE_DENIED",
             AssumeFailure::Unavailable(_) => "ASSUME_ROLE_FAILED",
-            AssumeFailure::NotEnforced => crate::trust::EXTERNAL_ID_NOT_ENFORCED,
+            AssumeFailure::NotEnforced => crate::aws::trust::EXTERNAL_ID_NOT_ENFORCED,
         }
     }
 
@@ -87,7 +87,7 @@ impl AssumeFailure {
                 "The platform could not reach AWS STS to assume role {role_arn}; this is on the platform's side, \
                  not in your trust policy, and usually temporary. Try again shortly."
             ),
-            AssumeFailure::NotEnforced => crate::trust::not_enforced_message(role_arn, external_id),
+            AssumeFailure::NotEnforced => crate::domain::external_id::not_enforced_message(role_arn, external_id),
         }
     }
 
@@ -199,8 +199,8 @@ pub struct CacheConfig {
 impl Default for CacheConfig {
     fn default() -> Self {
         Self {
-            session_duration: crate::lifetime::SESSION,
-            safety_margin: crate::lifetime::CREDENTIAL_MARGIN,
+            session_duration: crate::domain::lifetime::SESSION,
+            safety_margin: crate::domain::lifetime::CREDENTIAL_MARGIN,
             denied_ttl: Duration::from_secs(30),
             unavailable_ttl: Duration::from_secs(5),
             max_entries: 10_000,
@@ -288,7 +288,7 @@ impl CredentialCache {
 
     /// Credentials for the role that outlive `url_lifetime` (plus the safety margin) when STS
     /// allows; during an STS outage, still-valid credentials with a shorter `sign_until`.
-    /// `with_probe`: only credentials whose fetch included a denied probe ([`crate::trust::probe`]).
+    /// `with_probe`: only credentials whose fetch included a denied probe ([`crate::aws::trust::probe`]).
     pub async fn lease(
         &self,
         org: &OrgId,
@@ -392,16 +392,16 @@ impl CredentialCache {
         previous: Option<&Slot>,
     ) -> Result<(TempCredentials, bool), AssumeFailure> {
         self.stats.probes.fetch_add(1, Ordering::Relaxed);
-        match crate::trust::probe(self.assumer.as_ref(), &key.org, &key.role_arn).await {
-            crate::trust::ProbeOutcome::Enforced => Ok((credentials, true)),
-            crate::trust::ProbeOutcome::NotEnforced => {
+        match crate::aws::trust::probe(self.assumer.as_ref(), &key.org, &key.role_arn).await {
+            crate::aws::trust::ProbeOutcome::Enforced => Ok((credentials, true)),
+            crate::aws::trust::ProbeOutcome::NotEnforced => {
                 self.stats.not_enforced.fetch_add(1, Ordering::Relaxed);
                 Err(AssumeFailure::NotEnforced)
             }
-            crate::trust::ProbeOutcome::Inconclusive(_) if previous.is_some_and(|p| p.proven) => {
+            crate::aws::trust::ProbeOutcome::Inconclusive(_) if previous.is_some_and(|p| p.proven) => {
                 Ok((credentials, true))
             }
-            crate::trust::ProbeOutcome::Inconclusive(detail) => Err(AssumeFailure::Unavailable(detail)),
+            crate::aws::trust::ProbeOutcome::Inconclusive(detail) => Err(AssumeFailure::Unavailable(detail)),
         }
     }
 

@@ -1,9 +1,11 @@
 //! Reading a function's configuration from its environment, failing fast with a message that
 //! names the variable and says what it should hold.
 
-use crate::auth::ClaimNames;
-use crate::policy::AppOrigin;
+use crate::api::auth::ClaimNames;
+use crate::domain::lifetime::UrlLifetime;
+use crate::domain::policy::AppOrigin;
 use std::fmt;
+use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -93,7 +95,7 @@ pub fn platform_principal(env: &dyn Env) -> Result<String, ConfigError> {
     let parts: Vec<&str> = raw.splitn(6, ':').collect();
     let ok = parts.len() == 6
         && parts[0] == "arn"
-        && crate::region::Partition::parse(parts[1]).is_some()
+        && crate::domain::region::Partition::parse(parts[1]).is_some()
         && parts[2] == "iam"
         && parts[4].len() == 12
         && parts[4].bytes().all(|b| b.is_ascii_digit())
@@ -109,10 +111,40 @@ pub fn platform_principal(env: &dyn Env) -> Result<String, ConfigError> {
 }
 
 /// The account and partition of an already-checked `PLATFORM_PRINCIPAL_ARN`.
-pub fn platform_identity(principal: &str) -> Result<crate::trust::PlatformIdentity, ConfigError> {
-    crate::trust::PlatformIdentity::from_principal(principal).ok_or_else(|| ConfigError {
+pub fn platform_identity(principal: &str) -> Result<crate::aws::trust::PlatformIdentity, ConfigError> {
+    crate::aws::trust::PlatformIdentity::from_principal(principal).ok_or_else(|| ConfigError {
         variable: "PLATFORM_PRINCIPAL_ARN",
         message: format!("{principal:?} names no account and partition"),
+    })
+}
+
+/// The deployment's bounds on a URL's life: `PRESIGN_MAX_EXPIRES_IN` (default 3,000 s) and
+/// `PRESIGN_DEFAULT_EXPIRES_IN` (default 900 s, or the maximum if lower), checked against
+/// credentials of `session` that sign only while they outlive the URL by `margin`.
+pub fn url_lifetime(env: &dyn Env, session: Duration, margin: Duration) -> Result<UrlLifetime, ConfigError> {
+    let longest = UrlLifetime::longest_for(session, margin);
+    let max_secs = number(
+        env,
+        "PRESIGN_MAX_EXPIRES_IN",
+        3000u32.min(longest),
+        |v| *v >= 60 && *v <= longest,
+        &format!(
+            "a number of seconds from 60 to {longest} (credentials live at most {} s, and sign only while \
+             they outlive the URL by {} s)",
+            session.as_secs(),
+            margin.as_secs()
+        ),
+    )?;
+    let default_secs = number(
+        env,
+        "PRESIGN_DEFAULT_EXPIRES_IN",
+        900u32.min(max_secs),
+        |v| *v >= 1 && *v <= max_secs,
+        "a number of seconds from 1 to PRESIGN_MAX_EXPIRES_IN",
+    )?;
+    UrlLifetime::new(default_secs, max_secs).ok_or_else(|| ConfigError {
+        variable: "PRESIGN_DEFAULT_EXPIRES_IN",
+        message: "must be from 1 to PRESIGN_MAX_EXPIRES_IN".to_owned(),
     })
 }
 
@@ -121,11 +153,11 @@ pub fn platform_identity(principal: &str) -> Result<crate::trust::PlatformIdenti
 pub struct ApiConfig {
     pub table_name: String,
     pub platform_principal: String,
-    pub app_origins: Vec<crate::policy::AppOrigin>,
+    pub app_origins: Vec<crate::domain::policy::AppOrigin>,
     pub claims: ClaimNames,
     /// The platform principal's account and partition: customer roles are never in that account,
     /// and the deployment serves that partition only.
-    pub platform: crate::trust::PlatformIdentity,
+    pub platform: crate::aws::trust::PlatformIdentity,
 }
 
 impl ApiConfig {
@@ -151,5 +183,43 @@ pub fn or_exit<T>(result: Result<T, ConfigError>) -> T {
             tracing::error!(variable = e.variable, "configuration error: {e}");
             std::process::exit(2)
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod url_lifetime_tests {
+    use super::*;
+    use crate::domain::lifetime::{CREDENTIAL_MARGIN, SESSION};
+    use std::collections::HashMap;
+
+    fn bounds(vars: &[(&str, &str)]) -> Result<UrlLifetime, ConfigError> {
+        let env: HashMap<String, String> =
+            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        url_lifetime(&env, SESSION, CREDENTIAL_MARGIN)
+    }
+
+    #[test]
+    fn the_deployment_defaults_are_900_s_within_3000_s() {
+        let lifetime = bounds(&[]).unwrap();
+        assert_eq!((lifetime.default_secs(), lifetime.max_secs()), (900, 3000));
+    }
+
+    #[test]
+    fn a_maximum_that_would_outlive_the_credentials_fails_start_up_naming_the_variable() {
+        assert_eq!(UrlLifetime::longest_for(SESSION, CREDENTIAL_MARGIN), 3539);
+        assert!(bounds(&[("PRESIGN_MAX_EXPIRES_IN", "3539")]).is_ok());
+        let e = bounds(&[("PRESIGN_MAX_EXPIRES_IN", "3540")]).unwrap_err();
+        assert_eq!(e.variable, "PRESIGN_MAX_EXPIRES_IN");
+        assert!(e.message.contains("3539"), "{}", e.message);
+        let e =
+            bounds(&[("PRESIGN_MAX_EXPIRES_IN", "600"), ("PRESIGN_DEFAULT_EXPIRES_IN", "900")]).unwrap_err();
+        assert_eq!(e.variable, "PRESIGN_DEFAULT_EXPIRES_IN");
+    }
+
+    #[test]
+    fn a_default_follows_a_lower_maximum() {
+        let lifetime = bounds(&[("PRESIGN_MAX_EXPIRES_IN", "600")]).unwrap();
+        assert_eq!(lifetime.default_secs(), 600);
     }
 }

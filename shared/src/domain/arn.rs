@@ -1,7 +1,7 @@
 //! IAM role ARNs: `arn:<partition>:iam::<12-digit account>:role[/path/]<name>`.
 
-use crate::input::{quoted, InputError, InputErrorKind};
-use crate::region::{Partition, Region};
+use crate::domain::input::{quoted, InputError, InputErrorKind};
+use crate::domain::region::{Partition, Region};
 use std::fmt;
 
 /// A syntactically valid IAM role ARN.

@@ -4,10 +4,10 @@
 
 pub mod dto;
 
-use crate::arn::RoleArn;
-use crate::error::ApiError;
-use crate::region::{Partition, Region};
-use crate::scope::{Scope, Scoped};
+use crate::domain::arn::RoleArn;
+use crate::domain::input::Rejection;
+use crate::domain::region::{Partition, Region};
+use crate::domain::scope::{Scope, Scoped};
 use dto::{AccessDraftDto, IntegrationDraftDto, ScopeDto};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -80,8 +80,8 @@ pub struct Integration {
     pub created_at: String,
     pub updated_at: String,
     pub status: Status,
-    /// The latest conclusive probe of the role's trust policy ([`crate::trust`]).
-    pub external_id_proof: Option<crate::trust::ExternalIdProof>,
+    /// The latest conclusive probe of the role's trust policy ([`crate::aws::trust`]).
+    pub external_id_proof: Option<crate::domain::external_id::ExternalIdProof>,
 }
 
 impl Scoped for Integration {
@@ -136,7 +136,7 @@ pub struct IntegrationDraft {
 
 impl IntegrationDraft {
     /// Parses a create or replace body. Every problem names its field.
-    pub fn from_json(body: &Value) -> Result<Self, ApiError> {
+    pub fn from_json(body: &Value) -> Result<Self, Rejection> {
         IntegrationDraftDto::from_json(body).and_then(Self::try_from)
     }
 }
@@ -152,13 +152,13 @@ pub struct AccessDraft {
 
 impl AccessDraft {
     /// Parses `{"scope", "versioning"?, "region"?}`. Every problem names its field.
-    pub fn from_json(body: &Value) -> Result<Self, ApiError> {
+    pub fn from_json(body: &Value) -> Result<Self, Rejection> {
         AccessDraftDto::from_json(body).and_then(Self::try_from)
     }
 }
 
 /// Parses `{"type": "default", "buckets": [...]}` or `{"type": "bucket", "bucket", "prefix"?}`:
 /// a body's scope, or a stored one.
-pub fn parse_scope(value: &Value) -> Result<Scope, ApiError> {
+pub fn parse_scope(value: &Value) -> Result<Scope, Rejection> {
     ScopeDto::from_json(value).and_then(Scope::try_from)
 }

@@ -11,12 +11,11 @@
 //! hint about what to send.
 
 use super::{AccessDraft, IntegrationDraft, MAX_NAME_CHARS};
-use crate::arn::RoleArn;
-use crate::bucket::BucketName;
-use crate::error::ApiError;
-use crate::input::InputError;
-use crate::region::{Partition, Region};
-use crate::scope::{KeyPrefix, Scope, MAX_DEFAULT_BUCKETS};
+use crate::domain::arn::RoleArn;
+use crate::domain::bucket::BucketName;
+use crate::domain::input::{InputError, Rejection};
+use crate::domain::region::{Partition, Region};
+use crate::domain::scope::{KeyPrefix, Scope, MAX_DEFAULT_BUCKETS};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -111,7 +110,7 @@ impl<'de, T> Deserialize<'de> for Deferred<T> {
 
 impl<T: DeserializeOwned> Deferred<T> {
     /// The value as a `T`, or INVALID_TYPE naming `field` and what it must be.
-    fn read(self, field: &str, expected: &str) -> Result<T, ApiError> {
+    fn read(self, field: &str, expected: &str) -> Result<T, Rejection> {
         T::deserialize(&self.value).map_err(|_| wrong_type(field, expected))
     }
 }
@@ -128,9 +127,9 @@ struct Shape {
     allowed: &'static [&'static str],
     /// The rejection of a key that is not the object's, when it has a more helpful one than
     /// UNKNOWN_FIELD (a key of the other kind of scope).
-    misplaced: fn(key: &str) -> Option<ApiError>,
+    misplaced: fn(key: &str) -> Option<Rejection>,
     /// The rejection of a value that is not an object at all.
-    not_object: fn() -> ApiError,
+    not_object: fn() -> Rejection,
 }
 
 const INTEGRATION: Shape = Shape {
@@ -138,7 +137,7 @@ const INTEGRATION: Shape = Shape {
     allowed: &["name", "role_arn", "region", "scope", "versioning", "version"],
     misplaced: never_misplaced,
     not_object: || {
-        ApiError::bad_request(
+        Rejection::new(
             "INVALID_BODY",
             None,
             "The body must be a JSON object with name, role_arn, region, scope and versioning.",
@@ -151,7 +150,7 @@ const ACCESS: Shape = Shape {
     allowed: &["scope", "versioning", "region"],
     misplaced: never_misplaced,
     not_object: || {
-        ApiError::bad_request(
+        Rejection::new(
             "INVALID_BODY",
             None,
             "The body must be a JSON object with \"scope\" and optionally \"versioning\" and \"region\".",
@@ -167,7 +166,7 @@ const DEFAULT_SCOPE: Shape = Shape {
     allowed: &["type", "buckets"],
     misplaced: |key| {
         matches!(key, "prefix" | "bucket").then(|| {
-            ApiError::bad_request(
+            Rejection::new(
                 "INVALID_SCOPE",
                 Some(&format!("scope.{key}")),
                 format!(
@@ -185,7 +184,7 @@ const BUCKET_SCOPE: Shape = Shape {
     allowed: &["type", "bucket", "prefix"],
     misplaced: |key| {
         (key == "buckets").then(|| {
-            ApiError::bad_request(
+            Rejection::new(
                 "INVALID_SCOPE",
                 Some("scope.buckets"),
                 "A bucket scope names one bucket in \"bucket\"; use {\"type\": \"default\", \
@@ -196,16 +195,16 @@ const BUCKET_SCOPE: Shape = Shape {
     not_object: scope_not_object,
 };
 
-fn never_misplaced(_: &str) -> Option<ApiError> {
+fn never_misplaced(_: &str) -> Option<Rejection> {
     None
 }
 
-fn scope_not_object() -> ApiError {
+fn scope_not_object() -> Rejection {
     wrong_type("scope", "an object such as {\"type\": \"bucket\", \"bucket\": \"my-bucket\"}")
 }
 
 impl Shape {
-    fn read<T: DeserializeOwned>(&self, value: &Value) -> Result<T, ApiError> {
+    fn read<T: DeserializeOwned>(&self, value: &Value) -> Result<T, Rejection> {
         // serde would also read a struct from an array, field by field.
         if !value.is_object() {
             return Err((self.not_object)());
@@ -215,28 +214,35 @@ impl Shape {
 
     /// The rejection of a key serde refused: only where it failed matters; its wording is for
     /// Rust programmers.
-    fn reject(&self, error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    fn reject(&self, error: serde_path_to_error::Error<serde_json::Error>) -> Rejection {
         match error.path().iter().next() {
             Some(Segment::Map { key }) if !self.allowed.contains(&key.as_str()) => {
                 (self.misplaced)(key).unwrap_or_else(|| unknown(&format!("{}{key}", self.at), self.allowed))
             }
-            // The fields are `Deferred` or ignored: serde has nothing else to refuse. If it does,
-            // that is a bug here; the cause goes to the log.
-            _ => ApiError::internal(error),
+            // The fields are `Deferred` or ignored: serde has nothing else to refuse. Should it,
+            // the client still learns where.
+            _ => Rejection::new(
+                "INVALID_BODY",
+                None,
+                format!(
+                    "The body could not be read at {}; send the fields the API reference lists.",
+                    error.path()
+                ),
+            ),
         }
     }
 }
 
-fn missing(field: &str, hint: &str) -> ApiError {
-    ApiError::bad_request("MISSING_FIELD", Some(field), format!("The field {field:?} is required: {hint}."))
+fn missing(field: &str, hint: &str) -> Rejection {
+    Rejection::new("MISSING_FIELD", Some(field), format!("The field {field:?} is required: {hint}."))
 }
 
-fn wrong_type(field: &str, expected: &str) -> ApiError {
-    ApiError::bad_request("INVALID_TYPE", Some(field), format!("The field {field:?} must be {expected}."))
+fn wrong_type(field: &str, expected: &str) -> Rejection {
+    Rejection::new("INVALID_TYPE", Some(field), format!("The field {field:?} must be {expected}."))
 }
 
-fn unknown(field: &str, allowed: &[&str]) -> ApiError {
-    ApiError::bad_request(
+fn unknown(field: &str, allowed: &[&str]) -> Rejection {
+    Rejection::new(
         "UNKNOWN_FIELD",
         Some(field),
         format!(
@@ -245,18 +251,18 @@ fn unknown(field: &str, allowed: &[&str]) -> ApiError {
     )
 }
 
-fn input(field: &str) -> impl FnOnce(InputError) -> ApiError + '_ {
-    move |e| ApiError::input(field, e)
+fn input(field: &str) -> impl FnOnce(InputError) -> Rejection + '_ {
+    move |e| Rejection::input(field, e)
 }
 
 impl IntegrationDraftDto {
-    pub fn from_json(body: &Value) -> Result<Self, ApiError> {
+    pub fn from_json(body: &Value) -> Result<Self, Rejection> {
         INTEGRATION.read(body)
     }
 }
 
 impl AccessDraftDto {
-    pub fn from_json(body: &Value) -> Result<Self, ApiError> {
+    pub fn from_json(body: &Value) -> Result<Self, Rejection> {
         ACCESS.read(body)
     }
 }
@@ -266,13 +272,13 @@ impl ScopeDto {
     /// buffers a tagged enum's content before it picks the variant, and serde_path_to_error
     /// loses the path into that buffer (an unknown key would be `scope`, not `scope.bukcet`); a
     /// derived tag would also take a variant's index (`"type": 1`) for its name.
-    pub fn from_json(value: &Value) -> Result<Self, ApiError> {
+    pub fn from_json(value: &Value) -> Result<Self, Rejection> {
         let tag: ScopeTag = SCOPE_TAG.read(value)?;
         let kind = tag.kind.ok_or_else(|| missing("scope.type", "\"default\" or \"bucket\""))?;
         match kind.read("scope.type", "a string")?.as_str() {
             "default" => DEFAULT_SCOPE.read(value).map(Self::Default),
             "bucket" => BUCKET_SCOPE.read(value).map(Self::Bucket),
-            other => Err(ApiError::bad_request(
+            other => Err(Rejection::new(
                 "INVALID_SCOPE",
                 Some("scope.type"),
                 format!("Scope type {other:?} is not known; use \"default\" or \"bucket\"."),
@@ -282,10 +288,10 @@ impl ScopeDto {
 }
 
 /// The name trimmed; not empty, not too long, plain text.
-fn display_name(raw: &str) -> Result<String, ApiError> {
+fn display_name(raw: &str) -> Result<String, Rejection> {
     let name = raw.trim();
     if name.is_empty() {
-        return Err(ApiError::bad_request(
+        return Err(Rejection::new(
             "INVALID_NAME",
             Some("name"),
             "The name is empty; give the integration a name.",
@@ -293,14 +299,14 @@ fn display_name(raw: &str) -> Result<String, ApiError> {
     }
     let chars = name.chars().count();
     if chars > MAX_NAME_CHARS {
-        return Err(ApiError::bad_request(
+        return Err(Rejection::new(
             "FIELD_TOO_LONG",
             Some("name"),
             format!("The name has {chars} characters; use at most {MAX_NAME_CHARS}."),
         ));
     }
     if name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
+        return Err(Rejection::new(
             "INVALID_NAME",
             Some("name"),
             "The name contains a control character (such as a newline); use plain text.",
@@ -309,19 +315,19 @@ fn display_name(raw: &str) -> Result<String, ApiError> {
     Ok(name.to_owned())
 }
 
-fn scope(scope: Option<Deferred<ScopeDto>>) -> Result<Scope, ApiError> {
+fn scope(scope: Option<Deferred<ScopeDto>>) -> Result<Scope, Rejection> {
     let scope = scope.ok_or_else(|| missing("scope", SCOPE_HINT))?;
     Scope::try_from(ScopeDto::from_json(&scope.value)?)
 }
 
-fn versioning(versioning: Option<Deferred<bool>>) -> Result<bool, ApiError> {
+fn versioning(versioning: Option<Deferred<bool>>) -> Result<bool, Rejection> {
     versioning.map_or(Ok(false), |v| v.read("versioning", "true or false"))
 }
 
 impl TryFrom<IntegrationDraftDto> for IntegrationDraft {
-    type Error = ApiError;
+    type Error = Rejection;
 
-    fn try_from(dto: IntegrationDraftDto) -> Result<Self, ApiError> {
+    fn try_from(dto: IntegrationDraftDto) -> Result<Self, Rejection> {
         let name = dto.name.ok_or_else(|| missing("name", "a display name such as \"Production images\""))?;
         let name = display_name(&name.read("name", "a string")?)?;
         let region =
@@ -349,9 +355,9 @@ impl TryFrom<IntegrationDraftDto> for IntegrationDraft {
 }
 
 impl TryFrom<AccessDraftDto> for AccessDraft {
-    type Error = ApiError;
+    type Error = Rejection;
 
-    fn try_from(dto: AccessDraftDto) -> Result<Self, ApiError> {
+    fn try_from(dto: AccessDraftDto) -> Result<Self, Rejection> {
         let scope = scope(dto.scope)?;
         let versioning = versioning(dto.versioning)?;
         let partition = match dto.region {
@@ -366,9 +372,9 @@ impl TryFrom<AccessDraftDto> for AccessDraft {
 }
 
 impl TryFrom<ScopeDto> for Scope {
-    type Error = ApiError;
+    type Error = Rejection;
 
-    fn try_from(dto: ScopeDto) -> Result<Self, ApiError> {
+    fn try_from(dto: ScopeDto) -> Result<Self, Rejection> {
         match dto {
             ScopeDto::Default(scope) => scope.try_into(),
             ScopeDto::Bucket(scope) => scope.try_into(),
@@ -377,16 +383,16 @@ impl TryFrom<ScopeDto> for Scope {
 }
 
 impl TryFrom<DefaultScopeDto> for Scope {
-    type Error = ApiError;
+    type Error = Rejection;
 
     /// Every bucket parsed, none twice, at most [`MAX_DEFAULT_BUCKETS`].
-    fn try_from(dto: DefaultScopeDto) -> Result<Self, ApiError> {
+    fn try_from(dto: DefaultScopeDto) -> Result<Self, Rejection> {
         let buckets = dto
             .buckets
             .ok_or_else(|| missing("scope.buckets", "the list of buckets the platform may read"))?;
         let buckets = buckets.read("scope.buckets", "a list of bucket names")?;
         if buckets.len() > MAX_DEFAULT_BUCKETS {
-            return Err(ApiError::bad_request(
+            return Err(Rejection::new(
                 "TOO_MANY_BUCKETS",
                 Some("scope.buckets"),
                 format!(
@@ -400,9 +406,9 @@ impl TryFrom<DefaultScopeDto> for Scope {
         for (i, name) in buckets.into_iter().enumerate() {
             let path = format!("scope.buckets[{i}]");
             let name = name.read(&path, "a bucket name string")?;
-            let bucket = BucketName::parse(&name).map_err(|e| ApiError::input(path.clone(), e))?;
+            let bucket = BucketName::parse(&name).map_err(|e| Rejection::input(&path, e))?;
             if parsed.contains(&bucket) {
-                return Err(ApiError::bad_request(
+                return Err(Rejection::new(
                     "DUPLICATE_BUCKET",
                     Some(&path),
                     format!("Bucket {name:?} is listed twice; list each permitted bucket once."),
@@ -415,10 +421,10 @@ impl TryFrom<DefaultScopeDto> for Scope {
 }
 
 impl TryFrom<BucketScopeDto> for Scope {
-    type Error = ApiError;
+    type Error = Rejection;
 
     /// One bucket, or one prefix in it; an empty prefix is the whole bucket.
-    fn try_from(dto: BucketScopeDto) -> Result<Self, ApiError> {
+    fn try_from(dto: BucketScopeDto) -> Result<Self, Rejection> {
         let bucket = dto.bucket.ok_or_else(|| missing("scope.bucket", "the bucket's name"))?;
         let bucket =
             BucketName::parse(&bucket.read("scope.bucket", "a string")?).map_err(input("scope.bucket"))?;
@@ -439,7 +445,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use crate::integration::{parse_scope, scope_to_json};
+    use crate::domain::integration::{parse_scope, scope_to_json};
     use serde_json::json;
 
     fn body() -> Value {
@@ -460,7 +466,7 @@ mod tests {
 
     fn rejection(body: &Value) -> (String, Option<String>, String) {
         let e = IntegrationDraft::from_json(body).expect_err("rejected");
-        (e.code().to_owned(), e.field().map(str::to_owned), e.public_message())
+        (e.code().to_owned(), e.field().map(str::to_owned), e.message().to_owned())
     }
 
     fn code_and_field(body: &Value) -> (String, Option<String>) {
@@ -715,11 +721,11 @@ mod tests {
             json!(7),
         ];
         let mut messages: Vec<String> =
-            bodies.iter().map(|b| IntegrationDraft::from_json(b).unwrap_err().public_message()).collect();
+            bodies.iter().map(|b| IntegrationDraft::from_json(b).unwrap_err().message().to_owned()).collect();
         for body in
             [json!({"scope": 1}), json!({"scope": {"type": "x"}, "region": []}), json!({"regoin": "x"})]
         {
-            messages.push(AccessDraft::from_json(&body).unwrap_err().public_message());
+            messages.push(AccessDraft::from_json(&body).unwrap_err().message().to_owned());
         }
         for message in &messages {
             for serde_phrase in [

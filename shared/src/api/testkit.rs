@@ -3,10 +3,10 @@
 //! from the repository's own sample event (`events/presign.json`). Compiled only with the
 //! `testkit` feature, which only dev-dependencies turn on.
 
-use crate::routes::Route;
+use crate::api::routes::Route;
 use serde_json::{json, Value};
 
-const SAMPLE: &str = include_str!("../../events/presign.json");
+const SAMPLE: &str = include_str!("../../../events/presign.json");
 
 /// An API Gateway v2 event, built up and then turned into the `lambda_http` request the function
 /// would receive.

@@ -1,7 +1,7 @@
 //! AWS regions and partitions. A region ends up in a hostname and in ARNs, so only regions on a
 //! known list are accepted: `us-east-1.evil.com` can never reach a URL.
 
-use crate::input::{quoted, InputError, InputErrorKind};
+use crate::domain::input::{quoted, InputError, InputErrorKind};
 use std::fmt;
 
 /// The AWS partition: it decides the ARN prefix and the DNS suffix of S3 hosts.

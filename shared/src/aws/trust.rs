@@ -12,7 +12,7 @@
 //!   validation (on demand right after save in the wizard, and on every scheduled run), for one
 //!   role ARN, with its time. A proof younger than [`PROOF_MAX_AGE`] lets presign sign without
 //!   probing; otherwise presign probes in process, once per credential lifetime, inside the same
-//!   single flight that assumes the role (see [`crate::credentials`]).
+//!   single flight that assumes the role (see [`crate::aws::credentials`]).
 //! - **The gate** ([`gate`]): what presign does for one integration before any STS call.
 //! - **The platform's own account** ([`PlatformIdentity`]): customer roles are never in it, and a
 //!   deployment serves only its own partition.
@@ -20,39 +20,22 @@
 //! Validation's `EXTERNAL_ID_REQUIRED` check and presign's `EXTERNAL_ID_NOT_ENFORCED` error use
 //! [`probe`] and [`not_enforced_message`]: they cannot disagree about a role.
 
-use crate::arn::RoleArn;
-use crate::auth::OrgId;
-use crate::credentials::{AssumeFailure, Assumer};
-use crate::error::ApiError;
-use crate::integration::{CheckResult, Integration};
-use crate::policy::ExternalId;
-use crate::region::Partition;
-use serde::{Deserialize, Serialize};
-use std::time::{Duration, SystemTime};
+use crate::aws::credentials::{AssumeFailure, Assumer};
+use crate::domain::arn::RoleArn;
+use crate::domain::external_id::ExternalId;
+pub use crate::domain::external_id::{
+    not_enforced_message, ExternalIdProof, EXTERNAL_ID_NOT_ENFORCED, PROOF_MAX_AGE,
+};
+use crate::domain::input::Rejection;
+use crate::domain::integration::{CheckResult, Integration};
+use crate::domain::org::OrgId;
+use crate::domain::region::Partition;
+use std::time::SystemTime;
 
-/// The per-locator code presign gives for a role that does not demand the org's external ID.
-pub const EXTERNAL_ID_NOT_ENFORCED: &str = "EXTERNAL_ID_NOT_ENFORCED";
 /// The 400 code for saving a role in the platform's own account.
 pub const ROLE_IN_PLATFORM_ACCOUNT: &str = "ROLE_IN_PLATFORM_ACCOUNT";
 /// The 400 code for saving an integration in a partition this deployment has no principal in.
 pub const PARTITION_NOT_SERVED: &str = "PARTITION_NOT_SERVED";
-
-/// How long a recorded proof lets presign skip its own probe. The schedule runs every 6 hours by
-/// default, so a healthy deployment never probes from presign; a stalled schedule costs one probe
-/// per role per credential lifetime, not a day of trusting an old answer.
-pub const PROOF_MAX_AGE: Duration = Duration::from_secs(8 * 3600);
-
-/// The words presign's error and validation's check both use: what is wrong and the condition to add.
-pub fn not_enforced_message(role_arn: &str, external_id: Option<&ExternalId>) -> String {
-    format!(
-        "The trust policy of role {role_arn} lets the platform assume it with an external ID that is not your \
-         organization's, so any other customer of the platform could name this role and read your buckets \
-         (confused deputy). No URL is issued through it. Add \"Condition\": {{\"StringEquals\": \
-         {{\"sts:ExternalId\": \"{}\"}}}} to the trust policy's statement (GET /policies/trust shows the whole \
-         policy), then validate the integration again.",
-        external_id.map_or("<your external ID>", ExternalId::as_str)
-    )
-}
 
 /// What one probe found out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,19 +48,10 @@ pub enum ProbeOutcome {
     Inconclusive(String),
 }
 
-/// A random external ID that is not any org's (orgs get 40 hex characters; this has a prefix
-/// that no generated ID has).
-fn probe_external_id() -> Result<String, getrandom::Error> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes)?;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(format!("probe-{hex}"))
-}
-
 /// `AssumeRole` with a fresh random external ID. One STS call; a denial here is the good outcome
 /// (it shows in the customer's CloudTrail as one `AccessDenied`, which the README explains).
 pub async fn probe(assumer: &dyn Assumer, org: &OrgId, role_arn: &str) -> ProbeOutcome {
-    let random = match probe_external_id() {
+    let random = match ExternalId::probe() {
         Ok(id) => id,
         Err(e) => return ProbeOutcome::Inconclusive(format!("no randomness for the probe: {e}")),
     };
@@ -86,38 +60,6 @@ pub async fn probe(assumer: &dyn Assumer, org: &OrgId, role_arn: &str) -> ProbeO
         Err(AssumeFailure::Denied(_)) => ProbeOutcome::Enforced,
         Err(AssumeFailure::NotEnforced) => ProbeOutcome::NotEnforced,
         Err(AssumeFailure::Unavailable(detail)) => ProbeOutcome::Inconclusive(detail),
-    }
-}
-
-/// A probe's conclusion, recorded on the integration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExternalIdProof {
-    /// The role the probe was about; a proof for another role proves nothing.
-    pub role_arn: String,
-    /// Whether the role refused the random external ID.
-    pub enforced: bool,
-    /// RFC 3339, when the probe ran.
-    pub checked_at: String,
-}
-
-impl ExternalIdProof {
-    pub fn new(role_arn: &RoleArn, enforced: bool, at: SystemTime) -> Self {
-        Self { role_arn: role_arn.as_str().to_owned(), enforced, checked_at: crate::clock::rfc3339(at) }
-    }
-
-    fn age(&self, now: SystemTime) -> Option<Duration> {
-        let at = aws_smithy_types::DateTime::from_str(
-            &self.checked_at,
-            aws_smithy_types::date_time::Format::DateTime,
-        )
-        .ok()?;
-        let at = SystemTime::try_from(at).ok()?;
-        Some(now.duration_since(at).unwrap_or_default())
-    }
-
-    /// Whether the proof is about `role` and young enough to stand in for a probe.
-    pub fn is_current_for(&self, role: &RoleArn, now: SystemTime) -> bool {
-        self.role_arn == role.as_str() && self.age(now).is_some_and(|age| age < PROOF_MAX_AGE)
     }
 }
 
@@ -140,7 +82,7 @@ pub fn gate<'a>(
 ) -> Gate<'a> {
     let role = &integration.role_arn;
     if let Err(e) = platform.admits(role) {
-        return Gate::Refuse { code: e.code(), message: e.public_message() };
+        return Gate::Refuse { code: e.code(), message: e.message };
     }
     let denied = |why: &str| {
         let failure = AssumeFailure::Denied(why.into());
@@ -149,11 +91,9 @@ pub fn gate<'a>(
     // The latest validation (its status is reset whenever the configuration changes) found that
     // the role refuses the org's own external ID: trust was revoked. Outages are recorded as
     // warnings, so a failed ASSUME_ROLE is a denial.
-    let revoked = integration
-        .status
-        .checks
-        .iter()
-        .any(|c| c.code == crate::integration::check_codes::ASSUME_ROLE && c.result == CheckResult::Fail);
+    let revoked = integration.status.checks.iter().any(|c| {
+        c.code == crate::domain::integration::check_codes::ASSUME_ROLE && c.result == CheckResult::Fail
+    });
     if revoked {
         return denied("the latest validation was denied");
     }
@@ -179,7 +119,7 @@ pub struct PlatformIdentity {
 
 impl PlatformIdentity {
     /// From `PLATFORM_PRINCIPAL_ARN` (`arn:<partition>:iam::<account>:...`), already checked by
-    /// [`crate::config::platform_principal`].
+    /// [`crate::api::config::platform_principal`].
     pub fn from_principal(arn: &str) -> Option<Self> {
         let mut parts = arn.split(':');
         let (_arn, partition, _iam, _region, account) =
@@ -188,9 +128,9 @@ impl PlatformIdentity {
     }
 
     /// Whether a customer role may be saved and assumed by this deployment.
-    pub fn admits(&self, role: &RoleArn) -> Result<(), ApiError> {
+    pub fn admits(&self, role: &RoleArn) -> Result<(), Rejection> {
         if role.partition() != self.partition {
-            return Err(ApiError::bad_request(
+            return Err(Rejection::new(
                 PARTITION_NOT_SERVED,
                 Some("role_arn"),
                 format!(
@@ -203,7 +143,7 @@ impl PlatformIdentity {
             ));
         }
         if role.account_id() == self.account_id {
-            return Err(ApiError::bad_request(
+            return Err(Rejection::new(
                 ROLE_IN_PLATFORM_ACCOUNT,
                 Some("role_arn"),
                 format!(
@@ -220,6 +160,7 @@ impl PlatformIdentity {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn role(arn: &str) -> RoleArn {
         RoleArn::parse(arn).unwrap_or_else(|e| panic!("{arn}: {e}"))
@@ -248,7 +189,7 @@ mod tests {
     fn a_partition_refusal_names_both_partitions() {
         let platform = PlatformIdentity { account_id: "123456789012".into(), partition: Partition::Aws };
         let err = platform.admits(&role("arn:aws-us-gov:iam::210987654321:role/r")).err();
-        let message = err.map(|e| e.public_message()).unwrap_or_default();
+        let message = err.map(|e| e.message().to_owned()).unwrap_or_default();
         assert!(message.contains("aws-us-gov") && message.contains("serves the aws partition"), "{message}");
     }
 

@@ -65,3 +65,36 @@ pub(crate) fn quoted(value: &str) -> String {
     }
     format!("{:?}… ({} bytes)", &value[..end], value.len())
 }
+
+/// A request the domain refuses as it stands: a stable `SNAKE_UPPER` code, the field it is about
+/// (if one), and a sentence that says what to change. The API edge answers it as a 400.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Rejection {
+    pub code: &'static str,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl Rejection {
+    pub fn new(code: &'static str, field: Option<&str>, message: impl Into<String>) -> Self {
+        Self { code, field: field.map(str::to_owned), message: message.into() }
+    }
+
+    /// A value of `field` that broke a rule: its code and message, placed on the field.
+    pub fn input(field: &str, error: InputError) -> Self {
+        Self { code: error.kind.code(), field: Some(field.to_owned()), message: error.message }
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn field(&self) -> Option<&str> {
+        self.field.as_deref()
+    }
+}

@@ -1,9 +1,9 @@
 //! Who is calling: the org and role the API Gateway JWT authorizer put in the request context.
 //! Claims arrive as strings; an array claim arrives flattened, e.g. `"[admin member]"`.
 
-use crate::error::ApiError;
+use crate::api::error::ApiError;
+use crate::domain::org::OrgId;
 use std::collections::HashMap;
-use std::fmt;
 
 /// Which claims carry the org and the role, and which role value means admin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,42 +16,6 @@ pub struct ClaimNames {
 impl Default for ClaimNames {
     fn default() -> Self {
         Self { org: "org_id".into(), role: "role".into(), admin_value: "admin".into() }
-    }
-}
-
-/// An org id from a verified token. It ends up in DynamoDB keys and in STS role session names,
-/// so it is limited to 1-48 characters of `[A-Za-z0-9_.@=,+-]`.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct OrgId(String);
-
-pub const MAX_ORG_ID: usize = 48;
-
-impl OrgId {
-    pub fn parse(value: &str) -> Result<Self, String> {
-        let ok = !value.is_empty()
-            && value.len() <= MAX_ORG_ID
-            && value.chars().all(|c| c.is_ascii_alphanumeric() || "_.@=,+-".contains(c));
-        if ok {
-            Ok(Self(value.to_owned()))
-        } else {
-            Err(format!("org id must be 1-{MAX_ORG_ID} characters of A-Za-z0-9_.@=,+-"))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for OrgId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "OrgId({})", self.0)
-    }
-}
-
-impl fmt::Display for OrgId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 

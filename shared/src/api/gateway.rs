@@ -3,9 +3,9 @@
 //! results into responses. Every function and the dev server go through here, so errors look the
 //! same on every route.
 
-use crate::auth::{Caller, ClaimNames};
-use crate::error::ApiError;
-use crate::routes::{PathParams, Route};
+use crate::api::auth::{Caller, ClaimNames};
+use crate::api::error::ApiError;
+use crate::api::routes::{PathParams, Route};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
@@ -14,18 +14,18 @@ use std::collections::HashMap;
 /// What the admin functions (integrations, policies) hold across invocations.
 #[derive(Debug, Clone)]
 pub struct AdminState {
-    pub store: crate::store::SharedStore,
+    pub store: crate::aws::store::SharedStore,
     pub claims: ClaimNames,
     pub platform_principal: String,
-    pub app_origins: Vec<crate::policy::AppOrigin>,
-    pub platform: crate::trust::PlatformIdentity,
+    pub app_origins: Vec<crate::domain::policy::AppOrigin>,
+    pub platform: crate::aws::trust::PlatformIdentity,
 }
 
 /// The largest body an admin route accepts; an integration with 100 buckets fits in 8 KiB.
 pub const MAX_ADMIN_BODY_BYTES: usize = 64 * 1024;
 
 impl AdminState {
-    pub fn new(store: crate::store::SharedStore, config: crate::config::ApiConfig) -> Self {
+    pub fn new(store: crate::aws::store::SharedStore, config: crate::api::config::ApiConfig) -> Self {
         Self {
             store,
             claims: config.claims,
@@ -48,10 +48,10 @@ impl AdminState {
     /// The access, trust and CORS documents for a saved integration.
     pub fn rendered_policies(
         &self,
-        integration: &crate::integration::Integration,
-        external_id: &crate::policy::ExternalId,
+        integration: &crate::domain::integration::Integration,
+        external_id: &crate::domain::external_id::ExternalId,
     ) -> Value {
-        crate::policy::rendered_policies(
+        crate::domain::policy::rendered_policies(
             integration.region.partition(),
             &integration.scope,
             integration.versioning,
@@ -252,27 +252,71 @@ pub fn envelope_of(response: Response<Body>) -> JsonText {
 const FALLBACK_ENVELOPE: &str = r#"{"statusCode":500,"headers":{"content-type":"application/json"},"multiValueHeaders":{},"body":"{\"error\":{\"code\":\"INTERNAL\",\"message\":\"Something went wrong on our side.\"}}","isBase64Encoded":false,"cookies":[]}"#;
 
 /// A JSON answer's envelope written in one pass: `body` is serialized straight into the escaped
-/// string the envelope carries, instead of into a string the runtime then escapes again (1.5 MB
-/// for a 1,000-URL batch). Equal to [`envelope_of`] of [`serialized_response`] (tested).
+/// string the envelope carries ([`EnvelopeBody`]), instead of into a string that is then escaped
+/// again (1.5 MB for a 1,000-URL batch). Equal to [`envelope_of`] of [`serialized_response`]
+/// (tested).
 pub fn json_envelope<T: serde::Serialize>(status: u16, body: &T) -> JsonText {
-    let Ok(text) = serde_json::to_vec(body) else {
-        return JsonText(FALLBACK_ENVELOPE.to_owned());
-    };
-    let mut out = Vec::with_capacity(text.len() + text.len() / 8 + 160);
+    let mut out = Vec::with_capacity(64 * 1024);
     out.extend_from_slice(b"{\"statusCode\":");
     out.extend_from_slice(status.to_string().as_bytes());
     out.extend_from_slice(
         b",\"headers\":{\"content-type\":\"application/json\"},\"multiValueHeaders\":{},\"body\":\"",
     );
-    escape_in_string(&text, &mut out);
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, EnvelopeBody);
+    if body.serialize(&mut serializer).is_err() {
+        return JsonText(FALLBACK_ENVELOPE.to_owned());
+    }
     out.extend_from_slice(b"\",\"isBase64Encoded\":false,\"cookies\":[]}");
     // serde_json writes UTF-8 and the escaping only adds ASCII.
     JsonText(String::from_utf8(out).unwrap_or_else(|_| FALLBACK_ENVELOPE.to_owned()))
 }
 
-/// Appends JSON text as the inside of a JSON string. serde_json's compact output holds no raw
-/// control characters (it escapes them inside strings), so only `"` and `\` need escaping; memchr
-/// finds them (the text is mostly URLs, with a few per result).
+/// A serde_json formatter that writes compact JSON as the inside of a JSON string: every byte
+/// the compact formatter would write, with `"` and `\` escaped once more. String contents arrive
+/// as runs that hold neither (serde_json splits them at each escape), so they are copied as
+/// they are; only quotes, escapes and raw fragments ([`JsonString`]) need the second escape.
+#[derive(Debug, Clone, Copy)]
+struct EnvelopeBody;
+
+impl serde_json::ser::Formatter for EnvelopeBody {
+    fn begin_string<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        writer.write_all(b"\\\"")
+    }
+
+    fn end_string<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        writer.write_all(b"\\\"")
+    }
+
+    fn write_char_escape<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        char_escape: serde_json::ser::CharEscape,
+    ) -> std::io::Result<()> {
+        let mut once = Vec::with_capacity(6);
+        serde_json::ser::CompactFormatter.write_char_escape(&mut once, char_escape)?;
+        let mut twice = Vec::with_capacity(12);
+        escape_in_string(&once, &mut twice);
+        writer.write_all(&twice)
+    }
+
+    fn write_raw_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut start = 0;
+        let bytes = fragment.as_bytes();
+        for i in memchr::memchr2_iter(b'"', b'\\', bytes) {
+            writer.write_all(&bytes[start..i])?;
+            writer.write_all(&[b'\\', bytes[i]])?;
+            start = i + 1;
+        }
+        writer.write_all(&bytes[start..])
+    }
+}
+
+/// Appends JSON text as the inside of a JSON string. Compact JSON holds no raw control characters
+/// (they are escaped inside strings), so only `"` and `\` need escaping.
 fn escape_in_string(text: &[u8], out: &mut Vec<u8>) {
     let mut start = 0;
     for i in memchr::memchr2_iter(b'"', b'\\', text) {
@@ -282,6 +326,47 @@ fn escape_in_string(text: &[u8], out: &mut Vec<u8>) {
         start = i + 1;
     }
     out.extend_from_slice(&text[start..]);
+}
+
+/// A JSON string value, quotes included, that serde_json writes verbatim (the raw-value protocol
+/// of [`JsonText`]). For long text that needs no escaping, such as a presigned URL (percent-encoded
+/// ASCII): serde_json would otherwise look at each of its ~1,500 bytes for characters to escape,
+/// which was a quarter of a warm presign batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonString(String);
+
+impl JsonString {
+    /// The text `write` appends, as a JSON string. Text with nothing to escape (no `"`, `\`,
+    /// control or non-ASCII byte; one vectorized pass decides) is kept as written; anything else
+    /// is escaped by serde_json, so the result is valid JSON whatever `write` produced.
+    pub fn build(capacity: usize, write: impl FnOnce(&mut String)) -> Self {
+        let mut text = String::with_capacity(capacity + 2);
+        text.push('"');
+        write(&mut text);
+        let plain = !text.as_bytes()[1..]
+            .iter()
+            .fold(false, |bad, &b| bad | !(0x20..0x7f).contains(&b) | (b == b'"') | (b == b'\\'));
+        if plain {
+            text.push('"');
+            return Self(text);
+        }
+        // serde_json cannot fail to write a string into a String.
+        Self(serde_json::to_string(&text[1..]).unwrap_or_else(|_| "\"\"".to_owned()))
+    }
+
+    /// The JSON literal, quotes included.
+    pub fn as_json(&self) -> &str {
+        &self.0
+    }
+}
+
+impl serde::Serialize for JsonString {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut raw = serializer.serialize_struct(SERDE_JSON_RAW_TOKEN, 1)?;
+        raw.serialize_field(SERDE_JSON_RAW_TOKEN, &self.0)?;
+        raw.end()
+    }
 }
 
 #[cfg(test)]
@@ -309,6 +394,37 @@ mod envelope_tests {
         assert_eq!(one_pass, reference);
         let inner: serde_json::Value = serde_json::from_str(one_pass["body"].as_str().unwrap()).unwrap();
         assert_eq!(inner, body);
+    }
+
+    #[test]
+    fn the_one_pass_envelope_escapes_every_kind_of_character_like_lambda_http() {
+        let every_ascii: String = (0u8..0x80).map(char::from).collect();
+        let body = json!({
+            "ascii": every_ascii,
+            "unicode": "ünï 李 \u{2028} \u{1F600}",
+            "raw": JsonString::build(8, |s| s.push_str("a\"b\\c\nd")),
+            "plain": JsonString::build(8, |s| s.push_str("https://b.s3.amazonaws.com/k%20y?x=1&y=%2F")),
+            "nested": [{"k\"ey": [1, -2.5, null, true]}],
+        });
+        let one_pass: serde_json::Value = serde_json::from_str(json_envelope(201, &body).as_str()).unwrap();
+        let reference: serde_json::Value =
+            serde_json::from_str(envelope_of(serialized_response(201, &body)).as_str()).unwrap();
+        assert_eq!(one_pass, reference);
+        let inner: serde_json::Value = serde_json::from_str(one_pass["body"].as_str().unwrap()).unwrap();
+        assert_eq!(inner["raw"], "a\"b\\c\nd");
+        assert_eq!(inner["ascii"].as_str().unwrap().len(), 0x80);
+    }
+
+    #[test]
+    fn a_json_string_keeps_plain_text_verbatim_and_escapes_anything_else() {
+        let plain = JsonString::build(4, |s| s.push_str("https://x/a%20b~c"));
+        assert_eq!(plain.as_json(), "\"https://x/a%20b~c\"");
+        for text in ["quote \" inside", "back\\slash", "line\nfeed", "tab\t", "ünï", "\u{7f}", ""] {
+            let built = JsonString::build(4, |s| s.push_str(text));
+            let read: String = serde_json::from_str(built.as_json()).unwrap();
+            assert_eq!(read, text);
+            assert_eq!(serde_json::to_string(&built).unwrap(), serde_json::to_string(text).unwrap());
+        }
     }
 
     #[test]

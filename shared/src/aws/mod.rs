@@ -1,0 +1,18 @@
+//! The AWS side, each part behind a trait with an in-memory implementation that one contract
+//! suite holds to the emulator's behaviour:
+//!
+//! - [`store`]: integrations, scope locks, external IDs and reports (`IntegrationStore`:
+//!   DynamoDB and memory), speaking [`store::StoreError`];
+//! - [`credentials`]: assuming customer roles (`Assumer`: STS and memory) and the warm credential
+//!   cache, speaking [`credentials::AssumeFailure`];
+//! - [`trust`]: the trust boundary over that seam (the probe, the recorded proof, the gate);
+//! - [`validation`] (feature `validation`): the live checks with the assumed role (S3, CORS).
+//!
+//! May use `crate::domain`. Must not import `crate::api`: no HTTP status or response is decided
+//! here.
+
+pub mod credentials;
+pub mod store;
+pub mod trust;
+#[cfg(feature = "validation")]
+pub mod validation;
