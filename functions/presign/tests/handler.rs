@@ -152,3 +152,47 @@ async fn a_body_that_is_not_a_presign_request_is_a_400_naming_the_problem() {
         assert_eq!((status, answer["error"]["code"].as_str()), (400, Some(expected)), "{body}: {answer}");
     }
 }
+
+#[tokio::test]
+async fn the_deployed_envelope_carries_exactly_the_answer_the_handler_gives() {
+    let f = fixture();
+    let external_id = f.integration("acme", "acme-photos", ROLE).await;
+    f.sts.put_role(ROLE, RoleTrust::ExternalId(external_id));
+    let locators = json!([
+        "s3://acme-photos/a \"quoted\" \\ back/slash.png",
+        "s3://acme-photos/ünï 李/tab\there.jpg?versionId=v1",
+        "s3://acme-photos/line\nfeed.png",
+        "s3://other-bucket/x.png",
+        "https://example.com/\"as-is\"",
+        7,
+    ]);
+    let body = json!({ "locators": locators });
+    let event = || ApiEvent::post("/presign", &body).member_of("acme").request();
+    let (status, direct) = status_and_json(&presign::handle(&f.state, event()).await.unwrap());
+    assert_eq!(status, 200, "{direct}");
+    let envelope: Value =
+        serde_json::from_str(presign::handle_event(&f.state, event()).await.as_str()).unwrap();
+    assert_eq!(envelope["statusCode"], 200);
+    let enveloped: Value = serde_json::from_str(envelope["body"].as_str().unwrap()).unwrap();
+    let without_times = |mut v: Value| {
+        // The two calls sign a second apart at most: compare the URLs without their dates.
+        for r in v["results"].as_array_mut().unwrap() {
+            if let Some(url) = r["url"].as_str() {
+                r["url"] = json!(url.split("X-Amz-Date").next().unwrap());
+                r["expires_at"] = Value::Null;
+            }
+        }
+        v
+    };
+    assert_eq!(without_times(enveloped), without_times(direct.clone()));
+    let results = direct["results"].as_array().unwrap();
+    assert_eq!(results.len(), 6);
+    for (result, sent) in results.iter().zip(locators.as_array().unwrap()) {
+        assert_eq!(&result["locator"], sent, "every locator comes back exactly as sent");
+    }
+    assert!(
+        results[0]["url"].as_str().unwrap().contains("a%20%22quoted%22%20%5C%20back/slash.png"),
+        "{}",
+        results[0]
+    );
+}

@@ -223,12 +223,17 @@ impl JsonText {
     }
 }
 
+/// Hands `json` to serde_json as a raw value: written as it is, never parsed or escaped again.
+fn serialize_verbatim<S: serde::Serializer>(json: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct;
+    let mut raw = serializer.serialize_struct(SERDE_JSON_RAW_TOKEN, 1)?;
+    raw.serialize_field(SERDE_JSON_RAW_TOKEN, json)?;
+    raw.end()
+}
+
 impl serde::Serialize for JsonText {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut raw = serializer.serialize_struct(SERDE_JSON_RAW_TOKEN, 1)?;
-        raw.serialize_field(SERDE_JSON_RAW_TOKEN, &self.0)?;
-        raw.end()
+        serialize_verbatim(&self.0, serializer)
     }
 }
 
@@ -362,10 +367,7 @@ impl JsonString {
 
 impl serde::Serialize for JsonString {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut raw = serializer.serialize_struct(SERDE_JSON_RAW_TOKEN, 1)?;
-        raw.serialize_field(SERDE_JSON_RAW_TOKEN, &self.0)?;
-        raw.end()
+        serialize_verbatim(&self.0, serializer)
     }
 }
 
