@@ -474,3 +474,37 @@ async fn an_item_from_a_newer_schema_is_refused_rather_than_misread() {
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_prefix_saved_before_wildcards_were_refused_still_reads_and_its_policy_grants_only_itself() {
+    let table = fresh_table().await;
+    let id = ulid::Ulid::new().to_string();
+    let mut item = first_release_item("ORG#acme", &id);
+    item.insert(
+        "scope".into(),
+        aws_sdk_dynamodb::types::AttributeValue::S(
+            r#"{"type":"bucket","bucket":"acme-photos","prefix":"img?/${aws:username}/"}"#.into(),
+        ),
+    );
+    let aws = aws_config().await;
+    aws_sdk_dynamodb::Client::new(&aws)
+        .put_item()
+        .table_name(table.table())
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
+    let read = table.get(&org("acme"), &id).await.expect("a legacy prefix is not lost");
+    assert_eq!(read.scope.prefix().map(|p| p.as_str()), Some("img?/${aws:username}/"));
+    let policy = serde_json::to_string(&shared::domain::policy::access_policy(
+        read.region.partition(),
+        &read.scope,
+        read.versioning,
+    ))
+    .unwrap();
+    assert!(
+        policy.contains("arn:aws:s3:::acme-photos/img${?}/${$}{aws:username}/*"),
+        "IAM reads the stored characters literally: {policy}"
+    );
+    assert!(!policy.contains("img?/") && !policy.contains("/${aws:"), "{policy}");
+}

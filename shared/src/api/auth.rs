@@ -46,7 +46,7 @@ impl Caller {
             ApiError::Unauthorized(format!("Your token's {:?} claim is unusable: {why}.", names.org))
         })?;
         let role = match claims.get(&names.role) {
-            Some(value) if role_values(value).any(|v| v == names.admin_value) => Role::Admin,
+            Some(value) if names_admin(value, &names.admin_value) => Role::Admin,
             _ => Role::Member,
         };
         Ok(Self { org, role })
@@ -63,11 +63,34 @@ impl Caller {
     }
 }
 
-/// The values of a role claim: `"admin"`, API Gateway's flattened `"[admin member]"`, or a JSON
-/// array string `["admin","member"]`. Values are compared whole: `administrators` is not `admin`.
-fn role_values(claim: &str) -> impl Iterator<Item = &str> {
-    let inner = claim.trim().trim_start_matches('[').trim_end_matches(']');
-    inner.split([' ', ',']).map(|v| v.trim().trim_matches('"')).filter(|v| !v.is_empty())
+/// Whether a role claim names `admin`, read in exactly one of three ways:
+///
+/// - a JSON array of strings (`["admin","member"]`, as some authorizers pass arrays): one element
+///   equals `admin`;
+/// - API Gateway's flattened array (`[admin member]`: brackets, single spaces between elements):
+///   one element equals `admin`. Only a value that is all bracketed and has no empty element is
+///   read so;
+/// - anything else is one plain value, an admin only if it equals `admin` exactly: `"Support
+///   admin"`, `"admin,member"`, `" admin"` and `"administrators"` are members.
+///
+/// Limit: API Gateway flattens `["Support admin"]` to `[Support admin]`, which cannot be told from
+/// `["Support", "admin"]`. Where group names may contain spaces, choose an `ADMIN_ROLE_VALUE` that
+/// no other group name holds as a word (README, Configuration).
+fn names_admin(claim: &str, admin: &str) -> bool {
+    if admin.is_empty() {
+        return false;
+    }
+    if let Ok(values) = serde_json::from_str::<Vec<String>>(claim) {
+        return values.iter().any(|v| v == admin);
+    }
+    if let Some(inner) = claim.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')) {
+        let elements: Vec<&str> = inner.split(' ').collect();
+        if !elements.iter().any(|e| e.is_empty() || e.contains(['[', ']'])) {
+            return elements.contains(&admin);
+        }
+        return false;
+    }
+    claim == admin
 }
 
 #[cfg(test)]
@@ -97,6 +120,42 @@ mod tests {
         assert_eq!(caller(Some("acme"), Some("administrators")).unwrap().role, Role::Member);
         assert_eq!(caller(Some("acme"), Some("[member]")).unwrap().role, Role::Member);
         assert_eq!(caller(Some("acme"), None).unwrap().role, Role::Member);
+    }
+
+    #[test]
+    fn a_plain_role_is_an_admin_only_when_it_is_exactly_the_admin_value() {
+        for member in
+            ["Support admin", "admin member", "admin,member", " admin", "admin ", "Admin", "\"admin\"", ""]
+        {
+            assert_eq!(caller(Some("acme"), Some(member)).unwrap().role, Role::Member, "{member:?}");
+        }
+    }
+
+    #[test]
+    fn a_malformed_array_is_nobodys_admin() {
+        for member in
+            ["[admin  member]", "[ admin]", "[admin ]", "[]", "[[admin]]", "[admin", "admin]", "[\"admin\""]
+        {
+            assert_eq!(caller(Some("acme"), Some(member)).unwrap().role, Role::Member, "{member:?}");
+        }
+        assert_eq!(caller(Some("acme"), Some("[admin]")).unwrap().role, Role::Admin);
+        assert_eq!(caller(Some("acme"), Some("[\"Support admin\"]")).unwrap().role, Role::Member);
+    }
+
+    #[test]
+    fn another_admin_value_is_matched_whole() {
+        let names = ClaimNames { admin_value: "org-owner".into(), ..ClaimNames::default() };
+        let role = |value: &str| {
+            let claims = HashMap::from([
+                ("org_id".to_owned(), "acme".to_owned()),
+                ("role".to_owned(), value.to_owned()),
+            ]);
+            Caller::from_claims(&claims, &names).unwrap().role
+        };
+        assert_eq!(role("org-owner"), Role::Admin);
+        assert_eq!(role("[member org-owner]"), Role::Admin);
+        assert_eq!(role("admin"), Role::Member);
+        assert_eq!(role("org-owner-2"), Role::Member);
     }
 
     #[test]

@@ -53,11 +53,30 @@ fn many<I: IntoIterator<Item = S>, S: Into<String>>(items: I) -> OneOrMany {
     OneOrMany(items.into_iter().map(Into::into).collect())
 }
 
+/// `text` as IAM reads it literally in a `Resource` or a `StringLike` value: `*`, `?` and `$` as
+/// IAM's escapes `${*}`, `${?}`, `${$}`. Prefixes refuse these characters on save
+/// ([`crate::domain::scope::KeyPrefix::parse`]); this keeps a prefix stored before that rule from
+/// widening the policy.
+pub fn iam_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '*' | '?' | '$' => {
+                out.push_str("${");
+                out.push(c);
+                out.push('}');
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// The policy the customer attaches to the role: read objects in the scope (and their versions
 /// when file versioning is on), and list the bucket so that a missing object reads as 404, not 403.
 pub fn access_policy(partition: Partition, scope: &Scope, versioning: bool) -> PolicyDocument {
     let p = partition.as_str();
-    let object_prefix = scope.prefix().map_or("", |prefix| prefix.as_str());
+    let object_prefix = scope.prefix().map_or(String::new(), |prefix| iam_literal(prefix.as_str()));
     let objects = many(scope.buckets().iter().map(|b| format!("arn:{p}:s3:::{b}/{object_prefix}*")));
     let buckets = many(scope.buckets().iter().map(|b| format!("arn:{p}:s3:::{b}")));
     let mut actions = vec!["s3:GetObject"];
@@ -67,7 +86,7 @@ pub fn access_policy(partition: Partition, scope: &Scope, versioning: bool) -> P
     let list_condition = scope.prefix().map(|prefix| {
         BTreeMap::from([(
             "StringLike",
-            BTreeMap::from([("s3:prefix", many([format!("{}*", prefix.as_str())]))]),
+            BTreeMap::from([("s3:prefix", many([format!("{}*", iam_literal(prefix.as_str()))]))]),
         )])
     });
     PolicyDocument {

@@ -12,12 +12,27 @@ use std::fmt;
 
 pub const MAX_PREFIX_BYTES: usize = 1024;
 
-/// A key prefix inside one bucket: 1 to 1,024 bytes, no control characters, no `.`/`..` segment.
+/// A key prefix inside one bucket: 1 to 1,024 bytes, no control characters, no `.`/`..` segment,
+/// none of IAM's `*`, `?`, `$`.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyPrefix(String);
 
 impl KeyPrefix {
+    /// A prefix as a request sends it. Besides the rules below, it may hold none of IAM's wildcard
+    /// and variable characters (`*`, `?`, `$`): the access policy puts the prefix in a
+    /// `Resource` and an `s3:prefix` condition, where they would grant more than the prefix.
     pub fn parse(value: &str) -> Result<Self, InputError> {
+        Self::check(value, true)
+    }
+
+    /// A prefix read back from the store. Items saved before `?` and `$` were refused stay
+    /// readable (nothing stored is lost); the policy writer renders those characters as IAM
+    /// literals, so even such a prefix grants no more than itself.
+    pub fn stored(value: &str) -> Result<Self, InputError> {
+        Self::check(value, false)
+    }
+
+    fn check(value: &str, refuse_iam_specials: bool) -> Result<Self, InputError> {
         let invalid = |why: &str| {
             InputError::new(
                 InputErrorKind::InvalidPrefix,
@@ -38,6 +53,18 @@ impl KeyPrefix {
         if value.contains('*') {
             return Err(invalid(
                 "wildcards are not supported; a prefix already covers every key that starts with it",
+            ));
+        }
+        if refuse_iam_specials && value.contains('?') {
+            return Err(invalid(
+                "IAM reads \"?\" in a policy as a wildcard for any one character, so the access policy would \
+                 also grant keys outside this prefix; use the part of the prefix before the \"?\"",
+            ));
+        }
+        if refuse_iam_specials && value.contains('$') {
+            return Err(invalid(
+                "IAM reads \"$\" in a policy as the start of a policy variable such as ${aws:username}, so the \
+                 access policy would not mean this prefix; use the part of the prefix before the \"$\"",
             ));
         }
         if value.chars().any(char::is_control) {

@@ -95,7 +95,7 @@ impl StoredScope {
                 bucket: bucket(&name)?,
                 prefix: match prefix.as_deref() {
                     None | Some("") => None,
-                    Some(p) => Some(KeyPrefix::parse(p).map_err(|_| corrupt("scope prefix"))?),
+                    Some(p) => Some(KeyPrefix::stored(p).map_err(|_| corrupt("scope prefix"))?),
                 },
             }),
         }
