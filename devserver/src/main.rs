@@ -24,7 +24,7 @@ async fn serve() -> Result<(), String> {
     })?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store = shared::aws::store::DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&aws),
+        shared::aws::limits::dynamodb_client(&aws),
         config.api.table_name.clone(),
     );
     store

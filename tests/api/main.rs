@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod events;
+mod faults;
 mod helpers;
 mod integrations;
 mod isolation;

@@ -12,8 +12,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     shared::api::telemetry::init();
     let config = shared::api::config::or_exit(presign::PresignConfig::from_env(&ProcessEnv));
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let store =
-        std::sync::Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name.clone()));
+    let store = std::sync::Arc::new(DynamoStore::new(
+        shared::aws::limits::dynamodb_client(&aws),
+        config.table_name.clone(),
+    ));
     let credentials = CredentialCache::new(sts_client(&aws), config.credentials.clone());
     let state = presign::State::new(store, credentials, config);
     // lambda_runtime directly, not lambda_http::run: the handler writes the response envelope

@@ -299,7 +299,7 @@ pub async fn state_from_process_env() -> Result<State, ConfigError> {
             .map_err(|message| ConfigError { variable: "S3_ENDPOINT_URL", message })?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store: SharedStore =
-        Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name.clone()));
+        Arc::new(DynamoStore::new(shared::aws::limits::dynamodb_client(&aws), config.table_name.clone()));
     let assumer = assumer_as_platform(&aws, &api.platform_principal).await;
     let validator = Validator::new(aws.clone(), assumer, endpoint, api.platform_principal, api.app_origins);
     Ok(State { store, validator, config })

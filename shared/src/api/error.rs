@@ -115,6 +115,16 @@ impl ApiError {
         }
     }
 
+    /// Seconds a client should wait before it tries again, sent as `Retry-After`.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::Unavailable { .. } | ApiError::TooManyRequests(_) => {
+                Some(crate::aws::limits::RETRY_AFTER_SECS)
+            }
+            _ => None,
+        }
+    }
+
     pub fn field(&self) -> Option<&str> {
         match self {
             ApiError::Input { field, .. } | ApiError::BadRequest { field, .. } => field.as_deref(),

@@ -200,7 +200,13 @@ pub fn error_response(err: &ApiError) -> Response<Body> {
     } else {
         tracing::info!(status, code = err.code(), field = err.field(), "request rejected");
     }
-    json_response(status, &err.body())
+    let mut response = json_response(status, &err.body());
+    if let Some(secs) = err.retry_after() {
+        response
+            .headers_mut()
+            .insert(lambda_http::http::header::RETRY_AFTER, lambda_http::http::HeaderValue::from(secs));
+    }
+    response
 }
 
 /// The last step of every handler: an error becomes its response, so nothing leaves as `Err`.

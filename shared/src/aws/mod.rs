@@ -12,6 +12,7 @@
 //! here.
 
 pub mod credentials;
+pub mod limits;
 pub mod store;
 pub mod trust;
 #[cfg(feature = "validation")]

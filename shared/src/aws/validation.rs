@@ -243,10 +243,20 @@ impl Validator {
             Some(credentials.expires_at),
             "validation",
         );
+        use crate::aws::limits;
+        use aws_sdk_s3::config::{retry::RetryConfig, timeout::TimeoutConfig};
         let config = aws_sdk_s3::config::Builder::from(&self.sdk)
             .credentials_provider(provider)
             .region(aws_sdk_s3::config::Region::new(region.as_str()))
             .force_path_style(self.sdk.endpoint_url().is_some())
+            .retry_config(RetryConfig::standard().with_max_attempts(limits::S3_ATTEMPTS))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(limits::CONNECT)
+                    .operation_attempt_timeout(limits::S3_ATTEMPT)
+                    .operation_timeout(limits::S3_OPERATION)
+                    .build(),
+            )
             .build();
         aws_sdk_s3::Client::from_conf(config)
     }

@@ -1,0 +1,48 @@
+//! How long each AWS call may take, all attempts included, so that a request always answers
+//! inside its function's timeout with `SERVICE_UNAVAILABLE` rather than being cut off by Lambda.
+//!
+//! The API functions run for at most 15 s (`template.yaml`). The longest request makes, one after
+//! the other, at most three DynamoDB calls (replace: read, then the transaction; presign: the
+//! org's integrations and its external ID, once per cache period) and one round of STS leases
+//! (concurrent, one per integration): 3 x [`DYNAMODB_OPERATION`] + `credentials`'s 5 s = 14 s in
+//! the worst case, every attempt of every call timing out. Retries use the SDK's standard mode:
+//! exponential backoff with full jitter between attempts.
+
+use std::time::Duration;
+
+/// Connecting to DynamoDB or S3.
+pub const CONNECT: Duration = Duration::from_millis(500);
+/// One DynamoDB attempt: its calls answer in milliseconds when healthy.
+pub const DYNAMODB_ATTEMPT: Duration = Duration::from_secs(1);
+/// One DynamoDB call, every attempt and backoff included.
+pub const DYNAMODB_OPERATION: Duration = Duration::from_secs(3);
+/// Attempts per DynamoDB call (throttling, 5xx and timeouts are retried).
+pub const DYNAMODB_ATTEMPTS: u32 = 3;
+/// One S3 attempt of a validation check (a HEAD, a one-key list, a one-byte read).
+pub const S3_ATTEMPT: Duration = Duration::from_secs(2);
+/// One S3 call of a validation check, every attempt included.
+pub const S3_OPERATION: Duration = Duration::from_secs(4);
+/// Attempts per S3 call.
+pub const S3_ATTEMPTS: u32 = 2;
+/// What a `503 SERVICE_UNAVAILABLE` tells the client to wait before it tries again.
+pub const RETRY_AFTER_SECS: u64 = 2;
+
+/// The DynamoDB client every function uses: the limits above on top of `sdk`'s settings.
+pub fn dynamodb_client(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+    use aws_sdk_dynamodb::config::{retry::RetryConfig, timeout::TimeoutConfig, Builder};
+    let config = Builder::from(sdk)
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(DYNAMODB_ATTEMPTS)
+                .with_initial_backoff(Duration::from_millis(50)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT)
+                .operation_attempt_timeout(DYNAMODB_ATTEMPT)
+                .operation_timeout(DYNAMODB_OPERATION)
+                .build(),
+        )
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}

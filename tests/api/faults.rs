@@ -1,0 +1,168 @@
+//! Every AWS call is bounded: a DynamoDB that never answers, answers 500, or throttles costs a
+//! request at most the limits of `shared::aws::limits`, and the caller gets `503
+//! SERVICE_UNAVAILABLE` with `Retry-After`, never a Lambda timeout. The "DynamoDB"s here are
+//! loopback listeners speaking HTTP, reached through the real SDK client the functions build.
+
+use crate::helpers::*;
+use crate::platform::bounded;
+use serde_json::{json, Value};
+use shared::api::testkit::{status_and_json, ApiEvent};
+use shared::aws::limits;
+use shared::aws::store::DynamoStore;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A listener that accepts every connection and never answers. Returns its URL and how many
+/// connections it took.
+async fn black_hole() -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    (url, accepted)
+}
+
+/// A DynamoDB that answers every request with `status` and an AWS JSON error of `error_type`.
+/// Returns its URL and how many requests it answered.
+async fn failing_dynamodb(status: u16, error_type: &'static str) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(AtomicUsize::new(0));
+    let count = requests.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let count = count.clone();
+            tokio::spawn(async move {
+                let mut buffer = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(n) = socket.read(&mut chunk).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    buffer.extend_from_slice(&chunk[..n]);
+                    let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+                    let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if buffer.len() < end + 4 + length {
+                        continue;
+                    }
+                    buffer.drain(..end + 4 + length);
+                    count.fetch_add(1, Ordering::SeqCst);
+                    let body = format!(
+                        r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{error_type}","message":"answered by the test"}}"#
+                    );
+                    let answer = format!(
+                        "HTTP/1.1 {status} Test\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if socket.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, requests)
+}
+
+async fn integrations_against(endpoint: &str) -> integrations::State {
+    let sdk = sdk_config_with(endpoint, keys("testing", "testing", None)).await;
+    let store = Arc::new(DynamoStore::new(limits::dynamodb_client(&sdk), "integrations".to_owned()));
+    integrations::State::new(store, api_config("integrations", PLATFORM_PRINCIPAL))
+}
+
+/// `GET /integrations` against a DynamoDB at `endpoint`: the reply, its `Retry-After`, how long it took.
+async fn list_integrations(endpoint: &str) -> (u16, Value, Option<String>, Duration) {
+    let state = integrations_against(endpoint).await;
+    let started = Instant::now();
+    let response = bounded(
+        "GET /integrations",
+        integrations::handle(&state, ApiEvent::get("/integrations").admin_of("acme").request()),
+    )
+    .await
+    .unwrap();
+    let took = started.elapsed();
+    let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+    let (status, body) = status_and_json(&response);
+    (status, body, retry_after, took)
+}
+
+fn assert_unavailable_with_retry_after(status: u16, body: &Value, retry_after: Option<String>) {
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "SERVICE_UNAVAILABLE", "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("try again"), "{body}");
+    assert_eq!(retry_after, Some(limits::RETRY_AFTER_SECS.to_string()));
+}
+
+#[tokio::test]
+async fn a_dynamodb_that_never_answers_is_a_503_with_retry_after_within_the_operation_limit() {
+    let (url, accepted) = black_hole().await;
+    let (status, body, retry_after, took) = list_integrations(&url).await;
+    assert_unavailable_with_retry_after(status, &body, retry_after);
+    eprintln!(
+        "a silent DynamoDB: 503 after {took:?} ({} connections; limits: attempt {:?}, operation {:?})",
+        accepted.load(Ordering::SeqCst),
+        limits::DYNAMODB_ATTEMPT,
+        limits::DYNAMODB_OPERATION
+    );
+    assert!(took >= limits::DYNAMODB_ATTEMPT, "it waited for an answer first: {took:?}");
+    // The operation limit ends the call; the slack is for a busy test machine, far below the
+    // function's 15 s.
+    assert!(took < limits::DYNAMODB_OPERATION + Duration::from_secs(3), "{took:?}");
+    assert!(accepted.load(Ordering::SeqCst) >= 2, "a timed-out attempt is retried");
+}
+
+#[tokio::test]
+async fn a_dynamodb_answering_500_is_retried_a_bounded_number_of_times_then_a_503() {
+    let (url, requests) = failing_dynamodb(500, "InternalServerError").await;
+    let (status, body, retry_after, took) = list_integrations(&url).await;
+    assert_unavailable_with_retry_after(status, &body, retry_after);
+    assert_eq!(requests.load(Ordering::SeqCst), limits::DYNAMODB_ATTEMPTS as usize, "bounded retries");
+    eprintln!("DynamoDB answering 500: 503 after {took:?} and {} attempts", limits::DYNAMODB_ATTEMPTS);
+}
+
+#[tokio::test]
+async fn a_throttling_dynamodb_is_retried_with_backoff_then_a_503() {
+    let (url, requests) = failing_dynamodb(400, "ThrottlingException").await;
+    let (status, body, retry_after, took) = list_integrations(&url).await;
+    assert_unavailable_with_retry_after(status, &body, retry_after);
+    assert_eq!(requests.load(Ordering::SeqCst), limits::DYNAMODB_ATTEMPTS as usize, "bounded retries");
+    eprintln!("DynamoDB throttling: 503 after {took:?} and {} attempts", limits::DYNAMODB_ATTEMPTS);
+}
+
+#[tokio::test]
+async fn presign_with_a_silent_dynamodb_answers_503_with_retry_after_in_its_envelope() {
+    let (url, _) = black_hole().await;
+    let sdk = sdk_config_with(&url, keys("testing", "testing", None)).await;
+    let store = Arc::new(DynamoStore::new(limits::dynamodb_client(&sdk), "integrations".to_owned()));
+    let sts = platform_sts_client(&url, "AKIAPLATFORM00000000", "secret").await;
+    let credentials = shared::aws::credentials::CredentialCache::new(sts, Default::default());
+    let env = std::collections::HashMap::from([
+        ("TABLE_NAME".to_owned(), "integrations".to_owned()),
+        ("PLATFORM_PRINCIPAL_ARN".to_owned(), PLATFORM_PRINCIPAL.to_owned()),
+    ]);
+    let config = presign::PresignConfig::from_env(&env).unwrap();
+    let state = presign::State::new(store, credentials, config);
+    let event =
+        ApiEvent::post("/presign", &json!({"locators": ["s3://acme-photos/a.png"]})).member_of("acme");
+    let envelope = bounded("presign", presign::handle_event(&state, event.request())).await;
+    let envelope: Value = serde_json::from_str(envelope.as_str()).unwrap();
+    assert_eq!(envelope["statusCode"], 503, "{envelope}");
+    assert_eq!(envelope["headers"]["retry-after"], limits::RETRY_AFTER_SECS.to_string(), "{envelope}");
+    let body: Value = serde_json::from_str(envelope["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "SERVICE_UNAVAILABLE");
+}
