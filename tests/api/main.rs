@@ -5,6 +5,7 @@
 mod bad_input;
 mod events;
 mod faults;
+mod fuzz;
 mod helpers;
 mod integrations;
 mod isolation;

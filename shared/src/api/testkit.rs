@@ -91,6 +91,12 @@ impl ApiEvent {
         self
     }
 
+    /// Any other change to the event's JSON (fuzzing: raw paths, query strings, binary bodies).
+    pub fn with(mut self, change: impl FnOnce(&mut Value)) -> Self {
+        change(&mut self.event);
+        self
+    }
+
     /// The event's JSON, as the Lambda runtime would receive it.
     pub fn to_json(&self) -> String {
         self.event.to_string()
