@@ -27,6 +27,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 pub const MAX_LOCATORS: usize = 1000;
+/// The most a Lambda function may return to API Gateway (6 MB, the response payload quota).
+/// A batch of long keys signed with a long session token can need more; see [`fits_in_a_response`].
+pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
 /// 1,000 locators of a typical 100-200 bytes fit in well under this.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -189,8 +192,55 @@ async fn dispatch<R>(
         external_id_not_enforced_total = stats.not_enforced.load(Ordering::Relaxed),
         "presigned batch"
     );
+    let results = Results { results };
+    fits_in_a_response(&results)?;
     // Serialized straight from the typed results: no JSON tree for a 1,000-URL answer.
-    Ok(answer(&Results { results }))
+    Ok(answer(&results))
+}
+
+/// Whether the answer fits in what Lambda may return. A cheap bound clears every ordinary batch;
+/// only past it are the results measured exactly, and an answer that does not fit is a 413 that
+/// says how many of these locators would.
+fn fits_in_a_response(results: &Results<'_>) -> Result<(), ApiError> {
+    let bound =
+        api::ENVELOPE_OVERHEAD_BYTES + results.results.iter().map(Outcome::envelope_bound).sum::<usize>();
+    if bound <= MAX_RESPONSE_BYTES {
+        return Ok(());
+    }
+    let sizes: Vec<usize> = results.results.iter().map(|r| api::enveloped_len(r) + 1).collect();
+    let total = api::ENVELOPE_OVERHEAD_BYTES + api::enveloped_len(results);
+    if total <= MAX_RESPONSE_BYTES {
+        return Ok(());
+    }
+    let mut used = api::ENVELOPE_OVERHEAD_BYTES + api::enveloped_len(&Results { results: Vec::new() });
+    let fit = sizes.iter().take_while(|size| {
+        used += **size;
+        used <= MAX_RESPONSE_BYTES
+    });
+    let fit = fit.count();
+    Err(ApiError::TooLarge(format!(
+        "The answer to these {} locators would be {total} bytes, more than the {MAX_RESPONSE_BYTES} bytes the \
+         service can return at once (long keys make long URLs). The first {fit} fit: send at most {fit} of these \
+         locators per request.",
+        results.results.len()
+    )))
+}
+
+impl Outcome<'_> {
+    /// At least the bytes this result takes in the envelope: every text escaped at worst twice
+    /// (a control character, `\u0001`, becomes `\\u0001`: 7 bytes for one), plus the keys.
+    fn envelope_bound(&self) -> usize {
+        const WORST: usize = 7;
+        match self {
+            Outcome::Signed { locator, url, expires_at, integration_id } => {
+                url.as_json().len() + WORST * (locator.len() + integration_id.len()) + expires_at.len() + 96
+            }
+            Outcome::PassThrough { locator, url } => WORST * (locator.len() + url.len()) + 40,
+            Outcome::Failed { locator, error } => {
+                WORST * (serde_json::to_string(locator).map_or(0, |t| t.len()) + error.message.len()) + 96
+            }
+        }
+    }
 }
 
 #[derive(serde::Serialize)]

@@ -196,3 +196,74 @@ async fn the_deployed_envelope_carries_exactly_the_answer_the_handler_gives() {
         results[0]
     );
 }
+
+/// 1,000 locators of 1,024-byte keys that encode to three bytes a byte (`é` is `%C3%A9`), all
+/// served by one integration whose credentials carry a session token of `token_chars` characters.
+async fn longest_batch(token_chars: usize) -> (Fixture, Vec<String>) {
+    let f = fixture();
+    let external_id = f.integration("acme", "acme-photos", ROLE).await;
+    let org = OrgId::parse("acme").unwrap();
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let token: String = (0..token_chars).map(|i| char::from(alphabet[i % alphabet.len()])).collect();
+    let credentials = shared::aws::credentials::TempCredentials {
+        signing: shared::domain::presign::SigningCredentials {
+            access_key_id: "ASIALONGTOKEN0000000".into(),
+            secret_access_key: "secret".into(),
+            session_token: Some(token),
+        },
+        expires_at: SystemTime::now() + Duration::from_secs(3600),
+    };
+    let id = shared::domain::external_id::ExternalId::parse(&external_id).unwrap();
+    f.state.credentials().prime(&org, ROLE, &id, credentials).await;
+    f.sts.put_role(ROLE, RoleTrust::ExternalId(external_id));
+    let locators = (0..1000).map(|i| format!("s3://acme-photos/{i:04}{}", "é".repeat(510))).collect();
+    (f, locators)
+}
+
+async fn answer(f: &Fixture, locators: &[String]) -> (Value, usize) {
+    let event = ApiEvent::post("/presign", &json!({ "locators": locators })).member_of("acme");
+    let text = presign::handle_event(&f.state, event.request()).await;
+    (serde_json::from_str(text.as_str()).unwrap(), text.as_str().len())
+}
+
+#[tokio::test]
+async fn the_longest_batch_with_a_1100_character_session_token_fits_in_a_lambda_response() {
+    let (f, locators) = longest_batch(1100).await;
+    assert_eq!(locators[0].len(), "s3://acme-photos/".len() + 1024);
+    let (envelope, bytes) = answer(&f, &locators).await;
+    assert_eq!(envelope["statusCode"], 200, "{}", &envelope["body"].as_str().unwrap()[..300]);
+    let body: Value = serde_json::from_str(envelope["body"].as_str().unwrap()).unwrap();
+    let results = body["results"].as_array().unwrap();
+    assert!(results.iter().all(|r| r["url"].is_string()), "every locator signed");
+    eprintln!(
+        "worst case: 1,000 locators of 1,024-byte keys (each byte %-encoded), a 1,100-character token: \
+         {bytes} bytes of {} allowed; one URL is {} bytes",
+        presign::MAX_RESPONSE_BYTES,
+        results[0]["url"].as_str().unwrap().len()
+    );
+    assert!(bytes <= presign::MAX_RESPONSE_BYTES, "{bytes}");
+}
+
+#[tokio::test]
+async fn an_answer_too_large_for_lambda_is_a_413_naming_how_many_locators_fit() {
+    let (f, locators) = longest_batch(2400).await;
+    let (envelope, bytes) = answer(&f, &locators).await;
+    assert!(bytes < 2000, "no URL is sent: {bytes} bytes");
+    assert_eq!(envelope["statusCode"], 413, "{envelope}");
+    let body: Value = serde_json::from_str(envelope["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "PAYLOAD_TOO_LARGE", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    let fit: usize = message
+        .split("The first ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the message names how many fit: {message}"));
+    assert!((1..1000).contains(&fit), "{message}");
+    // That many do fit, and one more would not have.
+    let (envelope, bytes) = answer(&f, &locators[..fit]).await;
+    assert_eq!(envelope["statusCode"], 200);
+    assert!(bytes <= presign::MAX_RESPONSE_BYTES);
+    let (envelope, _) = answer(&f, &locators[..fit + 1]).await;
+    assert_eq!(envelope["statusCode"], 413, "the count is exact");
+}

@@ -282,6 +282,29 @@ pub fn json_envelope<T: serde::Serialize>(status: u16, body: &T) -> JsonText {
     JsonText(String::from_utf8(out).unwrap_or_else(|_| FALLBACK_ENVELOPE.to_owned()))
 }
 
+/// How many bytes `body` takes inside an envelope's `body` string (escaped for it), counted
+/// without keeping them.
+pub fn enveloped_len<T: serde::Serialize>(body: &T) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let mut serializer = serde_json::Serializer::with_formatter(&mut count, EnvelopeBody);
+    // Counting cannot fail; a value serde refuses would be refused when written too.
+    let _ = body.serialize(&mut serializer);
+    count.0
+}
+
+/// The envelope's bytes besides the body: status, headers and the fixed fields.
+pub const ENVELOPE_OVERHEAD_BYTES: usize = 160;
+
 /// A serde_json formatter that writes compact JSON as the inside of a JSON string: every byte
 /// the compact formatter would write, with `"` and `\` escaped once more. String contents arrive
 /// as runs that hold neither (serde_json splits them at each escape), so they are copied as
