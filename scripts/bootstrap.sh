@@ -5,7 +5,7 @@
 #   .tools/bin       s3s-fs (independent S3 server that verifies presigned URLs) and dynoxide
 #                    (DynamoDB emulator on SQLite: atomic conditional writes and transactions,
 #                    which moto's DynamoDB does not guarantee under concurrency)
-#   web/node_modules TypeScript and playwright-core for the web app (npm ci, web/package-lock.json)
+#   web/node_modules TypeScript, playwright-core and axe-core for the web app (npm ci, web/package-lock.json)
 # plus the rustfmt and clippy components when rustup lacks them, and with --browser Debian's
 # chromium (apt-get, as root; the browser tests drive /usr/bin/chromium).
 # Idempotent and quiet: a re-run with nothing to do takes well under a second and prints one line

@@ -5,6 +5,8 @@
 // Customer roles and buckets are in the emulator's customer account (CUSTOMER_ACCOUNT), never in the
 // platform's (moto's default, 123456789012), as on AWS.
 //
+// Pages are checked with axe-core for WCAG 2 A and AA (assertAccessible).
+//
 // Environment: BASE_URL (the dev server), DEV_JWT_SECRET (its token secret, for `devserver token`),
 // DEVSERVER (default target/debug/devserver), CHROMIUM (default /usr/bin/chromium), ARTIFACTS_DIR
 // (screenshots; default e2e/artifacts).
@@ -13,7 +15,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -29,6 +32,8 @@ const CUSTOMER_ACCOUNT = "210987654321";
 /** A (made-up or real) role ARN in the customer account. */
 const customerRole = (name) => `arn:aws:iam::${CUSTOMER_ACCOUNT}:role/${name}`;
 mkdirSync(ARTIFACTS, { recursive: true });
+/** axe-core's browser build (web/package.json pins it). */
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 function required(name) {
   const value = process.env[name];
@@ -87,8 +92,12 @@ after(async () => {
   await browser?.close();
 });
 
-async function open(tokenValue) {
+/** A fresh browser context signed in with the token. `initScript` runs in the page before any of
+ * the app's scripts. `problems` collects page errors, console errors and any JavaScript dialog
+ * (alert, confirm, prompt: the app opens none). */
+async function open(tokenValue, { initScript } = {}) {
   const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  if (initScript) await context.addInitScript(initScript);
   const page = await context.newPage();
   const problems = [];
   page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
@@ -97,12 +106,30 @@ async function open(tokenValue) {
       problems.push(`console error: ${message.text()}`);
     }
   });
+  page.on("dialog", (dialog) => {
+    problems.push(`dialog: ${dialog.type()} ${JSON.stringify(dialog.message())}`);
+    void dialog.dismiss();
+  });
   await page.goto(`${BASE_URL}/#token=${tokenValue}`);
   return { page, context, problems };
 }
 
 async function shot(page, name) {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** axe-core finds no WCAG 2 A or AA violation on the page as it is now. axe is evaluated through
+ * the DevTools protocol, which the page's Content-Security-Policy does not govern (the page would
+ * refuse it as a <script>), and adds nothing to the document. */
+async function assertAccessible(page, what) {
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(AXE_SOURCE);
+  const result = await page.evaluate(() =>
+    window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }),
+  );
+  const violations = result.violations.map(
+    (v) => `${v.id} (${v.impact}): ${v.help}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`,
+  );
+  assert.deepEqual(violations, [], `axe-core on ${what}`);
 }
 
 /** No API error reaches the user as JSON. */
@@ -348,6 +375,135 @@ describe("validating from the list", () => {
     await row.locator(".pill.failing").waitFor();
     await assertNoRawJson(page);
     await shot(page, "list-validate-failing");
+    await context.close();
+  });
+});
+
+/** Installed before the app loads (open's initScript), into window.__witness: every alert, confirm
+ * and prompt (the dialog still opens, and open's listener records it too); every
+ * Content-Security-Policy violation (the page's CSP refuses inline event handlers, so markup parsed
+ * out of text, onerror= and all, would show here even though its script is refused); and every
+ * element inserted as <img src=x> or with an onerror attribute, even one replaced before the test
+ * looks. */
+function hostileWitness() {
+  const seen = { dialogs: [], violations: [], inserted: [] };
+  window.__witness = seen;
+  for (const name of ["alert", "confirm", "prompt"]) {
+    const original = window[name].bind(window);
+    window[name] = (...args) => {
+      seen.dialogs.push(`${name}(${args.map(String).join(", ")})`);
+      return original(...args);
+    };
+  }
+  document.addEventListener("securitypolicyviolation", (event) =>
+    seen.violations.push(`${event.violatedDirective}: ${event.sample || event.blockedURI}`),
+  );
+  const suspicious = 'img[src="x"], [onerror]';
+  new MutationObserver((records) => {
+    for (const record of records) {
+      for (const node of record.addedNodes) {
+        if (node.nodeType !== Node.ELEMENT_NODE) continue;
+        for (const element of [node, ...node.querySelectorAll(suspicious)]) {
+          if (element.matches(suspicious)) seen.inserted.push(element.outerHTML);
+        }
+      }
+    }
+  }).observe(document, { childList: true, subtree: true });
+}
+
+describe("hostile text", () => {
+  test("an integration named <img src=x onerror=alert(1)> shows literally in the list, the wizard and its validation report, and no script runs", async () => {
+    const HOSTILE = "<img src=x onerror=alert(1)>";
+    const org = unique("hostile");
+    const admin = token(org, "admin");
+    const bucket = unique("hostile-bucket");
+    // The same text as the key prefix carries it into the validation report: the checks' messages
+    // name the scope (READ_ACCESS says under which s3://bucket/prefix it found nothing), and a
+    // prefix may hold any character but control characters and IAM's * ? $. The integration name
+    // itself is in no check message; the report's lead line and the list show it.
+    const prefix = `${HOSTILE}/`;
+    const scope = { type: "bucket", bucket, prefix };
+
+    // A real role for exactly this scope (the API's documents, pasted by the console), so that
+    // validation gets past ASSUME_ROLE to the bucket. The bucket's one object, photos/kitten.png,
+    // is outside the prefix: LIST_ACCESS passes and READ_ACCESS warns, naming the prefix.
+    console_(["bucket", bucket]);
+    const access = await api(admin, "POST", "/policies/access", { scope, versioning: false });
+    assert.equal(access.status, 200);
+    const trust = await api(admin, "GET", "/policies/trust");
+    assert.equal(trust.status, 200);
+    const roleName = unique("hostile-role");
+    const trustFile = join(ARTIFACTS, `${roleName}.trust.json`);
+    const accessFile = join(ARTIFACTS, `${roleName}.access.json`);
+    writeFileSync(trustFile, trust.body.text);
+    writeFileSync(accessFile, access.body.text);
+    const roleArn = console_(["role", roleName, "--trust", trustFile, "--access", accessFile]);
+    // Saved through the API, as any admin of the org (or a script with a stolen session) could.
+    const created = await api(admin, "POST", "/integrations", { name: HOSTILE, role_arn: roleArn, region: "us-east-1", scope });
+    assert.equal(created.status, 201);
+    assert.equal(created.body.name, HOSTILE);
+
+    const { page, context, problems } = await open(admin, { initScript: hostileWitness });
+    const row = page.locator(`tr[data-id="${created.body.id}"]`);
+
+    // (a) The list: the name and the scope, as text.
+    await row.waitFor();
+    assert.equal(await row.locator(".name").textContent(), HOSTILE);
+    assert.ok((await row.textContent()).includes(`${bucket}/${HOSTILE}/`), await row.textContent());
+    await assertAccessible(page, "the list");
+
+    // (b) The wizard, editing it: the heading, the fields, the access policy and its summary.
+    await row.locator('[data-action="edit"]').click();
+    await page.getByRole("heading", { name: `Edit “${HOSTILE}”` }).waitFor();
+    assert.equal(await page.locator("#wizard-title").textContent(), `Edit “${HOSTILE}”`);
+    assert.equal(await page.getByLabel(/^Prefix/).inputValue(), prefix);
+    await page.getByRole("button", { name: "Next: access policy" }).click();
+    const accessPre = page.locator("#access-policy");
+    await accessPre.filter({ hasText: `arn:aws:s3:::${bucket}/` }).waitFor();
+    assert.equal(await accessPre.textContent(), access.body.text);
+    assert.ok(access.body.text.includes(`arn:aws:s3:::${bucket}/${HOSTILE}/*`), access.body.text);
+    assert.ok((await page.locator("#access-summary").textContent()).includes(`in ${bucket} under ${prefix}.`));
+    await page.getByRole("button", { name: "Next: role" }).click();
+    await page.getByRole("button", { name: "Next: save" }).click();
+    assert.equal(await page.getByLabel("Name", { exact: true }).inputValue(), HOSTILE);
+    await assertAccessible(page, "the wizard, editing it");
+    await page.getByRole("button", { name: "Cancel editing" }).click();
+
+    // (c) Its validation report, from the list: the warning names the prefix, the lead line the name.
+    await row.locator('[data-action="validate"]').click();
+    await page.locator("#report-state").waitFor({ timeout: 60_000 });
+    assert.equal(await page.locator("#report-state").getAttribute("data-state"), "degraded");
+    for (const passed of ["ASSUME_ROLE", "EXTERNAL_ID_REQUIRED", "BUCKET_REGION", "LIST_ACCESS"]) {
+      assert.equal(await page.locator(`.check[data-code="${passed}"]`).getAttribute("class"), "check pass", passed);
+    }
+    const warning = await page.locator('.check.warn[data-code="READ_ACCESS"] .fix').textContent();
+    assert.ok(warning.includes(`No object under s3://${bucket}/${HOSTILE}/ could be listed`), warning);
+    assert.ok(warning.includes(`arn:aws:s3:::${bucket}/${HOSTILE}/*`), warning);
+    assert.equal(await page.locator("#saved-text").textContent(), `“${HOSTILE}”: Checked against AWS just now.`);
+    // The list shows the same warning under the row.
+    const detail = page.locator(`tr[data-id="${created.body.id}"] + tr.detail`);
+    await detail.filter({ hasText: "No object under" }).waitFor();
+    assert.ok((await detail.textContent()).includes(`s3://${bucket}/${HOSTILE}/`), await detail.textContent());
+    await row.locator(".pill.degraded").waitFor();
+    await shot(page, "hostile-text");
+    await assertAccessible(page, "the validation report and the list");
+
+    // Deleting asks about it by name, as text too.
+    await row.locator('[data-action="delete"]').click();
+    const confirmText = page.locator("#confirm-delete-text");
+    await confirmText.filter({ hasText: "Delete" }).waitFor();
+    assert.ok((await confirmText.textContent()).startsWith(`Delete “${HOSTILE}” (${bucket}/${HOSTILE}/)?`));
+    await page.locator("#confirm-delete").getByRole("button", { name: "Cancel", exact: true }).click();
+
+    // The text stayed text: no <img src=x> and no onerror attribute, now or at any moment since the
+    // page loaded, no dialog, no CSP violation (a parsed onerror= would be one), no error.
+    assert.equal(await page.locator('img[src="x"], [onerror]').count(), 0);
+    assert.deepEqual(await page.evaluate(() => window.__witness), { dialogs: [], violations: [], inserted: [] });
+    assert.deepEqual(problems, []);
+
+    // And the witness is awake: the same text parsed as markup is seen at once.
+    await page.evaluate((html) => document.body.append(Object.assign(document.createElement("div"), { innerHTML: html })), HOSTILE);
+    await page.waitForFunction(() => window.__witness.inserted.length === 1 && window.__witness.violations.length > 0);
     await context.close();
   });
 });
