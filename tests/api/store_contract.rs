@@ -5,7 +5,7 @@
 
 use crate::helpers::*;
 use serde_json::{json, Value};
-use shared::aws::store::{MemoryStore, SharedStore, StoreError, MAX_PAGE_SIZE};
+use shared::aws::store::{CreateOptions, Idempotency, MemoryStore, SharedStore, StoreError, MAX_PAGE_SIZE};
 use shared::domain::external_id::ExternalIdProof;
 use shared::domain::integration::{Check, CheckResult, HealthState, IntegrationDraft, Status};
 use shared::domain::org::OrgId;
@@ -66,6 +66,9 @@ contract!(
     a_report_is_recorded_only_at_the_validated_version_of_a_live_integration,
     the_report_history_is_newest_first_and_limited,
     a_scan_walks_every_integration_of_every_org_exactly_once,
+    an_org_at_its_limit_is_refused_until_a_delete_frees_a_place,
+    a_create_retried_with_its_idempotency_key_returns_the_first_integration,
+    an_idempotency_key_sent_with_another_draft_or_after_a_delete_is_refused,
 );
 
 fn org(name: &str) -> OrgId {
@@ -507,4 +510,97 @@ async fn a_prefix_saved_before_wildcards_were_refused_still_reads_and_its_policy
         "IAM reads the stored characters literally: {policy}"
     );
     assert!(!policy.contains("img?/") && !policy.contains("/${aws:"), "{policy}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The limit per org and idempotent creates.
+
+fn limited(max: u32) -> CreateOptions {
+    CreateOptions { max_integrations: max, idempotency: None }
+}
+
+fn with_key(key: &str, draft: &IntegrationDraft) -> CreateOptions {
+    CreateOptions {
+        idempotency: Some(Idempotency { key: key.to_owned(), fingerprint: draft.fingerprint() }),
+        ..CreateOptions::default()
+    }
+}
+
+async fn an_org_at_its_limit_is_refused_until_a_delete_frees_a_place(store: SharedStore) {
+    let (acme, other) = (org("acme"), org("other"));
+    let first = store.create_with(&acme, draft("A", bucket("bucket-a")), &limited(2)).await.unwrap();
+    store.create_with(&acme, draft("B", bucket("bucket-b")), &limited(2)).await.unwrap();
+    match store.create_with(&acme, draft("C", bucket("bucket-c")), &limited(2)).await {
+        Err(StoreError::TooManyIntegrations { max: 2 }) => {}
+        other => panic!("expected the limit, got {other:?}"),
+    }
+    assert_eq!(store.list_all(&acme).await.unwrap().len(), 2, "the refused create stored nothing");
+    assert!(
+        store.create_with(&other, draft("C", bucket("bucket-c")), &limited(2)).await.is_ok(),
+        "the limit is per org, and the refused scope was not locked"
+    );
+    store.delete(&acme, &first.integration.id, None).await.unwrap();
+    store
+        .create_with(&acme, draft("C", bucket("bucket-c")), &limited(2))
+        .await
+        .expect("a delete frees a place");
+}
+
+async fn a_create_retried_with_its_idempotency_key_returns_the_first_integration(store: SharedStore) {
+    let acme = org("acme");
+    let photos = draft("Photos", bucket("bucket-a"));
+    let options = with_key("3f1c2a9e-retry", &photos);
+    let first = store.create_with(&acme, photos.clone(), &options).await.unwrap();
+    assert!(!first.replayed);
+    let again = store.create_with(&acme, photos.clone(), &options).await.expect("a retry is not a conflict");
+    assert!(again.replayed);
+    assert_eq!(again.integration, first.integration);
+    assert_eq!(store.list_all(&acme).await.unwrap().len(), 1, "one integration, made once");
+    // Without the key the same draft is a second create, and its scope is held.
+    assert!(matches!(store.create(&acme, photos).await, Err(StoreError::ScopeConflict { .. })));
+    // Keys are per org.
+    let other =
+        store.create_with(&org("other"), draft("Photos", bucket("bucket-a")), &options).await.unwrap();
+    assert!(!other.replayed);
+}
+
+async fn an_idempotency_key_sent_with_another_draft_or_after_a_delete_is_refused(store: SharedStore) {
+    let acme = org("acme");
+    let photos = draft("Photos", bucket("bucket-a"));
+    let created = store.create_with(&acme, photos.clone(), &with_key("k-1", &photos)).await.unwrap();
+    let video = draft("Video", bucket("bucket-v"));
+    let mut reused = with_key("k-1", &video);
+    match store.create_with(&acme, video.clone(), &reused).await {
+        Err(StoreError::IdempotencyKeyReused { .. }) => {}
+        other => panic!("expected the key to be refused, got {other:?}"),
+    }
+    assert_eq!(store.list_all(&acme).await.unwrap().len(), 1, "nothing stored for the reused key");
+    store.delete(&acme, &created.integration.id, None).await.unwrap();
+    reused.idempotency = Some(Idempotency { key: "k-1".into(), fingerprint: photos.fingerprint() });
+    match store.create_with(&acme, photos, &reused).await {
+        Err(StoreError::IdempotencyKeyReused { .. }) => {}
+        other => panic!("a key whose integration was deleted is spent, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_org_with_integrations_from_before_the_limit_counts_them_when_it_is_next_written() {
+    let table = fresh_table().await;
+    let aws = aws_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+    for _ in 0..2 {
+        let id = ulid::Ulid::new().to_string();
+        let mut item = first_release_item("ORG#acme", &id);
+        item.insert(
+            "scope_key".into(),
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("s3://legacy-{id}/")),
+        );
+        dynamo.put_item().table_name(table.table()).set_item(Some(item)).send().await.unwrap();
+    }
+    let store = table.shared();
+    store.create_with(&org("acme"), draft("Third", bucket("bucket-c")), &limited(3)).await.unwrap();
+    match store.create_with(&org("acme"), draft("Fourth", bucket("bucket-d")), &limited(3)).await {
+        Err(StoreError::TooManyIntegrations { max: 3 }) => {}
+        other => panic!("the two earlier integrations count: {other:?}"),
+    }
 }

@@ -7,7 +7,7 @@ use shared::api;
 use shared::api::auth::Caller;
 use shared::api::error::ApiError;
 use shared::api::routes::Route;
-use shared::aws::store::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use shared::aws::store::{CreateOptions, Created, Idempotency, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use shared::domain::integration::IntegrationDraft;
 
 /// The largest create or replace body accepted.
@@ -44,17 +44,28 @@ async fn dispatch(state: &State, req: &Request) -> Result<Response<Body>, ApiErr
     }
 }
 
+/// Create is safe to retry: the org's external ID is made before the integration is written (so
+/// nothing can fail after the write but the answer itself), and with an `Idempotency-Key` a retry
+/// of a create whose answer was lost gets that create's integration instead of a `SCOPE_CONFLICT`.
 async fn create(state: &State, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
     let draft = IntegrationDraft::from_json(&api::json_body(req, MAX_BODY_BYTES)?)?;
     state.platform.admits(&draft.role_arn)?;
-    let integration = state.store.create(&caller.org, draft).await?;
-    tracing::info!(org = %caller.org, id = %integration.id, scope = %integration.scope.key(), "integration created");
+    let idempotency =
+        api::idempotency_key(req)?.map(|key| Idempotency { key, fingerprint: draft.fingerprint() });
+    let options = CreateOptions { max_integrations: state.max_integrations, idempotency };
     let external_id = state.store.external_id(&caller.org).await?;
+    let Created { integration, replayed } = state.store.create_with(&caller.org, draft, &options).await?;
+    tracing::info!(org = %caller.org, id = %integration.id, scope = %integration.scope.key(), replayed, "integration created");
     let mut body = integration.to_json();
     body["policies"] = state.rendered_policies(&integration, &external_id);
     let mut response = api::json_response(201, &body);
     if let Ok(location) = Route::GetIntegration.path(&[("id", integration.id.as_str())]).parse() {
         response.headers_mut().insert(lambda_http::http::header::LOCATION, location);
+    }
+    if replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", lambda_http::http::HeaderValue::from_static("true"));
     }
     Ok(response)
 }

@@ -161,3 +161,108 @@ async fn a_call_without_claims_is_unauthorized() {
     let (status, body) = call(&state, ApiEvent::get("/integrations").without_claims()).await;
     assert_eq!((status, body["error"]["code"].as_str()), (401, Some("UNAUTHORIZED")), "{body}");
 }
+
+fn state_with_limit(max: &str) -> integrations::State {
+    let env: HashMap<String, String> = [
+        ("TABLE_NAME", "unused-by-the-memory-store"),
+        ("PLATFORM_PRINCIPAL_ARN", "arn:aws:iam::123456789012:role/platform"),
+        ("APP_ORIGINS", "https://app.example.com"),
+        ("INTEGRATIONS_PER_ORG", max),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let config = shared::api::config::ApiConfig::from_env(&env).unwrap();
+    integrations::State::new(Arc::new(MemoryStore::new()), config)
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_can_be_retried_with_its_idempotency_key() {
+    let (state, store) = state();
+    let post = || ApiEvent::post("/integrations", &body("Photos", "acme-photos")).admin_of("acme");
+    let key = "0b0e8a1c-5f3a-4d7e-9b1e-6c2f4a8d9e10";
+    let (status, first) = call(&state, post().header("Idempotency-Key", key)).await;
+    assert_eq!(status, 201, "{first}");
+    let response =
+        integrations::handle(&state, post().header("Idempotency-Key", key).request()).await.unwrap();
+    let replayed = response.headers().get("idempotent-replayed").map(|v| v.to_str().unwrap().to_owned());
+    let (status, again) = status_and_json(&response);
+    assert_eq!(status, 201, "a retry is not a conflict: {again}");
+    assert_eq!(replayed.as_deref(), Some("true"));
+    assert_eq!((&again["id"], &again["version"]), (&first["id"], &first["version"]));
+    assert_eq!(again["policies"], first["policies"], "the same external ID in the same policies");
+    assert_eq!(
+        store.item_count(&shared::domain::org::OrgId::parse("acme").unwrap()),
+        4,
+        "integration, scope lock, key, external ID"
+    );
+
+    let (status, refused) = call(&state, post()).await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (409, Some("SCOPE_CONFLICT")),
+        "without the key it is a second create"
+    );
+}
+
+#[tokio::test]
+async fn an_idempotency_key_reused_for_another_integration_or_malformed_is_refused_saying_why() {
+    let (state, _) = state();
+    let key = "key-1";
+    let (status, _) = call(
+        &state,
+        ApiEvent::post("/integrations", &body("Photos", "acme-photos"))
+            .admin_of("acme")
+            .header("Idempotency-Key", key),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, refused) = call(
+        &state,
+        ApiEvent::post("/integrations", &body("Video", "acme-video"))
+            .admin_of("acme")
+            .header("Idempotency-Key", key),
+    )
+    .await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (409, Some("IDEMPOTENCY_KEY_REUSED")),
+        "{refused}"
+    );
+    assert!(refused["error"]["message"].as_str().unwrap().contains("new key"), "{refused}");
+    for bad in ["", "has space", "ü", &"k".repeat(129)] {
+        let (status, refused) = call(
+            &state,
+            ApiEvent::post("/integrations", &body("Video", "acme-video"))
+                .admin_of("acme")
+                .header("Idempotency-Key", bad),
+        )
+        .await;
+        assert_eq!(
+            (status, refused["error"]["field"].as_str()),
+            (400, Some("Idempotency-Key")),
+            "{bad:?}: {refused}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_org_at_its_integration_limit_gets_a_409_saying_what_to_do() {
+    let state = state_with_limit("2");
+    for bucket in ["bucket-a", "bucket-b"] {
+        let (status, created) =
+            call(&state, ApiEvent::post("/integrations", &body(bucket, bucket)).admin_of("acme")).await;
+        assert_eq!(status, 201, "{created}");
+    }
+    let (status, refused) =
+        call(&state, ApiEvent::post("/integrations", &body("c", "bucket-c")).admin_of("acme")).await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (409, Some("INTEGRATION_LIMIT_REACHED")),
+        "{refused}"
+    );
+    assert!(refused["error"]["message"].as_str().unwrap().contains("2 integrations"), "{refused}");
+    let (status, _) =
+        call(&state, ApiEvent::post("/integrations", &body("c", "bucket-c")).admin_of("globex")).await;
+    assert_eq!(status, 201, "another org has its own limit");
+}

@@ -158,6 +158,8 @@ pub struct ApiConfig {
     /// The platform principal's account and partition: customer roles are never in that account,
     /// and the deployment serves that partition only.
     pub platform: crate::aws::trust::PlatformIdentity,
+    /// How many integrations one org may have (`INTEGRATIONS_PER_ORG`, default 1,000).
+    pub max_integrations: u32,
 }
 
 impl ApiConfig {
@@ -169,6 +171,13 @@ impl ApiConfig {
             platform_principal: principal,
             app_origins: app_origins(env)?,
             claims: claim_names(env),
+            max_integrations: number(
+                env,
+                "INTEGRATIONS_PER_ORG",
+                crate::aws::store::DEFAULT_MAX_INTEGRATIONS,
+                |v| (1..=100_000).contains(v),
+                "a whole number from 1 to 100000",
+            )?,
         })
     }
 }

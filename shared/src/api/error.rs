@@ -27,6 +27,9 @@ pub enum ApiError {
     /// The scope is already served by another integration of the org.
     #[error("{message}")]
     ScopeConflict { message: String },
+    /// Another conflict with what is stored, with its own code.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
     /// The caller's `version` is not the stored one (or none was sent where one is required).
     #[error("{message}")]
     Precondition { code: &'static str, message: String },
@@ -79,7 +82,7 @@ impl ApiError {
             ApiError::Forbidden(_) => 403,
             ApiError::NotFound(_) => 404,
             ApiError::MethodNotAllowed(_) => 405,
-            ApiError::ScopeConflict { .. } => 409,
+            ApiError::ScopeConflict { .. } | ApiError::Conflict { .. } => 409,
             ApiError::Precondition { .. } => 412,
             ApiError::PayloadTooLarge { .. } | ApiError::TooLarge(_) => 413,
             ApiError::TooManyRequests(_) => 429,
@@ -91,7 +94,9 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Input { source, .. } => source.kind.code(),
-            ApiError::BadRequest { code, .. } | ApiError::Precondition { code, .. } => code,
+            ApiError::BadRequest { code, .. }
+            | ApiError::Precondition { code, .. }
+            | ApiError::Conflict { code, .. } => code,
             ApiError::Unauthorized(_) => "UNAUTHORIZED",
             ApiError::Forbidden(_) => "FORBIDDEN",
             ApiError::NotFound(_) => "NOT_FOUND",
@@ -176,6 +181,19 @@ impl From<crate::aws::store::StoreError> for ApiError {
                 ),
             },
             StoreError::Contended(message) => ApiError::TooManyRequests(message.to_owned()),
+            StoreError::TooManyIntegrations { max } => ApiError::Conflict {
+                code: "INTEGRATION_LIMIT_REACHED",
+                message: format!(
+                    "Your organization has {max} integrations, the most it may have. Delete one it no longer \
+                     uses, or ask the platform's operators to raise the limit (INTEGRATIONS_PER_ORG)."
+                ),
+            },
+            StoreError::IdempotencyKeyReused { reason } => ApiError::Conflict {
+                code: "IDEMPOTENCY_KEY_REUSED",
+                message: format!(
+                    "This Idempotency-Key was used before and {reason}. Send a new key with a new integration."
+                ),
+            },
             StoreError::InvalidCursor => ApiError::bad_request(
                 "INVALID_CURSOR",
                 Some("next"),

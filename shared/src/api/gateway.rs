@@ -19,6 +19,7 @@ pub struct AdminState {
     pub platform_principal: String,
     pub app_origins: Vec<crate::domain::policy::AppOrigin>,
     pub platform: crate::aws::trust::PlatformIdentity,
+    pub max_integrations: u32,
 }
 
 /// The largest body an admin route accepts; an integration with 100 buckets fits in 8 KiB.
@@ -32,6 +33,7 @@ impl AdminState {
             platform_principal: config.platform_principal,
             app_origins: config.app_origins,
             platform: config.platform,
+            max_integrations: config.max_integrations,
         }
     }
 
@@ -157,6 +159,24 @@ pub fn if_match(req: &Request) -> Result<Option<u64>, ApiError> {
             "If-Match must be the integration's version number, such as \"3\".",
         )
     })
+}
+
+/// The `Idempotency-Key` header, if sent: 1 to 128 characters of `A-Za-z0-9._:-` (a UUID fits).
+pub fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get("idempotency-key") else { return Ok(None) };
+    let key = value.to_str().unwrap_or("");
+    let ok = (1..=128).contains(&key.len())
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+    if ok {
+        Ok(Some(key.to_owned()))
+    } else {
+        Err(ApiError::bad_request(
+            "INVALID_IDEMPOTENCY_KEY",
+            Some("Idempotency-Key"),
+            "Idempotency-Key must be 1 to 128 characters of A-Z, a-z, 0-9 and . _ : - (a UUID works); send the \
+             same key when you retry the same create.",
+        ))
+    }
 }
 
 pub fn query_param(req: &Request, name: &str) -> Option<String> {

@@ -135,6 +135,23 @@ pub struct IntegrationDraft {
 }
 
 impl IntegrationDraft {
+    /// A digest of everything the draft would store: two drafts with the same fingerprint make
+    /// the same integration (an idempotent create's retry must send the same one).
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        for part in [self.name.as_str(), self.role_arn.as_str(), self.region.as_str(), &self.scope.key()] {
+            hasher.update(part.as_bytes());
+            hasher.update([0]);
+        }
+        for bucket in self.scope.buckets() {
+            hasher.update(bucket.as_str().as_bytes());
+            hasher.update([0]);
+        }
+        hasher.update([u8::from(self.versioning)]);
+        hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// Parses a create or replace body. Every problem names its field.
     pub fn from_json(body: &Value) -> Result<Self, Rejection> {
         IntegrationDraftDto::from_json(body).and_then(Self::try_from)

@@ -4,9 +4,11 @@
 //! the API's JSON, so the API can change without rewriting stored items.
 
 use super::{
-    decode_cursor, encode_cursor, first_version, generate_external_id, integration_sk, next_version,
-    valid_id, IntegrationStore, Page, ScanCursor, ScanPage, Scanned, StoreCause, StoreError, StoreFuture,
-    CHANGED_WHILE_DELETING, IN_PROGRESS, MAX_PAGE_SIZE, REPORT_RETENTION_SECS, SCHEMA_VERSION,
+    decode_cursor, encode_cursor, first_version, generate_external_id, idempotency_sk, integration_sk,
+    next_version, valid_id, CreateOptions, Created, Idempotency, IntegrationStore, Page, ScanCursor,
+    ScanPage, Scanned, StoreCause, StoreError, StoreFuture, CHANGED_WHILE_DELETING, IDEMPOTENCY_TTL_SECS,
+    IN_PROGRESS, KEY_FOR_ANOTHER_DRAFT, KEY_FOR_A_DELETED_INTEGRATION, MAX_PAGE_SIZE, REPORT_RETENTION_SECS,
+    SCHEMA_VERSION,
 };
 use crate::domain::arn::RoleArn;
 use crate::domain::bucket::BucketName;
@@ -26,6 +28,9 @@ use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
 
 type Item = HashMap<String, AttributeValue>;
+
+/// The org's integration counter (attribute `n`), which holds creates to the org's limit.
+const COUNTER_SK: &str = "COUNT#integrations";
 
 fn unavailable<E: std::error::Error + 'static>(err: E) -> StoreError {
     StoreError::Unavailable(StoreCause(DisplayErrorContext(&err).to_string()))
@@ -243,6 +248,109 @@ impl DynamoStore {
         }
     }
 
+    /// The org's integration counter: seeded from a count of its integrations the first time an
+    /// org is written after the counter existed. Creates and deletes change it in their own
+    /// transactions, on the condition that it exists, so none can slip past a seeding.
+    async fn ensure_counter(&self, org: &OrgId) -> Result<(), StoreError> {
+        let existing = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", pk(org))
+            .key("sk", s(COUNTER_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        if existing.item.is_some() {
+            return Ok(());
+        }
+        let mut count = 0u64;
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :int)")
+                .expression_attribute_values(":pk", pk(org))
+                .expression_attribute_values(":int", s("INT#"))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            count += u64::try_from(out.count()).unwrap_or(0);
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => break,
+            }
+        }
+        let item = HashMap::from([
+            ("pk".to_owned(), pk(org)),
+            ("sk".to_owned(), s(COUNTER_SK)),
+            ("kind".to_owned(), s("counter")),
+            ("n".to_owned(), n(count)),
+        ]);
+        match self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Someone else seeded it first, from the same count.
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// Adds `delta` to the org's counter, in a transaction, only while it stays within `max`.
+    fn count(&self, org: &OrgId, delta: i64, max: Option<u32>) -> Result<TransactWriteItem, StoreError> {
+        let mut update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key("pk", pk(org))
+            .key("sk", s(COUNTER_SK))
+            .update_expression("ADD n :delta")
+            .expression_attribute_values(":delta", AttributeValue::N(delta.to_string()));
+        update = match max {
+            Some(max) => {
+                update.condition_expression("n < :max").expression_attribute_values(":max", n(u64::from(max)))
+            }
+            None => update.condition_expression("attribute_exists(n)"),
+        };
+        Ok(TransactWriteItem::builder().update(update.build().map_err(StoreError::internal)?).build())
+    }
+
+    /// What a create whose idempotency key was already recorded answers.
+    async fn replay(&self, org: &OrgId, idempotency: &Idempotency) -> Result<Created, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", pk(org))
+            .key("sk", s(idempotency_sk(&idempotency.key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let record = out.item.ok_or(StoreError::Contended(IN_PROGRESS))?;
+        if get_s(&record, "fingerprint")? != idempotency.fingerprint {
+            return Err(StoreError::IdempotencyKeyReused { reason: KEY_FOR_ANOTHER_DRAFT });
+        }
+        match self.get(org, get_s(&record, "integration_id")?).await {
+            Ok(integration) => Ok(Created { integration, replayed: true }),
+            Err(StoreError::NotFound { .. }) => {
+                Err(StoreError::IdempotencyKeyReused { reason: KEY_FOR_A_DELETED_INTEGRATION })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     async fn scope_holder(
         &self,
         org: &OrgId,
@@ -306,18 +414,44 @@ pub fn decode(item: &Item) -> Result<Integration, StoreError> {
 }
 
 impl IntegrationStore for DynamoStore {
-    fn create<'a>(&'a self, org: &'a OrgId, draft: IntegrationDraft) -> StoreFuture<'a, Integration> {
+    fn create_with<'a>(
+        &'a self,
+        org: &'a OrgId,
+        draft: IntegrationDraft,
+        options: &'a CreateOptions,
+    ) -> StoreFuture<'a, Created> {
         Box::pin(async move {
+            self.ensure_counter(org).await?;
             let integration = first_version(draft);
             let scope_key = integration.scope.key();
-            let items = vec![
+            let mut items = vec![
                 self.put(self.integration_item(org, &integration), "attribute_not_exists(pk)")?,
                 self.put(self.scope_lock_item(org, &scope_key, &integration), "attribute_not_exists(pk)")?,
+                self.count(org, 1, Some(options.max_integrations))?,
             ];
+            if let Some(idempotency) = &options.idempotency {
+                let expires =
+                    crate::domain::clock::unix_secs(std::time::SystemTime::now()) + IDEMPOTENCY_TTL_SECS;
+                let record = HashMap::from([
+                    ("pk".to_owned(), pk(org)),
+                    ("sk".to_owned(), s(idempotency_sk(&idempotency.key))),
+                    ("kind".to_owned(), s("idempotency")),
+                    ("integration_id".to_owned(), s(&integration.id)),
+                    ("fingerprint".to_owned(), s(&idempotency.fingerprint)),
+                    ("expires_at".to_owned(), n(expires)),
+                ]);
+                items.push(self.put(record, "attribute_not_exists(pk)")?);
+            }
             match self.transact(items).await {
-                Ok(()) => Ok(integration),
-                Err(Ok(failed)) if failed.contains(&1) => Err(self.scope_conflict(org, &scope_key).await),
-                Err(Ok(_)) => Err(StoreError::internal(StoreCause("integration id collision".into()))),
+                Ok(()) => Ok(Created { integration, replayed: false }),
+                Err(Ok(failed)) => match &options.idempotency {
+                    Some(idempotency) if failed.contains(&3) => self.replay(org, idempotency).await,
+                    _ if failed.contains(&1) => Err(self.scope_conflict(org, &scope_key).await),
+                    _ if failed.contains(&2) => {
+                        Err(StoreError::TooManyIntegrations { max: options.max_integrations })
+                    }
+                    _ => Err(StoreError::internal(StoreCause("integration id collision".into()))),
+                },
                 Err(Err(e)) => Err(e),
             }
         })
@@ -438,9 +572,11 @@ impl IntegrationStore for DynamoStore {
                 .expression_attribute_values(":v", n(current.version))
                 .build()
                 .map_err(StoreError::internal)?;
+            self.ensure_counter(org).await?;
             let items = vec![
                 TransactWriteItem::builder().delete(delete).build(),
                 self.release_lock(org, &current.scope.key(), id)?,
+                self.count(org, -1, None)?,
             ];
             match self.transact(items).await {
                 Ok(()) => Ok(()),

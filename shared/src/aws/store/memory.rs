@@ -6,9 +6,9 @@
 //! [`super::DynamoStore`]'s behaviour on the emulator.
 
 use super::{
-    decode_cursor, encode_cursor, first_version, generate_external_id, integration_sk, next_version,
-    valid_id, IntegrationStore, Page, ScanCursor, ScanPage, Scanned, StoreError, StoreFuture,
-    CHANGED_WHILE_DELETING, MAX_PAGE_SIZE,
+    decode_cursor, encode_cursor, first_version, generate_external_id, idempotency_sk, integration_sk,
+    next_version, valid_id, CreateOptions, Created, IntegrationStore, Page, ScanCursor, ScanPage, Scanned,
+    StoreError, StoreFuture, CHANGED_WHILE_DELETING, MAX_PAGE_SIZE,
 };
 use crate::domain::external_id::ExternalId;
 use crate::domain::external_id::ExternalIdProof;
@@ -23,9 +23,17 @@ type Key = (String, String);
 #[derive(Debug, Clone)]
 enum Entry {
     Integration(Box<Integration>),
-    ScopeLock { id: String, name: String },
+    ScopeLock {
+        id: String,
+        name: String,
+    },
     ExternalId(ExternalId),
     Report(Status),
+    /// A create's idempotency key: the integration it made and the draft's fingerprint.
+    Idempotency {
+        id: String,
+        fingerprint: String,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -82,20 +90,59 @@ impl MemoryStore {
         Entry::ScopeLock { id: integration.id.clone(), name: integration.name.clone() }
     }
 
-    fn create_now(&self, org: &OrgId, draft: IntegrationDraft) -> Result<Integration, StoreError> {
+    fn create_now(
+        &self,
+        org: &OrgId,
+        draft: IntegrationDraft,
+        options: &CreateOptions,
+    ) -> Result<Created, StoreError> {
         let integration = first_version(draft);
         let scope_key = integration.scope.key();
         let mut items = self.items();
+        // The table's transaction checks these conditions together; the key is looked at first,
+        // as a replayed create also finds its scope held (by itself).
+        if let Some(idempotency) = &options.idempotency {
+            if let Some(Entry::Idempotency { id, fingerprint }) =
+                items.get(&(pk(org), idempotency_sk(&idempotency.key)))
+            {
+                if *fingerprint != idempotency.fingerprint {
+                    return Err(StoreError::IdempotencyKeyReused { reason: super::KEY_FOR_ANOTHER_DRAFT });
+                }
+                return match Self::current(&items, org, id) {
+                    Ok(integration) => Ok(Created { integration, replayed: true }),
+                    Err(_) => {
+                        Err(StoreError::IdempotencyKeyReused { reason: super::KEY_FOR_A_DELETED_INTEGRATION })
+                    }
+                };
+            }
+        }
         let lock = (pk(org), lock_sk(&scope_key));
         if items.contains_key(&lock) {
             return Err(Self::conflict(&items, org, &scope_key));
         }
+        let pk = pk(org);
+        let count = items
+            .range((pk.clone(), "INT#".to_owned())..)
+            .take_while(|((p, sk), _)| *p == pk && sk.starts_with("INT#"))
+            .count();
+        if count >= options.max_integrations as usize {
+            return Err(StoreError::TooManyIntegrations { max: options.max_integrations });
+        }
         items.insert(lock, Self::lock_for(&integration));
         items.insert(
-            (pk(org), integration_sk(&integration.id)),
+            (pk.clone(), integration_sk(&integration.id)),
             Entry::Integration(Box::new(integration.clone())),
         );
-        Ok(integration)
+        if let Some(idempotency) = &options.idempotency {
+            items.insert(
+                (pk, idempotency_sk(&idempotency.key)),
+                Entry::Idempotency {
+                    id: integration.id.clone(),
+                    fingerprint: idempotency.fingerprint.clone(),
+                },
+            );
+        }
+        Ok(Created { integration, replayed: false })
     }
 
     fn replace_now(
@@ -252,8 +299,13 @@ impl MemoryStore {
 }
 
 impl IntegrationStore for MemoryStore {
-    fn create<'a>(&'a self, org: &'a OrgId, draft: IntegrationDraft) -> StoreFuture<'a, Integration> {
-        Box::pin(async move { self.create_now(org, draft) })
+    fn create_with<'a>(
+        &'a self,
+        org: &'a OrgId,
+        draft: IntegrationDraft,
+        options: &'a CreateOptions,
+    ) -> StoreFuture<'a, Created> {
+        Box::pin(async move { self.create_now(org, draft, options) })
     }
 
     fn get<'a>(&'a self, org: &'a OrgId, id: &'a str) -> StoreFuture<'a, Integration> {

@@ -69,6 +69,12 @@ pub enum StoreError {
     Contended(&'static str),
     #[error("the page cursor was not issued by this store")]
     InvalidCursor,
+    /// The org already has `max` integrations.
+    #[error("the org has reached its limit of {max} integrations")]
+    TooManyIntegrations { max: u32 },
+    /// An idempotency key sent again with another integration, or for one since deleted.
+    #[error("idempotency key reused: {reason}")]
+    IdempotencyKeyReused { reason: &'static str },
     #[error("DynamoDB did not answer")]
     Unavailable(#[source] StoreCause),
     #[error("store failure")]
@@ -145,7 +151,25 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 /// - `external_id` creates the org's external ID once, whoever asks first;
 /// - `record_report` records only at the validated version of a still existing integration.
 pub trait IntegrationStore: Send + Sync + fmt::Debug {
-    fn create<'a>(&'a self, org: &'a OrgId, draft: IntegrationDraft) -> StoreFuture<'a, Integration>;
+    /// Creates the integration with its scope lock, counting it against `options`'
+    /// `max_integrations` in the same write. With an idempotency key, the key is recorded in that
+    /// write too; a create that finds its key already recorded for the same draft returns the
+    /// integration that first create made (`replayed`), and for another draft
+    /// `IdempotencyKeyReused`.
+    fn create_with<'a>(
+        &'a self,
+        org: &'a OrgId,
+        draft: IntegrationDraft,
+        options: &'a CreateOptions,
+    ) -> StoreFuture<'a, Created>;
+
+    /// [`IntegrationStore::create_with`] with the default limit and no idempotency key.
+    fn create<'a>(&'a self, org: &'a OrgId, draft: IntegrationDraft) -> StoreFuture<'a, Integration> {
+        Box::pin(async move {
+            let options = CreateOptions::default();
+            Ok(self.create_with(org, draft, &options).await?.integration)
+        })
+    }
 
     fn get<'a>(&'a self, org: &'a OrgId, id: &'a str) -> StoreFuture<'a, Integration>;
 
@@ -214,6 +238,49 @@ pub trait IntegrationStore: Send + Sync + fmt::Debug {
             }
         })
     }
+}
+
+/// How many integrations an org may have unless the deployment says otherwise
+/// (`INTEGRATIONS_PER_ORG`).
+pub const DEFAULT_MAX_INTEGRATIONS: u32 = 1000;
+
+/// How long a create's idempotency key is remembered.
+pub const IDEMPOTENCY_TTL_SECS: u64 = 24 * 3600;
+
+/// What a create carries besides the draft.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateOptions {
+    pub max_integrations: u32,
+    pub idempotency: Option<Idempotency>,
+}
+
+impl Default for CreateOptions {
+    fn default() -> Self {
+        Self { max_integrations: DEFAULT_MAX_INTEGRATIONS, idempotency: None }
+    }
+}
+
+/// A client's `Idempotency-Key` and the fingerprint of the draft it was sent with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    pub key: String,
+    pub fingerprint: String,
+}
+
+/// A create's outcome: the integration, and whether an earlier create with the same idempotency
+/// key made it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Created {
+    pub integration: Integration,
+    pub replayed: bool,
+}
+
+pub(crate) const KEY_FOR_ANOTHER_DRAFT: &str = "it was first sent with another integration";
+pub(crate) const KEY_FOR_A_DELETED_INTEGRATION: &str = "the integration it created has since been deleted";
+
+/// The sort key of an idempotency record.
+pub(crate) fn idempotency_sk(key: &str) -> String {
+    format!("IDEMPOTENCY#{key}")
 }
 
 /// How the functions hold their store: built once per Lambda instance, shared by every invocation.
