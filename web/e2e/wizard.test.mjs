@@ -5,7 +5,9 @@
 // Customer roles and buckets are in the emulator's customer account (CUSTOMER_ACCOUNT), never in the
 // platform's (moto's default, 123456789012), as on AWS.
 //
-// Pages are checked with axe-core for WCAG 2 A and AA (assertAccessible).
+// Every screen a test reaches is checked with axe-core for WCAG 2 A and AA (assertAccessible): the
+// wizard's four steps and its report, the list (and after Load more), the delete confirmation, the
+// member's page (the image, the errors) and the sign-in form.
 //
 // Environment: BASE_URL (the dev server), DEV_JWT_SECRET (its token secret, for `devserver token`),
 // DEVSERVER (default target/debug/devserver), CHROMIUM (default /usr/bin/chromium), ARTIFACTS_DIR
@@ -148,12 +150,14 @@ describe("the admin wizard", () => {
     // The token left the address bar, and a new org starts with an empty list.
     assert.equal(new URL(page.url()).hash, "");
     await page.getByText("No integrations yet").waitFor();
+    await assertAccessible(page, "step 1 and the empty list");
 
     // Step 1: one bucket, under a prefix.
     await page.getByLabel("One bucket").check();
     await page.getByLabel("Bucket name", { exact: true }).fill(bucket);
     await page.getByLabel(/^Prefix/).fill("photos/");
     await shot(page, "step-1-scope");
+    await assertAccessible(page, "step 1, one bucket under a prefix");
     await page.getByRole("button", { name: "Next: access policy" }).click();
 
     // Step 2: the access policy the API rendered for exactly that scope.
@@ -163,6 +167,7 @@ describe("the admin wizard", () => {
     assert.match(access, new RegExp(`arn:aws:s3:::${bucket}/photos/\\*`));
     JSON.parse(access);
     await shot(page, "step-2-access-policy");
+    await assertAccessible(page, "step 2, the access policy");
     await page.getByRole("button", { name: "Next: role" }).click();
 
     // Step 3: the trust policy with this org's external ID.
@@ -173,6 +178,7 @@ describe("the admin wizard", () => {
     assert.ok(externalId.length >= 16, `external ID shown: ${externalId}`);
     assert.ok(JSON.parse(trust).Statement.some((s) => JSON.stringify(s.Condition).includes(externalId)));
     await shot(page, "step-3-trust-policy");
+    await assertAccessible(page, "step 3, the trust policy");
 
     // The admin pastes both documents into the AWS console.
     const roleName = unique("wizard-role");
@@ -193,6 +199,7 @@ describe("the admin wizard", () => {
     assert.equal(await page.getByLabel("Role ARN", { exact: true }).getAttribute("aria-invalid"), "true");
     await assertNoRawJson(page);
     await shot(page, "step-4-wrong-role-arn");
+    await assertAccessible(page, "step 4, a mistyped role ARN refused");
     assert.equal((await api(token(org, "admin"), "GET", "/integrations")).body.integrations.length, 0);
 
     // Saved with the real ARN: validation runs at once. The bucket has no CORS configuration yet,
@@ -208,9 +215,11 @@ describe("the admin wizard", () => {
     for (const passed of ["ASSUME_ROLE", "EXTERNAL_ID_REQUIRED", "BUCKET_REGION", "LIST_ACCESS", "READ_ACCESS"]) {
       assert.equal(await page.locator(`.check[data-code="${passed}"]`).getAttribute("class"), "check pass", passed);
     }
+    await page.locator("#cors-fix").waitFor();
     const cors = await page.locator("#cors-policy").innerText();
     assert.ok(Array.isArray(JSON.parse(cors)));
     await shot(page, "step-4-cors-missing");
+    await assertAccessible(page, "step 4, saved, the failing report with the CORS fix");
 
     // The admin pastes the CORS JSON and validates again: healthy.
     console_(["cors", bucket, "--file", "-"], cors);
@@ -224,6 +233,7 @@ describe("the admin wizard", () => {
     await row.filter({ hasText: "Wizard photos" }).locator(".pill.healthy").waitFor();
     assert.match(await row.innerText(), /just now/);
     assert.match(await row.innerText(), new RegExp(`${bucket}/photos/`));
+    await assertAccessible(page, "step 4, the healthy report, and the list");
 
     // And the file shows through a presigned URL.
     await page.getByLabel("Locator", { exact: true }).fill(`s3://${bucket}/photos/kitten.png`);
@@ -233,6 +243,7 @@ describe("the admin wizard", () => {
     await page.waitForFunction(() => document.querySelector("#try-image")?.complete === true);
     assert.equal(await image.evaluate((img) => img.naturalWidth), 48);
     await shot(page, "wizard-done");
+    await assertAccessible(page, "the admin's page with the rendered image");
 
     assert.deepEqual(problems, []);
     await context.close();
@@ -248,10 +259,12 @@ describe("the admin wizard", () => {
     assert.equal(await page.locator("#access-policy").innerText(), "");
     await assertNoRawJson(page);
     await shot(page, "step-2-bad-bucket-name");
+    await assertAccessible(page, "step 2, a bad bucket name refused");
 
     await buckets.fill("good-bucket\nsecond-bucket");
     await page.locator("#access-policy").filter({ hasText: "arn:aws:s3:::second-bucket" }).waitFor();
     assert.equal(await error.innerText(), "");
+    await assertAccessible(page, "step 2, the default scope's access policy");
     await context.close();
   });
 
@@ -270,6 +283,7 @@ describe("the admin wizard", () => {
 
     await page.locator(`tr[data-id="${created.body.id}"] [data-action="edit"]`).click();
     await page.getByRole("heading", { name: "Edit “Shared images”" }).waitFor();
+    await assertAccessible(page, "step 1, editing");
     await page.getByRole("button", { name: "Next: access policy" }).click();
     await page.getByRole("button", { name: "Next: role" }).click();
     await page.getByRole("button", { name: "Next: save" }).click();
@@ -287,6 +301,7 @@ describe("the admin wizard", () => {
     await page.locator(`tr[data-id="${created.body.id}"] .name`).filter({ hasText: "Renamed by a colleague" }).waitFor();
     await assertNoRawJson(page);
     await shot(page, "step-4-version-conflict");
+    await assertAccessible(page, "step 4, the version conflict");
 
     // Nothing of ours was written; loading their version shows it.
     const stored = await api(admin, "GET", `/integrations/${created.body.id}`);
@@ -297,6 +312,7 @@ describe("the admin wizard", () => {
     await page.getByRole("button", { name: "Next: role" }).click();
     await page.getByRole("button", { name: "Next: save" }).click();
     assert.equal(await page.getByLabel("Name", { exact: true }).inputValue(), "Renamed by a colleague");
+    await assertAccessible(page, "step 4, their version loaded");
     await context.close();
   });
 
@@ -312,9 +328,12 @@ describe("the admin wizard", () => {
     assert.equal(created.status, 201);
     const { page, context } = await open(admin);
     const row = page.locator(`tr[data-id="${created.body.id}"]`);
+    await row.waitFor();
+    await assertAccessible(page, "the list with one integration");
 
     await row.locator('[data-action="delete"]').click();
     await page.locator("#confirm-delete-text").filter({ hasText: "To delete" }).waitFor();
+    await assertAccessible(page, "the delete confirmation");
     await page.getByRole("button", { name: "Cancel" }).click();
     assert.equal(await row.count(), 1);
     assert.equal((await api(admin, "GET", `/integrations/${created.body.id}`)).status, 200);
@@ -323,6 +342,7 @@ describe("the admin wizard", () => {
     await page.locator("#confirm-delete").getByRole("button", { name: "Delete" }).click();
     await page.getByText("No integrations yet").waitFor();
     assert.equal((await api(admin, "GET", `/integrations/${created.body.id}`)).status, 404);
+    await assertAccessible(page, "the list emptied by the delete");
     await context.close();
   });
 });
@@ -344,9 +364,11 @@ describe("the integrations list", () => {
     const rows = page.locator("#integrations-rows tr[data-id]");
     await rows.first().waitFor();
     assert.equal(await rows.count(), 50, "the first page holds 50");
+    await assertAccessible(page, "the list's first page, with Load more");
     await page.getByRole("button", { name: "Load more" }).click();
     await page.waitForFunction((n) => document.querySelectorAll("#integrations-rows tr[data-id]").length === n, total);
     assert.equal(await page.getByRole("button", { name: "Load more" }).isVisible(), false);
+    await assertAccessible(page, "the whole list, after Load more");
     const ids = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.id));
     assert.equal(new Set(ids).size, total, "no integration is shown twice");
     await context.close();
@@ -366,6 +388,7 @@ describe("validating from the list", () => {
     const { page, context } = await open(admin);
     const row = page.locator(`tr[data-id="${created.body.id}"]`);
     assert.equal(await row.locator(".pill").innerText(), "unverified");
+    await assertAccessible(page, "the list with an unverified integration");
 
     await row.locator('[data-action="validate"]').click();
     await page.locator('#report-state[data-state="failing"]').waitFor({ timeout: 60_000 });
@@ -375,6 +398,7 @@ describe("validating from the list", () => {
     await row.locator(".pill.failing").waitFor();
     await assertNoRawJson(page);
     await shot(page, "list-validate-failing");
+    await assertAccessible(page, "the failing report from the list, and its row's failures");
     await context.close();
   });
 });
@@ -493,6 +517,7 @@ describe("hostile text", () => {
     const confirmText = page.locator("#confirm-delete-text");
     await confirmText.filter({ hasText: "Delete" }).waitFor();
     assert.ok((await confirmText.textContent()).startsWith(`Delete “${HOSTILE}” (${bucket}/${HOSTILE}/)?`));
+    await assertAccessible(page, "the delete confirmation");
     await page.locator("#confirm-delete").getByRole("button", { name: "Cancel", exact: true }).click();
 
     // The text stayed text: no <img src=x> and no onerror attribute, now or at any moment since the
@@ -516,12 +541,14 @@ describe("a member", () => {
     assert.equal(await page.locator("#integrations").count(), 0);
     assert.equal(await page.locator("[data-action]").count(), 0);
     assert.match(await page.locator("#identity-text").innerText(), /member/);
+    await assertAccessible(page, "the member's page");
 
     await page.getByLabel("Locator", { exact: true }).fill("s3://demo-images/samples/cat.png");
     await page.getByRole("button", { name: "Show" }).click();
     await page.waitForFunction(() => document.querySelector("#try-image")?.complete === true);
     assert.equal(await page.locator("#try-image").evaluate((img) => img.naturalWidth), 64);
     await shot(page, "member-try-locator");
+    await assertAccessible(page, "the member's page with the rendered image");
     assert.deepEqual(problems, []);
     await context.close();
   });
@@ -532,12 +559,14 @@ describe("a member", () => {
     await page.getByLabel("Locator", { exact: true }).fill("s3://not-connected-bucket/a.png");
     await page.getByRole("button", { name: "Show" }).click();
     await page.locator("#try-error").filter({ hasText: "This bucket is not permitted: Bucket \"not-connected-bucket\" is not among" }).waitFor();
+    await assertAccessible(page, "the member's page, a bucket not permitted");
 
     await page.getByLabel("Locator", { exact: true }).fill("ftp://what");
     await page.getByRole("button", { name: "Show" }).click();
     await page.locator("#try-error").filter({ hasText: "ftp://what" }).waitFor();
     await assertNoRawJson(page);
     await shot(page, "member-locator-error");
+    await assertAccessible(page, "the member's page, a malformed locator");
     await context.close();
   });
 });
@@ -547,6 +576,7 @@ describe("signing in", () => {
     const { page, context } = await open("not-a-token");
     await page.locator("#token-input-error").filter({ hasText: "not accepted" }).waitFor();
     assert.equal(await page.locator("#wizard").isVisible(), false);
+    await assertAccessible(page, "the sign-in form, a refused token");
     await context.close();
   });
 
@@ -558,6 +588,7 @@ describe("signing in", () => {
     await page.getByRole("button", { name: "Show" }).click();
     await page.locator("#token-input-error").filter({ hasText: "Your sign-in ended: The token has expired." }).waitFor();
     assert.equal(await page.locator("#try").isVisible(), false);
+    await assertAccessible(page, "the sign-in form, an expired token");
     await context.close();
   });
 });

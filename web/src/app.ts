@@ -25,6 +25,8 @@ const state = {
   accessOk: false,
   /** Drops answers to superseded drafts (typing fires many requests). */
   draftSeq: 0,
+  /** The newest draft's refresh: a superseded one answers with its outcome, not a stale one. */
+  latestRefresh: Promise.resolve(false) as Promise<boolean>,
   saved: undefined as Integration | undefined,
   /** How the line above the report starts: "Saved “X”." after a save, "“X”:" from the list. */
   reportLead: "",
@@ -223,9 +225,17 @@ function showFieldProblem(problem: ApiProblem): boolean {
 }
 
 /** Renders the draft's access policy through the API, which validates the bucket names and prefix
- * with its own rules and messages. Called as the user types (debounced). */
-async function refreshAccessPolicy(): Promise<boolean> {
-  const seq = ++state.draftSeq;
+ * with its own rules and messages. Called as the user types (debounced) and by the Next buttons.
+ * Resolves to whether the API accepted the draft as it is now: a call overtaken by a newer one
+ * (a debounced refresh that fires just after Next was chosen) answers with the newer one's outcome,
+ * so Next never stops on an answer that was not yet known. */
+function refreshAccessPolicy(): Promise<boolean> {
+  const refresh = renderAccessPolicy(++state.draftSeq);
+  state.latestRefresh = refresh;
+  return refresh;
+}
+
+async function renderAccessPolicy(seq: number): Promise<boolean> {
   const scope = draftScope();
   const pre = byId("access-policy");
   if (scope.type === "default" && scope.buckets.length === 0) {
@@ -243,13 +253,13 @@ async function refreshAccessPolicy(): Promise<boolean> {
     // The region picks the partition (aws, aws-cn, aws-us-gov). A new integration's region is only
     // asked in step 4, so its draft renders for aws; an edited one renders for its saved region.
     const policy = await api().accessPolicy(scope, versioning(), state.editing?.region);
-    if (seq !== state.draftSeq) return state.accessOk;
+    if (seq !== state.draftSeq) return state.latestRefresh;
     SCOPE_FIELDS.forEach((f) => fieldError(f, ""));
     pre.textContent = policy.text;
     byId("access-summary").textContent = accessSummary(scope);
     state.accessOk = true;
   } catch (err) {
-    if (seq !== state.draftSeq) return state.accessOk;
+    if (seq !== state.draftSeq) return state.latestRefresh;
     SCOPE_FIELDS.forEach((f) => fieldError(f, ""));
     if (!(err instanceof ApiProblem && showFieldProblem(err))) fieldError("scope", messageOf(err));
     pre.textContent = "";
