@@ -456,12 +456,11 @@ async fn an_integration_written_in_the_first_release_format_reads_back_whole() {
     assert_eq!(table.get(&org("acme"), &id).await.unwrap(), replaced);
 }
 
-#[tokio::test]
-async fn an_item_from_a_newer_schema_is_refused_rather_than_misread() {
-    let table = fresh_table().await;
-    let id = ulid::Ulid::new().to_string();
-    let mut item = first_release_item("ORG#acme", &id);
-    item.insert("schema_version".into(), aws_sdk_dynamodb::types::AttributeValue::N("2".into()));
+/// Writes `item` to the table as it is, past the store (an item an earlier release wrote).
+async fn put_raw(
+    table: &shared::aws::store::DynamoStore,
+    item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) {
     let aws = aws_config().await;
     aws_sdk_dynamodb::Client::new(&aws)
         .put_item()
@@ -470,6 +469,15 @@ async fn an_item_from_a_newer_schema_is_refused_rather_than_misread() {
         .send()
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn an_item_from_a_newer_schema_is_refused_rather_than_misread() {
+    let table = fresh_table().await;
+    let id = ulid::Ulid::new().to_string();
+    let mut item = first_release_item("ORG#acme", &id);
+    item.insert("schema_version".into(), aws_sdk_dynamodb::types::AttributeValue::N("2".into()));
+    put_raw(&table, item).await;
     match table.get(&org("acme"), &id).await {
         Err(e @ StoreError::Internal(_)) => {
             assert!(e.cause_chain().contains("newer release"), "{}", e.cause_chain())
@@ -489,14 +497,7 @@ async fn a_prefix_saved_before_wildcards_were_refused_still_reads_and_its_policy
             r#"{"type":"bucket","bucket":"acme-photos","prefix":"img?/${aws:username}/"}"#.into(),
         ),
     );
-    let aws = aws_config().await;
-    aws_sdk_dynamodb::Client::new(&aws)
-        .put_item()
-        .table_name(table.table())
-        .set_item(Some(item))
-        .send()
-        .await
-        .unwrap();
+    put_raw(&table, item).await;
     let read = table.get(&org("acme"), &id).await.expect("a legacy prefix is not lost");
     assert_eq!(read.scope.prefix().map(|p| p.as_str()), Some("img?/${aws:username}/"));
     let policy = serde_json::to_string(&shared::domain::policy::access_policy(
@@ -586,8 +587,6 @@ async fn an_idempotency_key_sent_with_another_draft_or_after_a_delete_is_refused
 #[tokio::test]
 async fn an_org_with_integrations_from_before_the_limit_counts_them_when_it_is_next_written() {
     let table = fresh_table().await;
-    let aws = aws_config().await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
     for _ in 0..2 {
         let id = ulid::Ulid::new().to_string();
         let mut item = first_release_item("ORG#acme", &id);
@@ -595,7 +594,7 @@ async fn an_org_with_integrations_from_before_the_limit_counts_them_when_it_is_n
             "scope_key".into(),
             aws_sdk_dynamodb::types::AttributeValue::S(format!("s3://legacy-{id}/")),
         );
-        dynamo.put_item().table_name(table.table()).set_item(Some(item)).send().await.unwrap();
+        put_raw(&table, item).await;
     }
     let store = table.shared();
     store.create_with(&org("acme"), draft("Third", bucket("bucket-c")), &limited(3)).await.unwrap();
