@@ -166,3 +166,54 @@ async fn presign_with_a_silent_dynamodb_answers_503_with_retry_after_in_its_enve
     let body: Value = serde_json::from_str(envelope["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["error"]["code"], "SERVICE_UNAVAILABLE");
 }
+
+#[tokio::test]
+async fn validation_against_an_s3_that_never_answers_ends_within_its_limits_and_says_what_is_not_known() {
+    use shared::aws::credentials::{MemoryAssumer, RoleTrust};
+    use shared::aws::store::{IntegrationStore, MemoryStore};
+    use shared::domain::presign::{CustomEndpoint, S3Endpoint};
+    let (hole, accepted) = black_hole().await;
+    let role = "arn:aws:iam::210987654321:role/platform-read";
+    let org = shared::domain::org::OrgId::parse("acme").unwrap();
+    let store = MemoryStore::new();
+    let external_id = store.external_id(&org).await.unwrap();
+    let draft = shared::domain::integration::IntegrationDraft::from_json(&json!({
+        "name": "Photos", "role_arn": role, "region": "us-east-1",
+        "scope": {"type": "bucket", "bucket": "acme-photos"},
+    }))
+    .unwrap();
+    let integration = store.create(&org, draft).await.unwrap();
+    let sts = Arc::new(MemoryAssumer::new(Duration::from_secs(3600)));
+    sts.put_role(role, RoleTrust::ExternalId(external_id.as_str().to_owned()));
+    let validator = shared::aws::validation::Validator::new(
+        sdk_config_with(&hole, keys("testing", "testing", None)).await,
+        sts,
+        S3Endpoint::Custom(CustomEndpoint::parse(&hole, false).unwrap()),
+        PLATFORM_PRINCIPAL.to_owned(),
+        vec![shared::domain::policy::AppOrigin::parse(APP_ORIGIN).unwrap()],
+    );
+    let started = Instant::now();
+    let report = bounded("validate", validator.validate(&org, Some(&external_id), &integration)).await;
+    let took = started.elapsed();
+    let checks = &report.status.checks;
+    eprintln!(
+        "a silent S3: the report after {took:?} ({} connections; S3 limits: attempt {:?}, operation {:?}): {:?}",
+        accepted.load(Ordering::SeqCst),
+        limits::S3_ATTEMPT,
+        limits::S3_OPERATION,
+        checks.iter().map(|c| (c.code.as_str(), c.result)).collect::<Vec<_>>()
+    );
+    let assume = checks.iter().find(|c| c.code == "ASSUME_ROLE").unwrap();
+    assert_eq!(assume.result, shared::domain::integration::CheckResult::Pass, "STS answered: {assume:?}");
+    let bucket_checks: Vec<_> = checks.iter().filter(|c| c.target.starts_with("bucket:")).collect();
+    assert!(!bucket_checks.is_empty(), "{checks:?}");
+    assert!(
+        bucket_checks.iter().all(|c| c.result != shared::domain::integration::CheckResult::Pass),
+        "nothing S3 did not answer passes: {checks:?}"
+    );
+    assert!(accepted.load(Ordering::SeqCst) >= 1, "S3 was asked");
+    assert!(
+        took < Duration::from_secs(25),
+        "on-demand validation answers inside API Gateway's 30 s: {took:?}"
+    );
+}
