@@ -14,7 +14,7 @@ use crate::helpers::*;
 use crate::moto::{IamUser, MotoProcess, CUSTOMER_ACCOUNT, PLATFORM_ACCOUNT};
 use crate::platform::bounded;
 use serde_json::{json, Value};
-use shared::aws::store::{DynamoStore as Store, IntegrationStore};
+use shared::aws::store::{DynamoStore as Store, IntegrationStore, LeaseOutcome, ScanCursor};
 use shared::domain::integration::{CheckResult, IntegrationDraft, Status};
 use shared::domain::org::OrgId;
 use shared::domain::presign::{CustomEndpoint, S3Endpoint};
@@ -365,4 +365,22 @@ async fn validate_chains_into_the_platform_role_so_one_trust_policy_serves_both_
     assert_eq!(stored.version, 1, "recording health is not an edit");
     // ... and no more: it cannot delete integrations.
     denied(store.delete(&org(), &d.integration_id, Some(1)).await, "delete an integration");
+
+    // The on-demand lease and the schedule's resume cursor need nothing beyond that: a conditional
+    // PutItem takes the lease, a conditional UpdateItem ends it, a PutItem records or clears the
+    // cursor. No DeleteItem.
+    let (now, ttl) = (std::time::SystemTime::now(), std::time::Duration::from_secs(30));
+    let lease = match store.acquire_validation_lease(&org(), &d.integration_id, now, ttl).await {
+        Ok(LeaseOutcome::Acquired(lease)) => lease,
+        other => panic!("validate may take a validation lease: {other:?}"),
+    };
+    let again = store.acquire_validation_lease(&org(), &d.integration_id, now, ttl).await;
+    assert!(matches!(again, Ok(LeaseOutcome::Held { .. })), "and is refused a second: {again:?}");
+    assert!(store.release_validation_lease(&org(), &lease).await.expect("validate may end its lease"));
+    let page = store.scan_integrations(10, None).await.expect("validate may scan");
+    let cursor = ScanCursor::after(page.found.first().expect("the integration"));
+    store.write_schedule_cursor(Some(&cursor)).await.expect("validate may record the resume cursor");
+    assert_eq!(store.read_schedule_cursor().await.expect("and read it"), Some(cursor));
+    store.write_schedule_cursor(None).await.expect("and clear it");
+    assert_eq!(store.read_schedule_cursor().await.expect("read"), None);
 }

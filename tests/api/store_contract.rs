@@ -5,12 +5,16 @@
 
 use crate::helpers::*;
 use serde_json::{json, Value};
-use shared::aws::store::{CreateOptions, Idempotency, MemoryStore, SharedStore, StoreError, MAX_PAGE_SIZE};
+use shared::aws::store::{
+    CreateOptions, Idempotency, LeaseOutcome, MemoryStore, ScanCursor, Scanned, SharedStore, StoreError,
+    MAX_PAGE_SIZE,
+};
 use shared::domain::external_id::ExternalIdProof;
 use shared::domain::integration::{Check, CheckResult, HealthState, IntegrationDraft, Status};
 use shared::domain::org::OrgId;
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const ROLE: &str = "arn:aws:iam::210987654321:role/platform-read";
 const OTHER_ROLE: &str = "arn:aws:iam::210987654321:role/platform-read-2";
@@ -69,6 +73,11 @@ contract!(
     an_org_at_its_limit_is_refused_until_a_delete_frees_a_place,
     a_create_retried_with_its_idempotency_key_returns_the_first_integration,
     an_idempotency_key_sent_with_another_draft_or_after_a_delete_is_refused,
+    one_validation_lease_per_integration_is_held_until_it_ends_or_its_holder_releases_it,
+    a_late_release_never_frees_a_lease_someone_else_took_since,
+    of_many_concurrent_requests_for_a_free_lease_exactly_one_gets_it,
+    the_schedule_cursor_reads_back_as_written_and_a_cleared_one_reads_as_none,
+    a_scan_resumed_past_an_integration_continues_with_the_next_even_once_it_is_deleted,
 );
 
 fn org(name: &str) -> OrgId {
@@ -602,4 +611,159 @@ async fn an_org_with_integrations_from_before_the_limit_counts_them_when_it_is_n
         Err(StoreError::TooManyIntegrations { max: 3 }) => {}
         other => panic!("the two earlier integrations count: {other:?}"),
     }
+}
+
+// ---- the validation lease and the schedule's resume cursor ------------------------------------
+
+/// A time on whole milliseconds: the table keeps a lease's end to the millisecond.
+fn at_millis(millis: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(millis)
+}
+
+fn now_millis() -> u64 {
+    u64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis()).unwrap()
+}
+
+fn acquired(outcome: LeaseOutcome) -> shared::aws::store::ValidationLease {
+    match outcome {
+        LeaseOutcome::Acquired(lease) => lease,
+        other => panic!("expected the lease, got {other:?}"),
+    }
+}
+
+fn held_until(outcome: LeaseOutcome) -> SystemTime {
+    match outcome {
+        LeaseOutcome::Held { until } => until,
+        other => panic!("expected it held, got {other:?}"),
+    }
+}
+
+async fn one_validation_lease_per_integration_is_held_until_it_ends_or_its_holder_releases_it(
+    store: SharedStore,
+) {
+    let (acme, globex) = (org("acme"), org("globex"));
+    let photos = store.create(&acme, draft("Photos", bucket("acme-photos"))).await.unwrap();
+    let videos = store.create(&acme, draft("Videos", bucket("acme-videos"))).await.unwrap();
+    let (t0, ttl) = (now_millis(), Duration::from_secs(30));
+
+    let first =
+        acquired(store.acquire_validation_lease(&acme, &photos.id, at_millis(t0), ttl).await.unwrap());
+    assert_eq!(first.until, at_millis(t0) + ttl);
+    let later = at_millis(t0 + 10_000);
+    assert_eq!(
+        held_until(store.acquire_validation_lease(&acme, &photos.id, later, ttl).await.unwrap()),
+        first.until
+    );
+    // Each integration, and each org, has its own.
+    acquired(store.acquire_validation_lease(&acme, &videos.id, later, ttl).await.unwrap());
+    acquired(store.acquire_validation_lease(&globex, &photos.id, later, ttl).await.unwrap());
+
+    // Released: free at once.
+    assert!(store.release_validation_lease(&acme, &first).await.unwrap());
+    let second = acquired(store.acquire_validation_lease(&acme, &photos.id, later, ttl).await.unwrap());
+    // Never released (its holder died): free from the moment it ends, not a millisecond before.
+    let just_before = second.until - Duration::from_millis(1);
+    assert_eq!(
+        held_until(store.acquire_validation_lease(&acme, &photos.id, just_before, ttl).await.unwrap()),
+        second.until
+    );
+    acquired(store.acquire_validation_lease(&acme, &photos.id, second.until, ttl).await.unwrap());
+    // The lease is not the integration: it reads, lists and scans as before.
+    assert_eq!(store.get(&acme, &photos.id).await.unwrap(), photos);
+    assert_eq!(store.list_all(&acme).await.unwrap().len(), 2);
+}
+
+async fn a_late_release_never_frees_a_lease_someone_else_took_since(store: SharedStore) {
+    let acme = org("acme");
+    let photos = store.create(&acme, draft("Photos", bucket("acme-photos"))).await.unwrap();
+    let (t0, ttl) = (now_millis(), Duration::from_secs(30));
+    let dead = acquired(store.acquire_validation_lease(&acme, &photos.id, at_millis(t0), ttl).await.unwrap());
+    let taken_over =
+        acquired(store.acquire_validation_lease(&acme, &photos.id, dead.until, ttl).await.unwrap());
+    assert!(
+        !store.release_validation_lease(&acme, &dead).await.unwrap(),
+        "no longer the holder's to release"
+    );
+    let meanwhile = dead.until + Duration::from_secs(1);
+    assert_eq!(
+        held_until(store.acquire_validation_lease(&acme, &photos.id, meanwhile, ttl).await.unwrap()),
+        taken_over.until
+    );
+    assert!(store.release_validation_lease(&acme, &taken_over).await.unwrap());
+    acquired(store.acquire_validation_lease(&acme, &photos.id, meanwhile, ttl).await.unwrap());
+}
+
+async fn of_many_concurrent_requests_for_a_free_lease_exactly_one_gets_it(store: SharedStore) {
+    let acme = org("acme");
+    let photos = store.create(&acme, draft("Photos", bucket("acme-photos"))).await.unwrap();
+    let now = at_millis(now_millis());
+    let asks = (0..8).map(|_| {
+        let (store, acme, id) = (store.clone(), acme.clone(), photos.id.clone());
+        tokio::spawn(async move {
+            store.acquire_validation_lease(&acme, &id, now, Duration::from_secs(30)).await.unwrap()
+        })
+    });
+    let outcomes: Vec<LeaseOutcome> =
+        futures::future::join_all(asks).await.into_iter().map(|o| o.unwrap()).collect();
+    let winners: Vec<_> = outcomes.iter().filter(|o| matches!(o, LeaseOutcome::Acquired(_))).collect();
+    assert_eq!(winners.len(), 1, "{outcomes:?}");
+    let until = now + Duration::from_secs(30);
+    assert!(outcomes
+        .iter()
+        .all(|o| matches!(o, LeaseOutcome::Acquired(_)) || *o == LeaseOutcome::Held { until }));
+}
+
+/// Every integration in scan order, walking pages of `page_size` from `start`.
+async fn scan_order(store: &SharedStore, page_size: i32, mut start: Option<ScanCursor>) -> Vec<Scanned> {
+    let mut all = Vec::new();
+    loop {
+        let page = store.scan_integrations(page_size, start).await.unwrap();
+        all.extend(page.found);
+        match page.next {
+            Some(next) => start = Some(next),
+            None => return all,
+        }
+    }
+}
+
+fn ids(scanned: &[Scanned]) -> Vec<String> {
+    scanned.iter().map(|s| s.integration.id.clone()).collect()
+}
+
+async fn the_schedule_cursor_reads_back_as_written_and_a_cleared_one_reads_as_none(store: SharedStore) {
+    assert_eq!(store.read_schedule_cursor().await.unwrap(), None, "a new table starts at the beginning");
+    let acme = org("acme");
+    create_buckets(&store, &acme, 3).await;
+    let walk = scan_order(&store, 10, None).await;
+    let cursor = ScanCursor::after(&walk[1]);
+    store.write_schedule_cursor(Some(&cursor)).await.unwrap();
+    assert_eq!(store.read_schedule_cursor().await.unwrap(), Some(cursor.clone()));
+    // The cursor's own item is nobody's integration: the walk is unchanged by it.
+    assert_eq!(ids(&scan_order(&store, 1, None).await), ids(&walk));
+    assert!(store.list_all(&acme).await.unwrap().len() == 3);
+    store.write_schedule_cursor(None).await.unwrap();
+    assert_eq!(store.read_schedule_cursor().await.unwrap(), None);
+    store.write_schedule_cursor(Some(&cursor)).await.unwrap();
+    assert_eq!(store.read_schedule_cursor().await.unwrap(), Some(cursor), "and can be set again");
+}
+
+async fn a_scan_resumed_past_an_integration_continues_with_the_next_even_once_it_is_deleted(
+    store: SharedStore,
+) {
+    for name in ["acme", "globex", "initech"] {
+        let org = org(name);
+        create_buckets(&store, &org, 4).await;
+        store.external_id(&org).await.unwrap();
+    }
+    let walk = scan_order(&store, 5, None).await;
+    assert_eq!(walk.len(), 12);
+    for k in [0, 3, 4, 7, 11] {
+        let resumed = scan_order(&store, 3, Some(ScanCursor::after(&walk[k]))).await;
+        assert_eq!(ids(&resumed), ids(&walk[k + 1..]), "resumed past integration {k}");
+    }
+    // The integration a cursor names may be gone by the next run: the walk still goes on after it.
+    let k = 5;
+    let cursor = ScanCursor::after(&walk[k]);
+    store.delete(&walk[k].org, &walk[k].integration.id, None).await.unwrap();
+    assert_eq!(ids(&scan_order(&store, 2, Some(cursor)).await), ids(&walk[k + 1..]));
 }

@@ -1010,6 +1010,77 @@ async fn the_validate_sample_events_run_through_their_own_entry_points() {
     assert!(http.is_err(), "an API Gateway event does not parse as an EventBridge event");
 }
 
+// ---- one on-demand validation per integration at a time, on the table ----------------------------
+
+/// The HTTP sample event through `validate::handle_http`: status, `Retry-After`, JSON body.
+async fn validate_http_with_retry_after(state: &validate::State, id: &str) -> (u16, Option<String>, Value) {
+    let event = sample_event("integrations-validate.json", id).to_string();
+    let request = lambda_http::request::from_str(&event).expect("an API Gateway v2 event");
+    let response = validate::handle_http(state, request).await;
+    let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    (response.status().as_u16(), retry_after, response_json(&response))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_table_a_second_validation_while_one_runs_is_429_and_the_one_after_it_runs() {
+    // An STS that accepts connections and never answers: the first validation waits in AssumeRole
+    // (its own 3 s limit) while the second arrives, as from another Lambda instance.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let hole = format!("http://{}", listener.local_addr().expect("address"));
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    let app = spawn_app().await;
+    // The sample event's org is acme, role "[admin]".
+    let id =
+        app.create("acme", &bucket_body("Images", "bucket-a")).await["id"].as_str().expect("id").to_owned();
+    let sts = one_shot_sts(&hole, Duration::from_secs(3)).await;
+    let validator = Validator::new(
+        aws_config().await,
+        CredentialCache::new(sts, CacheConfig::default()).assumer(),
+        S3Endpoint::Custom(CustomEndpoint::parse(&emulator_endpoint(), false).expect("endpoint")),
+        PLATFORM_PRINCIPAL.to_owned(),
+        vec![AppOrigin::parse(APP_ORIGIN).expect("origin")],
+    );
+    let state = Arc::new(validate::State {
+        store: app.store.shared(),
+        validator,
+        config: validate_config(app.store.table()),
+    });
+    let first = tokio::spawn({
+        let (state, id) = (state.clone(), id.clone());
+        async move { validate_http_with_retry_after(&state, &id).await }
+    });
+    bounded("the first validation reaches STS", async {
+        while accepted.load(Ordering::SeqCst) < 1 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+
+    let (status, retry_after, body) = validate_http_with_retry_after(&state, &id).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (429, Some("TOO_MANY_REQUESTS")), "{body:#}");
+    let retry_after: u64 = retry_after.expect("Retry-After").parse().expect("whole seconds");
+    assert!((1..=30).contains(&retry_after), "{retry_after}");
+    assert!(body["error"]["message"].as_str().expect("message").contains("already running"), "{body:#}");
+
+    let (status, _, report) = bounded("the first validation", first).await.expect("the first task");
+    assert_eq!((status, report["recorded"].as_bool()), (200, Some(true)), "{report:#}");
+    assert_eq!(report["checks"][0]["result"], "warn", "STS never answered: {report:#}");
+    let (status, _, report) =
+        bounded("the next validation", validate_http_with_retry_after(&state, &id)).await;
+    assert_eq!(status, 200, "released when the first finished: {report:#}");
+    holder.abort();
+    assert_eq!(accepted.load(Ordering::SeqCst), 2, "the refused request never reached STS");
+    assert_eq!(app.store.report_history(&org("acme"), &id, 10).await.expect("history").len(), 2);
+}
+
 // ---- figures: validation time per integration against the emulator, by concurrency --------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

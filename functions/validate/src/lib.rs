@@ -3,6 +3,17 @@
 //! own role and assumes customer roles from a session of the platform role
 //! ([`assumer_as_platform`]), because the checks must assume them as the principal their trust
 //! policies name.
+//!
+//! Neither entry point lets one org starve the others:
+//! - on demand, an integration is validated by one request at a time: a lease item in the table
+//!   (not a lock in the process: API Gateway spreads requests over many Lambda instances, each
+//!   of which serves one request at a time). A second request meanwhile is `429` with
+//!   `Retry-After` set to when the running one's lease ends. The answer comes within
+//!   `VALIDATION_ANSWER_SECONDS` (API Gateway gives up at 30 s), each check within
+//!   `VALIDATION_CHECK_SECONDS`;
+//! - the schedule takes no new integration after `SCHEDULE_BUDGET_SECONDS`, lets the ones in
+//!   flight finish, and records where it stopped; the next run resumes there, so successive runs
+//!   cover every integration once before any is checked twice, however many one org holds.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use futures::StreamExt;
@@ -12,16 +23,25 @@ use shared::api;
 use shared::api::auth::ClaimNames;
 use shared::api::config::{ConfigError, Env};
 use shared::api::error::ApiError;
-use shared::aws::store::{DynamoStore, ScanCursor, SharedStore};
-use shared::aws::validation::Validator;
+use shared::aws::store::{DynamoStore, LeaseOutcome, ScanCursor, SharedStore};
+use shared::aws::validation::{Budget, Validator};
 use shared::domain::external_id::ExternalId;
 use shared::domain::integration::{HealthState, Integration};
 use shared::domain::org::OrgId;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, SystemTime};
 use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+/// What the route keeps of its answer budget after the checks: recording the report (one
+/// transaction) and releasing the lease (one update), each at most one DynamoDB call's limit.
+pub const RECORD_RESERVE: Duration =
+    Duration::from_secs(2 * shared::aws::limits::DYNAMODB_OPERATION.as_secs());
+/// How long a lease outlasts the answer it guards: a holder that dies (the instance is frozen or
+/// killed) frees the integration this long after its answer was due.
+pub const LEASE_MARGIN: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub struct ValidateConfig {
@@ -29,6 +49,12 @@ pub struct ValidateConfig {
     pub concurrency: usize,
     pub page_size: i32,
     pub claims: ClaimNames,
+    /// Each check's time: one STS or S3 call, or one preflight (`VALIDATION_CHECK_SECONDS`).
+    pub check_budget: Duration,
+    /// The on-demand route answers within this (`VALIDATION_ANSWER_SECONDS`).
+    pub answer_budget: Duration,
+    /// The scheduled run takes no new integration after this (`SCHEDULE_BUDGET_SECONDS`).
+    pub schedule_budget: Duration,
 }
 
 impl ValidateConfig {
@@ -51,7 +77,46 @@ impl ValidateConfig {
                 "a number from 1 to 1000",
             )?,
             claims: shared::api::config::claim_names(env),
+            check_budget: Duration::from_secs(number(
+                env,
+                "VALIDATION_CHECK_SECONDS",
+                5u64,
+                |v| (1..=15).contains(v),
+                "a number of seconds from 1 to 15 (one STS or S3 call, every attempt included)",
+            )?),
+            answer_budget: Duration::from_secs(number(
+                env,
+                "VALIDATION_ANSWER_SECONDS",
+                25u64,
+                |v| (10..=29).contains(v),
+                "a number of seconds from 10 to 29 (API Gateway gives up at 30 s, and recording the report \
+                 keeps 6 s of it)",
+            )?),
+            schedule_budget: Duration::from_secs(number(
+                env,
+                "SCHEDULE_BUDGET_SECONDS",
+                780u64,
+                |v| (1..=840).contains(v),
+                "a number of seconds from 1 to 840 (the validations still in flight and the resume cursor's \
+                 write must end inside the schedule function's 900 s timeout)",
+            )?),
         })
+    }
+
+    /// The time every check of one validation shares: the answer's budget less what recording
+    /// the report keeps.
+    pub fn checks_budget(&self) -> Duration {
+        self.answer_budget.saturating_sub(RECORD_RESERVE)
+    }
+
+    /// One validation's budget, starting now.
+    pub fn budget(&self) -> Budget {
+        Budget::starting_now(self.check_budget, self.checks_budget())
+    }
+
+    /// How long an on-demand validation's lease lasts: its answer, and then some.
+    pub fn lease_ttl(&self) -> Duration {
+        self.answer_budget + LEASE_MARGIN
     }
 }
 
@@ -75,6 +140,11 @@ pub struct RunSummary {
     pub dropped: usize,
     pub errors: usize,
     pub pages: usize,
+    /// The run reached the end of the table (and cleared the resume cursor); `false` when it ran
+    /// out of budget, or the scan failed, and recorded where the next run resumes.
+    pub finished: bool,
+    /// The run started where an earlier, unfinished run stopped rather than at the beginning.
+    pub resumed: bool,
 }
 
 /// The run's counters while validations are in flight; [`Counters::summary`] reads them out.
@@ -104,7 +174,7 @@ impl Counters {
         }
     }
 
-    fn summary(&self, pages: usize) -> RunSummary {
+    fn summary(&self, pages: usize, finished: bool, resumed: bool) -> RunSummary {
         let get = |counter: &AtomicUsize| counter.load(Ordering::Relaxed);
         RunSummary {
             validated: get(&self.validated),
@@ -115,6 +185,8 @@ impl Counters {
             dropped: get(&self.dropped),
             errors: get(&self.errors),
             pages,
+            finished,
+            resumed,
         }
     }
 }
@@ -127,12 +199,28 @@ pub async fn handle_schedule(state: &State, event: EventBridgeEvent) -> RunSumma
     run_scheduled(state).await
 }
 
-/// `POST /integrations/{id}/validate`: runs the checks now, records and returns the report.
+/// `POST /integrations/{id}/validate`: runs the checks now, records and returns the report,
+/// within `VALIDATION_ANSWER_SECONDS` whatever AWS does.
 pub async fn handle_http(state: &State, req: Request) -> Response<Body> {
-    api::respond(validate_now(state, &req).await)
+    // The checks' budget already ends the work in time; this is the backstop for the DynamoDB
+    // calls around them, so API Gateway never cuts the answer off with a bare 504.
+    let answer_budget = state.config.answer_budget;
+    let answered = tokio::time::timeout(answer_budget, validate_now(state, &req)).await;
+    api::respond(answered.unwrap_or_else(|_| {
+        Err(ApiError::unavailable(
+            format!(
+                "The validation did not finish within {} s: the integrations store was slow. Validate again in a \
+                 moment.",
+                answer_budget.as_secs()
+            ),
+            "the on-demand validation outran its answer budget",
+        ))
+    }))
 }
 
 async fn validate_now(state: &State, req: &Request) -> Result<Response<Body>, ApiError> {
+    // From the request's start: time the lookups below take comes out of the checks' share.
+    let budget = state.config.budget();
     let caller = api::caller(req, &state.config.claims)?;
     let (route, params) = api::route(req)?;
     if route != shared::api::routes::Route::ValidateIntegration {
@@ -140,46 +228,141 @@ async fn validate_now(state: &State, req: &Request) -> Result<Response<Body>, Ap
     }
     caller.require_admin()?;
     let id = params.get("id").map(String::as_str).unwrap_or_default();
+    // Read first: an id the org does not hold is a 404 and leaves no lease item behind.
     let integration = state.store.get(&caller.org, id).await?;
-    let external_id = state.store.read_external_id(&caller.org).await?;
-    let report = state.validator.validate(&caller.org, external_id.as_ref(), &integration).await;
+    let now = SystemTime::now();
+    let lease =
+        match state.store.acquire_validation_lease(&caller.org, id, now, state.config.lease_ttl()).await? {
+            LeaseOutcome::Acquired(lease) => lease,
+            LeaseOutcome::Held { until } => return Err(already_running(id, until, now)),
+        };
+    let answer = check_and_record(state, &caller.org, &integration, budget).await;
+    // Released however the run ended; a release that fails leaves the lease to expire.
+    if let Err(e) = state.store.release_validation_lease(&caller.org, &lease).await {
+        tracing::warn!(org = %caller.org, id, cause = %e.cause_chain(), "validation lease not released; it expires");
+    }
+    answer
+}
+
+async fn check_and_record(
+    state: &State,
+    org: &OrgId,
+    integration: &Integration,
+    budget: Budget,
+) -> Result<Response<Body>, ApiError> {
+    let id = integration.id.as_str();
+    let external_id = state.store.read_external_id(org).await?;
+    let report = state.validator.validate_within(org, external_id.as_ref(), integration, budget).await;
     let recorded = state
         .store
-        .record_report(&caller.org, id, integration.version, &report.status, report.proof.as_ref())
+        .record_report(org, id, integration.version, &report.status, report.proof.as_ref())
         .await?;
-    tracing::info!(org = %caller.org, id, state = ?report.status.state, recorded, "validated on demand");
+    tracing::info!(org = %org, id, state = ?report.status.state, recorded, "validated on demand");
     let mut body = serde_json::to_value(&report.status).map_err(ApiError::internal)?;
     body["recorded"] = Value::Bool(recorded);
     Ok(api::json_response(200, &body))
 }
 
-/// Validates every integration of every org: pages through the table until DynamoDB says there
-/// is no more (no silent truncation), with at most `concurrency` validations at once across page
-/// boundaries (pages are read as the validations drain them, so pages thinned out by other items
-/// do not serialize the run). One broken integration is counted and logged; it never stops the run.
+/// The 429 of a second request while a validation of the same integration runs: when to retry
+/// is when the running one's lease ends (at the latest; its report is recorded by then).
+fn already_running(id: &str, until: SystemTime, now: SystemTime) -> ApiError {
+    let wait = until.duration_since(now).unwrap_or_default();
+    let retry_after = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+    ApiError::Busy {
+        message: format!(
+            "A validation of integration {id} is already running; its report is recorded when it finishes. Retry \
+             after {retry_after} s, or read the integration (GET /integrations/{id}) for its latest report."
+        ),
+        retry_after,
+    }
+}
+
+/// How far a run got: the integrations it took, in scan order.
+#[derive(Debug, Default)]
+struct Progress {
+    taken: usize,
+    /// The key just past the last integration taken: where the next run resumes.
+    last: Option<ScanCursor>,
+    out_of_budget: bool,
+}
+
+/// Validates every integration of every org, resuming where the last unfinished run stopped:
+/// pages through the table until DynamoDB says there is no more (no silent truncation), with at
+/// most `concurrency` validations at once across page boundaries (pages are read as the
+/// validations drain them, so pages thinned out by other items do not serialize the run). One
+/// broken integration is counted and logged; it never stops the run.
+///
+/// After `schedule_budget` the run takes no new integration (it always takes one, so every run
+/// makes progress), waits for the ones in flight, and records the key of the last one it took;
+/// since integrations are taken in scan order and every one taken is finished, the next run
+/// resumes just past it and successive runs cover every integration once before any twice. A
+/// run that reaches the end clears the cursor, so the next starts at the beginning.
 pub async fn run_scheduled(state: &State) -> RunSummary {
     let started = Instant::now();
     let external_ids: Mutex<HashMap<OrgId, Option<ExternalId>>> = Mutex::new(HashMap::new());
     let counters = Counters::default();
+    let resume_at = match state.store.read_schedule_cursor().await {
+        Ok(cursor) => cursor,
+        Err(e) => {
+            // Unreadable (or not an integration's key): covering the table again from the start
+            // costs one extra pass; stopping would cost every pass until someone fixes the item.
+            counters.errors.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(cause = %e.cause_chain(), "the resume cursor could not be read; this run starts at the beginning");
+            None
+        }
+    };
+    let resumed = resume_at.is_some();
+    let progress = std::sync::Mutex::new(Progress::default());
     let pages = Arc::new(AtomicUsize::new(0));
     let scan_failed = Arc::new(AtomicUsize::new(0));
-    let scan = scan_stream(state.store.clone(), state.config.page_size, pages.clone(), scan_failed.clone());
-    scan.for_each_concurrent(state.config.concurrency, |scanned| {
+    let scan = scan_stream(
+        state.store.clone(),
+        state.config.page_size,
+        resume_at,
+        pages.clone(),
+        scan_failed.clone(),
+    );
+    let budget = state.config.schedule_budget;
+    let within_budget = scan.take_while(|scanned| {
+        let mut progress = progress.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let take = progress.taken == 0 || started.elapsed() < budget;
+        if take {
+            progress.taken += 1;
+            progress.last = Some(ScanCursor::after(scanned));
+        } else {
+            progress.out_of_budget = true;
+        }
+        futures::future::ready(take)
+    });
+    let validate = |scanned: shared::aws::store::Scanned| {
         let (counters, external_ids) = (&counters, &external_ids);
         async move {
             match validate_one(state, external_ids, &scanned.org, &scanned.integration).await {
                 Ok((health, recorded)) => counters.count(health, recorded),
                 Err(e) => {
                     counters.errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(org = %scanned.org, id = %scanned.integration.id, cause = %e.cause_chain(), "validation failed");
+                    let (org, id) = (&scanned.org, &scanned.integration.id);
+                    tracing::error!(%org, %id, cause = %e.cause_chain(), "validation failed");
                 }
             }
         }
-    })
-    .await;
+    };
+    within_budget.for_each_concurrent(state.config.concurrency, validate).await;
 
-    counters.errors.fetch_add(scan_failed.load(Ordering::Relaxed), Ordering::Relaxed);
-    let summary = counters.summary(pages.load(Ordering::Relaxed));
+    let scan_failed = scan_failed.load(Ordering::Relaxed);
+    counters.errors.fetch_add(scan_failed, Ordering::Relaxed);
+    let progress = progress.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let finished = !progress.out_of_budget && scan_failed == 0;
+    // Finished: clear. Stopped after taking some: resume past the last one. Stopped before
+    // taking any (the first page failed): the recorded cursor stays as it was.
+    let cursor = if finished { Some(None) } else { progress.last.map(Some) };
+    if let Some(cursor) = cursor {
+        if let Err(e) = state.store.write_schedule_cursor(cursor.as_ref()).await {
+            counters.errors.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(cause = %e.cause_chain(), finished, "the resume cursor could not be written; the next run repeats this one's part");
+        }
+    }
+    let summary = counters.summary(pages.load(Ordering::Relaxed), finished, resumed);
     tracing::info!(
         validated = summary.validated,
         healthy = summary.healthy,
@@ -189,6 +372,9 @@ pub async fn run_scheduled(state: &State) -> RunSummary {
         dropped = summary.dropped,
         errors = summary.errors,
         pages = summary.pages,
+        finished = summary.finished,
+        resumed = summary.resumed,
+        budget_s = budget.as_secs(),
         concurrency = state.config.concurrency,
         duration_ms = started.elapsed().as_millis() as u64,
         "scheduled validation finished"
@@ -201,6 +387,7 @@ pub async fn run_scheduled(state: &State) -> RunSummary {
 fn scan_stream(
     store: SharedStore,
     page_size: i32,
+    start: Option<ScanCursor>,
     pages: Arc<AtomicUsize>,
     failed: Arc<AtomicUsize>,
 ) -> impl futures::Stream<Item = shared::aws::store::Scanned> + Send {
@@ -209,7 +396,8 @@ fn scan_stream(
         At(ScanCursor),
         Done,
     }
-    futures::stream::unfold(Cursor::Start, move |cursor| {
+    let first = start.map_or(Cursor::Start, Cursor::At);
+    futures::stream::unfold(first, move |cursor| {
         let (store, pages, failed) = (store.clone(), pages.clone(), failed.clone());
         async move {
             let start = match cursor {
@@ -256,7 +444,8 @@ async fn validate_one(
             read
         }
     };
-    let report = state.validator.validate(org, external_id.as_ref(), integration).await;
+    let report =
+        state.validator.validate_within(org, external_id.as_ref(), integration, state.config.budget()).await;
     let recorded = state
         .store
         .record_report(org, &integration.id, integration.version, &report.status, report.proof.as_ref())

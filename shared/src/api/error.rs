@@ -39,6 +39,9 @@ pub enum ApiError {
     TooLarge(String),
     #[error("{0}")]
     TooManyRequests(String),
+    /// The same work is already running for the caller; `retry_after` says when it will be done.
+    #[error("{message}")]
+    Busy { message: String, retry_after: u64 },
     /// A dependency (DynamoDB, STS) failed in a way a retry may fix.
     #[error("{message}")]
     Unavailable {
@@ -85,7 +88,7 @@ impl ApiError {
             ApiError::ScopeConflict { .. } | ApiError::Conflict { .. } => 409,
             ApiError::Precondition { .. } => 412,
             ApiError::PayloadTooLarge { .. } | ApiError::TooLarge(_) => 413,
-            ApiError::TooManyRequests(_) => 429,
+            ApiError::TooManyRequests(_) | ApiError::Busy { .. } => 429,
             ApiError::Unavailable { .. } => 503,
             ApiError::Internal(_) => 500,
         }
@@ -103,7 +106,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
             ApiError::ScopeConflict { .. } => "SCOPE_CONFLICT",
             ApiError::PayloadTooLarge { .. } | ApiError::TooLarge(_) => "PAYLOAD_TOO_LARGE",
-            ApiError::TooManyRequests(_) => "TOO_MANY_REQUESTS",
+            ApiError::TooManyRequests(_) | ApiError::Busy { .. } => "TOO_MANY_REQUESTS",
             ApiError::Unavailable { .. } => "SERVICE_UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL",
         }
@@ -126,6 +129,7 @@ impl ApiError {
             ApiError::Unavailable { .. } | ApiError::TooManyRequests(_) => {
                 Some(crate::aws::limits::RETRY_AFTER_SECS)
             }
+            ApiError::Busy { retry_after, .. } => Some((*retry_after).max(1)),
             _ => None,
         }
     }

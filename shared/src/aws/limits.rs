@@ -18,10 +18,10 @@ pub const DYNAMODB_ATTEMPT: Duration = Duration::from_secs(1);
 pub const DYNAMODB_OPERATION: Duration = Duration::from_secs(3);
 /// Attempts per DynamoDB call (throttling, 5xx and timeouts are retried).
 pub const DYNAMODB_ATTEMPTS: u32 = 3;
-/// One S3 attempt of a validation check (a HEAD, a one-key list, a one-byte read).
+/// One S3 attempt of a validation check (a HEAD, a one-key list, a one-byte read). The whole
+/// call, every attempt included, is the check's budget (`VALIDATION_CHECK_SECONDS`, default 5 s:
+/// `shared::aws::validation::Budget`), so a check never outlasts it whatever S3 does.
 pub const S3_ATTEMPT: Duration = Duration::from_secs(2);
-/// One S3 call of a validation check, every attempt included.
-pub const S3_OPERATION: Duration = Duration::from_secs(4);
 /// Attempts per S3 call.
 pub const S3_ATTEMPTS: u32 = 2;
 /// What a `503 SERVICE_UNAVAILABLE` tells the client to wait before it tries again.

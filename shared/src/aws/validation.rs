@@ -11,6 +11,13 @@
 //! An STS outage is the platform's problem: its checks are recorded as `warn` ("not known") and
 //! the report keeps the integration's previous state, so an outage never turns a healthy
 //! integration `failing`, and the recorded proof stays as it was.
+//!
+//! Every check runs on a [`Budget`]: at most its own time (`VALIDATION_CHECK_SECONDS`), and none
+//! past the validation's end, so one slow STS, bucket or network path can neither hold the HTTP
+//! route past API Gateway's 30 s nor hold a slot of the scheduled run for long. A check that runs
+//! out of time is `warn`, saying it was not checked in time and what to do; an STS check that
+//! does is "not known", like an outage. A scope's buckets are checked side by side
+//! ([`BUCKETS_AT_ONCE`]), so a 100-bucket default scope fits the budget when S3 answers.
 
 use crate::aws::credentials::{AssumeFailure, Assumer, TempCredentials};
 use crate::aws::trust::ProbeOutcome;
@@ -23,9 +30,11 @@ use crate::domain::org::OrgId;
 use crate::domain::policy::{cors_configuration, to_pretty_json, AppOrigin};
 use crate::domain::presign::{encode_into, S3Endpoint};
 use crate::domain::region::Region;
-use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use futures::StreamExt;
+use std::future::Future;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 pub use crate::domain::integration::check_codes as codes;
 
@@ -69,6 +78,110 @@ pub fn preflight_allows(
     (200..300).contains(&status) && origin_ok && methods_ok
 }
 
+/// Each check's default time: one STS call or one S3 call (every attempt), or one preflight.
+pub const DEFAULT_CHECK_BUDGET: Duration = Duration::from_secs(5);
+/// A validation's default time for all of its checks: the HTTP route's 25 s less what recording
+/// the report and releasing the lease may take (`validate::ValidateConfig::checks_budget`).
+pub const DEFAULT_VALIDATION_BUDGET: Duration = Duration::from_secs(19);
+/// How many of a scope's buckets are checked at once (each bucket's checks stay in order).
+pub const BUCKETS_AT_ONCE: usize = 8;
+
+/// The time a validation's checks may take: each at most `per_check`, none past `until`.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    per_check: Duration,
+    total: Duration,
+    until: tokio::time::Instant,
+}
+
+impl Budget {
+    /// Starts now: each check at most `per_check`, every check done within `total` from now.
+    pub fn starting_now(per_check: Duration, total: Duration) -> Self {
+        Self { per_check, total, until: tokio::time::Instant::now() + total }
+    }
+
+    pub fn per_check(&self) -> Duration {
+        self.per_check
+    }
+
+    /// Runs one check's call within its share of the budget: its value, or how it ran late.
+    async fn run<T>(&self, call: impl Future<Output = T>) -> Result<T, Late> {
+        let left = self.until.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return Err(Late::BudgetSpent(self.total));
+        }
+        let limit = self.per_check.min(left);
+        match tokio::time::timeout(limit, call).await {
+            Ok(value) => Ok(value),
+            Err(_) if limit < self.per_check => Err(Late::BudgetSpent(self.total)),
+            Err(_) => Err(Late::Waited(self.per_check)),
+        }
+    }
+}
+
+/// Why a check has no answer in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Late {
+    /// The service did not answer within the check's own budget.
+    Waited(Duration),
+    /// The validation's time ran out (the checks before this one were slow).
+    BudgetSpent(Duration),
+    /// No connection, or the SDK's own attempt limits gave up first.
+    Unreachable,
+}
+
+fn seconds(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        d.as_secs().to_string()
+    } else {
+        format!("{:.1}", d.as_secs_f64())
+    }
+}
+
+/// The `warn` of a check that got no answer in time. `service` answers the check; `path` is where
+/// the network path leads when it keeps happening.
+fn not_in_time(code: &str, target: impl Into<String>, service: &str, path: &str, late: Late) -> Check {
+    let why = match late {
+        Late::Waited(waited) => format!("{service} did not answer within {} s", seconds(waited)),
+        Late::BudgetSpent(total) => format!(
+            "this validation used up its {} s before {service} answered (the checks before it were slow)",
+            seconds(total)
+        ),
+        Late::Unreachable => format!("{service} could not be reached"),
+    };
+    check(
+        code,
+        target,
+        CheckResult::Warn,
+        format!(
+            "Not checked in time: {why}, so nothing is known to be wrong here. Validate again; if it keeps \
+             happening, check the network path from the platform to {path}."
+        ),
+    )
+}
+
+/// An S3 call as the checks read it: S3's answer, S3's refusal, or no answer in time.
+enum S3Call<T, E> {
+    Answered(T),
+    Refused(E),
+    Late(Late),
+}
+
+/// Makes one S3 call within the check's budget. A timeout or a failed connection is no answer
+/// rather than S3's refusal: no permission is known to be missing.
+async fn s3_call<T, E, R>(
+    budget: &Budget,
+    call: impl Future<Output = Result<T, SdkError<E, R>>>,
+) -> S3Call<T, SdkError<E, R>> {
+    match budget.run(call).await {
+        Err(late) => S3Call::Late(late),
+        Ok(Ok(answer)) => S3Call::Answered(answer),
+        Ok(Err(SdkError::TimeoutError(_))) => S3Call::Late(Late::Waited(budget.per_check)),
+        Ok(Err(SdkError::DispatchFailure(_))) => S3Call::Late(Late::Unreachable),
+        Ok(Err(refused)) => S3Call::Refused(refused),
+    }
+}
+
 /// What one validation found: the report, and the probe's conclusion when it reached one.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -96,34 +209,56 @@ impl Validator {
         platform_principal: String,
         origins: Vec<AppOrigin>,
     ) -> Self {
+        // No overall timeout here: each preflight's time is its check's budget.
         let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(5))
+            .connect_timeout(crate::aws::limits::CONNECT)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
         Self { sdk, assumer, endpoint, platform_principal, origins, http }
     }
 
+    /// [`Validator::validate_within`] the default budgets, starting now.
     pub async fn validate(
         &self,
         org: &OrgId,
         external_id: Option<&ExternalId>,
         integration: &Integration,
     ) -> Report {
-        let (assume, assumed) = self.check_assume(org, external_id, integration).await;
+        let budget = Budget::starting_now(DEFAULT_CHECK_BUDGET, DEFAULT_VALIDATION_BUDGET);
+        self.validate_within(org, external_id, integration, budget).await
+    }
+
+    /// Every check of the integration, each within its share of `budget`.
+    pub async fn validate_within(
+        &self,
+        org: &OrgId,
+        external_id: Option<&ExternalId>,
+        integration: &Integration,
+        budget: Budget,
+    ) -> Report {
+        let (assume, assumed) = self.check_assume(org, external_id, integration, &budget).await;
         let assume_unknown = assume.result == CheckResult::Warn;
         let mut checks = vec![assume];
         // The probe runs only once the role admitted the org's own external ID: a denial proves
         // the condition only then, and each probe is an AccessDenied line in the customer's CloudTrail.
         let (external_id_check, proof, probe_unknown) = match assumed {
             None => (not_known_until_assumed(), None, false),
-            Some(_) => self.check_external_id(org, external_id, integration).await,
+            Some(_) => self.check_external_id(org, external_id, integration, &budget).await,
         };
         checks.push(external_id_check);
         if let Some(credentials) = assumed {
-            for bucket in integration.scope.buckets() {
-                self.check_bucket(integration, bucket, &credentials, &mut checks).await;
-            }
+            // The futures are made up front (they start when polled): a stream's `map` closure over
+            // borrowed buckets would not be `Send` for every lifetime, which the Lambda runtime needs.
+            let buckets: Vec<_> = integration
+                .scope
+                .buckets()
+                .iter()
+                .map(|bucket| self.check_bucket(integration, bucket, &credentials, &budget))
+                .collect();
+            let per_bucket: Vec<Vec<Check>> =
+                futures::stream::iter(buckets).buffered(BUCKETS_AT_ONCE).collect().await;
+            checks.extend(per_bucket.into_iter().flatten());
         }
         // What could not be checked is not known to be wrong: the previous state stands (an
         // integration never validated stays unverified).
@@ -133,12 +268,13 @@ impl Validator {
     }
 
     /// `ASSUME_ROLE` with the org's external ID, and the credentials when it worked. A `warn`
-    /// means STS did not answer (the platform's side).
+    /// means STS did not answer in time (the platform's side).
     async fn check_assume(
         &self,
         org: &OrgId,
         external_id: Option<&ExternalId>,
         integration: &Integration,
+        budget: &Budget,
     ) -> (Check, Option<TempCredentials>) {
         let role = integration.role_arn.as_str();
         let Some(external_id) = external_id else {
@@ -151,7 +287,14 @@ impl Validator {
             );
             return (check, None);
         };
-        match self.assumer.assume(org, role, Some(external_id.as_str())).await {
+        let assumed = match budget.run(self.assumer.assume(org, role, Some(external_id.as_str()))).await {
+            Ok(assumed) => assumed,
+            Err(late) => {
+                tracing::warn!(role, ?late, "STS did not answer in time during validation");
+                return (not_in_time(codes::ASSUME_ROLE, "role", "AWS STS", "AWS STS", late), None);
+            }
+        };
+        match assumed {
             Ok(credentials) => (
                 check(
                     codes::ASSUME_ROLE,
@@ -197,10 +340,19 @@ impl Validator {
         org: &OrgId,
         external_id: Option<&ExternalId>,
         integration: &Integration,
+        budget: &Budget,
     ) -> (Check, Option<ExternalIdProof>, bool) {
         let role = integration.role_arn.as_str();
         let proof = |enforced| Some(ExternalIdProof::new(&integration.role_arn, enforced, SystemTime::now()));
-        match crate::aws::trust::probe(self.assumer.as_ref(), org, role).await {
+        let outcome = match budget.run(crate::aws::trust::probe(self.assumer.as_ref(), org, role)).await {
+            Ok(outcome) => outcome,
+            Err(late) => {
+                tracing::warn!(role, ?late, "STS did not answer the external-ID probe in time");
+                let check = not_in_time(codes::EXTERNAL_ID_REQUIRED, "role", "AWS STS", "AWS STS", late);
+                return (check, None, true);
+            }
+        };
+        match outcome {
             ProbeOutcome::Enforced => (
                 check(
                     codes::EXTERNAL_ID_REQUIRED,
@@ -235,7 +387,10 @@ impl Validator {
         }
     }
 
-    fn s3(&self, credentials: &TempCredentials, region: Region) -> aws_sdk_s3::Client {
+    /// An S3 client for the assumed role in `region`. A call's whole time, every attempt
+    /// included, is the check's budget; one attempt at most [`limits::S3_ATTEMPT`] of it, so a
+    /// lost connection is retried inside the budget.
+    fn s3(&self, credentials: &TempCredentials, region: Region, budget: &Budget) -> aws_sdk_s3::Client {
         let provider = aws_sdk_s3::config::Credentials::new(
             credentials.signing.access_key_id.clone(),
             credentials.signing.secret_access_key.clone(),
@@ -253,23 +408,24 @@ impl Validator {
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(limits::CONNECT)
-                    .operation_attempt_timeout(limits::S3_ATTEMPT)
-                    .operation_timeout(limits::S3_OPERATION)
+                    .operation_attempt_timeout(limits::S3_ATTEMPT.min(budget.per_check))
+                    .operation_timeout(budget.per_check)
                     .build(),
             )
             .build();
         aws_sdk_s3::Client::from_conf(config)
     }
 
-    /// One permitted bucket: its region, then (where it exists) list, read, version read, and the
-    /// CORS preflight per app origin. Each step says why a later one was not tested.
+    /// One permitted bucket's checks: its region, then (where it exists) list, read, version
+    /// read, and the CORS preflight per app origin. Each step says why a later one was not tested.
     async fn check_bucket(
         &self,
         integration: &Integration,
         bucket: &BucketName,
         credentials: &TempCredentials,
-        checks: &mut Vec<Check>,
-    ) {
+        budget: &Budget,
+    ) -> Vec<Check> {
+        let mut checks = Vec::new();
         let prefix = integration.scope.prefix().map_or("", |p| p.as_str());
         let partition = integration.region.partition().as_str();
         let at = BucketAt {
@@ -278,25 +434,28 @@ impl Validator {
             bucket,
             partition,
             prefix,
+            budget,
         };
-        let Some(region) = self.check_region(&at, integration.region, credentials, checks).await else {
-            return;
+        let Some(region) = self.check_region(&at, integration.region, credentials, &mut checks).await else {
+            return checks;
         };
-        let s3 = self.s3(credentials, region);
-        let Some(key) = check_list_and_sample(&s3, &at, checks).await else {
-            return;
+        let s3 = self.s3(credentials, region, budget);
+        let Some(key) = check_list_and_sample(&s3, &at, region, &mut checks).await else {
+            return checks;
         };
-        let read = check_read(&s3, &at, &key, checks).await;
+        let read = check_read(&s3, &at, region, &key, &mut checks).await;
         if integration.versioning {
-            checks.push(check_version_read(&s3, &at, &key, read).await);
+            checks.push(check_version_read(&s3, &at, region, &key, read).await);
         }
         for origin in &self.origins {
-            checks.push(self.check_cors(bucket, region, &key, origin).await);
+            checks.push(self.check_cors(&at, region, &key, origin).await);
         }
+        checks
     }
 
     /// The bucket's real region (S3 tells it in x-amz-bucket-region, even when it refuses): the
-    /// region the later checks use, or `None` when the bucket does not exist.
+    /// region the later checks use, or `None` when the bucket does not exist. When S3 does not
+    /// answer in time the saved region stands for the later checks, which have budgets of their own.
     async fn check_region(
         &self,
         at: &BucketAt<'_>,
@@ -305,10 +464,18 @@ impl Validator {
         checks: &mut Vec<Check>,
     ) -> Option<Region> {
         let (bucket, target) = (at.bucket, &at.target);
-        let head = self.s3(credentials, saved).head_bucket().bucket(bucket.as_str()).send().await;
+        let head = s3_call(
+            at.budget,
+            self.s3(credentials, saved, at.budget).head_bucket().bucket(bucket.as_str()).send(),
+        )
+        .await;
         let (actual, missing) = match &head {
-            Ok(out) => (out.bucket_region().map(str::to_owned), false),
-            Err(e) => {
+            S3Call::Late(late) => {
+                checks.push(not_in_time(codes::BUCKET_REGION, target, "S3", &at.path(saved), *late));
+                return Some(saved);
+            }
+            S3Call::Answered(out) => (out.bucket_region().map(str::to_owned), false),
+            S3Call::Refused(e) => {
                 let raw = e.raw_response();
                 let header = raw.and_then(|r| r.headers().get("x-amz-bucket-region")).map(str::to_owned);
                 (header, raw.is_some_and(|r| r.status().as_u16() == 404))
@@ -356,16 +523,20 @@ impl Validator {
         url
     }
 
-    async fn check_cors(&self, bucket: &BucketName, region: Region, key: &str, origin: &AppOrigin) -> Check {
+    async fn check_cors(&self, at: &BucketAt<'_>, region: Region, key: &str, origin: &AppOrigin) -> Check {
+        let bucket = at.bucket;
         let target = format!("bucket:{bucket} origin:{}", origin.as_str());
         let url = self.object_url(bucket, region, key);
-        let answer = self
+        let preflight = self
             .http
             .request(reqwest::Method::OPTIONS, &url)
             .header("Origin", origin.as_str())
             .header("Access-Control-Request-Method", "GET")
-            .send()
-            .await;
+            .send();
+        let answer = match at.budget.run(preflight).await {
+            Ok(answer) => answer,
+            Err(late) => return not_in_time(codes::CORS, target, "S3", &at.path(region), late),
+        };
         let rule = to_pretty_json(&cors_configuration(std::slice::from_ref(origin)));
         match answer {
             Ok(response) => {
@@ -397,13 +568,21 @@ impl Validator {
     }
 }
 
-/// One bucket under check: the names its messages use.
+/// One bucket under check: the names its messages use, and the validation's budget.
 struct BucketAt<'a> {
     target: String,
     object_arn: String,
     bucket: &'a BucketName,
     partition: &'a str,
     prefix: &'a str,
+    budget: &'a Budget,
+}
+
+impl BucketAt<'_> {
+    /// Where a network path to the bucket leads, for a check that got no answer in time.
+    fn path(&self, region: Region) -> String {
+        format!("bucket {} in {region}", self.bucket)
+    }
 }
 
 /// `LIST_ACCESS`, and one listed key to test reading with (`None`: reading cannot be tested, and
@@ -411,12 +590,13 @@ struct BucketAt<'a> {
 async fn check_list_and_sample(
     s3: &aws_sdk_s3::Client,
     at: &BucketAt<'_>,
+    region: Region,
     checks: &mut Vec<Check>,
 ) -> Option<String> {
     let (bucket, target, object_arn) = (at.bucket, &at.target, &at.object_arn);
-    let listed = s3.list_objects_v2().bucket(bucket.as_str()).prefix(at.prefix).max_keys(1).send().await;
-    match listed {
-        Ok(out) => {
+    let list = s3.list_objects_v2().bucket(bucket.as_str()).prefix(at.prefix).max_keys(1).send();
+    match s3_call(at.budget, list).await {
+        S3Call::Answered(out) => {
             checks.push(check(
                 codes::LIST_ACCESS,
                 target,
@@ -434,7 +614,19 @@ async fn check_list_and_sample(
             }
             key
         }
-        Err(e) => {
+        S3Call::Late(late) => {
+            checks.push(not_in_time(codes::LIST_ACCESS, target, "S3", &at.path(region), late));
+            checks.push(check(
+                codes::READ_ACCESS,
+                target,
+                CheckResult::Warn,
+                format!(
+                    "Read access to {object_arn} was not tested because listing did not answer in time; validate again."
+                ),
+            ));
+            None
+        }
+        S3Call::Refused(e) => {
             checks.push(check(
                 codes::LIST_ACCESS,
                 target,
@@ -461,23 +653,38 @@ async fn check_list_and_sample(
     }
 }
 
-/// What reading the sample object found: `None` when it failed, else its version ID (if any).
-type Read = Option<Option<String>>;
+/// What reading the sample object found.
+enum Read {
+    /// Read, with its version ID if S3 gave one.
+    Done(Option<String>),
+    Failed,
+    Late,
+}
 
 /// `READ_ACCESS` on the sample key.
-async fn check_read(s3: &aws_sdk_s3::Client, at: &BucketAt<'_>, key: &str, checks: &mut Vec<Check>) -> Read {
+async fn check_read(
+    s3: &aws_sdk_s3::Client,
+    at: &BucketAt<'_>,
+    region: Region,
+    key: &str,
+    checks: &mut Vec<Check>,
+) -> Read {
     let bucket = at.bucket;
-    match s3.head_object().bucket(bucket.as_str()).key(key).send().await {
-        Ok(out) => {
+    match s3_call(at.budget, s3.head_object().bucket(bucket.as_str()).key(key).send()).await {
+        S3Call::Answered(out) => {
             checks.push(check(
                 codes::READ_ACCESS,
                 &at.target,
                 CheckResult::Pass,
                 format!("The role read s3://{bucket}/{key}."),
             ));
-            Some(out.version_id().map(str::to_owned))
+            Read::Done(out.version_id().map(str::to_owned))
         }
-        Err(e) => {
+        S3Call::Late(late) => {
+            checks.push(not_in_time(codes::READ_ACCESS, &at.target, "S3", &at.path(region), late));
+            Read::Late
+        }
+        S3Call::Refused(e) => {
             let message = if e.raw_response().map(|r| r.status().as_u16()) == Some(404) {
                 format!(
                     "s3://{bucket}/{key} was listed but reading it says it does not exist; validate again."
@@ -489,21 +696,34 @@ async fn check_read(s3: &aws_sdk_s3::Client, at: &BucketAt<'_>, key: &str, check
                 )
             };
             checks.push(check(codes::READ_ACCESS, &at.target, CheckResult::Fail, message));
-            None
+            Read::Failed
         }
     }
 }
 
 /// `VERSION_READ`: one version of the sample key, when reading its latest version worked.
-async fn check_version_read(s3: &aws_sdk_s3::Client, at: &BucketAt<'_>, key: &str, read: Read) -> Check {
+async fn check_version_read(
+    s3: &aws_sdk_s3::Client,
+    at: &BucketAt<'_>,
+    region: Region,
+    key: &str,
+    read: Read,
+) -> Check {
     let (bucket, target, object_arn) = (at.bucket, &at.target, &at.object_arn);
-    let Some(version_id) = read else {
-        return check(
+    let version_id = match read {
+        Read::Done(version_id) => version_id,
+        Read::Failed => return check(
             codes::VERSION_READ,
             target,
             CheckResult::Warn,
             format!("Reading object versions was not tested because reading the latest version failed; fix READ_ACCESS first (the access policy also needs s3:GetObjectVersion on {object_arn})."),
-        );
+        ),
+        Read::Late => return check(
+            codes::VERSION_READ,
+            target,
+            CheckResult::Warn,
+            format!("Reading object versions of {bucket} was not tested because reading the latest version did not answer in time; validate again."),
+        ),
     };
     let Some(version) = version_id.filter(|v| v != "null") else {
         return check(
@@ -513,9 +733,11 @@ async fn check_version_read(s3: &aws_sdk_s3::Client, at: &BucketAt<'_>, key: &st
             format!("File versioning is on for this integration but s3://{bucket}/{key} has no version ID. Enable versioning on the bucket, or turn versioning off in the integration."),
         );
     };
-    match s3.head_object().bucket(bucket.as_str()).key(key).version_id(version).send().await {
-        Ok(_) => check(codes::VERSION_READ, target, CheckResult::Pass, format!("The role read a version of s3://{bucket}/{key}.")),
-        Err(_) => check(
+    let head = s3.head_object().bucket(bucket.as_str()).key(key).version_id(version).send();
+    match s3_call(at.budget, head).await {
+        S3Call::Late(late) => not_in_time(codes::VERSION_READ, target, "S3", &at.path(region), late),
+        S3Call::Answered(_) => check(codes::VERSION_READ, target, CheckResult::Pass, format!("The role read a version of s3://{bucket}/{key}.")),
+        S3Call::Refused(_) => check(
             codes::VERSION_READ,
             target,
             CheckResult::Fail,
@@ -542,6 +764,65 @@ mod tests {
         assert!(!preflight_allows(200, Some("https://other.example.com"), Some("GET"), origin));
         assert!(!preflight_allows(200, Some(origin), Some("PUT"), origin));
         assert!(!preflight_allows(200, Some(origin), None, origin));
+    }
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_check_that_answers_within_its_budget_gives_its_answer() {
+        let budget = Budget::starting_now(secs(5), secs(19));
+        let answer = budget.run(async {
+            tokio::time::sleep(secs(4)).await;
+            "answered"
+        });
+        assert_eq!(answer.await, Ok("answered"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_check_that_outlasts_its_own_budget_is_late_after_exactly_that_long() {
+        let budget = Budget::starting_now(secs(5), secs(19));
+        let started = tokio::time::Instant::now();
+        assert_eq!(budget.run(std::future::pending::<()>()).await, Err(Late::Waited(secs(5))));
+        assert_eq!(started.elapsed(), secs(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn once_the_validations_budget_is_spent_no_check_waits_at_all() {
+        let budget = Budget::starting_now(secs(5), secs(7));
+        let started = tokio::time::Instant::now();
+        assert_eq!(budget.run(std::future::pending::<()>()).await, Err(Late::Waited(secs(5))));
+        // Two seconds left: the next check gets those, and is late because the budget is spent.
+        assert_eq!(budget.run(std::future::pending::<()>()).await, Err(Late::BudgetSpent(secs(7))));
+        assert_eq!(started.elapsed(), secs(7));
+        let mut ran = false;
+        let after = budget.run(async { ran = true });
+        assert_eq!(after.await, Err(Late::BudgetSpent(secs(7))));
+        assert!(!ran, "a check past the budget does not start");
+        assert_eq!(started.elapsed(), secs(7));
+    }
+
+    #[test]
+    fn a_check_not_checked_in_time_is_a_warning_that_says_why_and_what_to_do() {
+        let path = "bucket photos in eu-west-1";
+        for (late, why) in [
+            (Late::Waited(secs(5)), "S3 did not answer within 5 s"),
+            (Late::Waited(Duration::from_millis(1500)), "S3 did not answer within 1.5 s"),
+            (Late::BudgetSpent(secs(19)), "this validation used up its 19 s before S3 answered"),
+            (Late::Unreachable, "S3 could not be reached"),
+        ] {
+            let c = not_in_time(codes::LIST_ACCESS, "bucket:photos", "S3", path, late);
+            assert_eq!(c.result, CheckResult::Warn);
+            assert!(c.message.starts_with("Not checked in time: "), "{}", c.message);
+            assert!(c.message.contains(why), "{why:?} in {}", c.message);
+            assert!(c.message.contains("Validate again"), "{}", c.message);
+            assert!(
+                c.message.contains(&format!("check the network path from the platform to {path}")),
+                "{}",
+                c.message
+            );
+        }
     }
 
     #[test]

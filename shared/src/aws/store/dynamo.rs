@@ -5,10 +5,11 @@
 
 use super::{
     decode_cursor, encode_cursor, first_version, generate_external_id, idempotency_sk, integration_sk,
-    next_version, valid_id, CreateOptions, Created, Idempotency, IntegrationStore, Page, ScanCursor,
-    ScanPage, Scanned, StoreCause, StoreError, StoreFuture, CHANGED_WHILE_DELETING, IDEMPOTENCY_TTL_SECS,
-    IN_PROGRESS, KEY_FOR_ANOTHER_DRAFT, KEY_FOR_A_DELETED_INTEGRATION, MAX_PAGE_SIZE, REPORT_RETENTION_SECS,
-    SCHEMA_VERSION,
+    lease_millis, lease_sk, lease_time, new_lease, next_version, valid_id, CreateOptions, Created,
+    Idempotency, IntegrationStore, LeaseOutcome, Page, ScanCursor, ScanPage, Scanned, StoreCause, StoreError,
+    StoreFuture, ValidationLease, CHANGED_WHILE_DELETING, IDEMPOTENCY_TTL_SECS, IN_PROGRESS,
+    KEY_FOR_ANOTHER_DRAFT, KEY_FOR_A_DELETED_INTEGRATION, MAX_PAGE_SIZE, REPORT_RETENTION_SECS,
+    SCHEDULE_CURSOR_PK, SCHEDULE_CURSOR_SK, SCHEMA_VERSION,
 };
 use crate::domain::arn::RoleArn;
 use crate::domain::bucket::BucketName;
@@ -26,6 +27,11 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+/// How long an ended lease item stays before DynamoDB's TTL removes it: validate may not delete
+/// items, and an ended lease is harmless (the next acquire overwrites it).
+const ENDED_LEASE_RETENTION_SECS: u64 = 3600;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -372,6 +378,39 @@ impl DynamoStore {
                 get_s(&item, "integration_name").unwrap_or_default().to_owned(),
             )
         }))
+    }
+
+    /// When the lease that refused us ends: from the refusal itself (DynamoDB returns the item
+    /// that failed the condition), else read back.
+    async fn lease_holder_until(
+        &self,
+        org: &OrgId,
+        id: &str,
+        refused: Option<&Item>,
+    ) -> Result<SystemTime, StoreError> {
+        let read;
+        let item = match refused {
+            Some(item) => Some(item),
+            None => {
+                read = self
+                    .client
+                    .get_item()
+                    .table_name(&self.table)
+                    .key("pk", pk(org))
+                    .key("sk", s(lease_sk(id)))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(unavailable)?
+                    .item;
+                read.as_ref()
+            }
+        };
+        // Released or gone since the refusal: it ends now, and a retry gets it.
+        Ok(match item {
+            Some(item) => lease_time(get_n(item, "lease_until")?),
+            None => SystemTime::now(),
+        })
     }
 
     async fn scope_conflict(&self, org: &OrgId, scope_key: &str) -> StoreError {
@@ -747,6 +786,126 @@ impl IntegrationStore for DynamoStore {
                 }
             };
             Ok(ScanPage { found, next })
+        })
+    }
+
+    fn acquire_validation_lease<'a>(
+        &'a self,
+        org: &'a OrgId,
+        id: &'a str,
+        now: SystemTime,
+        ttl: Duration,
+    ) -> StoreFuture<'a, LeaseOutcome> {
+        Box::pin(async move {
+            let lease = new_lease(id, now, ttl);
+            let until = lease_millis(lease.until);
+            let put = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", pk(org))
+                .item("sk", s(lease_sk(id)))
+                .item("kind", s("validation_lease"))
+                .item("token", s(&lease.token))
+                .item("lease_until", n(until))
+                .item("expires_at", n(until / 1000 + ENDED_LEASE_RETENTION_SECS))
+                .condition_expression("attribute_not_exists(pk) OR lease_until <= :now")
+                .expression_attribute_values(":now", n(lease_millis(now)))
+                .return_values_on_condition_check_failure(
+                    aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send()
+                .await;
+            match put {
+                Ok(_) => Ok(LeaseOutcome::Acquired(lease)),
+                Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                    let refused = match e.err() {
+                        aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => {
+                            c.item().cloned()
+                        }
+                        _ => None,
+                    };
+                    let until = self.lease_holder_until(org, id, refused.as_ref()).await?;
+                    Ok(LeaseOutcome::Held { until })
+                }
+                Err(e) => Err(unavailable(e)),
+            }
+        })
+    }
+
+    fn release_validation_lease<'a>(
+        &'a self,
+        org: &'a OrgId,
+        lease: &'a ValidationLease,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            // Ended by an update, not deleted: validate holds no DeleteItem (template.yaml), and
+            // the condition keeps a late release from ending a lease someone else took since.
+            let update = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", pk(org))
+                .key("sk", s(lease_sk(&lease.id)))
+                .update_expression("SET lease_until = :ended")
+                .condition_expression("#token = :token")
+                .expression_attribute_names("#token", "token")
+                .expression_attribute_values(":ended", n(0))
+                .expression_attribute_values(":token", s(&lease.token))
+                .send()
+                .await;
+            match update {
+                Ok(_) => Ok(true),
+                Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                    Ok(false)
+                }
+                Err(e) => Err(unavailable(e)),
+            }
+        })
+    }
+
+    fn read_schedule_cursor(&self) -> StoreFuture<'_, Option<ScanCursor>> {
+        Box::pin(async move {
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", s(SCHEDULE_CURSOR_PK))
+                .key("sk", s(SCHEDULE_CURSOR_SK))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            let Some(item) = out.item else { return Ok(None) };
+            match (item.get("cursor_pk"), item.get("cursor_sk")) {
+                (None, None) => Ok(None),
+                _ => ScanCursor::stored(get_s(&item, "cursor_pk")?, get_s(&item, "cursor_sk")?).map(Some),
+            }
+        })
+    }
+
+    fn write_schedule_cursor<'a>(&'a self, cursor: Option<&'a ScanCursor>) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            // A put either way: clearing rewrites the item without a cursor, since validate holds
+            // no DeleteItem.
+            let mut item = HashMap::from([
+                ("pk".to_owned(), s(SCHEDULE_CURSOR_PK)),
+                ("sk".to_owned(), s(SCHEDULE_CURSOR_SK)),
+                ("kind".to_owned(), s("schedule_cursor")),
+                ("updated_at".to_owned(), s(now_rfc3339())),
+            ]);
+            if let Some(cursor) = cursor {
+                item.insert("cursor_pk".to_owned(), s(&cursor.pk));
+                item.insert("cursor_sk".to_owned(), s(&cursor.sk));
+            }
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .send()
+                .await
+                .map_err(unavailable)?;
+            Ok(())
         })
     }
 }

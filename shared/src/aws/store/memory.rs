@@ -7,8 +7,9 @@
 
 use super::{
     decode_cursor, encode_cursor, first_version, generate_external_id, idempotency_sk, integration_sk,
-    next_version, valid_id, CreateOptions, Created, IntegrationStore, Page, ScanCursor, ScanPage, Scanned,
-    StoreError, StoreFuture, CHANGED_WHILE_DELETING, MAX_PAGE_SIZE,
+    lease_sk, new_lease, next_version, valid_id, CreateOptions, Created, IntegrationStore, LeaseOutcome,
+    Page, ScanCursor, ScanPage, Scanned, StoreError, StoreFuture, ValidationLease, CHANGED_WHILE_DELETING,
+    MAX_PAGE_SIZE, SCHEDULE_CURSOR_PK, SCHEDULE_CURSOR_SK,
 };
 use crate::domain::external_id::ExternalId;
 use crate::domain::external_id::ExternalIdProof;
@@ -17,6 +18,7 @@ use crate::domain::org::OrgId;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
 
 type Key = (String, String);
 
@@ -34,6 +36,11 @@ enum Entry {
         id: String,
         fingerprint: String,
     },
+    Lease {
+        token: String,
+        until: SystemTime,
+    },
+    ScheduleCursor(Option<ScanCursor>),
 }
 
 #[derive(Debug, Default)]
@@ -273,6 +280,36 @@ impl MemoryStore {
             .collect()
     }
 
+    fn acquire_lease_now(&self, org: &OrgId, id: &str, now: SystemTime, ttl: Duration) -> LeaseOutcome {
+        let mut items = self.items();
+        let key = (pk(org), lease_sk(id));
+        if let Some(Entry::Lease { until, .. }) = items.get(&key) {
+            // The table's condition: taken only while absent or ended (`lease_until <= now`).
+            if *until > now {
+                return LeaseOutcome::Held { until: *until };
+            }
+        }
+        let lease = new_lease(id, now, ttl);
+        items.insert(key, Entry::Lease { token: lease.token.clone(), until: lease.until });
+        LeaseOutcome::Acquired(lease)
+    }
+
+    fn release_lease_now(&self, org: &OrgId, lease: &ValidationLease) -> bool {
+        let mut items = self.items();
+        match items.get_mut(&(pk(org), lease_sk(&lease.id))) {
+            Some(Entry::Lease { token, until }) if *token == lease.token => {
+                // Ended, not removed: the table's item stays until its TTL too (validate may not delete).
+                *until = std::time::UNIX_EPOCH;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn schedule_cursor_key() -> Key {
+        (SCHEDULE_CURSOR_PK.to_owned(), SCHEDULE_CURSOR_SK.to_owned())
+    }
+
     fn scan_now(&self, page_size: i32, start: Option<ScanCursor>) -> Result<ScanPage, StoreError> {
         let page_size = usize::try_from(page_size.max(1)).unwrap_or(1);
         let from = match start {
@@ -364,5 +401,39 @@ impl IntegrationStore for MemoryStore {
         start: Option<ScanCursor>,
     ) -> StoreFuture<'a, ScanPage> {
         Box::pin(async move { self.scan_now(page_size, start) })
+    }
+
+    fn acquire_validation_lease<'a>(
+        &'a self,
+        org: &'a OrgId,
+        id: &'a str,
+        now: SystemTime,
+        ttl: Duration,
+    ) -> StoreFuture<'a, LeaseOutcome> {
+        Box::pin(async move { Ok(self.acquire_lease_now(org, id, now, ttl)) })
+    }
+
+    fn release_validation_lease<'a>(
+        &'a self,
+        org: &'a OrgId,
+        lease: &'a ValidationLease,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move { Ok(self.release_lease_now(org, lease)) })
+    }
+
+    fn read_schedule_cursor(&self) -> StoreFuture<'_, Option<ScanCursor>> {
+        Box::pin(async move {
+            match self.items().get(&Self::schedule_cursor_key()) {
+                Some(Entry::ScheduleCursor(cursor)) => Ok(cursor.clone()),
+                _ => Ok(None),
+            }
+        })
+    }
+
+    fn write_schedule_cursor<'a>(&'a self, cursor: Option<&'a ScanCursor>) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.items().insert(Self::schedule_cursor_key(), Entry::ScheduleCursor(cursor.cloned()));
+            Ok(())
+        })
     }
 }

@@ -13,6 +13,11 @@
 //! | scope lock | `SCOPE#<scope key>` | one integration per scope per org, one default per org |
 //! | external ID | `EXTERNAL_ID` | created once, even under concurrent first requests |
 //! | report | `REPORT#<id>#<checked at>#<ulid>` | kept [`REPORT_RETENTION_SECS`] by TTL |
+//! | validation lease | `VALIDATING#<id>` | one on-demand validation of an integration at a time |
+//!
+//! One item lives outside every org: the scheduled validation's resume cursor (`pk = SYSTEM`,
+//! `sk = SCHEDULE#cursor`), where the last run that ran out of time stopped. It names an
+//! integration's key, never its contents, and no route reads it.
 //!
 //! Nothing here names an HTTP status: `shared::api::error` maps [`StoreError`] for the client.
 
@@ -31,6 +36,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 pub const MAX_PAGE_SIZE: i32 = 100;
 pub const DEFAULT_PAGE_SIZE: i32 = 50;
@@ -123,11 +129,80 @@ pub struct Scanned {
     pub integration: Integration,
 }
 
-/// Where a scan of every org resumes: the key of the last item the previous page evaluated.
+/// Where a scan of every org resumes: the key of the last item the previous page evaluated, or
+/// of the last integration a scheduled run took ([`ScanCursor::after`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanCursor {
     pub(crate) pk: String,
     pub(crate) sk: String,
+}
+
+impl ScanCursor {
+    /// The cursor just past this integration: a scan started there continues with the next one.
+    pub fn after(scanned: &Scanned) -> Self {
+        ScanCursor { pk: org_pk(&scanned.org), sk: integration_sk(&scanned.integration.id) }
+    }
+
+    /// A stored resume cursor, re-checked: it must name an integration's key (an org's
+    /// partition, `INT#` and a valid id), whatever wrote it.
+    pub(crate) fn stored(pk: &str, sk: &str) -> Result<Self, StoreError> {
+        let org_ok = pk.strip_prefix("ORG#").is_some_and(|org| OrgId::parse(org).is_ok());
+        let id_ok = sk.strip_prefix("INT#").is_some_and(valid_id);
+        if org_ok && id_ok {
+            Ok(ScanCursor { pk: pk.to_owned(), sk: sk.to_owned() })
+        } else {
+            Err(StoreError::corrupt("schedule cursor"))
+        }
+    }
+}
+
+/// The right to run the one on-demand validation of an integration until `until`. Whoever holds
+/// it releases it when the run ends ([`IntegrationStore::release_validation_lease`]); a holder
+/// that dies leaves it to expire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationLease {
+    pub id: String,
+    pub until: SystemTime,
+    /// Names this holder, so a release never frees a lease someone else took after it expired.
+    pub(crate) token: String,
+}
+
+/// What asking for a validation lease got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseOutcome {
+    Acquired(ValidationLease),
+    /// Another validation of the integration holds it until `until`.
+    Held {
+        until: SystemTime,
+    },
+}
+
+/// A lease that runs from `now` for `ttl`, with a fresh holder token.
+pub(crate) fn new_lease(id: &str, now: SystemTime, ttl: Duration) -> ValidationLease {
+    ValidationLease { id: id.to_owned(), until: now + ttl, token: ulid::Ulid::new().to_string() }
+}
+
+/// A lease's end in the table: milliseconds since 1970 (second resolution would let a lease of
+/// a few seconds end up to a second early or late).
+pub(crate) fn lease_millis(at: SystemTime) -> u64 {
+    at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+pub(crate) fn lease_time(millis: u64) -> SystemTime {
+    std::time::UNIX_EPOCH + Duration::from_millis(millis)
+}
+
+/// The sort key of an integration's validation lease.
+pub(crate) fn lease_sk(id: &str) -> String {
+    format!("VALIDATING#{id}")
+}
+
+/// The key of the scheduled validation's resume cursor: outside every org's partition.
+pub(crate) const SCHEDULE_CURSOR_PK: &str = "SYSTEM";
+pub(crate) const SCHEDULE_CURSOR_SK: &str = "SCHEDULE#cursor";
+
+pub(crate) fn org_pk(org: &OrgId) -> String {
+    format!("ORG#{}", org.as_str())
 }
 
 /// One page of a scan: what it found (possibly nothing, when the page held only other items)
@@ -149,7 +224,10 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 /// - `list` pages oldest first, at most `limit` (clamped to 1..=[`MAX_PAGE_SIZE`]) per page, and
 ///   the cursors walk every integration exactly once; a cursor it did not issue is `InvalidCursor`;
 /// - `external_id` creates the org's external ID once, whoever asks first;
-/// - `record_report` records only at the validated version of a still existing integration.
+/// - `record_report` records only at the validated version of a still existing integration;
+/// - `acquire_validation_lease` grants one holder at a time per integration until its lease
+///   ends, and `release_validation_lease` frees only the holder's own lease;
+/// - the schedule cursor reads back as written, and a cleared one reads as `None`.
 pub trait IntegrationStore: Send + Sync + fmt::Debug {
     /// Creates the integration with its scope lock, counting it against `options`'
     /// `max_integrations` in the same write. With an idempotency key, the key is recorded in that
@@ -222,6 +300,31 @@ pub trait IntegrationStore: Send + Sync + fmt::Debug {
         page_size: i32,
         start: Option<ScanCursor>,
     ) -> StoreFuture<'a, ScanPage>;
+
+    /// The lease on the integration's on-demand validation, from `now` for `ttl`, if no other
+    /// holder's lease is still running at `now`; else when that one ends. `now` is the caller's
+    /// clock (DynamoDB has none to offer a condition), so every holder judges expiry alike.
+    fn acquire_validation_lease<'a>(
+        &'a self,
+        org: &'a OrgId,
+        id: &'a str,
+        now: SystemTime,
+        ttl: Duration,
+    ) -> StoreFuture<'a, LeaseOutcome>;
+
+    /// Ends the holder's lease now (`Ok(false)`: it was no longer the holder's, nothing changed).
+    fn release_validation_lease<'a>(
+        &'a self,
+        org: &'a OrgId,
+        lease: &'a ValidationLease,
+    ) -> StoreFuture<'a, bool>;
+
+    /// Where the scheduled validation resumes: the integration the last unfinished run took
+    /// last, or `None` to start at the beginning.
+    fn read_schedule_cursor(&self) -> StoreFuture<'_, Option<ScanCursor>>;
+
+    /// Records where the scheduled validation got to; `None` clears it (the walk reached the end).
+    fn write_schedule_cursor<'a>(&'a self, cursor: Option<&'a ScanCursor>) -> StoreFuture<'a, ()>;
 
     /// Every integration of the org, following every page.
     fn list_all<'a>(&'a self, org: &'a OrgId) -> StoreFuture<'a, Vec<Integration>> {
