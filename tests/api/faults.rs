@@ -207,8 +207,8 @@ async fn validation_against_an_s3_that_never_answers_ends_within_its_limits_and_
     let bucket_checks: Vec<_> = checks.iter().filter(|c| c.target.starts_with("bucket:")).collect();
     assert!(!bucket_checks.is_empty(), "{checks:?}");
     assert!(
-        bucket_checks.iter().all(|c| c.result != shared::domain::integration::CheckResult::Pass),
-        "nothing S3 did not answer passes: {checks:?}"
+        bucket_checks.iter().all(|c| c.result == shared::domain::integration::CheckResult::Warn),
+        "what S3 did not answer is not known: neither passed nor blamed on the customer's policy: {checks:?}"
     );
     assert!(accepted.load(Ordering::SeqCst) >= 1, "S3 was asked");
     assert!(

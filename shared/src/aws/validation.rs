@@ -264,7 +264,10 @@ impl Validator {
         // integration never validated stays unverified).
         let sts_unavailable = assume_unknown || probe_unknown;
         let state = if sts_unavailable { integration.status.state } else { overall(&checks) };
-        Report { status: Status { state, checked_at: Some(rfc3339(SystemTime::now())), checks }, proof }
+        Report {
+            status: Status { state, checked_at: Some(rfc3339(SystemTime::now())), checks }.bounded(),
+            proof,
+        }
     }
 
     /// `ASSUME_ROLE` with the org's external ID, and the credentials when it worked. A `warn`

@@ -61,10 +61,88 @@ pub struct Status {
     pub checks: Vec<Check>,
 }
 
+/// The most a report may take as stored JSON. A DynamoDB item holds 400 KB: the integration item
+/// carries the latest report beside its configuration (a few KB even with 100 buckets), and each
+/// history item one report, so this leaves a wide margin.
+pub const MAX_REPORT_BYTES: usize = 128 * 1024;
+/// A check's message is cut past this (messages quote bucket names, prefixes and AWS's words).
+pub const MAX_CHECK_MESSAGE_BYTES: usize = 2000;
+
 impl Status {
     pub fn unverified() -> Self {
         Self { state: HealthState::Unverified, checked_at: None, checks: Vec::new() }
     }
+
+    /// The report as it is stored and shown: each message at most [`MAX_CHECK_MESSAGE_BYTES`],
+    /// and the whole at most [`MAX_REPORT_BYTES`] however many buckets and origins the scope has.
+    /// When the checks do not all fit, failures are kept first, then warnings, then passes, in
+    /// their order; the rest are counted in one last `REPORT_TRUNCATED` check. The state is the
+    /// state of every check, listed or not.
+    pub fn bounded(mut self) -> Self {
+        for check in &mut self.checks {
+            cut(&mut check.message, MAX_CHECK_MESSAGE_BYTES);
+            cut(&mut check.target, 300);
+        }
+        let size = |c: &Check| serde_json::to_vec(c).map_or(MAX_REPORT_BYTES, |v| v.len() + 1);
+        let sizes: Vec<usize> = self.checks.iter().map(size).collect();
+        if sizes.iter().sum::<usize>() + 200 <= MAX_REPORT_BYTES {
+            return self;
+        }
+        // Room for the state, the time and the closing summary check.
+        let mut room = MAX_REPORT_BYTES - 1200;
+        let mut keep = vec![false; self.checks.len()];
+        for severity in [CheckResult::Fail, CheckResult::Warn, CheckResult::Pass] {
+            for (i, check) in self.checks.iter().enumerate() {
+                if check.result == severity && sizes[i] <= room {
+                    keep[i] = true;
+                    room -= sizes[i];
+                }
+            }
+        }
+        let mut dropped = [0usize; 3];
+        let mut kept = Vec::with_capacity(self.checks.len());
+        for (check, keep) in self.checks.into_iter().zip(keep) {
+            if keep {
+                kept.push(check);
+            } else {
+                dropped[check.result as usize] += 1;
+            }
+        }
+        let [pass, warn, fail] = dropped;
+        kept.push(Check {
+            code: "REPORT_TRUNCATED".to_owned(),
+            target: "report".to_owned(),
+            result: if fail > 0 {
+                CheckResult::Fail
+            } else if warn > 0 {
+                CheckResult::Warn
+            } else {
+                CheckResult::Pass
+            },
+            message: format!(
+                "{} more checks ({fail} failed, {warn} warned, {pass} passed) are not listed: a report is kept \
+                 under {} KB. Failures are listed first; fix those and validate again, or split the scope into \
+                 integrations with fewer buckets to see every check.",
+                pass + warn + fail,
+                MAX_REPORT_BYTES / 1024
+            ),
+        });
+        self.checks = kept;
+        self
+    }
+}
+
+/// Cuts `text` to at most `max` bytes at a character boundary, marking the cut.
+fn cut(text: &mut String, max: usize) {
+    if text.len() <= max {
+        return;
+    }
+    let mut end = max.saturating_sub(3);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push('…');
 }
 
 /// A stored integration.
@@ -178,4 +256,87 @@ impl AccessDraft {
 /// a body's scope, or a stored one.
 pub fn parse_scope(value: &Value) -> Result<Scope, Rejection> {
     ScopeDto::from_json(value).and_then(Scope::try_from)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod report_bound_tests {
+    use super::*;
+
+    fn check(code: &str, target: String, result: CheckResult, message: String) -> Check {
+        Check { code: code.to_owned(), target, result, message }
+    }
+
+    /// A default scope at its limit of 100 buckets, 20 app origins, every message near its cap.
+    fn the_largest_report() -> Status {
+        let mut checks = Vec::new();
+        for b in 0..100 {
+            let target = format!("bucket:bucket-{b:03}-{}", "x".repeat(40));
+            for (code, result) in [
+                ("BUCKET_REGION", CheckResult::Pass),
+                ("LIST_ACCESS", CheckResult::Pass),
+                ("READ_ACCESS", if b % 10 == 0 { CheckResult::Fail } else { CheckResult::Warn }),
+            ] {
+                checks.push(check(code, target.clone(), result, "m".repeat(1900)));
+            }
+            for o in 0..20 {
+                checks.push(check(
+                    "CORS",
+                    format!("origin:https://app-{o}.example.com"),
+                    CheckResult::Pass,
+                    "c".repeat(1900),
+                ));
+            }
+        }
+        Status { state: HealthState::Failing, checked_at: Some("2026-12-06T00:00:00Z".into()), checks }
+    }
+
+    #[test]
+    fn the_largest_report_fits_in_a_dynamodb_item_with_its_failures_listed_first() {
+        let report = the_largest_report();
+        let failures = report.checks.iter().filter(|c| c.result == CheckResult::Fail).count();
+        let total = report.checks.len();
+        assert!(serde_json::to_vec(&report).unwrap().len() > 4_000_000, "the unbounded report would not fit");
+        let bounded = report.bounded();
+        let bytes = serde_json::to_vec(&bounded).unwrap().len();
+        assert!(bytes <= MAX_REPORT_BYTES, "{bytes}");
+        assert_eq!(bounded.state, HealthState::Failing, "the state counts every check");
+        assert_eq!(
+            bounded
+                .checks
+                .iter()
+                .filter(|c| c.result == CheckResult::Fail && c.code != "REPORT_TRUNCATED")
+                .count(),
+            failures
+        );
+        let summary = bounded.checks.last().unwrap();
+        assert_eq!((summary.code.as_str(), summary.result), ("REPORT_TRUNCATED", CheckResult::Warn));
+        let listed = bounded.checks.len() - 1;
+        assert!(
+            summary.message.starts_with(&format!("{} more checks", total - listed)),
+            "{}",
+            summary.message
+        );
+    }
+
+    #[test]
+    fn a_report_that_fits_is_kept_as_it_is() {
+        let report = Status {
+            state: HealthState::Healthy,
+            checked_at: None,
+            checks: vec![check("ASSUME_ROLE", "role".into(), CheckResult::Pass, "ok".into())],
+        };
+        assert_eq!(report.clone().bounded(), report);
+    }
+
+    #[test]
+    fn a_long_message_is_cut_at_a_character_boundary_and_marked() {
+        let report = Status {
+            state: HealthState::Failing,
+            checked_at: None,
+            checks: vec![check("READ_ACCESS", "bucket:b".into(), CheckResult::Fail, "é".repeat(5000))],
+        };
+        let message = &report.bounded().checks[0].message;
+        assert!(message.len() <= MAX_CHECK_MESSAGE_BYTES && message.ends_with('…'), "{}", message.len());
+    }
 }
