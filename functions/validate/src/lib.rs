@@ -301,16 +301,7 @@ pub async fn run_scheduled(state: &State) -> RunSummary {
     let started = Instant::now();
     let external_ids: Mutex<HashMap<OrgId, Option<ExternalId>>> = Mutex::new(HashMap::new());
     let counters = Counters::default();
-    let resume_at = match state.store.read_schedule_cursor().await {
-        Ok(cursor) => cursor,
-        Err(e) => {
-            // Unreadable (or not an integration's key): covering the table again from the start
-            // costs one extra pass; stopping would cost every pass until someone fixes the item.
-            counters.errors.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(cause = %e.cause_chain(), "the resume cursor could not be read; this run starts at the beginning");
-            None
-        }
-    };
+    let resume_at = resume_cursor(state, &counters).await;
     let resumed = resume_at.is_some();
     let progress = std::sync::Mutex::new(Progress::default());
     let pages = Arc::new(AtomicUsize::new(0));
@@ -353,16 +344,39 @@ pub async fn run_scheduled(state: &State) -> RunSummary {
     counters.errors.fetch_add(scan_failed, Ordering::Relaxed);
     let progress = progress.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
     let finished = !progress.out_of_budget && scan_failed == 0;
-    // Finished: clear. Stopped after taking some: resume past the last one. Stopped before
-    // taking any (the first page failed): the recorded cursor stays as it was.
-    let cursor = if finished { Some(None) } else { progress.last.map(Some) };
+    record_progress(state, &counters, finished, progress.last).await;
+    let summary = counters.summary(pages.load(Ordering::Relaxed), finished, resumed);
+    log_run(state, &summary, started);
+    summary
+}
+
+/// Where this run starts: past the last integration the previous run took, or at the beginning.
+async fn resume_cursor(state: &State, counters: &Counters) -> Option<ScanCursor> {
+    match state.store.read_schedule_cursor().await {
+        Ok(cursor) => cursor,
+        Err(e) => {
+            // Unreadable (or not an integration's key): covering the table again from the start
+            // costs one extra pass; stopping would cost every pass until someone fixes the item.
+            counters.errors.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(cause = %e.cause_chain(), "the resume cursor could not be read; this run starts at the beginning");
+            None
+        }
+    }
+}
+
+/// Finished: the cursor is cleared. Stopped after taking some: the next run resumes past the last
+/// one. Stopped before taking any (the first page failed): the recorded cursor stays as it was.
+async fn record_progress(state: &State, counters: &Counters, finished: bool, last: Option<ScanCursor>) {
+    let cursor = if finished { Some(None) } else { last.map(Some) };
     if let Some(cursor) = cursor {
         if let Err(e) = state.store.write_schedule_cursor(cursor.as_ref()).await {
             counters.errors.fetch_add(1, Ordering::Relaxed);
             tracing::error!(cause = %e.cause_chain(), finished, "the resume cursor could not be written; the next run repeats this one's part");
         }
     }
-    let summary = counters.summary(pages.load(Ordering::Relaxed), finished, resumed);
+}
+
+fn log_run(state: &State, summary: &RunSummary, started: Instant) {
     tracing::info!(
         validated = summary.validated,
         healthy = summary.healthy,
@@ -374,12 +388,11 @@ pub async fn run_scheduled(state: &State) -> RunSummary {
         pages = summary.pages,
         finished = summary.finished,
         resumed = summary.resumed,
-        budget_s = budget.as_secs(),
+        budget_s = state.config.schedule_budget.as_secs(),
         concurrency = state.config.concurrency,
         duration_ms = started.elapsed().as_millis() as u64,
         "scheduled validation finished"
     );
-    summary
 }
 
 /// The scan as a stream of integrations, reading the next page only as the consumer drains
