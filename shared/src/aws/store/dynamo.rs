@@ -254,21 +254,27 @@ impl DynamoStore {
         }
     }
 
-    /// The org's integration counter: seeded from a count of its integrations the first time an
-    /// org is written after the counter existed. Creates and deletes change it in their own
-    /// transactions, on the condition that it exists, so none can slip past a seeding.
-    async fn ensure_counter(&self, org: &OrgId) -> Result<(), StoreError> {
-        let existing = self
+    /// One item by its key, read consistently (what was just written is seen).
+    async fn read_item(&self, pk: AttributeValue, sk: AttributeValue) -> Result<Option<Item>, StoreError> {
+        let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", pk(org))
-            .key("sk", s(COUNTER_SK))
+            .key("pk", pk)
+            .key("sk", sk)
             .consistent_read(true)
             .send()
             .await
             .map_err(unavailable)?;
-        if existing.item.is_some() {
+        Ok(out.item)
+    }
+
+    /// The org's integration counter: seeded from a count of its integrations the first time an
+    /// org is written after the counter existed. Creates and deletes change it in their own
+    /// transactions, on the condition that it exists, so none can slip past a seeding.
+    async fn ensure_counter(&self, org: &OrgId) -> Result<(), StoreError> {
+        let existing = self.read_item(pk(org), s(COUNTER_SK)).await?;
+        if existing.is_some() {
             return Ok(());
         }
         let mut count = 0u64;
@@ -334,17 +340,8 @@ impl DynamoStore {
 
     /// What a create whose idempotency key was already recorded answers.
     async fn replay(&self, org: &OrgId, idempotency: &Idempotency) -> Result<Created, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", pk(org))
-            .key("sk", s(idempotency_sk(&idempotency.key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let record = out.item.ok_or(StoreError::Contended(IN_PROGRESS))?;
+        let out = self.read_item(pk(org), s(idempotency_sk(&idempotency.key))).await?;
+        let record = out.ok_or(StoreError::Contended(IN_PROGRESS))?;
         if get_s(&record, "fingerprint")? != idempotency.fingerprint {
             return Err(StoreError::IdempotencyKeyReused { reason: KEY_FOR_ANOTHER_DRAFT });
         }
@@ -362,17 +359,8 @@ impl DynamoStore {
         org: &OrgId,
         scope_key: &str,
     ) -> Result<Option<(String, String)>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", pk(org))
-            .key("sk", s(format!("SCOPE#{scope_key}")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(out.item.map(|item| {
+        let out = self.read_item(pk(org), s(format!("SCOPE#{scope_key}"))).await?;
+        Ok(out.map(|item| {
             (
                 get_s(&item, "integration_id").unwrap_or_default().to_owned(),
                 get_s(&item, "integration_name").unwrap_or_default().to_owned(),
@@ -392,17 +380,7 @@ impl DynamoStore {
         let item = match refused {
             Some(item) => Some(item),
             None => {
-                read = self
-                    .client
-                    .get_item()
-                    .table_name(&self.table)
-                    .key("pk", pk(org))
-                    .key("sk", s(lease_sk(id)))
-                    .consistent_read(true)
-                    .send()
-                    .await
-                    .map_err(unavailable)?
-                    .item;
+                read = self.read_item(pk(org), s(lease_sk(id))).await?;
                 read.as_ref()
             }
         };
@@ -501,17 +479,8 @@ impl IntegrationStore for DynamoStore {
             if !valid_id(id) {
                 return Err(StoreError::not_found(id));
             }
-            let out = self
-                .client
-                .get_item()
-                .table_name(&self.table)
-                .key("pk", pk(org))
-                .key("sk", s(integration_sk(id)))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            match out.item {
+            let out = self.read_item(pk(org), s(integration_sk(id))).await?;
+            match out {
                 Some(item) => decode(&item),
                 None => Err(StoreError::not_found(id)),
             }
@@ -662,17 +631,8 @@ impl IntegrationStore for DynamoStore {
 
     fn read_external_id<'a>(&'a self, org: &'a OrgId) -> StoreFuture<'a, Option<ExternalId>> {
         Box::pin(async move {
-            let out = self
-                .client
-                .get_item()
-                .table_name(&self.table)
-                .key("pk", pk(org))
-                .key("sk", s("EXTERNAL_ID"))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            match out.item {
+            let out = self.read_item(pk(org), s("EXTERNAL_ID")).await?;
+            match out {
                 None => Ok(None),
                 Some(item) => ExternalId::parse(get_s(&item, "external_id")?)
                     .map(Some)
@@ -866,17 +826,8 @@ impl IntegrationStore for DynamoStore {
 
     fn read_schedule_cursor(&self) -> StoreFuture<'_, Option<ScanCursor>> {
         Box::pin(async move {
-            let out = self
-                .client
-                .get_item()
-                .table_name(&self.table)
-                .key("pk", s(SCHEDULE_CURSOR_PK))
-                .key("sk", s(SCHEDULE_CURSOR_SK))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            let Some(item) = out.item else { return Ok(None) };
+            let out = self.read_item(s(SCHEDULE_CURSOR_PK), s(SCHEDULE_CURSOR_SK)).await?;
+            let Some(item) = out else { return Ok(None) };
             match (item.get("cursor_pk"), item.get("cursor_sk")) {
                 (None, None) => Ok(None),
                 _ => ScanCursor::stored(get_s(&item, "cursor_pk")?, get_s(&item, "cursor_sk")?).map(Some),
