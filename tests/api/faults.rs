@@ -4,7 +4,7 @@
 //! loopback listeners speaking HTTP, reached through the real SDK client the functions build.
 
 use crate::helpers::*;
-use crate::platform::bounded;
+use crate::platform::{black_hole, bounded};
 use serde_json::{json, Value};
 use shared::api::testkit::{status_and_json, ApiEvent};
 use shared::aws::limits;
@@ -13,23 +13,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// A listener that accepts every connection and never answers. Returns its URL and how many
-/// connections it took.
-async fn black_hole() -> (String, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let count = accepted.clone();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            count.fetch_add(1, Ordering::SeqCst);
-            held.push(socket);
-        }
-    });
-    (url, accepted)
-}
 
 /// A DynamoDB that answers every request with `status` and an AWS JSON error of `error_type`.
 /// Returns its URL and how many requests it answered.
@@ -110,7 +93,8 @@ fn assert_unavailable_with_retry_after(status: u16, body: &Value, retry_after: O
 
 #[tokio::test]
 async fn a_dynamodb_that_never_answers_is_a_503_with_retry_after_within_the_operation_limit() {
-    let (url, accepted) = black_hole().await;
+    let hole = black_hole().await;
+    let (url, accepted) = (hole.url.clone(), hole.accepted.clone());
     let (status, body, retry_after, took) = list_integrations(&url).await;
     assert_unavailable_with_retry_after(status, &body, retry_after);
     eprintln!(
@@ -146,7 +130,8 @@ async fn a_throttling_dynamodb_is_retried_with_backoff_then_a_503() {
 
 #[tokio::test]
 async fn presign_with_a_silent_dynamodb_answers_503_with_retry_after_in_its_envelope() {
-    let (url, _) = black_hole().await;
+    let hole = black_hole().await;
+    let url = hole.url.clone();
     let sdk = sdk_config_with(&url, keys("testing", "testing", None)).await;
     let store = Arc::new(DynamoStore::new(limits::dynamodb_client(&sdk), "integrations".to_owned()));
     let sts = platform_sts_client(&url, "AKIAPLATFORM00000000", "secret").await;
@@ -172,7 +157,8 @@ async fn validation_against_an_s3_that_never_answers_ends_within_its_limits_and_
     use shared::aws::credentials::{MemoryAssumer, RoleTrust};
     use shared::aws::store::{IntegrationStore, MemoryStore};
     use shared::domain::presign::{CustomEndpoint, S3Endpoint};
-    let (hole, accepted) = black_hole().await;
+    let holder = black_hole().await;
+    let (hole, accepted) = (holder.url.clone(), holder.accepted.clone());
     let role = "arn:aws:iam::210987654321:role/platform-read";
     let org = shared::domain::org::OrgId::parse("acme").unwrap();
     let store = MemoryStore::new();

@@ -345,3 +345,33 @@ async fn loopback_sts(
     });
     (url, stats)
 }
+
+/// A loopback listener that accepts every connection and never answers: a dependency that has
+/// stopped answering. Dropping it closes the connections it holds.
+#[derive(Debug)]
+pub struct BlackHole {
+    pub url: String,
+    pub accepted: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for BlackHole {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub async fn black_hole() -> BlackHole {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    BlackHole { url, accepted, task }
+}

@@ -762,15 +762,8 @@ async fn during_an_sts_outage_valid_credentials_keep_signing_shorter_urls_then_f
 
 #[tokio::test]
 async fn an_sts_that_never_answers_costs_one_bounded_wait_then_fails_fast_as_assume_role_failed() {
-    // A black hole: accepts connections, never answers.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hole = format!("http://{}", listener.local_addr().unwrap());
-    let holder = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
+    let holder = black_hole().await;
+    let hole = holder.url.clone();
     let sts = platform_sts_client(&hole, "AKIAPLATFORM00000000", "secret").await;
     let (app, server) = spawn_app_with(AppWith::new(sts, PLATFORM_PRINCIPAL, &emulator_endpoint())).await;
     app.create(ORG, &bucket_body("Images", "bucket-a")).await;
@@ -792,7 +785,7 @@ async fn an_sts_that_never_answers_costs_one_bounded_wait_then_fails_fast_as_ass
     assert_eq!(results_of(&reply)[0]["error"]["code"], "ASSUME_ROLE_FAILED", "{}", reply.body);
     assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
     assert_eq!(assume_calls(server.presign.credentials()), calls);
-    holder.abort();
+    drop(holder);
 }
 
 #[tokio::test]

@@ -40,7 +40,7 @@ use shared::domain::org::OrgId;
 use shared::domain::policy::AppOrigin;
 use shared::domain::presign::{CustomEndpoint, S3Endpoint};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -727,17 +727,8 @@ async fn a_report_about_the_version_before_a_concurrent_replace_is_dropped_and_t
 async fn a_scheduled_run_drops_the_reports_of_integrations_deleted_or_replaced_while_they_were_validated() {
     // An STS that accepts connections and never answers: each validation waits in AssumeRole
     // while the test deletes one integration and replaces the other.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let hole = format!("http://{}", listener.local_addr().expect("address"));
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let counter = accepted.clone();
-    let holder = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-            held.push(socket);
-        }
-    });
+    let holder = black_hole().await;
+    let (hole, accepted) = (holder.url.clone(), holder.accepted.clone());
     let app = spawn_app().await;
     let doomed =
         app.create(ORG, &bucket_body("Doomed", "bucket-a")).await["id"].as_str().expect("id").to_owned();
@@ -770,7 +761,7 @@ async fn a_scheduled_run_drops_the_reports_of_integrations_deleted_or_replaced_w
     assert_eq!(replaced.status, 200, "{}", replaced.body);
 
     let summary = bounded("the run", run).await.expect("the run task");
-    holder.abort();
+    drop(holder);
     assert_eq!((summary.validated, summary.dropped, summary.errors), (2, 2, 0), "{summary:?}");
     assert_eq!(app.get(&format!("/integrations/{doomed}"), &admin(ORG)).await.status, 404);
     let items = sort_keys(&app.stored_items(ORG).await);
@@ -1025,17 +1016,8 @@ async fn validate_http_with_retry_after(state: &validate::State, id: &str) -> (u
 async fn on_the_table_a_second_validation_while_one_runs_is_429_and_the_one_after_it_runs() {
     // An STS that accepts connections and never answers: the first validation waits in AssumeRole
     // (its own 3 s limit) while the second arrives, as from another Lambda instance.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let hole = format!("http://{}", listener.local_addr().expect("address"));
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let counter = accepted.clone();
-    let holder = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-            held.push(socket);
-        }
-    });
+    let holder = black_hole().await;
+    let (hole, accepted) = (holder.url.clone(), holder.accepted.clone());
     let app = spawn_app().await;
     // The sample event's org is acme, role "[admin]".
     let id =
@@ -1076,7 +1058,7 @@ async fn on_the_table_a_second_validation_while_one_runs_is_429_and_the_one_afte
     let (status, _, report) =
         bounded("the next validation", validate_http_with_retry_after(&state, &id)).await;
     assert_eq!(status, 200, "released when the first finished: {report:#}");
-    holder.abort();
+    drop(holder);
     assert_eq!(accepted.load(Ordering::SeqCst), 2, "the refused request never reached STS");
     assert_eq!(app.store.report_history(&org("acme"), &id, 10).await.expect("history").len(), 2);
 }
