@@ -1,12 +1,14 @@
 //! How long each AWS call may take, all attempts included, so that a request always answers
 //! inside its function's timeout with `SERVICE_UNAVAILABLE` rather than being cut off by Lambda.
 //!
-//! The API functions run for at most 15 s (`template.yaml`). The longest request makes, one after
-//! the other, at most three DynamoDB calls (replace: read, then the transaction; presign: the
-//! org's integrations and its external ID, once per cache period) and one round of STS leases
-//! (concurrent, one per integration): 3 x [`DYNAMODB_OPERATION`] + `credentials`'s 5 s = 14 s in
-//! the worst case, every attempt of every call timing out. Retries use the SDK's standard mode:
-//! exponential backoff with full jitter between attempts.
+//! The API functions run for at most 15 s (`template.yaml`). A call that fails ends its request
+//! (503), so the slow case is calls that each succeed just inside [`DYNAMODB_OPERATION`]. An
+//! ordinary request makes at most three DynamoDB calls in a row (create: the external ID, its
+//! first-use write, the transaction; replace: a read, then the transaction; presign: the org's
+//! integrations and external ID, once per cache period) and one round of STS leases (concurrent,
+//! one per integration): 3 x 3 s + `credentials`'s 5 s = 14 s. An org's first create or delete
+//! after the integration counter existed adds a read, a count and a retry, once per org.
+//! Retries use the SDK's standard mode: exponential backoff with full jitter between attempts.
 
 use std::time::Duration;
 
