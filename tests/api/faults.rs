@@ -110,22 +110,27 @@ async fn a_dynamodb_that_never_answers_is_a_503_with_retry_after_within_the_oper
     assert!(accepted.load(Ordering::SeqCst) >= 2, "a timed-out attempt is retried");
 }
 
-#[tokio::test]
-async fn a_dynamodb_answering_500_is_retried_a_bounded_number_of_times_then_a_503() {
-    let (url, requests) = failing_dynamodb(500, "InternalServerError").await;
+/// A DynamoDB that answers every request with `status` and `error_type`: the call is tried the
+/// bounded number of times, then the caller gets a 503 with `Retry-After`.
+async fn assert_retried_then_unavailable(status: u16, error_type: &'static str) {
+    let (url, requests) = failing_dynamodb(status, error_type).await;
     let (status, body, retry_after, took) = list_integrations(&url).await;
     assert_unavailable_with_retry_after(status, &body, retry_after);
     assert_eq!(requests.load(Ordering::SeqCst), limits::DYNAMODB_ATTEMPTS as usize, "bounded retries");
-    eprintln!("DynamoDB answering 500: 503 after {took:?} and {} attempts", limits::DYNAMODB_ATTEMPTS);
+    eprintln!(
+        "DynamoDB answering {error_type}: 503 after {took:?} and {} attempts",
+        limits::DYNAMODB_ATTEMPTS
+    );
+}
+
+#[tokio::test]
+async fn a_dynamodb_answering_500_is_retried_a_bounded_number_of_times_then_a_503() {
+    assert_retried_then_unavailable(500, "InternalServerError").await;
 }
 
 #[tokio::test]
 async fn a_throttling_dynamodb_is_retried_with_backoff_then_a_503() {
-    let (url, requests) = failing_dynamodb(400, "ThrottlingException").await;
-    let (status, body, retry_after, took) = list_integrations(&url).await;
-    assert_unavailable_with_retry_after(status, &body, retry_after);
-    assert_eq!(requests.load(Ordering::SeqCst), limits::DYNAMODB_ATTEMPTS as usize, "bounded retries");
-    eprintln!("DynamoDB throttling: 503 after {took:?} and {} attempts", limits::DYNAMODB_ATTEMPTS);
+    assert_retried_then_unavailable(400, "ThrottlingException").await;
 }
 
 #[tokio::test]
