@@ -269,12 +269,13 @@ impl DynamoStore {
         Ok(out.item)
     }
 
-    /// Seeds the org's integration counter from a count of its integrations if it has none yet (an
-    /// org from before the counter); `false` when it already had one. Creates and deletes change
-    /// the counter on the condition that it exists, so none can slip past a seeding.
-    async fn seed_counter(&self, org: &OrgId) -> Result<bool, StoreError> {
-        if self.read_item(pk(org), s(COUNTER_SK)).await?.is_some() {
-            return Ok(false);
+    /// The org's integration counter: seeded from a count of its integrations the first time an
+    /// org is written after the counter existed. Creates and deletes change it in their own
+    /// transactions, on the condition that it exists, so none can slip past a seeding.
+    async fn ensure_counter(&self, org: &OrgId) -> Result<(), StoreError> {
+        let existing = self.read_item(pk(org), s(COUNTER_SK)).await?;
+        if existing.is_some() {
+            return Ok(());
         }
         let mut count = 0u64;
         let mut start = None;
@@ -313,30 +314,10 @@ impl DynamoStore {
             .send()
             .await
         {
-            Ok(_) => Ok(true),
+            Ok(_) => Ok(()),
             // Someone else seeded it first, from the same count.
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => Ok(true),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => Ok(()),
             Err(e) => Err(unavailable(e)),
-        }
-    }
-
-    /// A transaction that changes the org's counter (item `counter` of `items`). Its condition
-    /// also fails when the org has no counter yet; then the counter is seeded and the transaction
-    /// tried once more. Every other outcome is the transaction's own, and the common case costs no
-    /// read.
-    async fn transact_counted(
-        &self,
-        org: &OrgId,
-        items: Vec<TransactWriteItem>,
-        counter: usize,
-    ) -> Result<(), Result<Vec<usize>, StoreError>> {
-        match self.transact(items.clone()).await {
-            Err(Ok(failed)) if failed.contains(&counter) => match self.seed_counter(org).await {
-                Ok(true) => self.transact(items).await,
-                Ok(false) => Err(Ok(failed)),
-                Err(e) => Err(Err(e)),
-            },
-            other => other,
         }
     }
 
@@ -457,6 +438,7 @@ impl IntegrationStore for DynamoStore {
         options: &'a CreateOptions,
     ) -> StoreFuture<'a, Created> {
         Box::pin(async move {
+            self.ensure_counter(org).await?;
             let integration = first_version(draft);
             let scope_key = integration.scope.key();
             let mut items = vec![
@@ -477,7 +459,7 @@ impl IntegrationStore for DynamoStore {
                 ]);
                 items.push(self.put(record, "attribute_not_exists(pk)")?);
             }
-            match self.transact_counted(org, items, 2).await {
+            match self.transact(items).await {
                 Ok(()) => Ok(Created { integration, replayed: false }),
                 Err(Ok(failed)) => match &options.idempotency {
                     Some(idempotency) if failed.contains(&3) => self.replay(org, idempotency).await,
@@ -598,12 +580,13 @@ impl IntegrationStore for DynamoStore {
                 .expression_attribute_values(":v", n(current.version))
                 .build()
                 .map_err(StoreError::internal)?;
+            self.ensure_counter(org).await?;
             let items = vec![
                 TransactWriteItem::builder().delete(delete).build(),
                 self.release_lock(org, &current.scope.key(), id)?,
                 self.count(org, -1, None)?,
             ];
-            match self.transact_counted(org, items, 2).await {
+            match self.transact(items).await {
                 Ok(()) => Ok(()),
                 Err(Ok(_)) => match self.get(org, id).await {
                     // Changed between our read and the delete: with a version the caller must reload.
