@@ -6,8 +6,8 @@
 //! ordinary request makes at most three DynamoDB calls in a row (create: the external ID, its
 //! first-use write, the transaction; replace: a read, then the transaction; presign: the org's
 //! integrations and external ID, once per cache period) and one round of STS leases (concurrent,
-//! one per integration): 3 x 3 s + `credentials`'s 5 s = 14 s. An org's first create or delete
-//! after the integration counter existed adds a read, a count and a retry, once per org.
+//! one per integration): 3 x 3 s + `credentials`'s 5 s = 14 s. Create and delete also read the
+//! org's integration counter first (and, once per org from before the counter, count and seed it).
 //! Retries use the SDK's standard mode: exponential backoff with full jitter between attempts.
 
 use std::time::Duration;
