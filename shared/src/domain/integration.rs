@@ -239,8 +239,8 @@ impl<S> Access<S> {
         }
     }
 
-    /// Feeds what identifies the access into a fingerprint (the secret through `secret`).
-    fn fingerprint_into(&self, hasher: &mut sha2::Sha256, secret: impl Fn(&S) -> Vec<u8>) {
+    /// Feeds what identifies the access into a fingerprint (never the secret).
+    fn fingerprint_into(&self, hasher: &mut sha2::Sha256) {
         use sha2::Digest;
         let mut part = |text: &[u8]| {
             hasher.update(text);
@@ -260,7 +260,6 @@ impl<S> Access<S> {
                 part(store.addressing_style.as_str().as_bytes());
                 part(store.region.as_str().as_bytes());
                 part(store.access_key_id.as_str().as_bytes());
-                part(&secret(&store.secret));
             }
         }
     }
@@ -345,32 +344,14 @@ impl IntegrationDraft<SecretInput> {
     }
 }
 
-/// What of a draft's secret goes into its fingerprint.
-pub trait SecretDigest {
-    fn digest_bytes(&self) -> Vec<u8>;
-}
-
-impl SecretDigest for SecretInput {
-    fn digest_bytes(&self) -> Vec<u8> {
-        match self {
-            SecretInput::New(key) => key.expose().as_bytes().to_vec(),
-            SecretInput::Keep => Vec::new(),
-        }
-    }
-}
-
-impl SecretDigest for SealedSecret {
-    fn digest_bytes(&self) -> Vec<u8> {
-        self.ciphertext().to_vec()
-    }
-}
-
-impl<S: SecretDigest> IntegrationDraft<S> {
+impl<S> IntegrationDraft<S> {
     /// A digest of everything the draft would store: two drafts with the same fingerprint make
-    /// the same integration (an idempotent create's retry must send the same one). The secret is
-    /// in it only through this one-way digest.
+    /// the same integration (an idempotent create's retry must send the same one). Everything
+    /// but the secret: the fingerprint is stored with the idempotency key, and a digest of a short
+    /// secret could be guessed offline; a retry that changes only the secret gets the first
+    /// create's integration, sealed with the first secret.
     pub fn fingerprint(&self) -> String {
-        self.digest(S::digest_bytes)
+        self.digest()
     }
 }
 
@@ -390,12 +371,12 @@ impl IntegrationDraft {
 }
 
 impl<S> IntegrationDraft<S> {
-    fn digest(&self, secret: impl Fn(&S) -> Vec<u8>) -> String {
+    fn digest(&self) -> String {
         use sha2::{Digest, Sha256};
         let mut hasher = Sha256::new();
         hasher.update(self.name.as_bytes());
         hasher.update([0]);
-        self.access.fingerprint_into(&mut hasher, secret);
+        self.access.fingerprint_into(&mut hasher);
         hasher.update(self.scope.key().as_bytes());
         hasher.update([0]);
         for bucket in self.scope.buckets() {
