@@ -79,10 +79,23 @@ at PutObject/CopyObject/CompleteMultipartUpload in moto's KMS of the bucket's ac
 created in moto's KMS on first use. Not covered: presigned (query-string) GETs, which moto answers
 with 500 while it enforces IAM; CopyObject from an SSE-KMS source (AWS also needs kms:Decrypt).
 
-The condition patch is checked at start-up through moto's own policy evaluation
-(IAMPolicyStatement). If a patched function is gone or the check does not come out as expected
-(moto version drift), the launcher exits with status 3 and says why. The end-to-end proofs are in
-scripts/test_moto_launcher.py.
+KMS Encrypt/Decrypt (patch_kms_key_resources): moto authorized every KMS request against `*`
+with no condition values, so a policy granting kms:Encrypt or kms:Decrypt on a key's ARN never
+matched and a `StringEquals kms:EncryptionContext:purpose` condition failed on every call. As on
+AWS, Encrypt is authorized against the ARN of the key its KeyId names (an alias: its target key),
+Decrypt against its KeyId's key when given, otherwise the key the ciphertext names, with
+kms:CallerAccount, kms:EncryptionContext:<key> for every pair of the request's EncryptionContext
+and the multi-valued kms:EncryptionContextKeys in the request context (no kms:ViaService: a direct
+call); ForAnyValue:/ForAllValues: StringEquals and StringLike compare each value. A refusal is
+KMS's 400 AccessDeniedException worded as AWS words it. Other KMS operations keep moto's `*`;
+the key policy is not evaluated. Identity policies of the S3 and KMS patches are evaluated
+statement by statement (statement_outcome): moto made an Allow whose condition fails an explicit
+deny; on AWS such a statement does not apply.
+
+The condition patch and the KMS statement evaluation are checked at start-up through moto's own
+policy evaluation (IAMPolicyStatement). If a patched function is gone or the check does not come
+out as expected (moto version drift), the launcher exits with status 3 and says why. The
+end-to-end proofs are in scripts/test_moto_launcher.py.
 
 INITIAL_NO_AUTH_ACTION_COUNT
 ----------------------------
@@ -307,20 +320,40 @@ def patch_head_bucket_region() -> None:
     S3Response.bucket_response = bucket_response
 
 
-def identity_policy_outcome(access_key: Any, action: str, resource: str, values: dict[str, str]) -> str:
+def statement_outcome(statement: dict[str, Any], action: str, resource: str, values: dict[str, Any]) -> Any:
+    """One identity-policy statement as AWS reads it, through moto's own matching: PERMITTED or
+    DENIED when its action and resource match AND its conditions hold, NEUTRAL otherwise.
+
+    moto's `IAMPolicyStatement.is_action_permitted` returns DENIED as soon as a statement's
+    conditions fail, before looking at its Effect or Resource: an *Allow* whose condition does not
+    hold (or that is about another key) became an explicit deny, which on AWS it is not (the
+    statement just does not apply). The statement is matched by moto without its Condition, then
+    the conditions are checked by moto's `_check_conditions` (with the missing-key rule)."""
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+
+    unconditioned = {name: value for name, value in statement.items() if name != "Condition"}
+    outcome = IAMPolicyStatement(unconditioned).is_action_permitted(action, resource, None, values)
+    if outcome != PermissionResult.NEUTRAL and not IAMPolicyStatement(statement)._check_conditions(values):
+        return PermissionResult.NEUTRAL
+    return outcome
+
+
+def identity_policy_outcome(access_key: Any, action: str, resource: str, values: dict[str, Any]) -> str:
     """What the identity policies of `access_key` (moto's access key of the caller: a user's, or a
     role session's, whose role's inline and attached policies apply) say about `action` on
-    `resource` with the condition values `values`, through moto's own evaluation: "denied" (an
-    explicit Deny), "allowed", or "implicit" (no statement allows it)."""
+    `resource` with the condition values `values`, statement by statement (statement_outcome):
+    "denied" (an explicit Deny applies), "allowed", or "implicit" (no statement allows it)."""
     from moto.iam import access_control
 
     result = access_control.PermissionResult
     permitted = False
     for policy in access_key.collect_policies():
-        outcome = access_control.IAMPolicy(policy).is_action_permitted(action, resource, None, values)
-        if outcome == result.DENIED:
-            return "denied"
-        permitted = permitted or outcome == result.PERMITTED
+        statements = access_control.IAMPolicy(policy)._policy_json.get("Statement") or []
+        for statement in [statements] if isinstance(statements, dict) else statements:
+            outcome = statement_outcome(statement, action, resource, values)
+            if outcome == result.DENIED:
+                return "denied"
+            permitted = permitted or outcome == result.PERMITTED
     return "allowed" if permitted else "implicit"
 
 
@@ -401,14 +434,20 @@ def kms_key_arn(key_id: str | None, account: str, region: str) -> str:
         return name
 
 
-def kms_decrypt_denial(principal: str, key_arn: str, outcome: str) -> str:
-    """AWS's wording when the caller's identity policies do not let it decrypt with `key_arn`."""
+def kms_denial(principal: str, action: str, key_arn: str, outcome: str) -> str:
+    """AWS's wording when the caller's identity policies do not allow `action` (kms:Decrypt, ...)
+    on `key_arn`; `outcome` is identity_policy_outcome's ("denied": an explicit Deny)."""
     reason = (
         "with an explicit deny in an identity-based policy"
         if outcome == "denied"
-        else "because no identity-based policy allows the kms:Decrypt action"
+        else f"because no identity-based policy allows the {action} action"
     )
-    return f"User: {principal} is not authorized to perform: kms:Decrypt on resource: {key_arn} {reason}"
+    return f"User: {principal} is not authorized to perform: {action} on resource: {key_arn} {reason}"
+
+
+def kms_decrypt_denial(principal: str, key_arn: str, outcome: str) -> str:
+    """AWS's wording when the caller's identity policies do not let it decrypt with `key_arn`."""
+    return kms_denial(principal, "kms:Decrypt", key_arn, outcome)
 
 
 def patch_s3_kms_decrypt() -> None:
@@ -513,6 +552,169 @@ def patch_s3_kms_decrypt() -> None:
     S3Backend.put_object = put_object
     S3Response._key_response_get = _key_response_get
     S3Response.get_object = get_object
+
+
+def kms_condition_values(context: Any, caller_account: str) -> dict[str, Any]:
+    """The KMS condition keys of a direct Encrypt/Decrypt (no AWS service in between, so no
+    kms:ViaService): kms:CallerAccount, one kms:EncryptionContext:<key> per pair of the request's
+    encryption context and kms:EncryptionContextKeys (multi-valued: the context's keys), both
+    absent when the request has no context."""
+    values: dict[str, Any] = {"kms:CallerAccount": caller_account}
+    if isinstance(context, dict) and context:
+        for name, value in context.items():
+            values[f"kms:EncryptionContext:{name}"] = value
+        values["kms:EncryptionContextKeys"] = list(context)
+    return values
+
+
+def _for_any_value(operation: Any) -> Any:
+    def evaluate(expected: Any, actual: Any) -> bool:
+        return any(operation(expected, value) for value in (actual if isinstance(actual, list) else [actual]))
+
+    return evaluate
+
+
+def _for_all_values(operation: Any) -> Any:
+    def evaluate(expected: Any, actual: Any) -> bool:
+        return all(operation(expected, value) for value in (actual if isinstance(actual, list) else [actual]))
+
+    return evaluate
+
+
+# The KMS operations authorized against their key, with the encryption context's condition keys.
+_KMS_KEY_OPERATIONS = ("Encrypt", "Decrypt")
+
+
+def patch_kms_key_resources() -> None:
+    """Authorize KMS Encrypt and Decrypt against the key's ARN, with the request's condition keys.
+
+    moto authorizes every KMS request against `*` (KmsResponse has no `_determine_resource`) with
+    no condition values, so an identity policy granting kms:Encrypt on a key's ARN never matched,
+    and with the missing-key rule a `StringEquals kms:EncryptionContext:purpose` condition failed
+    on every call. As on AWS, Encrypt is now authorized against the ARN of the key its KeyId names
+    (key id, key ARN, alias name or alias ARN: the alias's target key) and Decrypt against the
+    ARN of its KeyId when given, otherwise of the key the ciphertext names; the request context
+    holds kms:CallerAccount, kms:EncryptionContext:<key> for every pair of the request's
+    EncryptionContext and the multi-valued kms:EncryptionContextKeys (kms_condition_values;
+    kms:ViaService is absent: a direct call). The ForAnyValue:/ForAllValues: forms of
+    StringEquals and StringLike compare each value (moto passed set operators unevaluated).
+    Policies are evaluated statement by statement (statement_outcome, identity_policy_outcome).
+    A refusal is KMS's 400 AccessDeniedException with AWS's message ("User: <caller ARN> is not
+    authorized to perform: kms:Encrypt on resource: <key ARN> because no identity-based policy
+    allows the kms:Encrypt action"; "... with an explicit deny in an identity-based policy").
+    The key policy is not evaluated (moto's KMS does not enforce it); a Decrypt whose ciphertext
+    moto cannot read is left to moto (InvalidCiphertextException, as AWS answers). Other KMS
+    operations (CreateKey, DescribeKey, GenerateDataKey, ...) keep moto's authorization against
+    `*`. Without enforcement nothing is checked.
+    """
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.core.exceptions import JsonRESTError
+    from moto.iam import access_control, policy_conditions
+    from moto.kms import utils as kms_utils
+    from moto.kms.responses import KmsResponse
+
+    authorize = KmsResponse.__dict__.get("_authenticate_and_authorize_normal_action")
+    if getattr(authorize, _MARKER, False):
+        return
+    operations = getattr(policy_conditions, "CONDITION_OPERATIONS", None)
+    if (
+        authorize is not None
+        or hasattr(KmsResponse, "_determine_resource")
+        or getattr(KmsResponse, "_authenticate_and_authorize_normal_action", None)
+        is not ActionAuthenticatorMixin.__dict__.get("_authenticate_and_authorize_normal_action")
+        or not callable(getattr(ActionAuthenticatorMixin, "_authenticate_and_authorize_action", None))
+        or not all(callable(getattr(KmsResponse, name, None)) for name in ("_get_param", "_get_action"))
+        or not callable(getattr(kms_utils, "_deserialize_ciphertext_blob", None))
+        or not callable(getattr(access_control.IAMPolicyStatement, "_check_conditions", None))
+        or not isinstance(operations, dict)
+        or "StringEquals" not in operations
+    ):
+        _fail(
+            "moto.kms.responses.KmsResponse already authorizes by resource, or moto's KMS ciphertext "
+            "format / IAM condition evaluation moved; review patch_kms_key_resources in scripts/moto_server.py"
+        )
+    operations.setdefault("StringLike", string_like)
+    for name in ("StringEquals", "StringLike"):
+        operations.setdefault(f"ForAnyValue:{name}", _for_any_value(operations[name]))
+        operations.setdefault(f"ForAllValues:{name}", _for_all_values(operations[name]))
+
+    def key_arn(self: Any, operation: str) -> str | None:
+        """The ARN of the key `operation` uses (None: no KeyId, or a ciphertext moto cannot read)."""
+        key_id = self._get_param("KeyId")
+        if not key_id and operation == "Decrypt":
+            try:
+                key_id = kms_utils._deserialize_ciphertext_blob(self._get_param("CiphertextBlob")).key_id
+            except Exception:  # noqa: BLE001 - not moto's ciphertext: moto answers InvalidCiphertext
+                return None
+        if not isinstance(key_id, str) or not key_id:
+            return None  # no KeyId: moto's validation answers
+        return kms_key_arn(key_id, self.current_account, self.region)
+
+    def _authenticate_and_authorize_normal_action(self: Any, resource: str = "*") -> None:
+        operation = self._get_action()
+        if operation not in _KMS_KEY_OPERATIONS or not _iam_enforced():
+            return ActionAuthenticatorMixin._authenticate_and_authorize_normal_action(self, resource)
+        arn = key_arn(self, operation)
+        context = self._get_param("EncryptionContext")
+
+        class KmsIAMRequest(access_control.IAMRequest):
+            """moto's IAMRequest (signature, caller) with the KMS request context."""
+
+            def check_action_permitted(self, resource: str) -> None:
+                if arn is None:
+                    return
+                caller = self._access_key
+                values = kms_condition_values(context, caller.account_id)
+                outcome = identity_policy_outcome(caller, self._action, resource, values)
+                if outcome != "allowed":
+                    message = kms_denial(caller.arn, self._action, resource, outcome)
+                    raise JsonRESTError("AccessDeniedException", message)
+
+        # moto's own path: enforcement test, public operations, signature, then the check above.
+        self._authenticate_and_authorize_action(KmsIAMRequest, arn or resource)
+
+    setattr(_authenticate_and_authorize_normal_action, _MARKER, True)
+    KmsResponse._authenticate_and_authorize_normal_action = _authenticate_and_authorize_normal_action
+
+
+def kms_self_check() -> None:
+    """The project's statement (kms:Encrypt on a key, StringEquals kms:EncryptionContext:purpose)
+    through statement_outcome with kms_condition_values; exits 3 if moto no longer agrees. Run
+    after patch_condition_evaluation and patch_kms_key_resources (the missing-key rule, set
+    operators)."""
+    from moto.iam.access_control import PermissionResult
+
+    key = "arn:aws:kms:us-east-1:123456789012:key/self-check"
+    statement = {
+        "Effect": "Allow",
+        "Action": "kms:Encrypt",
+        "Resource": key,
+        "Condition": {"StringEquals": {"kms:EncryptionContext:purpose": "p"}},
+    }
+    keys_only = {**statement, "Condition": {"ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["purpose"]}}}
+    allow, neutral = PermissionResult.PERMITTED, PermissionResult.NEUTRAL
+    cases = [
+        ("right purpose", statement, key, {"purpose": "p", "org_id": "o"}, allow),
+        ("no context", statement, key, None, neutral),
+        ("other purpose", statement, key, {"purpose": "q"}, neutral),
+        ("other key", statement, key + "-other", {"purpose": "p"}, neutral),
+        ("ForAllValues, keys in the set", keys_only, key, {"purpose": "p"}, allow),
+        ("ForAllValues, a key outside the set", keys_only, key, {"purpose": "p", "org_id": "o"}, neutral),
+    ]
+    for name, policy_statement, resource, context, expected in cases:
+        try:
+            values = kms_condition_values(context, "123456789012")
+            got = statement_outcome(policy_statement, "kms:Encrypt", resource, values)
+        except Exception as err:  # noqa: BLE001 - any drift in moto's internals must stop the launcher
+            _fail(
+                f"patch_kms_key_resources self-check raised {type(err).__name__}: {err}; "
+                "review scripts/moto_server.py"
+            )
+        if got != expected:
+            _fail(
+                f"patch_kms_key_resources self-check failed for {name}: {got}, expected {expected}; "
+                "moto's policy evaluation changed, review scripts/moto_server.py"
+            )
 
 
 def patch_cross_account_trust() -> None:
@@ -815,12 +1017,14 @@ def main(argv: list[str] | None = None) -> None:
     patch_s3_condition_keys()
     patch_head_bucket_region()
     patch_s3_kms_decrypt()
+    patch_kms_key_resources()
     patch_assume_missing_role()
     patch_cross_account_trust()
     patch_role_principal_sessions()
     patch_dynamodb_resources()
     patch_assume_role_external_id_unenforced()
     self_check()
+    kms_self_check()
 
     import moto
     from moto import settings

@@ -9,9 +9,10 @@ setup makes exactly that many calls, unauthenticated; every AssumeRole after it 
 new user's keys and evaluated against the role's trust policy (`StringEquals sts:ExternalId`) and
 the user's identity policy.
 
-The `accounts` server (cross-account roles, role sessions, DynamoDB, SSE-KMS) starts without enforcement
-and switches it on after its setup with moto's POST /moto-api/reset-auth 0, as scripts/run.sh
-does. The `unenforced` server never enforces IAM (external IDs are checked all the same).
+The `accounts` server (cross-account roles, role sessions, DynamoDB, SSE-KMS, KMS Encrypt and
+Decrypt) starts without enforcement and switches it on after its setup with moto's POST
+/moto-api/reset-auth 0, as scripts/run.sh does. The `unenforced` server never enforces IAM
+(external IDs are checked all the same).
 """
 
 from __future__ import annotations
@@ -477,6 +478,7 @@ def _setup_accounts(url: str) -> dict:
         "table_reader": table_reader,
         "roles": roles,
         "kms": _setup_kms(url, customer_iam, platform_user),
+        "secrets": _setup_secrets(url, iam, user, platform_user),
     }
 
 
@@ -545,6 +547,50 @@ def _setup_kms(url: str, customer_iam, platform_user: dict[str, str]) -> dict:
         "objects": {name: object_key for name, (object_key, _) in objects.items()},
         "versions": versions,
         "roles": roles,
+    }
+
+SECRETS_PURPOSE = "s3-compatible-secret"
+SECRETS_CONTEXT = {"purpose": SECRETS_PURPOSE, "org_id": "org-1"}
+
+
+def _setup_secrets(url: str, iam, user, platform_user: dict[str, str]) -> dict:
+    """The template's SecretsKey statements (platform account): a user allowed kms:Encrypt, a role
+    allowed kms:Decrypt, both on the key's ARN with `StringEquals kms:EncryptionContext:purpose`;
+    ciphertexts sealed before enforcement under every context the tests need."""
+    kms = _client("kms", url)
+    key = kms.create_key(Description="secrets")["KeyMetadata"]["Arn"]
+    other_key = kms.create_key(Description="another key")["KeyMetadata"]["Arn"]
+    kms.create_alias(AliasName="alias/secrets", TargetKeyId=key)
+
+    def statement(action: str) -> dict:
+        return {
+            "Effect": "Allow",
+            "Action": action,
+            "Resource": key,
+            "Condition": {"StringEquals": {"kms:EncryptionContext:purpose": SECRETS_PURPOSE}},
+        }
+
+    sealer = user("secrets-sealer", statement("kms:Encrypt"))
+    opener = iam.create_role(RoleName="secrets-opener", AssumeRolePolicyDocument=_trust(platform_user["Arn"], None))
+    iam.put_role_policy(
+        RoleName="secrets-opener", PolicyName="open-store-secrets", PolicyDocument=_policy(statement("kms:Decrypt"))
+    )
+
+    def seal(key_id: str, context: dict | None) -> bytes:
+        extra = {"EncryptionContext": context} if context is not None else {}
+        return kms.encrypt(KeyId=key_id, Plaintext=b"secret", **extra)["CiphertextBlob"]
+
+    return {
+        "key_arn": key,
+        "other_key_arn": other_key,
+        "sealer": sealer,
+        "opener_role": opener["Role"]["Arn"],
+        "sealed": {
+            "right": seal(key, SECRETS_CONTEXT),
+            "no_context": seal(key, None),
+            "other_purpose": seal(key, {"purpose": "other", "org_id": "org-1"}),
+            "other_key": seal(other_key, SECRETS_CONTEXT),
+        },
     }
 
 
@@ -900,6 +946,161 @@ def test_kms_key_arn_resolves_aliases_and_the_aws_s3_default_through_moto():
     assert aws_s3 == kms.describe_key("alias/aws/s3").arn != key.arn
 
 
+# Patch 5 (patch_kms_key_resources): Encrypt/Decrypt authorized on the key ARN with the context.
+
+
+def _sealer(accounts: dict):
+    return _client_as("kms", accounts["url"], accounts["secrets"]["sealer"])
+
+
+def _opener(accounts: dict):
+    """KMS as a session of the role with the template's Decrypt statement."""
+    creds = _assume_as(accounts["url"], accounts["platform_user"], accounts["secrets"]["opener_role"])
+    return _client_as("kms", accounts["url"], creds)
+
+
+def _kms_api_denied(call, action: str, key_arn: str) -> str:
+    """KMS's refusal: 400 AccessDeniedException naming the action and the key ARN, as AWS words it."""
+    with pytest.raises(ClientError) as err:
+        call()
+    response = err.value.response
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 400, response
+    assert response["Error"]["Code"] == "AccessDeniedException", response
+    message = response["Error"]["Message"]
+    assert f" is not authorized to perform: {action} on resource: {key_arn} " in message, message
+    assert message.endswith(f"because no identity-based policy allows the {action} action"), message
+    return message
+
+
+@pytest.mark.parametrize("key", ["arn", "alias"])
+def test_kms_encrypt_with_the_purpose_context_is_allowed_on_the_key(accounts, key):
+    secrets = accounts["secrets"]
+    key_id = secrets["key_arn"] if key == "arn" else "alias/secrets"
+    out = _sealer(accounts).encrypt(KeyId=key_id, Plaintext=b"secret", EncryptionContext=SECRETS_CONTEXT)
+    assert out["KeyId"] == secrets["key_arn"]
+    opened = _opener(accounts).decrypt(CiphertextBlob=out["CiphertextBlob"], EncryptionContext=SECRETS_CONTEXT)
+    assert opened["Plaintext"] == b"secret"
+
+
+@pytest.mark.parametrize(
+    ("key", "context"),
+    [
+        ("key_arn", None),
+        ("key_arn", {"purpose": "other", "org_id": "org-1"}),
+        ("key_arn", {"org_id": "org-1"}),
+        ("other_key_arn", SECRETS_CONTEXT),
+    ],
+    ids=["no-context", "other-purpose", "no-purpose", "other-key"],
+)
+def test_kms_encrypt_without_the_purpose_or_on_another_key_is_denied(accounts, key, context):
+    secrets = accounts["secrets"]
+    extra = {"EncryptionContext": context} if context is not None else {}
+    call = lambda: _sealer(accounts).encrypt(KeyId=secrets[key], Plaintext=b"secret", **extra)  # noqa: E731
+    message = _kms_api_denied(call, "kms:Encrypt", secrets[key])
+    assert message.startswith(f"User: {secrets['sealer']['Arn']} "), message
+
+
+def test_kms_encrypt_statement_does_not_decrypt(accounts):
+    secrets = accounts["secrets"]
+    call = lambda: _sealer(accounts).decrypt(  # noqa: E731
+        CiphertextBlob=secrets["sealed"]["right"], EncryptionContext=SECRETS_CONTEXT
+    )
+    _kms_api_denied(call, "kms:Decrypt", secrets["key_arn"])
+
+
+@pytest.mark.parametrize("with_key_id", [False, True])
+def test_kms_decrypt_with_the_purpose_context_is_allowed(accounts, with_key_id):
+    secrets = accounts["secrets"]
+    extra = {"KeyId": secrets["key_arn"]} if with_key_id else {}
+    opener = _opener(accounts)
+    out = opener.decrypt(CiphertextBlob=secrets["sealed"]["right"], EncryptionContext=SECRETS_CONTEXT, **extra)
+    assert out["Plaintext"] == b"secret"
+    assert out["KeyId"] == secrets["key_arn"]
+
+
+@pytest.mark.parametrize(
+    ("sealed", "context", "key_id", "resource"),
+    [
+        ("no_context", None, None, "key_arn"),
+        ("other_purpose", {"purpose": "other", "org_id": "org-1"}, None, "key_arn"),
+        ("other_key", SECRETS_CONTEXT, None, "other_key_arn"),
+        ("right", SECRETS_CONTEXT, "other_key_arn", "other_key_arn"),
+    ],
+    ids=["no-context", "other-purpose", "key-named-by-the-ciphertext", "key-named-by-KeyId"],
+)
+def test_kms_decrypt_without_the_purpose_or_of_another_key_is_denied(accounts, sealed, context, key_id, resource):
+    """Decrypt is authorized on the KeyId's key when given, otherwise on the ciphertext's."""
+    secrets = accounts["secrets"]
+    extra = {"EncryptionContext": context} if context is not None else {}
+    if key_id is not None:
+        extra["KeyId"] = secrets[key_id]
+    opener = _opener(accounts)
+    message = _kms_api_denied(
+        lambda: opener.decrypt(CiphertextBlob=secrets["sealed"][sealed], **extra), "kms:Decrypt", secrets[resource]
+    )
+    assert message.startswith("User: arn:aws:sts::123456789012:assumed-role/secrets-opener/launcher-test "), message
+
+
+def test_kms_decrypt_statement_does_not_encrypt(accounts):
+    secrets = accounts["secrets"]
+    call = lambda: _opener(accounts).encrypt(  # noqa: E731
+        KeyId=secrets["key_arn"], Plaintext=b"secret", EncryptionContext=SECRETS_CONTEXT
+    )
+    _kms_api_denied(call, "kms:Encrypt", secrets["key_arn"])
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        (None, {"kms:CallerAccount": "123456789012"}),
+        ({}, {"kms:CallerAccount": "123456789012"}),
+        (
+            {"purpose": "p", "org_id": "o"},
+            {
+                "kms:CallerAccount": "123456789012",
+                "kms:EncryptionContext:purpose": "p",
+                "kms:EncryptionContext:org_id": "o",
+                "kms:EncryptionContextKeys": ["purpose", "org_id"],
+            },
+        ),
+    ],
+)
+def test_kms_condition_values_of_a_direct_call(context, expected):
+    assert _launcher_module().kms_condition_values(context, "123456789012") == expected
+
+
+def test_kms_statements_apply_only_when_their_conditions_hold():
+    """An Allow or a Deny whose condition fails does not apply (moto made both an explicit deny);
+    set operators compare every value of kms:EncryptionContextKeys."""
+    launcher = _launcher_module()
+    launcher.patch_condition_evaluation()
+    launcher.patch_kms_key_resources()
+    from moto.iam.access_control import PermissionResult
+
+    key = "arn:aws:kms:us-east-1:123456789012:key/k"
+    purpose = {"StringEquals": {"kms:EncryptionContext:purpose": "p"}}
+
+    def outcome(effect: str, condition: dict, context: dict | None, resource: str = key):
+        statement = {"Effect": effect, "Action": "kms:Decrypt", "Resource": key, "Condition": condition}
+        values = launcher.kms_condition_values(context, "123456789012")
+        return launcher.statement_outcome(statement, "kms:Decrypt", resource, values)
+
+    assert outcome("Allow", purpose, {"purpose": "p"}) == PermissionResult.PERMITTED
+    assert outcome("Allow", purpose, {"purpose": "q"}) == PermissionResult.NEUTRAL
+    assert outcome("Allow", purpose, None) == PermissionResult.NEUTRAL
+    assert outcome("Deny", purpose, {"purpose": "p"}) == PermissionResult.DENIED
+    assert outcome("Deny", purpose, {"purpose": "q"}) == PermissionResult.NEUTRAL
+    assert outcome("Deny", purpose, {"purpose": "p"}, key + "-other") == PermissionResult.NEUTRAL
+    all_in = {"ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["purpose", "org_id"]}}
+    any_in = {"ForAnyValue:StringEquals": {"kms:EncryptionContextKeys": "org_id"}}
+    assert outcome("Allow", all_in, {"purpose": "p", "org_id": "o"}) == PermissionResult.PERMITTED
+    assert outcome("Allow", all_in, {"purpose": "p", "extra": "x"}) == PermissionResult.NEUTRAL
+    assert outcome("Allow", all_in, None) == PermissionResult.PERMITTED, "ForAllValues holds when the key is absent"
+    assert outcome("Allow", any_in, {"purpose": "p", "org_id": "o"}) == PermissionResult.PERMITTED
+    assert outcome("Allow", any_in, {"purpose": "p"}) == PermissionResult.NEUTRAL
+    assert outcome("Allow", any_in, None) == PermissionResult.NEUTRAL
+
+
 # --- without IAM enforcement (patch_assume_role_external_id_unenforced) ---------------------------
 
 
@@ -957,6 +1158,16 @@ def test_unenforced_sse_kms_object_is_read_by_anyone_and_names_its_key_arn(unenf
     assert s3.head_object(Bucket=KMS_BUCKET, Key="kms/report.txt")["SSEKMSKeyId"] == unenforced["key_arn"]
 
 
+def test_unenforced_kms_encrypt_and_decrypt_need_no_policy_and_no_context(unenforced):
+    """Without enforcement patch_kms_key_resources checks nothing: any caller, any context."""
+    kms = _in_account(_client_as("kms", unenforced["url"], ANYONE), CUSTOMER_ACCOUNT)
+    sealed = kms.encrypt(KeyId=unenforced["key_arn"], Plaintext=b"secret")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=sealed)["Plaintext"] == b"secret"
+    sealed = kms.encrypt(KeyId=unenforced["key_arn"], Plaintext=b"secret", EncryptionContext={"purpose": "x"})
+    opened = kms.decrypt(CiphertextBlob=sealed["CiphertextBlob"], EncryptionContext={"purpose": "x"})
+    assert opened["Plaintext"] == b"secret"
+
+
 @pytest.mark.parametrize(
     ("document", "conditioned"),
     [
@@ -992,6 +1203,16 @@ def test_trust_conditions_on_external_id(document, conditioned):
         ),
         ("import moto.s3.responses as m; del m.S3Response.get_object", "patch_s3_kms_decrypt"),
         ("import moto.kms.models as m; del m.KmsBackend.describe_key", "patch_s3_kms_decrypt"),
+        (
+            "import moto.kms.responses as m; m.KmsResponse._determine_resource = lambda self: '*'",
+            "patch_kms_key_resources",
+        ),
+        ("import moto.kms.utils as m; del m._deserialize_ciphertext_blob", "patch_kms_key_resources"),
+        (
+            "import moto.iam.policy_conditions as m; "
+            "m.CONDITION_OPERATIONS['ForAllValues:StringEquals'] = lambda expected, actual: True",
+            "patch_kms_key_resources self-check failed",
+        ),
     ],
 )
 def test_new_patches_fail_loudly_when_moto_drifts(tmp_path, sabotage, named):
