@@ -203,11 +203,24 @@ def ensure_user(iam: Any, name: str, policy_name: str, policy: dict[str, Any]) -
 def phase_platform(env_file: str) -> None:
     # Under IAM enforcement sts:AssumeRole needs the caller's own permission as well as the role's
     # trust policy, as in AWS (the platform's Lambda role has sts:AssumeRole on customer roles).
-    allow_assume = {
+    # The dev server also seals and opens S3-compatible secrets as this principal (template.yaml
+    # grants the functions Encrypt / Decrypt on the secrets key for that purpose only). Its key is
+    # made by the dev server on start, so the statement names the purpose, not the key; CreateKey,
+    # DescribeKey and CreateAlias make and find it.
+    platform_policy = {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
+        "Statement": [
+            {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Action": ["kms:Encrypt", "kms:Decrypt"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"kms:EncryptionContext:purpose": "s3-compatible-secret"}},
+            },
+            {"Effect": "Allow", "Action": ["kms:CreateKey", "kms:DescribeKey", "kms:CreateAlias"], "Resource": "*"},
+        ],
     }
-    arn, key = ensure_user(aws_client("iam"), PLATFORM_USER, PLATFORM_POLICY_NAME, allow_assume)
+    arn, key = ensure_user(aws_client("iam"), PLATFORM_USER, PLATFORM_POLICY_NAME, platform_policy)
     if arn_account(arn) != PLATFORM_ACCOUNT:
         # e.g. MOTO_ACCOUNT_ID set for the emulator: moto then ignores x-moto-account-id as well.
         raise SeedError(f"the platform principal is {arn}, not in moto's default account {PLATFORM_ACCOUNT}")

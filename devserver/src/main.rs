@@ -31,7 +31,7 @@ async fn serve() -> Result<(), String> {
         .ensure_table()
         .await
         .map_err(|e| format!("cannot create table {:?}: {}", store.table(), e.cause_chain()))?;
-    let secrets = dev_secrets(&aws, &config.secrets_key_id).await?;
+    let secrets = dev_secrets(&as_platform(&aws)?, &config.secrets_key_id).await?;
     let app =
         Arc::new(devserver::DevServer::new(Arc::new(store), &aws, platform_sts(&aws)?, secrets, &config));
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -106,6 +106,13 @@ fn print_token(args: &[String]) -> Result<(), String> {
 /// PLATFORM_AWS_ACCESS_KEY_ID / PLATFORM_AWS_SECRET_ACCESS_KEY name its keys; otherwise the
 /// default credential chain (the Lambda's role in AWS).
 fn platform_sts(aws: &aws_config::SdkConfig) -> Result<aws_sdk_sts::Client, String> {
+    Ok(shared::aws::credentials::sts_client(&as_platform(aws)?))
+}
+
+/// `aws` signed as the platform principal when `PLATFORM_AWS_ACCESS_KEY_ID` and
+/// `PLATFORM_AWS_SECRET_ACCESS_KEY` are set: the identity the functions' roles stand for, which
+/// an IAM-enforcing emulator authorizes (STS, and KMS for the secrets key).
+fn as_platform(aws: &aws_config::SdkConfig) -> Result<aws_config::SdkConfig, String> {
     let mut config = aws.clone();
     match (
         std::env::var("PLATFORM_AWS_ACCESS_KEY_ID").ok(),
@@ -125,5 +132,5 @@ fn platform_sts(aws: &aws_config::SdkConfig) -> Result<aws_sdk_sts::Client, Stri
             )
         }
     }
-    Ok(shared::aws::credentials::sts_client(&config))
+    Ok(config)
 }
