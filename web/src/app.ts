@@ -1042,6 +1042,10 @@ function wire(): void {
     }),
   );
   byId("kms-keys").addEventListener("input", refreshSoon);
+  // A store field's message goes once the field is changed (the next Next or Save checks again).
+  for (const id of ["endpoint", "access-key-id", "secret-access-key", "name", "role-arn", "region"]) {
+    byId(id).addEventListener("input", () => fieldError(id, ""));
+  }
   input("region").addEventListener("input", () => (state.regionTouched = true));
   byId("save-error-goto").addEventListener("click", gotoFromSaveError);
   document.querySelectorAll<HTMLInputElement>('input[name="scope-type"]').forEach((radio) =>
