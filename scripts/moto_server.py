@@ -63,6 +63,22 @@ Cross-account roles, role sessions, DynamoDB resources, external IDs without enf
     identity is not established without enforcement) and refused with AccessDenied when it fails.
     Other roles keep moto's behaviour.
 
+SSE-KMS objects (patch_s3_kms_decrypt): moto served an object encrypted with SSE-KMS to anyone
+allowed s3:GetObject. As on AWS, when IAM is enforced a GetObject (with versionId, Range or
+partNumber too) of an `aws:kms` object is also authorized, by moto's own policy evaluation, as
+`kms:Decrypt` on the object's key ARN for the caller that signed the request (a role session: its
+role's policies), with `kms:ViaService` = s3.<bucket region>.amazonaws.com, `kms:CallerAccount`
+and `kms:EncryptionContext:aws:s3:arn` in the request context. Refused, it is S3's 403
+AccessDenied "User: <caller ARN> is not authorized to perform: kms:Decrypt on resource: <key ARN>
+because no identity-based policy allows the kms:Decrypt action" (an explicit Deny: "... with an
+explicit deny in an identity-based policy"). HeadObject needs no kms:Decrypt (it decrypts
+nothing); the key policy is not evaluated; without enforcement nothing is checked. The key id moto
+stores (and echoes in x-amz-server-side-encryption-aws-kms-key-id) is the key's full ARN, resolved
+at PutObject/CopyObject/CompleteMultipartUpload in moto's KMS of the bucket's account and region
+(an alias: its target key); SSE-KMS with no key id is the account's AWS managed key `aws/s3`,
+created in moto's KMS on first use. Not covered: presigned (query-string) GETs, which moto answers
+with 500 while it enforces IAM; CopyObject from an SSE-KMS source (AWS also needs kms:Decrypt).
+
 The condition patch is checked at start-up through moto's own policy evaluation
 (IAMPolicyStatement). If a patched function is gone or the check does not come out as expected
 (moto version drift), the launcher exits with status 3 and says why. The end-to-end proofs are in
@@ -291,6 +307,23 @@ def patch_head_bucket_region() -> None:
     S3Response.bucket_response = bucket_response
 
 
+def identity_policy_outcome(access_key: Any, action: str, resource: str, values: dict[str, str]) -> str:
+    """What the identity policies of `access_key` (moto's access key of the caller: a user's, or a
+    role session's, whose role's inline and attached policies apply) say about `action` on
+    `resource` with the condition values `values`, through moto's own evaluation: "denied" (an
+    explicit Deny), "allowed", or "implicit" (no statement allows it)."""
+    from moto.iam import access_control
+
+    result = access_control.PermissionResult
+    permitted = False
+    for policy in access_key.collect_policies():
+        outcome = access_control.IAMPolicy(policy).is_action_permitted(action, resource, None, values)
+        if outcome == result.DENIED:
+            return "denied"
+        permitted = permitted or outcome == result.PERMITTED
+    return "allowed" if permitted else "implicit"
+
+
 def patch_s3_condition_keys() -> None:
     """Give S3 requests the condition key AWS evaluates for ListBucket: `s3:prefix`.
 
@@ -328,19 +361,158 @@ def patch_s3_condition_keys() -> None:
             query = parse_qs(urlparse(self._path).query, keep_blank_values=True)
             if "prefix" in query:
                 values["s3:prefix"] = query["prefix"][0]
-        result = access_control.PermissionResult
-        permitted = False
-        for policy in self._access_key.collect_policies():
-            outcome = access_control.IAMPolicy(policy).is_action_permitted(self._action, resource, None, values)
-            if outcome == result.DENIED:
-                self._raise_access_denied()
-            elif outcome == result.PERMITTED:
-                permitted = True
-        if not permitted:
+        if identity_policy_outcome(self._access_key, self._action, resource, values) != "allowed":
             self._raise_access_denied()
 
     setattr(check_action_permitted, _MARKER, True)
     cls.check_action_permitted = check_action_permitted
+
+
+# An object put with SSE-KMS and no key id is encrypted, on AWS, under the account's AWS managed key
+# for S3, alias aws/s3 (in the bucket's account and region).
+_S3_MANAGED_KEY_ALIAS = "alias/aws/s3"
+_KMS_ARN = re.compile(r"arn:([a-z-]+):kms:([a-z0-9-]+):(\d{12}):(key|alias)/(.+)")
+
+
+def kms_key_arn(key_id: str | None, account: str, region: str) -> str:
+    """The full ARN of the KMS key that `key_id` names, as S3 reports it on AWS.
+
+    `key_id` is what a PutObject sent in x-amz-server-side-encryption-aws-kms-key-id: a key ARN
+    (returned as it is), a bare key id, an alias name (alias/x) or an alias ARN; None or "" is the
+    AWS managed key aws/s3. Ids and aliases are resolved through moto's KMS backend of `account`
+    and `region` (the bucket's; an alias ARN: its own), which creates aws/s3 on first use, as AWS
+    does. A bare id moto's KMS does not know becomes arn:...:key/<id> in that account and region; an
+    alias it does not know stays as it was sent (AWS would have refused the PutObject).
+    """
+    from moto.kms.models import kms_backends
+    from moto.utilities.utils import get_partition
+
+    name = key_id or _S3_MANAGED_KEY_ALIAS
+    match = _KMS_ARN.fullmatch(name)
+    if match is not None and match.group(4) == "key":
+        return name
+    if match is not None:
+        region, account = match.group(2), match.group(3)
+    try:
+        return kms_backends[account][region].describe_key(name).arn
+    except Exception:  # noqa: BLE001 - moto's KeyError/NotFound: not a key moto's KMS knows
+        if match is None and not name.startswith("alias/"):
+            return f"arn:{get_partition(region)}:kms:{region}:{account}:key/{name}"
+        return name
+
+
+def kms_decrypt_denial(principal: str, key_arn: str, outcome: str) -> str:
+    """AWS's wording when the caller's identity policies do not let it decrypt with `key_arn`."""
+    reason = (
+        "with an explicit deny in an identity-based policy"
+        if outcome == "denied"
+        else "because no identity-based policy allows the kms:Decrypt action"
+    )
+    return f"User: {principal} is not authorized to perform: kms:Decrypt on resource: {key_arn} {reason}"
+
+
+def patch_s3_kms_decrypt() -> None:
+    """GetObject of an SSE-KMS object needs kms:Decrypt on its key, as in AWS; S3 reports the key's ARN.
+
+    moto stores the key id an SSE-KMS PutObject sends and hands the object to anyone allowed
+    s3:GetObject. On AWS, S3 decrypts through KMS as the caller: GetObject (with versionId, Range
+    or partNumber alike) needs kms:Decrypt on the object's key, with the request context
+    kms:ViaService = s3.<bucket region>.amazonaws.com, kms:CallerAccount = the caller's account and
+    kms:EncryptionContext:aws:s3:arn = the object's ARN (the bucket's with an S3 Bucket Key).
+    HeadObject does not decrypt and needs no kms:Decrypt. When moto enforces IAM, the caller's
+    identity policies (moto's access key of the signed request: a user's, or a role session's,
+    whose role's policies apply) are evaluated for kms:Decrypt on the key ARN by moto's own
+    IAMPolicy; refused, the GetObject is S3's 403 AccessDenied with AWS's message. The key policy
+    is not evaluated (moto's KMS does not enforce it either).
+
+    `S3Backend.put_object` (PutObject, CopyObject and CompleteMultipartUpload all store through it)
+    replaces the stored key id with the key's full ARN (kms_key_arn), so Head/Get/Put answer
+    x-amz-server-side-encryption-aws-kms-key-id as AWS does; SSE-KMS without a key id (or a bucket
+    default without KMSMasterKeyID) is the account's aws/s3 key, created in moto's KMS on first use.
+    """
+    from urllib.parse import urlparse
+
+    from moto.iam import access_control
+    from moto.kms.models import KmsBackend
+    from moto.s3.exceptions import S3ClientError
+    from moto.s3.models import S3Backend
+    from moto.s3.responses import S3Response
+
+    methods = ("_key_response_get", "get_object", "_get_key", "_authenticate_and_authorize_s3_action")
+    if getattr(S3Response.__dict__.get("get_object"), _MARKER, False):
+        return
+    if (
+        not all(callable(getattr(S3Response, name, None)) for name in methods)
+        or not callable(getattr(S3Backend, "put_object", None))
+        or not callable(getattr(KmsBackend, "describe_key", None))
+        or not hasattr(access_control, "S3IAMRequest")
+    ):
+        _fail(
+            "moto.s3.responses.S3Response._key_response_get / .get_object / ._get_key, S3Backend.put_object "
+            "or KmsBackend.describe_key not found; review patch_s3_kms_decrypt in scripts/moto_server.py"
+        )
+    original_get = S3Response._key_response_get
+    original_object = S3Response.get_object
+    original_put = S3Backend.put_object
+
+    @functools.wraps(original_put)
+    def put_object(self: Any, bucket_name: str, *args: Any, **kwargs: Any) -> Any:
+        key = original_put(self, bucket_name, *args, **kwargs)
+        if getattr(key, "encryption", None) == "aws:kms":
+            bucket = self.get_bucket(bucket_name)
+            key.kms_key_id = kms_key_arn(key.kms_key_id, bucket.account_id, bucket.region_name)
+        return key
+
+    @functools.wraps(original_get)
+    def _key_response_get(self: Any, query: Any, key_name: str) -> Any:
+        # Before moto counts this request (the request that reaches the count is not enforced).
+        self._project_kms_enforced = _iam_enforced()
+        return original_get(self, query, key_name)
+
+    def authorize_decrypt(self: Any) -> None:
+        """Called after moto authorized s3:GetObject (or s3:GetObjectVersion) for this request."""
+        try:
+            key, _ = self._get_key()
+            bucket = self.backend.get_bucket(self.bucket_name)
+        except S3ClientError:
+            return  # moto's own answer (NoSuchKey, ...) follows
+        if key.encryption != "aws:kms" or "Authorization" not in self.headers:
+            return
+        key_arn = kms_key_arn(key.kms_key_id, bucket.account_id, bucket.region_name)
+        # The caller as moto's authorizer established it (ActionAuthenticatorMixin builds the same).
+        query = urlparse(self.uri).query
+        request = access_control.S3IAMRequest(
+            account_id=self.current_account,
+            method=self.method,
+            path=self.raw_path + ("?" + query if query else ""),
+            data=self.data,
+            body=self.raw_body,
+            headers=self.headers,
+            action=self._get_action(),
+        )
+        caller = request._access_key
+        object_arn = f"arn:{bucket.partition}:s3:::{bucket.name}"
+        if str(key.bucket_key_enabled).lower() != "true":
+            object_arn += f"/{key.name}"
+        values = {
+            "kms:ViaService": f"s3.{bucket.region_name}.amazonaws.com",
+            "kms:CallerAccount": caller.account_id,
+            "kms:EncryptionContext:aws:s3:arn": object_arn,
+        }
+        outcome = identity_policy_outcome(caller, "kms:Decrypt", key_arn, values)
+        if outcome != "allowed":
+            raise S3ClientError("AccessDenied", kms_decrypt_denial(caller.arn, key_arn, outcome))
+
+    @functools.wraps(original_object)
+    def get_object(self: Any) -> Any:
+        if getattr(self, "_project_kms_enforced", False):
+            authorize_decrypt(self)
+        return original_object(self)
+
+    setattr(get_object, _MARKER, True)
+    S3Backend.put_object = put_object
+    S3Response._key_response_get = _key_response_get
+    S3Response.get_object = get_object
 
 
 def patch_cross_account_trust() -> None:
@@ -642,6 +814,7 @@ def main(argv: list[str] | None = None) -> None:
     patch_s3_action_names()
     patch_s3_condition_keys()
     patch_head_bucket_region()
+    patch_s3_kms_decrypt()
     patch_assume_missing_role()
     patch_cross_account_trust()
     patch_role_principal_sessions()

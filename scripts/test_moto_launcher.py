@@ -9,7 +9,7 @@ setup makes exactly that many calls, unauthenticated; every AssumeRole after it 
 new user's keys and evaluated against the role's trust policy (`StringEquals sts:ExternalId`) and
 the user's identity policy.
 
-The `accounts` server (cross-account roles, role sessions, DynamoDB) starts without enforcement
+The `accounts` server (cross-account roles, role sessions, DynamoDB, SSE-KMS) starts without enforcement
 and switches it on after its setup with moto's POST /moto-api/reset-auth 0, as scripts/run.sh
 does. The `unenforced` server never enforces IAM (external IDs are checked all the same).
 """
@@ -476,6 +476,75 @@ def _setup_accounts(url: str) -> dict:
         "platform_role": platform_role,
         "table_reader": table_reader,
         "roles": roles,
+        "kms": _setup_kms(url, customer_iam, platform_user),
+    }
+
+
+KMS_BUCKET = "customer-kms-data"
+VIA_S3 = f"s3.{REGION}.amazonaws.com"
+
+
+def _setup_kms(url: str, customer_iam, platform_user: dict[str, str]) -> dict:
+    """A versioned customer bucket with objects under SSE-KMS (a customer-managed key, sent as a bare
+    key id, as an alias, and as no key at all: aws/s3), SSE-S3 and no encryption; one customer role
+    per kms:Decrypt variant, each allowed s3:GetObject(Version) on the bucket."""
+    kms = _in_account(_client("kms", url), CUSTOMER_ACCOUNT)
+    key = kms.create_key(Description="customer data")["KeyMetadata"]
+    other_key = kms.create_key(Description="another key")["KeyMetadata"]
+    kms.create_alias(AliasName="alias/customer-data", TargetKeyId=key["KeyId"])
+
+    s3 = _in_account(_client("s3", url), CUSTOMER_ACCOUNT)
+    s3.create_bucket(Bucket=KMS_BUCKET)
+    s3.put_bucket_versioning(Bucket=KMS_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    kms_object = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key["KeyId"]}
+    objects = {
+        "kms": ("kms/report.txt", kms_object),
+        "kms_alias": ("kms/by-alias.txt", {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "alias/customer-data"}),
+        "kms_default": ("kms/default-key.txt", {"ServerSideEncryption": "aws:kms"}),
+        "sse_s3": ("sse-s3/report.txt", {"ServerSideEncryption": "AES256"}),
+        "plain": ("plain/report.txt", {}),
+    }
+    versions = {
+        name: s3.put_object(Bucket=KMS_BUCKET, Key=object_key, Body=object_key.encode(), **extra)["VersionId"]
+        for name, (object_key, extra) in objects.items()
+    }
+
+    def decrypt(key_arn: str, via: str = VIA_S3) -> dict:
+        return {
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": [key_arn],
+            "Condition": {"StringEquals": {"kms:ViaService": via}},
+        }
+
+    read = {
+        "Effect": "Allow",
+        "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+        "Resource": f"arn:aws:s3:::{KMS_BUCKET}/*",
+    }
+    variants = {
+        "no_decrypt": [read],
+        "decrypt": [read, decrypt(key["Arn"])],
+        "decrypt_other_key": [read, decrypt(other_key["Arn"])],
+        "decrypt_via_other_region": [read, decrypt(key["Arn"], "s3.eu-west-1.amazonaws.com")],
+        "decrypt_denied": [
+            read,
+            decrypt(key["Arn"]),
+            {"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"},
+        ],
+    }
+    roles = {}
+    for name, statements in variants.items():
+        role_name = f"customer-kms-{name.replace('_', '-')}"
+        trust = _trust(platform_user["Arn"])
+        roles[name] = customer_iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        customer_iam.put_role_policy(RoleName=role_name, PolicyName="access", PolicyDocument=_policy(*statements))
+    return {
+        "key_arn": key["Arn"],
+        "aws_s3_key_arn": kms.describe_key(KeyId="alias/aws/s3")["KeyMetadata"]["Arn"],
+        "objects": {name: object_key for name, (object_key, _) in objects.items()},
+        "versions": versions,
+        "roles": roles,
     }
 
 
@@ -701,6 +770,136 @@ def test_dynamodb_authorizations(operation, body, expected):
     assert _launcher_module().dynamodb_authorizations(operation, body, ARN) == expected
 
 
+# Patch 4 (patch_s3_kms_decrypt): GetObject of an SSE-KMS object needs kms:Decrypt on its key.
+
+
+def _customer_s3(accounts: dict, role: str):
+    """S3 as a session of the customer's role `role` (one of accounts["kms"]["roles"])."""
+    creds = _assume_as(accounts["url"], accounts["platform_user"], accounts["kms"]["roles"][role], EXTERNAL_ID)
+    return _client_as("s3", accounts["url"], creds)
+
+
+def _read(s3, accounts: dict, name: str, **kwargs) -> bytes:
+    return s3.get_object(Bucket=KMS_BUCKET, Key=accounts["kms"]["objects"][name], **kwargs)["Body"].read()
+
+
+def _kms_denied(call, key_arn: str) -> str:
+    """S3's refusal for want of kms:Decrypt: 403 AccessDenied naming the action and the key."""
+    with pytest.raises(ClientError) as err:
+        call()
+    _assert_access_denied(err)
+    message = err.value.response["Error"]["Message"]
+    assert "is not authorized to perform: kms:Decrypt on resource: " + key_arn in message, message
+    return message
+
+
+def test_head_object_of_an_sse_kms_object_needs_no_kms_decrypt_and_names_the_key_arn(accounts):
+    s3 = _customer_s3(accounts, "no_decrypt")
+    head = s3.head_object(Bucket=KMS_BUCKET, Key=accounts["kms"]["objects"]["kms"])
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head["SSEKMSKeyId"] == accounts["kms"]["key_arn"], "the full key ARN, not the bare key id it was put with"
+
+
+def test_get_object_of_an_sse_kms_object_without_kms_decrypt_is_denied_as_aws_words_it(accounts):
+    s3 = _customer_s3(accounts, "no_decrypt")
+    key_arn = accounts["kms"]["key_arn"]
+    message = _kms_denied(lambda: _read(s3, accounts, "kms"), key_arn)
+    session = f"arn:aws:sts::{CUSTOMER_ACCOUNT}:assumed-role/customer-kms-no-decrypt/launcher-test"
+    assert message == (
+        f"User: {session} is not authorized to perform: kms:Decrypt on resource: {key_arn} "
+        "because no identity-based policy allows the kms:Decrypt action"
+    )
+
+
+# Every way of reading the object's bytes: whole, a byte range, a version (s3:GetObjectVersion).
+READS = ["whole", "range", "version"]
+
+
+def _read_as(s3, accounts: dict, how: str) -> bytes:
+    kwargs = {"range": {"Range": "bytes=0-3"}, "version": {"VersionId": accounts["kms"]["versions"]["kms"]}}
+    return _read(s3, accounts, "kms", **kwargs.get(how, {}))
+
+
+@pytest.mark.parametrize("how", READS)
+def test_get_object_with_kms_decrypt_via_s3_in_the_bucket_region_returns_the_bytes(accounts, how):
+    body = accounts["kms"]["objects"]["kms"].encode()
+    expected = body[:4] if how == "range" else body
+    assert _read_as(_customer_s3(accounts, "decrypt"), accounts, how) == expected
+
+
+@pytest.mark.parametrize("how", READS)
+def test_get_object_without_kms_decrypt_is_denied_whole_by_range_and_by_version(accounts, how):
+    s3 = _customer_s3(accounts, "no_decrypt")
+    _kms_denied(lambda: _read_as(s3, accounts, how), accounts["kms"]["key_arn"])
+
+
+@pytest.mark.parametrize("role", ["decrypt_other_key", "decrypt_via_other_region"])
+def test_kms_decrypt_on_another_key_or_via_another_region_is_still_denied(accounts, role):
+    s3 = _customer_s3(accounts, role)
+    _kms_denied(lambda: _read(s3, accounts, "kms"), accounts["kms"]["key_arn"])
+
+
+def test_an_explicit_kms_decrypt_deny_wins_and_is_worded_as_aws_does(accounts):
+    s3 = _customer_s3(accounts, "decrypt_denied")
+    message = _kms_denied(lambda: _read(s3, accounts, "kms"), accounts["kms"]["key_arn"])
+    assert message.endswith("with an explicit deny in an identity-based policy"), message
+
+
+def test_an_sse_kms_object_put_under_an_alias_is_reported_and_decrypted_as_its_key(accounts):
+    s3 = _customer_s3(accounts, "decrypt")
+    head = s3.head_object(Bucket=KMS_BUCKET, Key=accounts["kms"]["objects"]["kms_alias"])
+    assert head["SSEKMSKeyId"] == accounts["kms"]["key_arn"]
+    assert _read(s3, accounts, "kms_alias") == accounts["kms"]["objects"]["kms_alias"].encode()
+
+
+def test_an_object_put_with_sse_kms_and_no_key_is_under_the_aws_s3_managed_key(accounts):
+    """AWS uses the account's aws/s3 key; a kms:Decrypt on the customer's key does not cover it."""
+    s3 = _customer_s3(accounts, "decrypt")
+    key_arn = s3.head_object(Bucket=KMS_BUCKET, Key=accounts["kms"]["objects"]["kms_default"])["SSEKMSKeyId"]
+    assert key_arn == accounts["kms"]["aws_s3_key_arn"]
+    assert key_arn.startswith(f"arn:aws:kms:{REGION}:{CUSTOMER_ACCOUNT}:key/"), key_arn
+    _kms_denied(lambda: _read(s3, accounts, "kms_default"), key_arn)
+
+
+@pytest.mark.parametrize("name", ["plain", "sse_s3"])
+def test_an_object_without_sse_kms_needs_no_kms_decrypt(accounts, name):
+    s3 = _customer_s3(accounts, "no_decrypt")
+    assert _read(s3, accounts, name) == accounts["kms"]["objects"][name].encode()
+
+
+KMS_ARN = f"arn:aws:kms:{REGION}:{CUSTOMER_ACCOUNT}"
+
+
+@pytest.mark.parametrize(
+    ("key_id", "expected"),
+    [
+        (f"{KMS_ARN}:key/k-1", f"{KMS_ARN}:key/k-1"),
+        ("arn:aws:kms:eu-west-1:123456789012:key/k-1", "arn:aws:kms:eu-west-1:123456789012:key/k-1"),
+        ("k-unknown", f"{KMS_ARN}:key/k-unknown"),
+        ("alias/unknown", "alias/unknown"),
+        (f"{KMS_ARN}:alias/unknown", f"{KMS_ARN}:alias/unknown"),
+    ],
+)
+def test_kms_key_arn_of_keys_moto_does_not_know(key_id, expected):
+    """Keys moto's KMS does not hold: an ARN stays, a bare id becomes the bucket account's key ARN."""
+    assert _launcher_module().kms_key_arn(key_id, CUSTOMER_ACCOUNT, REGION) == expected
+
+
+def test_kms_key_arn_resolves_aliases_and_the_aws_s3_default_through_moto():
+    from moto.kms.models import kms_backends
+
+    launcher = _launcher_module()
+    account = "333333333333"  # this process's own moto, an account no other test uses
+    kms = kms_backends[account][REGION]
+    key = kms.create_key(None, "ENCRYPT_DECRYPT", "SYMMETRIC_DEFAULT", "", None)
+    kms.create_alias(key.id, "alias/data")
+    assert launcher.kms_key_arn(key.id, account, REGION) == key.arn
+    assert launcher.kms_key_arn("alias/data", account, REGION) == key.arn
+    assert launcher.kms_key_arn(f"arn:aws:kms:{REGION}:{account}:alias/data", "210987654321", "eu-west-1") == key.arn
+    aws_s3 = launcher.kms_key_arn(None, account, REGION)
+    assert aws_s3 == kms.describe_key("alias/aws/s3").arn != key.arn
+
+
 # --- without IAM enforcement (patch_assume_role_external_id_unenforced) ---------------------------
 
 
@@ -712,7 +911,17 @@ def unenforced(tmp_path_factory) -> Iterator[dict[str, str]]:
         platform = f"arn:aws:iam::{PLATFORM_ACCOUNT}:user/platform"
         conditioned = iam.create_role(RoleName="customer-read", AssumeRolePolicyDocument=_trust(platform))
         plain = iam.create_role(RoleName="no-condition", AssumeRolePolicyDocument=_trust(platform, None))
-        yield {"url": url, "conditioned": conditioned["Role"]["Arn"], "plain": plain["Role"]["Arn"]}
+        key = _in_account(_client("kms", url), CUSTOMER_ACCOUNT).create_key()["KeyMetadata"]
+        s3 = _in_account(_client("s3", url), CUSTOMER_ACCOUNT)
+        s3.create_bucket(Bucket=KMS_BUCKET)
+        sse_kms = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key["KeyId"]}
+        s3.put_object(Bucket=KMS_BUCKET, Key="kms/report.txt", Body=b"report", **sse_kms)
+        yield {
+            "url": url,
+            "conditioned": conditioned["Role"]["Arn"],
+            "plain": plain["Role"]["Arn"],
+            "key_arn": key["Arn"],
+        }
     finally:
         _stop(proc, log)
 
@@ -739,6 +948,13 @@ def test_unenforced_wrong_or_missing_external_id_is_denied(unenforced, external_
 @pytest.mark.parametrize("external_id", ["anything", None])
 def test_unenforced_role_without_external_id_condition_keeps_moto_behaviour(unenforced, external_id):
     assert _assume_as(unenforced["url"], ANYONE, unenforced["plain"], external_id)["AccessKeyId"]
+
+
+def test_unenforced_sse_kms_object_is_read_by_anyone_and_names_its_key_arn(unenforced):
+    """Without enforcement nothing is authorized, kms:Decrypt neither; the key id is the full ARN all the same."""
+    s3 = _client_as("s3", unenforced["url"], ANYONE)
+    assert s3.get_object(Bucket=KMS_BUCKET, Key="kms/report.txt")["Body"].read() == b"report"
+    assert s3.head_object(Bucket=KMS_BUCKET, Key="kms/report.txt")["SSEKMSKeyId"] == unenforced["key_arn"]
 
 
 @pytest.mark.parametrize(
@@ -774,6 +990,8 @@ def test_trust_conditions_on_external_id(document, conditioned):
             "import moto.sts.responses as m; del m.TokenResponse._determine_resource",
             "patch_assume_role_external_id_unenforced",
         ),
+        ("import moto.s3.responses as m; del m.S3Response.get_object", "patch_s3_kms_decrypt"),
+        ("import moto.kms.models as m; del m.KmsBackend.describe_key", "patch_s3_kms_decrypt"),
     ],
 )
 def test_new_patches_fail_loudly_when_moto_drifts(tmp_path, sabotage, named):
