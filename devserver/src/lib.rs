@@ -12,6 +12,8 @@ use shared::api;
 use shared::api::config::{ApiConfig, ConfigError, Env};
 use shared::api::error::ApiError;
 use shared::api::routes::{Function, Route};
+use shared::aws::endpoint_guard::EndpointPolicy;
+use shared::aws::secrets::SharedSealer;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -32,15 +34,35 @@ pub struct DevConfig {
     pub api: ApiConfig,
     pub presign: presign::PresignConfig,
     pub validate: validate::ValidateConfig,
+    /// The KMS key that seals S3-compatible secrets (default [`DEV_SECRETS_KEY_ALIAS`]).
+    pub secrets_key_id: String,
+    /// Which S3-compatible endpoints may be saved and called (default: loopback http allowed).
+    pub endpoints: EndpointPolicy,
     /// The built web app (`web/dist`), served at `/`; `None` serves the API only.
     pub web_dir: Option<PathBuf>,
 }
 
+/// The KMS key that seals S3-compatible secrets when `SECRETS_KMS_KEY_ID` is not set: an alias
+/// the dev server creates in the emulator on start (like the table), so secrets saved in one run
+/// still open in the next against the same emulator.
+pub const DEV_SECRETS_KEY_ALIAS: &str = "alias/s3-integrations-dev-secrets";
+
+/// The dev server's defaults for what a Lambda function must be told (DESIGN §9): the table's
+/// name, the secrets key, and loopback S3-compatible endpoints allowed (the local demo store
+/// listens on 127.0.0.1, over http).
 struct WithDefaults<'a>(&'a dyn Env);
 
 impl Env for WithDefaults<'_> {
     fn var(&self, name: &str) -> Option<String> {
-        self.0.var(name).or_else(|| (name == "TABLE_NAME").then(|| "integrations".to_owned()))
+        self.0.var(name).or_else(|| {
+            match name {
+                "TABLE_NAME" => Some("integrations"),
+                "SECRETS_KMS_KEY_ID" => Some(DEV_SECRETS_KEY_ALIAS),
+                "ALLOW_LOOPBACK_ENDPOINTS" => Some("true"),
+                _ => None,
+            }
+            .map(str::to_owned)
+        })
     }
 }
 
@@ -79,6 +101,10 @@ impl DevConfig {
             listen_addr,
             jwt_secret,
             web_dir,
+            secrets_key_id: shared::api::config::secrets_key_id(&WithDefaults(env))?,
+            endpoints: EndpointPolicy {
+                allow_loopback_http: shared::api::config::allow_loopback_endpoints(&WithDefaults(env))?,
+            },
             api: ApiConfig::from_env(&WithDefaults(env))?,
             presign: presign::PresignConfig::from_env(&WithDefaults(env))?,
             validate: validate::ValidateConfig::from_env(&WithDefaults(env))?,
@@ -105,6 +131,7 @@ impl DevServer {
         store: shared::aws::store::SharedStore,
         aws: &aws_config::SdkConfig,
         sts: aws_sdk_sts::Client,
+        secrets: SharedSealer,
         config: &DevConfig,
     ) -> Self {
         let credentials =
@@ -115,12 +142,18 @@ impl DevServer {
             config.presign.s3_endpoint.clone(),
             config.api.platform_principal.clone(),
             config.api.app_origins.clone(),
-        );
+        )
+        .with_stores(secrets.clone(), config.endpoints);
         Self {
-            integrations: integrations::State::new(store.clone(), config.api.clone()),
+            integrations: integrations::State::new(
+                store.clone(),
+                config.api.clone(),
+                secrets.clone(),
+                config.endpoints,
+            ),
             policies: policies::State::new(store.clone(), config.api.clone()),
             validate: validate::State { store: store.clone(), validator, config: config.validate.clone() },
-            presign: presign::State::new(store, credentials, config.presign.clone()),
+            presign: presign::State::new(store, credentials, secrets, config.presign.clone()),
             jwt_secret: config.jwt_secret.clone(),
             web_dir: config.web_dir.clone(),
         }

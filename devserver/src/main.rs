@@ -31,10 +31,40 @@ async fn serve() -> Result<(), String> {
         .ensure_table()
         .await
         .map_err(|e| format!("cannot create table {:?}: {}", store.table(), e.cause_chain()))?;
-    let app = Arc::new(devserver::DevServer::new(Arc::new(store), &aws, platform_sts(&aws)?, &config));
+    let secrets = dev_secrets(&aws, &config.secrets_key_id).await?;
+    let app =
+        Arc::new(devserver::DevServer::new(Arc::new(store), &aws, platform_sts(&aws)?, secrets, &config));
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(url = %format!("http://{addr}"), "dev server listening");
     devserver::serve(listener, app).await.map_err(|e| format!("the server stopped: {e}"))
+}
+
+/// The sealer of S3-compatible secrets. The dev default key ([`devserver::DEV_SECRETS_KEY_ALIAS`])
+/// is created in the emulator's KMS on first start, as the table is; a configured key is used
+/// as it is.
+async fn dev_secrets(
+    aws: &aws_config::SdkConfig,
+    key_id: &str,
+) -> Result<shared::aws::secrets::SharedSealer, String> {
+    use shared::aws::secrets::KmsSealer;
+    let kms = KmsSealer::client(aws);
+    if key_id == devserver::DEV_SECRETS_KEY_ALIAS {
+        let exists = kms.describe_key().key_id(key_id).send().await.is_ok();
+        if !exists {
+            let arn = KmsSealer::create_key(&kms, "s3-integrations dev server: seals S3-compatible secrets")
+                .await
+                .map_err(|e| {
+                    format!("cannot create the secrets key in KMS: {e} (set SECRETS_KMS_KEY_ID to a key)")
+                })?;
+            kms.create_alias().alias_name(key_id).target_key_id(&arn).send().await.map_err(|e| {
+                format!(
+                    "cannot name the secrets key {key_id}: {}",
+                    aws_sdk_kms::error::DisplayErrorContext(&e)
+                )
+            })?;
+        }
+    }
+    Ok(Arc::new(KmsSealer::new(kms, key_id)))
 }
 
 /// `devserver token --org ORG --role admin|member [--ttl SECONDS]`, signed with DEV_JWT_SECRET.

@@ -105,7 +105,7 @@ fn prefix_text() -> impl Strategy<Value = String> {
 
 /// The rendered policy's object `Resource`s and `s3:prefix` values.
 fn patterns(scope: &Scope) -> (Vec<String>, Vec<String>) {
-    let policy = serde_json::to_value(access_policy(Partition::Aws, scope, true)).unwrap();
+    let policy = serde_json::to_value(access_policy(Partition::Aws, scope, true, &[])).unwrap();
     let strings = |v: &Value| match v {
         Value::String(s) => vec![s.clone()],
         Value::Array(items) => items.iter().map(|i| i.as_str().unwrap().to_owned()).collect(),

@@ -21,7 +21,7 @@ fn config(app: &TestApp) -> ApiConfig {
 #[tokio::test]
 async fn every_integrations_event_runs_through_the_integrations_handler() {
     let app = spawn_app().await;
-    let state = integrations::State::new(app.store.shared(), config(&app));
+    let state = integrations_state(app.store.shared(), config(&app));
 
     let created = integrations::handle(&state, event("integrations-create.json", SAMPLE_ID)).await.unwrap();
     assert_eq!(created.status(), 201, "{}", response_json(&created));
@@ -47,7 +47,7 @@ async fn every_integrations_event_runs_through_the_integrations_handler() {
 async fn every_policies_event_runs_through_the_policies_handler() {
     let app = spawn_app().await;
     let state = policies::State::new(app.store.shared(), config(&app));
-    let integrations_state = integrations::State::new(app.store.shared(), config(&app));
+    let integrations_state = integrations_state(app.store.shared(), config(&app));
     let created = integrations::handle(&integrations_state, event("integrations-create.json", SAMPLE_ID))
         .await
         .unwrap();
@@ -84,7 +84,7 @@ async fn the_flattened_role_claim_of_the_sample_events_reads_as_admin_and_a_memb
 #[tokio::test]
 async fn the_presign_event_runs_through_the_presign_handler_for_a_member() {
     let app = spawn_app().await;
-    let integrations_state = integrations::State::new(app.store.shared(), config(&app));
+    let integrations_state = integrations_state(app.store.shared(), config(&app));
     let created = integrations::handle(&integrations_state, event("integrations-create.json", SAMPLE_ID))
         .await
         .unwrap();
@@ -104,7 +104,8 @@ async fn the_presign_event_runs_through_the_presign_handler_for_a_member() {
         shared::aws::credentials::sts_client(&aws),
         shared::aws::credentials::CacheConfig::default(),
     );
-    let state = presign::State::new(app.store.shared(), cache, presign_config(app.store.table()));
+    let state =
+        presign::State::new(app.store.shared(), cache, memory_sealer(), presign_config(app.store.table()));
     let response = presign::handle(&state, event("presign.json", SAMPLE_ID)).await.unwrap();
     assert_eq!(response.status(), 200, "{}", response_json(&response));
     let results = response_json(&response)["results"].as_array().unwrap().clone();

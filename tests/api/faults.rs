@@ -65,7 +65,7 @@ async fn failing_dynamodb(status: u16, error_type: &'static str) -> (String, Arc
 async fn integrations_against(endpoint: &str) -> integrations::State {
     let sdk = sdk_config_with(endpoint, keys("testing", "testing", None)).await;
     let store = Arc::new(DynamoStore::new(limits::dynamodb_client(&sdk), "integrations".to_owned()));
-    integrations::State::new(store, api_config("integrations", PLATFORM_PRINCIPAL))
+    integrations_state(store, api_config("integrations", PLATFORM_PRINCIPAL))
 }
 
 /// `GET /integrations` against a DynamoDB at `endpoint`: the reply, its `Retry-After`, how long it took.
@@ -144,9 +144,10 @@ async fn presign_with_a_silent_dynamodb_answers_503_with_retry_after_in_its_enve
     let env = std::collections::HashMap::from([
         ("TABLE_NAME".to_owned(), "integrations".to_owned()),
         ("PLATFORM_PRINCIPAL_ARN".to_owned(), PLATFORM_PRINCIPAL.to_owned()),
+        ("SECRETS_KMS_KEY_ID".to_owned(), "unused-by-the-memory-sealer".to_owned()),
     ]);
     let config = presign::PresignConfig::from_env(&env).unwrap();
-    let state = presign::State::new(store, credentials, config);
+    let state = presign::State::new(store, credentials, memory_sealer(), config);
     let event =
         ApiEvent::post("/presign", &json!({"locators": ["s3://acme-photos/a.png"]})).member_of("acme");
     let envelope = bounded("presign", presign::handle_event(&state, event.request())).await;
@@ -168,7 +169,7 @@ async fn validation_against_an_s3_that_never_answers_ends_within_its_limits_and_
     let org = shared::domain::org::OrgId::parse("acme").unwrap();
     let store = MemoryStore::new();
     let external_id = store.external_id(&org).await.unwrap();
-    let draft = shared::domain::integration::IntegrationDraft::from_json(&json!({
+    let draft = shared::domain::integration::IntegrationDraft::role_from_json(&json!({
         "name": "Photos", "role_arn": role, "region": "us-east-1",
         "scope": {"type": "bucket", "bucket": "acme-photos"},
     }))

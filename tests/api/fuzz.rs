@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use shared::api::routes::Route;
 use shared::api::testkit::{status_and_json, ApiEvent};
 use shared::aws::credentials::{CacheConfig, CredentialCache, MemoryAssumer, RoleTrust};
+use shared::aws::endpoint_guard::EndpointPolicy;
 use shared::aws::store::{IntegrationStore, MemoryStore};
 use shared::domain::integration::IntegrationDraft;
 use shared::domain::org::OrgId;
@@ -39,11 +40,13 @@ fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
 
 async fn world() -> World {
     let store = Arc::new(MemoryStore::new());
+    let secrets: shared::aws::secrets::SharedSealer = Arc::new(shared::aws::secrets::MemorySealer::new());
     let sts = Arc::new(MemoryAssumer::new(Duration::from_secs(3600)));
     let api_env = env(&[
         ("TABLE_NAME", "memory"),
         ("PLATFORM_PRINCIPAL_ARN", "arn:aws:iam::123456789012:role/platform"),
         ("APP_ORIGINS", "https://app.example.com"),
+        ("SECRETS_KMS_KEY_ID", "unused-by-the-memory-sealer"),
     ]);
     let api = shared::api::config::ApiConfig::from_env(&api_env).unwrap();
     let mut ids = Vec::new();
@@ -51,7 +54,7 @@ async fn world() -> World {
         let org_id = OrgId::parse(org).unwrap();
         let external_id = store.external_id(&org_id).await.unwrap();
         sts.put_role(ROLE, RoleTrust::ExternalId(external_id.as_str().to_owned()));
-        let draft = IntegrationDraft::from_json(&json!({
+        let draft = IntegrationDraft::role_from_json(&json!({
             "name": bucket, "role_arn": ROLE, "region": "us-east-1",
             "scope": {"type": "bucket", "bucket": bucket, "prefix": "p/"}, "versioning": true,
         }))
@@ -76,11 +79,17 @@ async fn world() -> World {
         S3Endpoint::Aws,
         "arn:aws:iam::123456789012:role/platform".into(),
         api.app_origins.clone(),
-    );
+    )
+    .with_stores(secrets.clone(), EndpointPolicy::default());
     World {
-        integrations: integrations::State::new(store.clone(), api.clone()),
+        integrations: integrations::State::new(
+            store.clone(),
+            api.clone(),
+            secrets.clone(),
+            EndpointPolicy::default(),
+        ),
         policies: policies::State::new(store.clone(), api),
-        presign: presign::State::new(store.clone(), credentials, presign_config),
+        presign: presign::State::new(store.clone(), credentials, secrets, presign_config),
         validate: validate::State { store, validator, config: validate_config },
         ids,
     }

@@ -6,6 +6,8 @@ use aws_sdk_s3::config::Credentials;
 use devserver::{DevConfig, DevServer};
 use serde_json::{json, Value};
 use shared::api::config::ApiConfig;
+use shared::aws::endpoint_guard::EndpointPolicy;
+use shared::aws::secrets::{KmsSealer, SharedSealer};
 use shared::aws::store::DynamoStore as Store;
 pub use shared::aws::store::IntegrationStore;
 use std::net::SocketAddr;
@@ -81,19 +83,43 @@ pub async fn spawn_app_serving(web_dir: Option<std::path::PathBuf>) -> TestApp {
     let table = format!("it-{}", ulid::Ulid::new().to_string().to_lowercase());
     let store = Store::new(dynamo.clone(), table.clone());
     store.ensure_table().await.expect("create a fresh table in the emulator");
+    let (secrets, secrets_key_id) = kms_sealer(&aws).await;
     let config = DevConfig {
         listen_addr: "127.0.0.1:0".parse().expect("loopback address"),
         jwt_secret: JWT_SECRET.to_owned(),
         api: api_config(&table, PLATFORM_PRINCIPAL),
         presign: presign_config(store.table()),
         validate: validate_config(store.table()),
+        secrets_key_id,
+        endpoints: EndpointPolicy { allow_loopback_http: true },
         web_dir,
     };
-    let app = Arc::new(DevServer::new(store.shared(), &aws, aws_sdk_sts::Client::new(&aws), &config));
+    let app =
+        Arc::new(DevServer::new(store.shared(), &aws, aws_sdk_sts::Client::new(&aws), secrets, &config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
     let addr: SocketAddr = listener.local_addr().expect("local address");
     tokio::spawn(devserver::serve(listener, app));
     TestApp { url: format!("http://{addr}"), client: reqwest::Client::new(), store, dynamo }
+}
+
+/// A sealer over a new key in the emulator's KMS (moto), and the key's ARN: secrets at rest in
+/// the tests are sealed as in a deployment.
+pub async fn kms_sealer(aws: &aws_config::SdkConfig) -> (SharedSealer, String) {
+    let kms = KmsSealer::client(aws);
+    let key = KmsSealer::create_key(&kms, "integration tests: S3-compatible secrets")
+        .await
+        .expect("a KMS key in moto");
+    (Arc::new(KmsSealer::new(kms, key.clone())), key)
+}
+
+/// A sealer in process, for tests about something else than secrets at rest.
+pub fn memory_sealer() -> SharedSealer {
+    Arc::new(shared::aws::secrets::MemorySealer::new())
+}
+
+/// The integrations function's state over `store`, with a memory sealer and no loopback endpoints.
+pub fn integrations_state(store: shared::aws::store::SharedStore, config: ApiConfig) -> integrations::State {
+    integrations::State::new(store, config, memory_sealer(), EndpointPolicy::default())
 }
 
 /// The HTTP functions' settings for tests: the app origin and `principal` as the platform's.
@@ -111,6 +137,7 @@ pub fn presign_config(table: &str) -> presign::PresignConfig {
     env.insert("TABLE_NAME".to_owned(), table.to_owned());
     env.insert("PLATFORM_PRINCIPAL_ARN".to_owned(), PLATFORM_PRINCIPAL.to_owned());
     env.insert("S3_ENDPOINT_URL".to_owned(), emulator_endpoint());
+    env.insert("SECRETS_KMS_KEY_ID".to_owned(), "set-by-spawn-app".to_owned());
     presign::PresignConfig::from_env(&env).expect("presign config")
 }
 
@@ -283,18 +310,22 @@ pub async fn spawn_app_with(options: AppWith) -> (TestApp, Arc<DevServer>) {
     env.insert("S3_ENDPOINT_URL".to_owned(), options.s3_endpoint.clone());
     env.insert("PLATFORM_PRINCIPAL_ARN".to_owned(), options.platform_principal.clone());
     env.extend(options.presign_env.iter().cloned());
+    let (secrets, secrets_key_id) = kms_sealer(&aws).await;
+    env.insert("SECRETS_KMS_KEY_ID".to_owned(), secrets_key_id.clone());
     let config = DevConfig {
         listen_addr: "127.0.0.1:0".parse().expect("loopback address"),
         jwt_secret: JWT_SECRET.to_owned(),
         api: api_config(&table, &options.platform_principal),
         presign: presign::PresignConfig::from_env(&env).expect("presign config"),
         validate: validate_config(store.table()),
+        secrets_key_id,
+        endpoints: EndpointPolicy { allow_loopback_http: true },
         web_dir: None,
     };
     let validator_aws = options.validator_aws.clone().unwrap_or_else(|| aws.clone());
-    let mut server = DevServer::new(store.shared(), &validator_aws, options.sts, &config);
+    let mut server = DevServer::new(store.shared(), &validator_aws, options.sts, secrets.clone(), &config);
     if let Some(credentials) = options.credentials {
-        server.presign = presign::State::new(store.shared(), credentials, config.presign.clone());
+        server.presign = presign::State::new(store.shared(), credentials, secrets, config.presign.clone());
     }
     let server = Arc::new(server);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");

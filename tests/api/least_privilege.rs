@@ -211,7 +211,7 @@ impl Deployment {
             .await
             .expect("object");
         let scope = json!({"type": "bucket", "bucket": bucket});
-        let draft = IntegrationDraft::from_json(&json!({
+        let draft = IntegrationDraft::role_from_json(&json!({
             "name": "Photos",
             "role_arn": format!("arn:aws:iam::{CUSTOMER_ACCOUNT}:role/platform-read"),
             "region": "us-east-1",
@@ -219,7 +219,7 @@ impl Deployment {
             "versioning": false,
         }))
         .expect("draft");
-        let access = shared::domain::policy::access_policy(shared::Partition::Aws, &draft.scope, false);
+        let access = shared::domain::policy::access_policy(shared::Partition::Aws, &draft.scope, false, &[]);
         let trust = shared::domain::policy::trust_policy(&platform_role, &external_id);
         let customer_role = moto
             .create_role(
@@ -274,10 +274,11 @@ async fn presign_with_only_the_templates_rights_reads_the_table_and_signs_but_ca
     env.insert("TABLE_NAME".to_owned(), d.table.clone());
     env.insert("S3_ENDPOINT_URL".to_owned(), d.moto.url.clone());
     env.insert("PLATFORM_PRINCIPAL_ARN".to_owned(), d.platform_role.clone());
+    env.insert("SECRETS_KMS_KEY_ID".to_owned(), "unused-by-the-memory-sealer".to_owned());
     let config = presign::PresignConfig::from_env(&env).expect("presign config");
     let sts = shared::aws::credentials::sts_client(&sdk_as(&d.moto.url, session.clone()).await);
     let cache = shared::aws::credentials::CredentialCache::new(sts, Default::default());
-    let state = presign::State::new(store.shared(), cache, config);
+    let state = presign::State::new(store.shared(), cache, memory_sealer(), config);
     let locator = format!("s3://{}/a.txt", d.bucket);
     let request = presign_event(ORG, &[&locator]);
     let response = bounded("presign::handle", presign::handle(&state, request)).await.expect("never Err");
@@ -291,7 +292,7 @@ async fn presign_with_only_the_templates_rights_reads_the_table_and_signs_but_ca
     // No write of any kind, and no Scan.
     let status = Status::unverified();
     denied(store.record_report(&org(), &d.integration_id, 1, &status, None).await, "record a report");
-    let draft = IntegrationDraft::from_json(&json!({
+    let draft = IntegrationDraft::role_from_json(&json!({
         "name": "Injected", "role_arn": d.customer_role, "region": "us-east-1",
         "scope": {"type": "bucket", "bucket": "other-bucket"}, "versioning": false,
     }))

@@ -854,9 +854,14 @@ async fn presign_through_the_handler(
     env.insert("TABLE_NAME".to_owned(), store.table().to_owned());
     env.insert("S3_ENDPOINT_URL".to_owned(), emulator_endpoint());
     env.insert("PLATFORM_PRINCIPAL_ARN".to_owned(), platform_principal.to_owned());
+    env.insert("SECRETS_KMS_KEY_ID".to_owned(), "unused-by-the-memory-sealer".to_owned());
     let config = presign::PresignConfig::from_env(&env).expect("presign config");
-    let state =
-        presign::State::new(store.shared(), CredentialCache::new(sts, CacheConfig::default()), config);
+    let state = presign::State::new(
+        store.shared(),
+        CredentialCache::new(sts, CacheConfig::default()),
+        memory_sealer(),
+        config,
+    );
     let request = presign_event(ORG, locators);
     let response = bounded("presign::handle", presign::handle(&state, request)).await.expect("never Err");
     assert_eq!(response.status(), 200);
@@ -1013,7 +1018,7 @@ async fn a_role_in_the_platforms_own_account_is_refused_at_save_and_never_assume
     assert_eq!((reply.status, reply.code()), (400, "ROLE_IN_PLATFORM_ACCOUNT"), "{}", reply.body);
 
     // An integration stored before the rule existed gets the error per locator, with no STS call.
-    let draft = shared::domain::integration::IntegrationDraft::from_json(&json!({
+    let draft = shared::domain::integration::IntegrationDraft::role_from_json(&json!({
         "name": "Legacy", "role_arn": own, "region": "us-east-1",
         "scope": bucket_scope(&p.bucket("legacy").await), "versioning": false,
     }))
@@ -1134,7 +1139,7 @@ async fn sts_errors_are_classified_by_whose_problem_they_are_in_presign_and_in_v
     let created = app.create(ORG, &bucket_body("Photos", "bucket-a")).await;
     let integration = app.store.get(&org(), created["id"].as_str().expect("id")).await.expect("get");
     let external_id = app.store.read_external_id(&org()).await.expect("read").expect("created with it");
-    let role = integration.role_arn.as_str();
+    let role = integration.role_arn().unwrap().as_str();
     for (status, code, customers_problem) in [
         (400, "ExpiredToken", false),
         (403, "InvalidClientTokenId", false),
@@ -1203,8 +1208,11 @@ async fn a_probe_that_cannot_complete_issues_no_url_on_a_cold_start_and_a_record
 
     // A proof recorded earlier (by validation) stands while STS cannot answer probes.
     let integration = app.store.get(&org(), &id).await.expect("get");
-    let proof =
-        shared::domain::external_id::ExternalIdProof::new(&integration.role_arn, true, SystemTime::now());
+    let proof = shared::domain::external_id::ExternalIdProof::new(
+        integration.role_arn().unwrap(),
+        true,
+        SystemTime::now(),
+    );
     let unverified = shared::domain::integration::Status::unverified();
     assert!(app.store.record_report(&org(), &id, 1, &unverified, Some(&proof)).await.expect("record"));
     let before = calls.total.load(Ordering::SeqCst);

@@ -89,7 +89,7 @@ fn draft(name: &str, scope: Value) -> IntegrationDraft {
 }
 
 fn draft_with_role(name: &str, scope: Value, role: &str) -> IntegrationDraft {
-    IntegrationDraft::from_json(&json!({
+    IntegrationDraft::role_from_json(&json!({
         "name": name, "role_arn": role, "region": "us-east-1", "scope": scope
     }))
     .expect("a valid draft")
@@ -191,7 +191,7 @@ async fn a_replace_onto_a_held_scope_conflicts_and_changes_nothing(store: Shared
 async fn a_replace_keeps_the_external_id_proof_only_while_the_role_stays(store: SharedStore) {
     let acme = org("acme");
     let created = store.create(&acme, draft("Photos", bucket("acme-photos"))).await.unwrap();
-    let proof = ExternalIdProof::new(&created.role_arn, true, std::time::SystemTime::now());
+    let proof = ExternalIdProof::new(created.role_arn().unwrap(), true, std::time::SystemTime::now());
     let healthy = report(HealthState::Healthy, "2026-12-02T10:00:00Z");
     assert!(store.record_report(&acme, &created.id, 1, &healthy, Some(&proof)).await.unwrap());
     let same_role =
@@ -442,7 +442,7 @@ async fn an_integration_written_in_the_first_release_format_reads_back_whole() {
     dynamo.put_item().table_name(table.table()).set_item(Some(lock)).send().await.unwrap();
     let read = table.get(&org("acme"), &id).await.unwrap();
     assert_eq!(
-        (read.name.as_str(), read.region.as_str(), read.version, read.versioning),
+        (read.name.as_str(), read.access.aws_role().unwrap().region.as_str(), read.version, read.versioning),
         ("Legacy photos", "eu-west-1", 3, true)
     );
     assert_eq!(read.scope.key(), "s3://acme-photos/2024/");
@@ -510,9 +510,10 @@ async fn a_prefix_saved_before_wildcards_were_refused_still_reads_and_its_policy
     let read = table.get(&org("acme"), &id).await.expect("a legacy prefix is not lost");
     assert_eq!(read.scope.prefix().map(|p| p.as_str()), Some("img?/${aws:username}/"));
     let policy = serde_json::to_string(&shared::domain::policy::access_policy(
-        read.region.partition(),
+        read.access.aws_role().unwrap().region.partition(),
         &read.scope,
         read.versioning,
+        &[],
     ))
     .unwrap();
     assert!(

@@ -586,7 +586,7 @@ async fn a_scheduled_run_over_1500_integrations_in_30_orgs_with_pages_of_7_valid
         .map(|i| {
             let (store, org) = (&app.store, orgs[i % ORGS].clone());
             async move {
-                let draft = IntegrationDraft::from_json(&json!({
+                let draft = IntegrationDraft::role_from_json(&json!({
                     "name": format!("Integration {i}"),
                     "role_arn": format!("arn:aws:iam::210987654321:role/customer-{i}"),
                     "region": "us-east-1",
@@ -1147,7 +1147,7 @@ async fn the_scheduled_runs_concurrency_does_not_collapse_as_report_history_accu
     for i in 0..ORGS {
         let org = org(&format!("tenant-{i:02}"));
         app.store.external_id(&org).await.expect("external id");
-        let draft = IntegrationDraft::from_json(&json!({
+        let draft = IntegrationDraft::role_from_json(&json!({
             "name": "Images",
             "role_arn": "arn:aws:iam::210987654321:role/customer",
             "region": "us-east-1",

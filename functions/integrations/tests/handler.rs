@@ -5,6 +5,8 @@
 
 use serde_json::{json, Value};
 use shared::api::testkit::{status_and_json, ApiEvent};
+use shared::aws::endpoint_guard::EndpointPolicy;
+use shared::aws::secrets::MemorySealer;
 use shared::aws::store::MemoryStore;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,7 +24,15 @@ fn state() -> (integrations::State, Arc<MemoryStore>) {
     .collect();
     let store = Arc::new(MemoryStore::new());
     let config = shared::api::config::ApiConfig::from_env(&env).unwrap();
-    (integrations::State::new(store.clone(), config), store)
+    (
+        integrations::State::new(
+            store.clone(),
+            config,
+            Arc::new(MemorySealer::new()),
+            EndpointPolicy::default(),
+        ),
+        store,
+    )
 }
 
 async fn call(state: &integrations::State, event: ApiEvent) -> (u16, Value) {
@@ -173,7 +183,12 @@ fn state_with_limit(max: &str) -> integrations::State {
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     let config = shared::api::config::ApiConfig::from_env(&env).unwrap();
-    integrations::State::new(Arc::new(MemoryStore::new()), config)
+    integrations::State::new(
+        Arc::new(MemoryStore::new()),
+        config,
+        Arc::new(MemorySealer::new()),
+        EndpointPolicy::default(),
+    )
 }
 
 #[tokio::test]

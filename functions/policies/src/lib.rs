@@ -36,10 +36,12 @@ async fn dispatch(state: &State, req: &Request) -> Result<Response<Body>, ApiErr
     }
 }
 
-/// The access policy for a draft, before it is saved: `{"scope", "versioning"?, "region"?}`.
+/// The access policy for a draft, before it is saved: `{"scope", "versioning"?, "region"?,
+/// "kms_key_arns"?}`.
 fn access(req: &Request) -> Result<Response<Body>, ApiError> {
     let draft = AccessDraft::from_json(&api::json_body(req, MAX_BODY_BYTES)?)?;
-    Ok(api::json_response(200, &access_policy_response(draft.partition, &draft.scope, draft.versioning)))
+    let policy = access_policy_response(draft.partition, &draft.scope, draft.versioning, &draft.kms_key_arns);
+    Ok(api::json_response(200, &policy))
 }
 
 async fn for_integration(state: &State, caller: &Caller, id: &str) -> Result<Response<Body>, ApiError> {

@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 use shared::aws::credentials::{CacheConfig, CredentialCache, TempCredentials};
 use shared::domain::external_id::ExternalId;
 use shared::domain::external_id::ExternalIdProof;
-use shared::domain::integration::{Integration, Status};
+use shared::domain::integration::{Access, AwsRole, Integration, Status};
 use shared::domain::org::OrgId;
 use shared::domain::presign::{PresignRequest, Presigner, S3Endpoint, SigningCredentials};
 use shared::domain::scope::resolve;
@@ -77,8 +77,11 @@ fn integrations() -> Vec<Setup> {
             true,
             SystemTime::now(),
         )),
-        role_arn: RoleArn::parse(role).unwrap(),
-        region: Region::parse(region).unwrap(),
+        access: Access::AwsRole(AwsRole {
+            role_arn: RoleArn::parse(role).unwrap(),
+            region: Region::parse(region).unwrap(),
+            kms_key_arns: Vec::new(),
+        }),
         scope,
         versioning: true,
         version: 3,
@@ -218,6 +221,7 @@ impl Warm {
             ("PLATFORM_PRINCIPAL_ARN", "arn:aws:iam::123456789012:role/s3-integrations-platform"),
             // The org cache outlives the run; `prime` refills it before every sample anyway.
             ("INTEGRATION_CACHE_SECONDS", "300"),
+            ("SECRETS_KMS_KEY_ID", "unused-by-the-memory-sealer"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -234,7 +238,12 @@ impl Warm {
             .map(|(i, s)| TempCredentials { signing: signing_credentials(s, i as u64), expires_at })
             .collect();
         Self {
-            state: presign::State::new(store, cache, config),
+            state: presign::State::new(
+                store,
+                cache,
+                std::sync::Arc::new(shared::aws::secrets::MemorySealer::new()),
+                config,
+            ),
             org: OrgId::parse(ORG).unwrap(),
             external_id: ExternalId::parse("acme-7f3c9e1a-52d4-4b8e-9c61-0d2f8a4b6e93").unwrap(),
             setups,
@@ -250,7 +259,12 @@ impl Warm {
         for (setup, credentials) in self.setups.iter().zip(&self.credentials) {
             self.state
                 .credentials()
-                .prime(&self.org, setup.integration.role_arn.as_str(), &self.external_id, credentials.clone())
+                .prime(
+                    &self.org,
+                    setup.integration.role_arn().unwrap().as_str(),
+                    &self.external_id,
+                    credentials.clone(),
+                )
                 .await;
         }
     }
@@ -283,7 +297,7 @@ fn sdk_clients(warm: &Warm) -> Vec<aws_sdk_s3::Client> {
             let c = &credentials.signing;
             let config = aws_sdk_s3::Config::builder()
                 .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-                .region(aws_sdk_s3::config::Region::new(setup.integration.region.as_str()))
+                .region(aws_sdk_s3::config::Region::new(region_of(&setup.integration).as_str()))
                 .credentials_provider(aws_sdk_s3::config::Credentials::new(
                     c.access_key_id.clone(),
                     c.secret_access_key.clone(),
@@ -343,7 +357,7 @@ fn signer_input(warm: &Warm, locators: &[String]) -> Vec<(SigningCredentials, Re
     groups
         .into_iter()
         .enumerate()
-        .map(|(i, group)| (warm.credentials[i].signing.clone(), integrations[i].region, group))
+        .map(|(i, group)| (warm.credentials[i].signing.clone(), region_of(&integrations[i]), group))
         .collect()
 }
 
@@ -622,4 +636,8 @@ fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
     print_summary();
+}
+
+fn region_of(integration: &Integration) -> Region {
+    integration.access.aws_role().unwrap().region
 }

@@ -4,6 +4,9 @@
 //! one `AssumeRole` per integration whose credentials are cold (two when no recorded proof shows
 //! that the role demands the org's external ID: the probe of [`shared::aws::trust`]). No URL is issued
 //! through a role without that proof, nor through a role in the platform's own account.
+//! An `s3_compatible` integration signs with its store's own keys (no session token), at its
+//! endpoint, in its addressing style and region; its secret is opened through KMS once per
+//! integration version and warm instance.
 
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
@@ -12,15 +15,17 @@ use shared::api::auth::ClaimNames;
 use shared::api::config::{ConfigError, Env};
 use shared::api::error::ApiError;
 use shared::api::routes::Route;
-use shared::aws::credentials::{CacheConfig, CredentialCache, Lease};
+use shared::aws::credentials::{CacheConfig, CredentialCache, Lease, TempCredentials};
+use shared::aws::secrets::{SecretError, SharedSealer};
 use shared::aws::store::SharedStore;
 use shared::aws::trust::{Gate, PlatformIdentity};
 use shared::domain::external_id::ExternalId;
-use shared::domain::integration::Integration;
+use shared::domain::integration::{Access, Integration, S3Compatible};
 use shared::domain::lifetime::UrlLifetime;
 use shared::domain::locator::{Locator, S3Locator};
 use shared::domain::org::OrgId;
-use shared::domain::presign::{PresignRequest, Presigner, S3Endpoint};
+use shared::domain::presign::{PresignRequest, Presigner, S3Endpoint, SigningCredentials};
+use shared::domain::s3_compatible::SecretAccessKey;
 use shared::domain::scope::{resolve, NoMatch};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -32,6 +37,9 @@ pub const MAX_LOCATORS: usize = 1000;
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
 /// 1,000 locators of a typical 100-200 bytes fit in well under this.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// How long an opened store secret is kept in a warm instance (a replace makes a new version,
+/// which is opened anew at once).
+pub const STORE_KEYS_TTL: Duration = Duration::from_secs(15 * 60);
 
 #[derive(Debug, Clone)]
 pub struct PresignConfig {
@@ -44,6 +52,8 @@ pub struct PresignConfig {
     pub claims: ClaimNames,
     /// The platform's account and partition (from `PLATFORM_PRINCIPAL_ARN`): roles there are never assumed.
     pub platform: PlatformIdentity,
+    /// The KMS key that seals S3-compatible stores' secrets (`SECRETS_KMS_KEY_ID`).
+    pub secrets_key_id: String,
 }
 
 impl PresignConfig {
@@ -74,6 +84,7 @@ impl PresignConfig {
         Ok(Self {
             platform,
             table_name: required(env, "TABLE_NAME", "the DynamoDB table of integrations")?,
+            secrets_key_id: shared::api::config::secrets_key_id(env)?,
             s3_endpoint,
             lifetime,
             integration_cache_ttl: Duration::from_secs(cache_secs),
@@ -94,6 +105,10 @@ struct OrgView {
 #[derive(Debug, Clone)]
 pub struct State {
     store: SharedStore,
+    secrets: SharedSealer,
+    /// S3-compatible stores' secret keys, opened: by (org, integration id, version), so a replace
+    /// (a new key) is never served the old one.
+    store_keys: moka::future::Cache<(OrgId, String, u64), Arc<SecretAccessKey>>,
     claims: ClaimNames,
     credentials: CredentialCache,
     presigner: Presigner,
@@ -103,13 +118,22 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(store: SharedStore, credentials: CredentialCache, config: PresignConfig) -> Self {
+    pub fn new(
+        store: SharedStore,
+        credentials: CredentialCache,
+        secrets: SharedSealer,
+        config: PresignConfig,
+    ) -> Self {
         let orgs = moka::future::Cache::builder()
             .max_capacity(10_000)
             .time_to_live(config.integration_cache_ttl.max(Duration::from_millis(1)))
             .build();
+        let store_keys =
+            moka::future::Cache::builder().max_capacity(10_000).time_to_live(STORE_KEYS_TTL).build();
         Self {
             store,
+            secrets,
+            store_keys,
             claims: config.claims,
             credentials,
             presigner: Presigner::new(config.s3_endpoint),
@@ -452,7 +476,9 @@ async fn sign_all<'a>(
     results.into_iter().flatten().collect()
 }
 
-/// The credentials one integration signs with, after the trust gate ([`shared::aws::trust::gate`]).
+/// The credentials one integration signs with: a role's, after the trust gate
+/// ([`shared::aws::trust::gate`]), or a store's own keys, its secret opened once per integration
+/// version and warm instance.
 async fn lease_for(
     state: &State,
     org: &OrgId,
@@ -461,8 +487,12 @@ async fn lease_for(
     expires_in: u32,
     now: SystemTime,
 ) -> Result<Lease, (&'static str, String)> {
-    let role = integration.role_arn.as_str();
-    match shared::aws::trust::gate(integration, &state.platform, external_id, now) {
+    let role_arn = match &integration.access {
+        Access::AwsRole(role) => &role.role_arn,
+        Access::S3Compatible(store) => return store_lease(state, org, integration, store, now).await,
+    };
+    let role = role_arn.as_str();
+    match shared::aws::trust::gate(integration, role_arn, &state.platform, external_id, now) {
         Gate::Refuse { code, message } => Err((code, message)),
         Gate::Lease { external_id, probe } => state
             .credentials
@@ -470,6 +500,47 @@ async fn lease_for(
             .await
             .map_err(|failure| (failure.code(), failure.message(role, Some(external_id)))),
     }
+}
+
+/// A store's keys as a lease: they do not expire, so a URL lives as long as was asked.
+async fn store_lease(
+    state: &State,
+    org: &OrgId,
+    integration: &Integration,
+    store: &S3Compatible,
+    now: SystemTime,
+) -> Result<Lease, (&'static str, String)> {
+    let key = (org.clone(), integration.id.clone(), integration.version);
+    let secrets = state.secrets.clone();
+    let sealed = store.secret.clone();
+    let org_id = org.clone();
+    let secret = state
+        .store_keys
+        .try_get_with(key, async move { secrets.open(&org_id, &sealed).await.map(Arc::new) })
+        .await
+        .map_err(|e: Arc<SecretError>| {
+            tracing::warn!(org = %org, integration = %integration.id, error = %e, "could not open a store's secret key");
+            (
+                "STORE_KEYS_UNAVAILABLE",
+                format!(
+                    "The platform could not open the stored secret access key of integration {:?} just now. This is on \
+                     the platform's side; try again shortly.",
+                    integration.name
+                ),
+            )
+        })?;
+    let forever = now + Duration::from_secs(u64::from(shared::domain::lifetime::SIGV4_MAX_SECS));
+    Ok(Lease {
+        credentials: TempCredentials {
+            signing: SigningCredentials {
+                access_key_id: store.access_key_id.as_str().to_owned(),
+                secret_access_key: secret.expose().to_owned(),
+                session_token: None,
+            },
+            expires_at: forever,
+        },
+        sign_until: forever,
+    })
 }
 
 /// Signs one integration's locators with one signer (the signing key derived once).
@@ -486,7 +557,16 @@ fn sign_group<'a>(
 ) {
     let effective = UrlLifetime::effective(expires_in, now, lease.sign_until);
     let expires_at = shared::domain::clock::rfc3339(now + Duration::from_secs(u64::from(effective)));
-    let signer = state.presigner.batch(&lease.credentials.signing, integration.region, now);
+    let signing = &lease.credentials.signing;
+    let signer = match &integration.access {
+        Access::AwsRole(role) => state.presigner.batch(signing, role.region, now),
+        Access::S3Compatible(store) => shared::domain::presign::store_batch(
+            store.endpoint.for_presign(store.addressing_style),
+            signing,
+            store.region.as_str(),
+            now,
+        ),
+    };
     for (i, locator) in members {
         let request = PresignRequest {
             bucket: &locator.bucket,

@@ -5,6 +5,7 @@ use lambda_http::request::LambdaRequest;
 use lambda_runtime::{run, service_fn, LambdaEvent};
 use shared::api::config::ProcessEnv;
 use shared::aws::credentials::{sts_client, CredentialCache};
+use shared::aws::secrets::KmsSealer;
 use shared::aws::store::DynamoStore;
 
 #[tokio::main]
@@ -17,7 +18,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         config.table_name.clone(),
     ));
     let credentials = CredentialCache::new(sts_client(&aws), config.credentials.clone());
-    let state = presign::State::new(store, credentials, config);
+    let secrets = KmsSealer::new(KmsSealer::client(&aws), config.secrets_key_id.clone());
+    let state = presign::State::new(store, credentials, std::sync::Arc::new(secrets), config);
     // lambda_runtime directly, not lambda_http::run: the handler writes the response envelope
     // itself, in one pass (the body is not escaped a second time).
     run(service_fn(|event: LambdaEvent<LambdaRequest>| async {

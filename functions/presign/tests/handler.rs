@@ -7,9 +7,11 @@
 use serde_json::{json, Value};
 use shared::api::testkit::{status_and_json, ApiEvent};
 use shared::aws::credentials::{CacheConfig, CredentialCache, MemoryAssumer, RoleTrust};
+use shared::aws::secrets::{MemorySealer, SecretSealer};
 use shared::aws::store::{IntegrationStore, MemoryStore};
-use shared::domain::integration::IntegrationDraft;
+use shared::domain::integration::{Access, IntegrationDraft};
 use shared::domain::org::OrgId;
+use shared::domain::s3_compatible::SecretInput;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -18,6 +20,7 @@ const ROLE: &str = "arn:aws:iam::210987654321:role/platform-read";
 
 struct Fixture {
     state: presign::State,
+    sealer: Arc<MemorySealer>,
     store: Arc<MemoryStore>,
     sts: Arc<MemoryAssumer>,
 }
@@ -26,6 +29,7 @@ fn fixture() -> Fixture {
     let env: HashMap<String, String> = [
         ("TABLE_NAME", "unused-by-the-memory-store"),
         ("PLATFORM_PRINCIPAL_ARN", "arn:aws:iam::123456789012:role/platform"),
+        ("SECRETS_KMS_KEY_ID", "unused-by-the-memory-sealer"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -35,20 +39,47 @@ fn fixture() -> Fixture {
     let sts = Arc::new(MemoryAssumer::new(Duration::from_secs(3600)));
     let credentials =
         CredentialCache::with_assumer(sts.clone(), CacheConfig::default(), Arc::new(SystemTime::now));
-    Fixture { state: presign::State::new(store.clone(), credentials, config), store, sts }
+    let sealer = Arc::new(MemorySealer::new());
+    Fixture {
+        state: presign::State::new(store.clone(), credentials, sealer.clone(), config),
+        sealer,
+        store,
+        sts,
+    }
 }
 
 impl Fixture {
     /// An integration of `org` for `bucket` through `role`, with the org's external ID created.
     async fn integration(&self, org: &str, bucket: &str, role: &str) -> String {
         let org = OrgId::parse(org).unwrap();
-        let draft = IntegrationDraft::from_json(&json!({
+        let draft = IntegrationDraft::role_from_json(&json!({
             "name": bucket, "role_arn": role, "region": "us-east-1",
             "scope": {"type": "bucket", "bucket": bucket}
         }))
         .unwrap();
         self.store.create(&org, draft).await.unwrap();
         self.store.external_id(&org).await.unwrap().as_str().to_owned()
+    }
+
+    /// An S3-compatible integration of `org` for `bucket`, its secret sealed as the integrations
+    /// function seals it.
+    async fn store_integration(&self, org: &str, bucket: &str, endpoint: &str, style: &str) -> String {
+        let org = OrgId::parse(org).unwrap();
+        let draft = IntegrationDraft::from_json(&json!({
+            "kind": "s3_compatible", "name": bucket, "endpoint": endpoint, "addressing_style": style,
+            "region": "auto", "access_key_id": "store-key", "secret_access_key": "store/secret/key/0123456789",
+            "scope": {"type": "bucket", "bucket": bucket}
+        }))
+        .unwrap();
+        let secret = match &draft.access {
+            Access::S3Compatible(store) => match &store.secret {
+                SecretInput::New(secret) => self.sealer.seal(&org, secret).await.unwrap(),
+                SecretInput::Keep => unreachable!(),
+            },
+            Access::AwsRole(_) => unreachable!(),
+        };
+        let draft = draft.map_secret(|_| Ok::<_, ()>(secret)).unwrap();
+        self.store.create(&org, draft).await.unwrap().id
     }
 
     async fn presign(&self, org: &str, locators: &[&str]) -> Vec<Value> {
@@ -266,4 +297,36 @@ async fn an_answer_too_large_for_lambda_is_a_413_naming_how_many_locators_fit() 
     assert!(bytes <= presign::MAX_RESPONSE_BYTES);
     let (envelope, _) = answer(&f, &locators[..fit + 1]).await;
     assert_eq!(envelope["statusCode"], 413, "the count is exact");
+}
+
+#[tokio::test]
+async fn a_store_locator_is_signed_with_the_stores_own_keys_at_its_endpoint_without_a_session_token() {
+    let f = fixture();
+    f.store_integration("acme", "minio-photos", "https://minio.example.com:9000", "path").await;
+    f.store_integration("acme", "r2-photos", "https://r2.example.com", "virtual").await;
+    let results = f.presign("acme", &["s3://minio-photos/cats/01.jpg", "s3://r2-photos/a b.png"]).await;
+    let path = results[0]["url"].as_str().unwrap_or_else(|| panic!("{results:?}"));
+    assert!(path.starts_with("https://minio.example.com:9000/minio-photos/cats/01.jpg?"), "{path}");
+    assert!(
+        path.contains("X-Amz-Credential=store-key%2F") && path.contains("%2Fauto%2Fs3%2Faws4_request"),
+        "{path}"
+    );
+    assert!(!path.contains("X-Amz-Security-Token"), "store keys carry no session token: {path}");
+    let virtual_hosted = results[1]["url"].as_str().unwrap();
+    assert!(virtual_hosted.starts_with("https://r2-photos.r2.example.com/a%20b.png?"), "{virtual_hosted}");
+    assert_eq!(f.sts.calls(), 0, "no role is assumed for a store");
+}
+
+#[tokio::test]
+async fn a_stores_secret_is_opened_once_per_warm_instance_and_a_kms_outage_fails_only_its_locators() {
+    let f = fixture();
+    f.store_integration("acme", "minio-photos", "https://minio.example.com", "path").await;
+    f.store_integration("acme", "minio-videos", "https://minio.example.com", "path").await;
+    let first = f.presign("acme", &["s3://minio-photos/a.jpg"]).await;
+    assert!(first[0]["url"].is_string(), "{first:?}");
+    f.sealer.unavailable.store(true, std::sync::atomic::Ordering::Relaxed);
+    let results = f.presign("acme", &["s3://minio-photos/b.jpg", "s3://minio-videos/c.mp4"]).await;
+    assert!(results[0]["url"].is_string(), "the opened secret stays warm: {results:?}");
+    assert_eq!(code(&results[1]), "STORE_KEYS_UNAVAILABLE", "{results:?}");
+    assert!(!results[1].to_string().contains("store/secret"), "{results:?}");
 }

@@ -503,6 +503,14 @@ pub async fn state_from_process_env() -> Result<State, ConfigError> {
     let store: SharedStore =
         Arc::new(DynamoStore::new(shared::aws::limits::dynamodb_client(&aws), config.table_name.clone()));
     let assumer = assumer_as_platform(&aws, &api.platform_principal).await;
-    let validator = Validator::new(aws.clone(), assumer, endpoint, api.platform_principal, api.app_origins);
+    let secrets = shared::aws::secrets::KmsSealer::new(
+        shared::aws::secrets::KmsSealer::client(&aws),
+        shared::api::config::secrets_key_id(&ProcessEnv)?,
+    );
+    let endpoints = shared::aws::endpoint_guard::EndpointPolicy {
+        allow_loopback_http: shared::api::config::allow_loopback_endpoints(&ProcessEnv)?,
+    };
+    let validator = Validator::new(aws.clone(), assumer, endpoint, api.platform_principal, api.app_origins)
+        .with_stores(Arc::new(secrets), endpoints);
     Ok(State { store, validator, config })
 }

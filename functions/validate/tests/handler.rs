@@ -75,7 +75,7 @@ impl Fixture {
         self.store.external_id(&org_id).await.unwrap();
         let mut ids = Vec::new();
         for i in 0..count {
-            let draft = IntegrationDraft::from_json(&json!({
+            let draft = IntegrationDraft::role_from_json(&json!({
                 "name": format!("{org} {i}"), "role_arn": role(org, i), "region": "us-east-1",
                 "scope": {"type": "bucket", "bucket": format!("{org}-bucket-{i}")}
             }))
@@ -376,7 +376,7 @@ async fn a_hundred_buckets_behind_a_silent_s3_still_answer_in_time_each_check_sa
     let role_arn = role("acme", 0);
     f.sts.put_role(&role_arn, RoleTrust::ExternalId(external_id.as_str().to_owned()));
     let buckets: Vec<String> = (0..100).map(|i| format!("acme-bucket-{i:03}")).collect();
-    let draft = IntegrationDraft::from_json(&json!({
+    let draft = IntegrationDraft::role_from_json(&json!({
         "name": "Everything", "role_arn": role_arn, "region": "us-east-1",
         "scope": {"type": "default", "buckets": buckets}
     }))

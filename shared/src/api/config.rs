@@ -110,6 +110,41 @@ pub fn platform_principal(env: &dyn Env) -> Result<String, ConfigError> {
     }
 }
 
+/// `SECRETS_KMS_KEY_ID`: the KMS key (ARN, id or alias) that seals S3-compatible stores' secret
+/// access keys (`crate::aws::secrets`).
+pub fn secrets_key_id(env: &dyn Env) -> Result<String, ConfigError> {
+    let key = required(
+        env,
+        "SECRETS_KMS_KEY_ID",
+        "the KMS key that seals S3-compatible stores' secret access keys (its ARN, id or alias/name)",
+    )?;
+    let ok = key.len() <= 2048 && key.bytes().all(|b| b.is_ascii_graphic());
+    if !ok {
+        return Err(ConfigError {
+            variable: "SECRETS_KMS_KEY_ID",
+            message: "must be a KMS key ARN, key id or alias (printable, no spaces)".to_owned(),
+        });
+    }
+    Ok(key)
+}
+
+/// `ALLOW_LOOPBACK_ENDPOINTS` (`true` or `false`, no default): whether S3-compatible endpoints on
+/// loopback addresses, over plain http too, may be saved and called. Only the local dev server
+/// says `true` (its demo store listens on 127.0.0.1); a deployment says `false`.
+pub fn allow_loopback_endpoints(env: &dyn Env) -> Result<bool, ConfigError> {
+    let what =
+        "true or false: whether S3-compatible endpoints on loopback addresses (and plain http there) are \
+                allowed; false in a deployment";
+    match required(env, "ALLOW_LOOPBACK_ENDPOINTS", what)?.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(ConfigError {
+            variable: "ALLOW_LOOPBACK_ENDPOINTS",
+            message: format!("{other:?} is not true or false; it must be {what}"),
+        }),
+    }
+}
+
 /// The account and partition of an already-checked `PLATFORM_PRINCIPAL_ARN`.
 pub fn platform_identity(principal: &str) -> Result<crate::aws::trust::PlatformIdentity, ConfigError> {
     crate::aws::trust::PlatformIdentity::from_principal(principal).ok_or_else(|| ConfigError {

@@ -47,16 +47,14 @@ impl AdminState {
         Ok((caller, route, params))
     }
 
-    /// The access, trust and CORS documents for a saved integration.
+    /// The access, trust and CORS documents for a saved integration (CORS alone for an S3-compatible store).
     pub fn rendered_policies(
         &self,
         integration: &crate::domain::integration::Integration,
         external_id: &crate::domain::external_id::ExternalId,
     ) -> Value {
         crate::domain::policy::rendered_policies(
-            integration.region.partition(),
-            &integration.scope,
-            integration.versioning,
+            integration,
             &self.platform_principal,
             external_id,
             &self.app_origins,

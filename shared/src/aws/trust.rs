@@ -73,14 +73,15 @@ pub enum Gate<'a> {
     Lease { external_id: &'a ExternalId, probe: bool },
 }
 
-/// The one decision about whether an integration may sign, and how much proof it still needs.
+/// The one decision about whether an `aws_role` integration may sign through `role` (its role),
+/// and how much proof it still needs.
 pub fn gate<'a>(
     integration: &Integration,
+    role: &RoleArn,
     platform: &PlatformIdentity,
     external_id: Option<&'a ExternalId>,
     now: SystemTime,
 ) -> Gate<'a> {
-    let role = &integration.role_arn;
     if let Err(e) = platform.admits(role) {
         return Gate::Refuse { code: e.code(), message: e.message };
     }

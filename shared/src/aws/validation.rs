@@ -20,16 +20,22 @@
 //! ([`BUCKETS_AT_ONCE`]), so a 100-bucket default scope fits the budget when S3 answers.
 
 use crate::aws::credentials::{AssumeFailure, Assumer, TempCredentials};
+use crate::aws::endpoint_guard::{admit, EndpointPolicy};
+use crate::aws::secrets::SharedSealer;
 use crate::aws::trust::ProbeOutcome;
+use crate::domain::arn::{KmsKeyArn, RoleArn};
 use crate::domain::bucket::BucketName;
 use crate::domain::clock::rfc3339;
 use crate::domain::external_id::ExternalId;
 use crate::domain::external_id::ExternalIdProof;
-use crate::domain::integration::{Check, CheckResult, HealthState, Integration, Status};
+use crate::domain::integration::{
+    Access, AwsRole, Check, CheckResult, HealthState, Integration, S3Compatible, Status,
+};
 use crate::domain::org::OrgId;
 use crate::domain::policy::{cors_configuration, to_pretty_json, AppOrigin};
 use crate::domain::presign::{encode_into, S3Endpoint};
 use crate::domain::region::Region;
+use crate::domain::s3_compatible::{AddressingStyle, SecretAccessKey};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use futures::StreamExt;
 use std::future::Future;
@@ -197,6 +203,8 @@ pub struct Validator {
     platform_principal: String,
     origins: Vec<AppOrigin>,
     http: reqwest::Client,
+    /// What S3-compatible integrations need: their secrets opened, their endpoints guarded.
+    stores: Option<(SharedSealer, EndpointPolicy)>,
 }
 
 impl Validator {
@@ -215,7 +223,14 @@ impl Validator {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
-        Self { sdk, assumer, endpoint, platform_principal, origins, http }
+        Self { sdk, assumer, endpoint, platform_principal, origins, http, stores: None }
+    }
+
+    /// Validates `s3_compatible` integrations too: `secrets` opens their secret access keys, and
+    /// only endpoints `endpoints` admits are called ([`crate::aws::endpoint_guard`]).
+    pub fn with_stores(mut self, secrets: SharedSealer, endpoints: EndpointPolicy) -> Self {
+        self.stores = Some((secrets, endpoints));
+        self
     }
 
     /// [`Validator::validate_within`] the default budgets, starting now.
@@ -237,14 +252,29 @@ impl Validator {
         integration: &Integration,
         budget: Budget,
     ) -> Report {
-        let (assume, assumed) = self.check_assume(org, external_id, integration, &budget).await;
+        match &integration.access {
+            Access::AwsRole(role) => self.validate_role(org, external_id, integration, role, budget).await,
+            Access::S3Compatible(store) => self.validate_store(org, integration, store, budget).await,
+        }
+    }
+
+    /// An `aws_role` integration: the role, its trust policy, then each bucket with its credentials.
+    async fn validate_role(
+        &self,
+        org: &OrgId,
+        external_id: Option<&ExternalId>,
+        integration: &Integration,
+        role: &AwsRole,
+        budget: Budget,
+    ) -> Report {
+        let (assume, assumed) = self.check_assume(org, external_id, &role.role_arn, &budget).await;
         let assume_unknown = assume.result == CheckResult::Warn;
         let mut checks = vec![assume];
         // The probe runs only once the role admitted the org's own external ID: a denial proves
         // the condition only then, and each probe is an AccessDenied line in the customer's CloudTrail.
         let (external_id_check, proof, probe_unknown) = match assumed {
             None => (not_known_until_assumed(), None, false),
-            Some(_) => self.check_external_id(org, external_id, integration, &budget).await,
+            Some(_) => self.check_external_id(org, external_id, &role.role_arn, &budget).await,
         };
         checks.push(external_id_check);
         if let Some(credentials) = assumed {
@@ -254,7 +284,7 @@ impl Validator {
                 .scope
                 .buckets()
                 .iter()
-                .map(|bucket| self.check_bucket(integration, bucket, &credentials, &budget))
+                .map(|bucket| self.check_bucket(integration, role, bucket, &credentials, &budget))
                 .collect();
             let per_bucket: Vec<Vec<Check>> =
                 futures::stream::iter(buckets).buffered(BUCKETS_AT_ONCE).collect().await;
@@ -270,16 +300,193 @@ impl Validator {
         }
     }
 
+    /// An `s3_compatible` integration: the endpoint may be called and answers
+    /// (`ENDPOINT_REACHABLE`), then each bucket with the store's keys. The endpoint is the
+    /// customer's, so it is admitted by the SSRF guard before anything is sent to it, and the
+    /// preflights go to the addresses the guard resolved.
+    async fn validate_store(
+        &self,
+        org: &OrgId,
+        integration: &Integration,
+        store: &S3Compatible,
+        budget: Budget,
+    ) -> Report {
+        let target = format!("endpoint:{}", store.endpoint);
+        let unknown = |message: String| Report {
+            status: Status {
+                state: integration.status.state,
+                checked_at: Some(rfc3339(SystemTime::now())),
+                checks: vec![check(codes::ENDPOINT_REACHABLE, &target, CheckResult::Warn, message)],
+            }
+            .bounded(),
+            proof: None,
+        };
+        let Some((secrets, policy)) = &self.stores else {
+            return unknown("Not known: this deployment cannot validate S3-compatible stores (no secret key is configured). This is on the platform's side.".into());
+        };
+        let failing = |message: String| Report {
+            status: Status {
+                state: HealthState::Failing,
+                checked_at: Some(rfc3339(SystemTime::now())),
+                checks: vec![check(codes::ENDPOINT_REACHABLE, &target, CheckResult::Fail, message)],
+            }
+            .bounded(),
+            proof: None,
+        };
+        let endpoint = &store.endpoint;
+        let addresses =
+            match budget.run(admit(endpoint.host(), endpoint.port(), endpoint.is_https(), *policy)).await {
+                Ok(Ok(addresses)) => addresses,
+                Ok(Err(refused)) => return failing(refused.message),
+                Err(late) => {
+                    return unknown(format!(
+                        "Not known: the endpoint's name did not resolve in time ({late:?}); validate again."
+                    ))
+                }
+            };
+        let secret = match budget.run(secrets.open(org, &store.secret)).await {
+            Ok(Ok(secret)) => secret,
+            Ok(Err(e)) => {
+                tracing::warn!(org = %org, integration = %integration.id, error = %e, "could not open an S3-compatible secret");
+                return unknown(
+                    "Not known: the platform could not open the stored secret access key just now (KMS). This is on \
+                     the platform's side; validate again shortly."
+                        .into(),
+                );
+            }
+            Err(_) => {
+                return unknown(
+                    "Not known: opening the stored secret did not finish in time; validate again.".into(),
+                )
+            }
+        };
+        let s3 = self.store_s3(store, &secret, &budget);
+        let http = pinned_http(store, integration.scope.buckets(), &addresses);
+        let Some(first) = integration.scope.buckets().first() else {
+            return failing("The scope names no bucket.".into());
+        };
+        // Any HTTP answer, even a refusal, shows the endpoint is reachable and speaks HTTP.
+        let reach = s3_call(&budget, s3.head_bucket().bucket(first.as_str()).send()).await;
+        let reachable = match reach {
+            S3Call::Answered(_) | S3Call::Refused(_) => check(
+                codes::ENDPOINT_REACHABLE,
+                &target,
+                CheckResult::Pass,
+                format!("The store at {endpoint} answered the platform."),
+            ),
+            S3Call::Late(Late::Unreachable) => {
+                return failing(format!(
+                    "The platform could not connect to {endpoint}: the connection was refused or its TLS certificate was \
+                     not accepted. Check the endpoint's host and port, that it is reachable from the internet, and that \
+                     it serves a certificate from a public authority for that name."
+                ))
+            }
+            S3Call::Late(late) => not_in_time(codes::ENDPOINT_REACHABLE, &target, "the store", endpoint.as_str(), late),
+        };
+        let mut checks = vec![reachable];
+        let buckets: Vec<_> = integration
+            .scope
+            .buckets()
+            .iter()
+            .map(|bucket| self.check_store_bucket(integration, store, bucket, &s3, &http, &budget))
+            .collect();
+        let per_bucket: Vec<Vec<Check>> =
+            futures::stream::iter(buckets).buffered(BUCKETS_AT_ONCE).collect().await;
+        checks.extend(per_bucket.into_iter().flatten());
+        Report {
+            status: Status { state: overall(&checks), checked_at: Some(rfc3339(SystemTime::now())), checks }
+                .bounded(),
+            proof: None,
+        }
+    }
+
+    /// An S3 client for a store: its endpoint, addressing style, region and keys (no session
+    /// token), with the checks' time bounds. Checksums only where an operation requires them:
+    /// not every S3-compatible store knows the newer checksum headers.
+    fn store_s3(
+        &self,
+        store: &S3Compatible,
+        secret: &SecretAccessKey,
+        budget: &Budget,
+    ) -> aws_sdk_s3::Client {
+        use crate::aws::limits;
+        use aws_sdk_s3::config::{
+            retry::RetryConfig, timeout::TimeoutConfig, Credentials, RequestChecksumCalculation,
+            ResponseChecksumValidation,
+        };
+        let credentials = Credentials::new(
+            store.access_key_id.as_str(),
+            secret.expose(),
+            None,
+            None,
+            "s3-compatible store",
+        );
+        let config = aws_sdk_s3::config::Builder::from(&self.sdk)
+            .endpoint_url(store.endpoint.as_str())
+            .credentials_provider(credentials)
+            .region(aws_sdk_s3::config::Region::new(store.region.as_str().to_owned()))
+            .force_path_style(store.addressing_style == AddressingStyle::Path)
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            .retry_config(RetryConfig::standard().with_max_attempts(limits::S3_ATTEMPTS))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(limits::CONNECT)
+                    .operation_attempt_timeout(limits::S3_ATTEMPT.min(budget.per_check))
+                    .operation_timeout(budget.per_check)
+                    .build(),
+            )
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    /// One bucket of a store: list, read, version read, and the CORS preflight per app origin.
+    async fn check_store_bucket(
+        &self,
+        integration: &Integration,
+        store: &S3Compatible,
+        bucket: &BucketName,
+        s3: &aws_sdk_s3::Client,
+        http: &reqwest::Client,
+        budget: &Budget,
+    ) -> Vec<Check> {
+        let mut checks = Vec::new();
+        let prefix = integration.scope.prefix().map_or("", |p| p.as_str());
+        let endpoint = store.endpoint.as_str();
+        let at = BucketAt {
+            target: format!("bucket:{bucket}"),
+            object_arn: format!("{bucket}/{prefix}*"),
+            bucket,
+            partition: "",
+            prefix,
+            budget,
+            reader: Reader::StoreKey { access_key_id: store.access_key_id.as_str(), endpoint },
+        };
+        let path = format!("bucket {bucket} at {endpoint}");
+        let Some(key) = check_list_and_sample(s3, &at, &path, &mut checks).await else {
+            return checks;
+        };
+        let read = check_read(s3, &at, &path, &key, None, &mut checks).await;
+        if integration.versioning {
+            checks.push(check_version_read(s3, &at, &path, &key, read).await);
+        }
+        let url = store_object_url(store, bucket, &key);
+        for origin in &self.origins {
+            checks.push(self.check_cors(&at, http, &url, &path, origin).await);
+        }
+        checks
+    }
+
     /// `ASSUME_ROLE` with the org's external ID, and the credentials when it worked. A `warn`
     /// means STS did not answer in time (the platform's side).
     async fn check_assume(
         &self,
         org: &OrgId,
         external_id: Option<&ExternalId>,
-        integration: &Integration,
+        role_arn: &RoleArn,
         budget: &Budget,
     ) -> (Check, Option<TempCredentials>) {
-        let role = integration.role_arn.as_str();
+        let role = role_arn.as_str();
         let Some(external_id) = external_id else {
             let check = check(
                 codes::ASSUME_ROLE,
@@ -342,11 +549,11 @@ impl Validator {
         &self,
         org: &OrgId,
         external_id: Option<&ExternalId>,
-        integration: &Integration,
+        role_arn: &RoleArn,
         budget: &Budget,
     ) -> (Check, Option<ExternalIdProof>, bool) {
-        let role = integration.role_arn.as_str();
-        let proof = |enforced| Some(ExternalIdProof::new(&integration.role_arn, enforced, SystemTime::now()));
+        let role = role_arn.as_str();
+        let proof = |enforced| Some(ExternalIdProof::new(role_arn, enforced, SystemTime::now()));
         let outcome = match budget.run(crate::aws::trust::probe(self.assumer.as_ref(), org, role)).await {
             Ok(outcome) => outcome,
             Err(late) => {
@@ -424,13 +631,14 @@ impl Validator {
     async fn check_bucket(
         &self,
         integration: &Integration,
+        role: &AwsRole,
         bucket: &BucketName,
         credentials: &TempCredentials,
         budget: &Budget,
     ) -> Vec<Check> {
         let mut checks = Vec::new();
         let prefix = integration.scope.prefix().map_or("", |p| p.as_str());
-        let partition = integration.region.partition().as_str();
+        let partition = role.region.partition().as_str();
         let at = BucketAt {
             target: format!("bucket:{bucket}"),
             object_arn: format!("arn:{partition}:s3:::{bucket}/{prefix}*"),
@@ -438,20 +646,22 @@ impl Validator {
             partition,
             prefix,
             budget,
+            reader: Reader::Role,
         };
-        let Some(region) = self.check_region(&at, integration.region, credentials, &mut checks).await else {
+        let Some(region) = self.check_region(&at, role.region, credentials, &mut checks).await else {
             return checks;
         };
         let s3 = self.s3(credentials, region, budget);
-        let Some(key) = check_list_and_sample(&s3, &at, region, &mut checks).await else {
+        let Some(key) = check_list_and_sample(&s3, &at, &at.path(region), &mut checks).await else {
             return checks;
         };
-        let read = check_read(&s3, &at, region, &key, &mut checks).await;
+        let read = check_read(&s3, &at, &at.path(region), &key, Some(&role.kms_key_arns), &mut checks).await;
         if integration.versioning {
-            checks.push(check_version_read(&s3, &at, region, &key, read).await);
+            checks.push(check_version_read(&s3, &at, &at.path(region), &key, read).await);
         }
+        let url = self.object_url(bucket, region, &key);
         for origin in &self.origins {
-            checks.push(self.check_cors(&at, region, &key, origin).await);
+            checks.push(self.check_cors(&at, &self.http, &url, &at.path(region), origin).await);
         }
         checks
     }
@@ -526,19 +736,25 @@ impl Validator {
         url
     }
 
-    async fn check_cors(&self, at: &BucketAt<'_>, region: Region, key: &str, origin: &AppOrigin) -> Check {
+    /// `CORS` for one app origin: the preflight a browser sends before it loads `url`, sent by `http`.
+    async fn check_cors(
+        &self,
+        at: &BucketAt<'_>,
+        http: &reqwest::Client,
+        url: &str,
+        path: &str,
+        origin: &AppOrigin,
+    ) -> Check {
         let bucket = at.bucket;
         let target = format!("bucket:{bucket} origin:{}", origin.as_str());
-        let url = self.object_url(bucket, region, key);
-        let preflight = self
-            .http
-            .request(reqwest::Method::OPTIONS, &url)
+        let preflight = http
+            .request(reqwest::Method::OPTIONS, url)
             .header("Origin", origin.as_str())
             .header("Access-Control-Request-Method", "GET")
             .send();
         let answer = match at.budget.run(preflight).await {
             Ok(answer) => answer,
-            Err(late) => return not_in_time(codes::CORS, target, "S3", &at.path(region), late),
+            Err(late) => return not_in_time(codes::CORS, target, "S3", path, late),
         };
         let rule = to_pretty_json(&cors_configuration(std::slice::from_ref(origin)));
         match answer {
@@ -555,8 +771,15 @@ impl Validator {
                         CheckResult::Fail,
                         format!(
                             "Browsers at {} cannot load files from bucket {bucket}: its CORS configuration does not allow \
-                             GET from that origin. In the S3 console open the bucket's Permissions, CORS, and paste:\n{rule}",
-                            origin.as_str()
+                             GET from that origin. {}, and paste:\n{rule}",
+                            origin.as_str(),
+                            match at.reader {
+                                Reader::Role => "In the S3 console open the bucket's Permissions, CORS".to_owned(),
+                                Reader::StoreKey { endpoint, .. } => format!(
+                                    "Set the bucket's CORS configuration at the store {endpoint} (its console, or \
+                                     PutBucketCors with any S3 client)"
+                                ),
+                            }
                         ),
                     )
                 }
@@ -571,20 +794,88 @@ impl Validator {
     }
 }
 
+/// The URL a browser would load an object of a store from (the presigned URL without its query).
+fn store_object_url(store: &S3Compatible, bucket: &BucketName, key: &str) -> String {
+    let endpoint = &store.endpoint;
+    let mut url = match store.addressing_style {
+        AddressingStyle::Path => format!("{endpoint}/{bucket}/"),
+        AddressingStyle::Virtual => {
+            let scheme = if endpoint.is_https() { "https" } else { "http" };
+            let rest = endpoint.as_str().split_once("://").map_or("", |(_, rest)| rest);
+            format!("{scheme}://{bucket}.{rest}/")
+        }
+    };
+    encode_into(&mut url, key.as_bytes(), true);
+    url
+}
+
+/// An HTTP client for a store's preflights that connects only to the addresses the guard
+/// admitted: a second DNS answer (rebinding) cannot point it elsewhere, nor can a virtual-hosted
+/// bucket's name (`bucket.host`). No redirects.
+fn pinned_http(
+    store: &S3Compatible,
+    buckets: &[BucketName],
+    addresses: &[std::net::SocketAddr],
+) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(crate::aws::limits::CONNECT)
+        .redirect(reqwest::redirect::Policy::none());
+    if let url::Host::Domain(domain) = store.endpoint.host() {
+        builder = builder.resolve_to_addrs(domain, addresses);
+        if store.addressing_style == AddressingStyle::Virtual {
+            for bucket in buckets {
+                builder = builder.resolve_to_addrs(&format!("{bucket}.{domain}"), addresses);
+            }
+        }
+    }
+    builder.build().unwrap_or_default()
+}
+
 /// One bucket under check: the names its messages use, and the validation's budget.
 struct BucketAt<'a> {
     target: String,
+    /// What the objects are called in a fix: `arn:aws:s3:::bucket/prefix*`, or `bucket/prefix*` at a store.
     object_arn: String,
     bucket: &'a BucketName,
     partition: &'a str,
     prefix: &'a str,
     budget: &'a Budget,
+    /// Who reads, and so how each fix is worded.
+    reader: Reader<'a>,
+}
+
+/// Who reads a bucket: an IAM role (fixes are policy statements) or a store's access key (fixes
+/// are the key's permissions in the store's console).
+#[derive(Clone, Copy)]
+enum Reader<'a> {
+    Role,
+    StoreKey { access_key_id: &'a str, endpoint: &'a str },
 }
 
 impl BucketAt<'_> {
     /// Where a network path to the bucket leads, for a check that got no answer in time.
     fn path(&self, region: Region) -> String {
         format!("bucket {} in {region}", self.bucket)
+    }
+
+    fn who(&self) -> String {
+        match self.reader {
+            Reader::Role => "The role".to_owned(),
+            Reader::StoreKey { access_key_id, .. } => format!("The access key {access_key_id}"),
+        }
+    }
+
+    /// The fix for a permission `action` (an IAM action) that is missing on `resource`.
+    fn grant(&self, action: &str, resource: &str, statement: &str) -> String {
+        match self.reader {
+            Reader::Role => {
+                format!("Add {action} on {resource} to the role's access policy (statement {statement}).")
+            }
+            Reader::StoreKey { endpoint, .. } => format!(
+                "In the console of the store at {endpoint}, give the access key the {action} permission on {resource} \
+                 (its policy or role), or issue a key that has it."
+            ),
+        }
     }
 }
 
@@ -593,7 +884,7 @@ impl BucketAt<'_> {
 async fn check_list_and_sample(
     s3: &aws_sdk_s3::Client,
     at: &BucketAt<'_>,
-    region: Region,
+    path: &str,
     checks: &mut Vec<Check>,
 ) -> Option<String> {
     let (bucket, target, object_arn) = (at.bucket, &at.target, &at.object_arn);
@@ -604,7 +895,7 @@ async fn check_list_and_sample(
                 codes::LIST_ACCESS,
                 target,
                 CheckResult::Pass,
-                format!("The role can list {bucket}, so a missing object reads as 404."),
+                format!("{} can list {bucket}, so a missing object reads as 404.", at.who()),
             ));
             let key = out.contents().first().and_then(|o| o.key()).map(str::to_owned);
             if key.is_none() {
@@ -618,7 +909,7 @@ async fn check_list_and_sample(
             key
         }
         S3Call::Late(late) => {
-            checks.push(not_in_time(codes::LIST_ACCESS, target, "S3", &at.path(region), late));
+            checks.push(not_in_time(codes::LIST_ACCESS, target, "S3", path, late));
             checks.push(check(
                 codes::READ_ACCESS,
                 target,
@@ -630,30 +921,55 @@ async fn check_list_and_sample(
             None
         }
         S3Call::Refused(e) => {
-            checks.push(check(
-                codes::LIST_ACCESS,
-                target,
-                CheckResult::Fail,
-                format!(
-                    "The role cannot list bucket {bucket} ({}). Add s3:ListBucket on arn:{}:s3:::{bucket} to the \
+            let status = e.raw_response().map(|r| r.status().as_u16());
+            let code = e.code().unwrap_or("denied");
+            let message = match at.reader {
+                Reader::StoreKey { endpoint, .. } if code == "NoSuchBucket" || status == Some(404) => format!(
+                    "Bucket {bucket} does not exist at {endpoint}. Check the bucket name in the integration's scope \
+                     (bucket names are per store)."
+                ),
+                Reader::StoreKey { endpoint, access_key_id } if is_bad_key(code) => format!(
+                    "The store at {endpoint} refused the access key {access_key_id} ({code}): the key ID or its secret is \
+                     wrong, or the key was revoked. Replace the integration with a current key ID and secret access key."
+                ),
+                Reader::Role => format!(
+                    "The role cannot list bucket {bucket} ({code}). Add s3:ListBucket on arn:{}:s3:::{bucket} to the \
                      role's access policy (statement ListBucketSoMissingObjectsReturn404), or missing files will show as \
                      access denied.",
-                    e.code().unwrap_or("denied"),
                     at.partition
                 ),
-            ));
-            checks.push(check(
-                codes::READ_ACCESS,
-                target,
-                CheckResult::Warn,
-                format!(
+                Reader::StoreKey { .. } => format!(
+                    "{} cannot list bucket {bucket} ({code}). {} Without it missing files show as access denied.",
+                    at.who(),
+                    at.grant("s3:ListBucket", bucket.as_str(), "ListBucketSoMissingObjectsReturn404")
+                ),
+            };
+            checks.push(check(codes::LIST_ACCESS, target, CheckResult::Fail, message));
+            let untested = match at.reader {
+                Reader::Role => format!(
                     "Read access was not tested because listing is denied. The access policy must also grant \
                      s3:GetObject on {object_arn} (statement ReadObjects); paste the whole access policy again."
                 ),
-            ));
+                Reader::StoreKey { .. } => format!(
+                    "Read access to {object_arn} was not tested because listing failed; fix LIST_ACCESS and validate again."
+                ),
+            };
+            checks.push(check(codes::READ_ACCESS, target, CheckResult::Warn, untested));
             None
         }
     }
+}
+
+/// The store's words for a key it does not accept.
+fn is_bad_key(code: &str) -> bool {
+    matches!(
+        code,
+        "InvalidAccessKeyId"
+            | "SignatureDoesNotMatch"
+            | "InvalidToken"
+            | "ExpiredToken"
+            | "AuthorizationHeaderMalformed"
+    )
 }
 
 /// What reading the sample object found.
@@ -664,28 +980,42 @@ enum Read {
     Late,
 }
 
-/// `READ_ACCESS` on the sample key.
+/// The sample object's SSE-KMS key, when S3 encrypts it with one.
+fn kms_key_of(head: &aws_sdk_s3::operation::head_object::HeadObjectOutput) -> Option<String> {
+    use aws_sdk_s3::types::ServerSideEncryption;
+    match head.server_side_encryption() {
+        Some(ServerSideEncryption::AwsKms | ServerSideEncryption::AwsKmsDsse) => {
+            Some(head.ssekms_key_id().unwrap_or("(the bucket's AWS managed key aws/s3)").to_owned())
+        }
+        _ => None,
+    }
+}
+
+/// `READ_ACCESS` on the sample key: its metadata (HeadObject), then its first byte (GetObject), as
+/// a browser would: only a read decrypts an SSE-KMS object, so only a read finds a missing
+/// `kms:Decrypt`. With `kms_keys` (an `aws_role` integration's list), an SSE-KMS sample also gets
+/// `KMS_DECRYPT`: its key must be one the integration lists, and the role must be able to use it.
 async fn check_read(
     s3: &aws_sdk_s3::Client,
     at: &BucketAt<'_>,
-    region: Region,
+    path: &str,
     key: &str,
+    kms_keys: Option<&[KmsKeyArn]>,
     checks: &mut Vec<Check>,
 ) -> Read {
     let bucket = at.bucket;
-    match s3_call(at.budget, s3.head_object().bucket(bucket.as_str()).key(key).send()).await {
-        S3Call::Answered(out) => {
-            checks.push(check(
-                codes::READ_ACCESS,
-                &at.target,
-                CheckResult::Pass,
-                format!("The role read s3://{bucket}/{key}."),
-            ));
-            Read::Done(out.version_id().map(str::to_owned))
-        }
+    let read_denied = || {
+        format!(
+            "{} cannot read objects in {bucket}. {}",
+            at.who(),
+            at.grant("s3:GetObject", &at.object_arn, "ReadObjects")
+        )
+    };
+    let head = match s3_call(at.budget, s3.head_object().bucket(bucket.as_str()).key(key).send()).await {
+        S3Call::Answered(head) => head,
         S3Call::Late(late) => {
-            checks.push(not_in_time(codes::READ_ACCESS, &at.target, "S3", &at.path(region), late));
-            Read::Late
+            checks.push(not_in_time(codes::READ_ACCESS, &at.target, "S3", path, late));
+            return Read::Late;
         }
         S3Call::Refused(e) => {
             let message = if e.raw_response().map(|r| r.status().as_u16()) == Some(404) {
@@ -693,14 +1023,82 @@ async fn check_read(
                     "s3://{bucket}/{key} was listed but reading it says it does not exist; validate again."
                 )
             } else {
-                format!(
-                    "The role cannot read objects in {bucket}. Add s3:GetObject on {} to the role's access policy (statement ReadObjects).",
-                    at.object_arn
-                )
+                read_denied()
             };
             checks.push(check(codes::READ_ACCESS, &at.target, CheckResult::Fail, message));
-            Read::Failed
+            return Read::Failed;
         }
+    };
+    let kms_key = kms_key_of(&head);
+    let get = s3.get_object().bucket(bucket.as_str()).key(key).range("bytes=0-0").send();
+    let read = match s3_call(at.budget, get).await {
+        S3Call::Answered(_) => Ok(()),
+        S3Call::Late(late) => {
+            checks.push(not_in_time(codes::READ_ACCESS, &at.target, "S3", path, late));
+            return Read::Late;
+        }
+        S3Call::Refused(e) => Err(e.message().unwrap_or_default().to_owned()),
+    };
+    let listed = |arn: &str| kms_keys.is_some_and(|keys| keys.iter().any(|k| k.as_str() == arn));
+    let decrypt_statement = |arn: &str| {
+        format!(
+            "statement DecryptObjectsWithKms: kms:Decrypt on {arn} with the condition kms:ViaService = \
+             \"s3.<region>.amazonaws.com\""
+        )
+    };
+    match (&read, &kms_key) {
+        (Ok(()), _) => checks.push(check(
+            codes::READ_ACCESS,
+            &at.target,
+            CheckResult::Pass,
+            format!("{} read s3://{bucket}/{key}.", at.who()),
+        )),
+        (Err(_), Some(arn)) if kms_keys.is_some() => checks.push(check(
+            codes::READ_ACCESS,
+            &at.target,
+            CheckResult::Fail,
+            format!(
+                "The role can see s3://{bucket}/{key} but cannot read it: it is encrypted with the KMS key {arn}, and the \
+                 role may not decrypt with it. {}",
+                if listed(arn) {
+                    format!("Paste the access policy again: it has the {}.", decrypt_statement(arn))
+                } else {
+                    format!("Add {arn} to the integration's KMS keys, then paste the access policy again (it gains the {}).", decrypt_statement(arn))
+                }
+            ),
+        )),
+        (Err(_), _) => checks.push(check(codes::READ_ACCESS, &at.target, CheckResult::Fail, read_denied())),
+    }
+    if let (Some(keys), Some(arn)) = (kms_keys, &kms_key) {
+        let (result, message) = match (listed(arn), &read) {
+            (false, _) => (
+                CheckResult::Fail,
+                format!(
+                    "Objects in {bucket} are encrypted with the KMS key {arn}, which the integration does not list{}. Add \
+                     \"{arn}\" to the integration's KMS keys and paste the updated access policy: browsers get 403 for \
+                     these files without kms:Decrypt on it.",
+                    if keys.is_empty() { " (it lists none)" } else { "" }
+                ),
+            ),
+            (true, Ok(())) => (
+                CheckResult::Pass,
+                format!("Objects in {bucket} are encrypted with the KMS key {arn}, and the role decrypted one."),
+            ),
+            (true, Err(_)) => (
+                CheckResult::Fail,
+                format!(
+                    "Objects in {bucket} are encrypted with the listed KMS key {arn}, but the role may not decrypt with \
+                     it. The role's access policy lacks the {} (paste the access policy again), or the key's own key \
+                     policy does not let your account's IAM policies use it.",
+                    decrypt_statement(arn)
+                ),
+            ),
+        };
+        checks.push(check(codes::KMS_DECRYPT, &at.target, result, message));
+    }
+    match read {
+        Ok(()) => Read::Done(head.version_id().map(str::to_owned)),
+        Err(_) => Read::Failed,
     }
 }
 
@@ -708,7 +1106,7 @@ async fn check_read(
 async fn check_version_read(
     s3: &aws_sdk_s3::Client,
     at: &BucketAt<'_>,
-    region: Region,
+    path: &str,
     key: &str,
     read: Read,
 ) -> Check {
@@ -719,7 +1117,7 @@ async fn check_version_read(
             codes::VERSION_READ,
             target,
             CheckResult::Warn,
-            format!("Reading object versions was not tested because reading the latest version failed; fix READ_ACCESS first (the access policy also needs s3:GetObjectVersion on {object_arn})."),
+            format!("Reading object versions was not tested because reading the latest version failed; fix READ_ACCESS first (reading versions also needs s3:GetObjectVersion on {object_arn})."),
         ),
         Read::Late => return check(
             codes::VERSION_READ,
@@ -738,13 +1136,22 @@ async fn check_version_read(
     };
     let head = s3.head_object().bucket(bucket.as_str()).key(key).version_id(version).send();
     match s3_call(at.budget, head).await {
-        S3Call::Late(late) => not_in_time(codes::VERSION_READ, target, "S3", &at.path(region), late),
-        S3Call::Answered(_) => check(codes::VERSION_READ, target, CheckResult::Pass, format!("The role read a version of s3://{bucket}/{key}.")),
+        S3Call::Late(late) => not_in_time(codes::VERSION_READ, target, "S3", path, late),
+        S3Call::Answered(_) => check(
+            codes::VERSION_READ,
+            target,
+            CheckResult::Pass,
+            format!("{} read a version of s3://{bucket}/{key}.", at.who()),
+        ),
         S3Call::Refused(_) => check(
             codes::VERSION_READ,
             target,
             CheckResult::Fail,
-            format!("The role cannot read object versions in {bucket}. Add s3:GetObjectVersion on {object_arn} to the role's access policy (statement ReadObjects), or turn versioning off."),
+            format!(
+                "{} cannot read object versions in {bucket}. {} Or turn versioning off.",
+                at.who(),
+                at.grant("s3:GetObjectVersion", object_arn, "ReadObjects")
+            ),
         ),
     }
 }

@@ -15,6 +15,11 @@ pub enum InputErrorKind {
     UnsupportedLocator,
     InvalidPrefix,
     InvalidOrigin,
+    InvalidKmsKeyArn,
+    InvalidEndpoint,
+    InvalidAccessKey,
+    InvalidSecretKey,
+    InvalidStoreRegion,
 }
 
 impl InputErrorKind {
@@ -29,6 +34,11 @@ impl InputErrorKind {
             Self::UnsupportedLocator => "UNSUPPORTED_LOCATOR",
             Self::InvalidPrefix => "INVALID_PREFIX",
             Self::InvalidOrigin => "INVALID_ORIGIN",
+            Self::InvalidKmsKeyArn => "INVALID_KMS_KEY_ARN",
+            Self::InvalidEndpoint => "INVALID_ENDPOINT",
+            Self::InvalidAccessKey => "INVALID_ACCESS_KEY_ID",
+            Self::InvalidSecretKey => "INVALID_SECRET_ACCESS_KEY",
+            Self::InvalidStoreRegion => "INVALID_REGION",
         }
     }
 }

@@ -1,12 +1,16 @@
-//! Integrations: an org's connection to its buckets through one IAM role, and the draft an admin
+//! Integrations: an org's connection to its buckets, through one IAM role or an S3-compatible
+//! store's access keys ([`Access`]), and the draft an admin
 //! sends to create or replace one. Request bodies are read by the DTOs in [`dto`], so that every
 //! rejection names the field (`scope.buckets[2]`) and says how to fix it.
 
 pub mod dto;
 
-use crate::domain::arn::RoleArn;
+use crate::domain::arn::{KmsKeyArn, RoleArn};
 use crate::domain::input::Rejection;
 use crate::domain::region::{Partition, Region};
+use crate::domain::s3_compatible::{
+    AccessKeyId, AddressingStyle, SealedSecret, SecretInput, StoreEndpoint, StoreRegion,
+};
 use crate::domain::scope::{Scope, Scoped};
 use dto::{AccessDraftDto, IntegrationDraftDto, ScopeDto};
 use serde::{Deserialize, Serialize};
@@ -24,6 +28,10 @@ pub mod check_codes {
     pub const READ_ACCESS: &str = "READ_ACCESS";
     pub const VERSION_READ: &str = "VERSION_READ";
     pub const CORS: &str = "CORS";
+    /// The sampled object is SSE-KMS encrypted: is its key one the integration lists?
+    pub const KMS_DECRYPT: &str = "KMS_DECRYPT";
+    /// `s3_compatible`: the endpoint is one the platform may call, and it answers.
+    pub const ENDPOINT_REACHABLE: &str = "ENDPOINT_REACHABLE";
 }
 
 /// The health an integration was last seen in.
@@ -145,20 +153,132 @@ fn cut(text: &mut String, max: usize) {
     text.push('…');
 }
 
+/// How the platform reaches an integration's buckets: through the customer's IAM role (STS
+/// credentials, the org's external ID), or with an S3-compatible store's own access keys. `S` is
+/// the form of the store's secret: [`SealedSecret`] once stored, [`SecretInput`] in a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Access<S = SealedSecret> {
+    AwsRole(AwsRole),
+    S3Compatible(S3Compatible<S>),
+}
+
+/// An `aws_role` integration: the role to assume, the region of its buckets, and the KMS keys its
+/// SSE-KMS objects are encrypted with (the access policy grants `kms:Decrypt` on them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AwsRole {
+    pub role_arn: RoleArn,
+    pub region: Region,
+    pub kms_key_arns: Vec<KmsKeyArn>,
+}
+
+/// An `s3_compatible` integration: where the store is, how it addresses buckets, the region it
+/// signs for, and its access keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct S3Compatible<S = SealedSecret> {
+    pub endpoint: StoreEndpoint,
+    pub addressing_style: AddressingStyle,
+    pub region: StoreRegion,
+    pub access_key_id: AccessKeyId,
+    pub secret: S,
+}
+
+/// The `kind` of an integration, as clients name it.
+pub const KIND_AWS_ROLE: &str = "aws_role";
+pub const KIND_S3_COMPATIBLE: &str = "s3_compatible";
+
+impl<S> Access<S> {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Access::AwsRole(_) => KIND_AWS_ROLE,
+            Access::S3Compatible(_) => KIND_S3_COMPATIBLE,
+        }
+    }
+
+    pub fn aws_role(&self) -> Option<&AwsRole> {
+        match self {
+            Access::AwsRole(role) => Some(role),
+            Access::S3Compatible(_) => None,
+        }
+    }
+
+    pub fn role_arn(&self) -> Option<&RoleArn> {
+        self.aws_role().map(|role| &role.role_arn)
+    }
+
+    /// The same access with the store's secret in another form (`S3Compatible` only; an AWS role
+    /// has no secret, and `secret` is not called).
+    pub fn map_secret<T, E>(self, secret: impl FnOnce(S) -> Result<T, E>) -> Result<Access<T>, E> {
+        Ok(match self {
+            Access::AwsRole(role) => Access::AwsRole(role),
+            Access::S3Compatible(store) => Access::S3Compatible(S3Compatible {
+                endpoint: store.endpoint,
+                addressing_style: store.addressing_style,
+                region: store.region,
+                access_key_id: store.access_key_id,
+                secret: secret(store.secret)?,
+            }),
+        })
+    }
+
+    /// The fields of the public JSON shape that depend on the kind (the secret never among them).
+    fn json_fields(&self, into: &mut serde_json::Map<String, Value>) {
+        into.insert("kind".into(), json!(self.kind()));
+        match self {
+            Access::AwsRole(role) => {
+                into.insert("role_arn".into(), json!(role.role_arn));
+                into.insert("region".into(), json!(role.region));
+                into.insert("kms_key_arns".into(), json!(role.kms_key_arns));
+            }
+            Access::S3Compatible(store) => {
+                into.insert("endpoint".into(), json!(store.endpoint.as_str()));
+                into.insert("addressing_style".into(), json!(store.addressing_style.as_str()));
+                into.insert("region".into(), json!(store.region.as_str()));
+                into.insert("access_key_id".into(), json!(store.access_key_id.as_str()));
+                into.insert("secret_set".into(), json!(true));
+            }
+        }
+    }
+
+    /// Feeds what identifies the access into a fingerprint (the secret through `secret`).
+    fn fingerprint_into(&self, hasher: &mut sha2::Sha256, secret: impl Fn(&S) -> Vec<u8>) {
+        use sha2::Digest;
+        let mut part = |text: &[u8]| {
+            hasher.update(text);
+            hasher.update([0]);
+        };
+        part(self.kind().as_bytes());
+        match self {
+            Access::AwsRole(role) => {
+                part(role.role_arn.as_str().as_bytes());
+                part(role.region.as_str().as_bytes());
+                for key in &role.kms_key_arns {
+                    part(key.as_str().as_bytes());
+                }
+            }
+            Access::S3Compatible(store) => {
+                part(store.endpoint.as_str().as_bytes());
+                part(store.addressing_style.as_str().as_bytes());
+                part(store.region.as_str().as_bytes());
+                part(store.access_key_id.as_str().as_bytes());
+                part(&secret(&store.secret));
+            }
+        }
+    }
+}
+
 /// A stored integration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Integration {
     pub id: String,
     pub name: String,
-    pub role_arn: RoleArn,
-    pub region: Region,
+    pub access: Access,
     pub scope: Scope,
     pub versioning: bool,
     pub version: u64,
     pub created_at: String,
     pub updated_at: String,
     pub status: Status,
-    /// The latest conclusive probe of the role's trust policy ([`crate::aws::trust`]).
+    /// The latest conclusive probe of the role's trust policy ([`crate::aws::trust`]); `aws_role` only.
     pub external_id_proof: Option<crate::domain::external_id::ExternalIdProof>,
 }
 
@@ -182,46 +302,102 @@ pub fn scope_to_json(scope: &Scope) -> Value {
 }
 
 impl Integration {
-    /// The public JSON shape of an integration (README, API reference).
+    /// The public JSON shape of an integration (README, API reference). Never the secret: an
+    /// `s3_compatible` one says `"secret_set": true` instead.
     pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "name": self.name,
-            "role_arn": self.role_arn,
-            "region": self.region,
-            "scope": scope_to_json(&self.scope),
-            "versioning": self.versioning,
-            "version": self.version,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "status": self.status,
-            "external_id_proof": self.external_id_proof,
-        })
+        let mut fields = serde_json::Map::new();
+        fields.insert("id".into(), json!(self.id));
+        fields.insert("name".into(), json!(self.name));
+        self.access.json_fields(&mut fields);
+        fields.insert("scope".into(), scope_to_json(&self.scope));
+        fields.insert("versioning".into(), json!(self.versioning));
+        fields.insert("version".into(), json!(self.version));
+        fields.insert("created_at".into(), json!(self.created_at));
+        fields.insert("updated_at".into(), json!(self.updated_at));
+        fields.insert("status".into(), json!(self.status));
+        if self.access.aws_role().is_some() {
+            fields.insert("external_id_proof".into(), json!(self.external_id_proof));
+        }
+        Value::Object(fields)
+    }
+
+    pub fn role_arn(&self) -> Option<&RoleArn> {
+        self.access.role_arn()
     }
 }
 
-/// What an admin sends to create or replace an integration, after parsing.
+/// What an admin sends to create or replace an integration, after parsing (`S` =
+/// [`SecretInput`]), and once its secret is sealed, what the store saves (`S` = [`SealedSecret`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct IntegrationDraft {
+pub struct IntegrationDraft<S = SealedSecret> {
     pub name: String,
-    pub role_arn: RoleArn,
-    pub region: Region,
+    pub access: Access<S>,
     pub scope: Scope,
     pub versioning: bool,
     /// The version the caller last read; required to replace (or sent as `If-Match`).
     pub version: Option<u64>,
 }
 
-impl IntegrationDraft {
+impl IntegrationDraft<SecretInput> {
+    /// Parses a create or replace body. Every problem names its field.
+    pub fn from_json(body: &Value) -> Result<Self, Rejection> {
+        IntegrationDraftDto::from_json(body).and_then(Self::try_from)
+    }
+}
+
+/// What of a draft's secret goes into its fingerprint.
+pub trait SecretDigest {
+    fn digest_bytes(&self) -> Vec<u8>;
+}
+
+impl SecretDigest for SecretInput {
+    fn digest_bytes(&self) -> Vec<u8> {
+        match self {
+            SecretInput::New(key) => key.expose().as_bytes().to_vec(),
+            SecretInput::Keep => Vec::new(),
+        }
+    }
+}
+
+impl SecretDigest for SealedSecret {
+    fn digest_bytes(&self) -> Vec<u8> {
+        self.ciphertext().to_vec()
+    }
+}
+
+impl<S: SecretDigest> IntegrationDraft<S> {
     /// A digest of everything the draft would store: two drafts with the same fingerprint make
-    /// the same integration (an idempotent create's retry must send the same one).
+    /// the same integration (an idempotent create's retry must send the same one). The secret is
+    /// in it only through this one-way digest.
     pub fn fingerprint(&self) -> String {
+        self.digest(S::digest_bytes)
+    }
+}
+
+impl IntegrationDraft {
+    /// Parses an `aws_role` body straight into what the store saves (it has no secret to seal):
+    /// for tools and tests that write integrations without the API. An `s3_compatible` body is
+    /// refused: its secret must go through a sealer.
+    pub fn role_from_json(body: &Value) -> Result<Self, Rejection> {
+        IntegrationDraft::from_json(body)?.map_secret(|_| {
+            Err(Rejection::new(
+                "SECRET_NOT_SEALED",
+                Some("kind"),
+                "An s3_compatible integration's secret must be sealed before it is stored.",
+            ))
+        })
+    }
+}
+
+impl<S> IntegrationDraft<S> {
+    fn digest(&self, secret: impl Fn(&S) -> Vec<u8>) -> String {
         use sha2::{Digest, Sha256};
         let mut hasher = Sha256::new();
-        for part in [self.name.as_str(), self.role_arn.as_str(), self.region.as_str(), &self.scope.key()] {
-            hasher.update(part.as_bytes());
-            hasher.update([0]);
-        }
+        hasher.update(self.name.as_bytes());
+        hasher.update([0]);
+        self.access.fingerprint_into(&mut hasher, secret);
+        hasher.update(self.scope.key().as_bytes());
+        hasher.update([0]);
         for bucket in self.scope.buckets() {
             hasher.update(bucket.as_str().as_bytes());
             hasher.update([0]);
@@ -230,9 +406,15 @@ impl IntegrationDraft {
         hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    /// Parses a create or replace body. Every problem names its field.
-    pub fn from_json(body: &Value) -> Result<Self, Rejection> {
-        IntegrationDraftDto::from_json(body).and_then(Self::try_from)
+    /// The same draft with its secret in another form ([`Access::map_secret`]).
+    pub fn map_secret<T, E>(self, secret: impl FnOnce(S) -> Result<T, E>) -> Result<IntegrationDraft<T>, E> {
+        Ok(IntegrationDraft {
+            name: self.name,
+            access: self.access.map_secret(secret)?,
+            scope: self.scope,
+            versioning: self.versioning,
+            version: self.version,
+        })
     }
 }
 
@@ -243,10 +425,12 @@ pub struct AccessDraft {
     pub versioning: bool,
     /// From the optional `region`; `aws` without one.
     pub partition: Partition,
+    /// From the optional `kms_key_arns`; each in `partition` (and in `region`, when one is sent).
+    pub kms_key_arns: Vec<KmsKeyArn>,
 }
 
 impl AccessDraft {
-    /// Parses `{"scope", "versioning"?, "region"?}`. Every problem names its field.
+    /// Parses `{"scope", "versioning"?, "region"?, "kms_key_arns"?}`. Every problem names its field.
     pub fn from_json(body: &Value) -> Result<Self, Rejection> {
         AccessDraftDto::from_json(body).and_then(Self::try_from)
     }

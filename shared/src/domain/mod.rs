@@ -19,4 +19,5 @@ pub mod org;
 pub mod policy;
 pub mod presign;
 pub mod region;
+pub mod s3_compatible;
 pub mod scope;

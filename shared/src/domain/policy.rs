@@ -3,8 +3,10 @@
 //! bucket CORS configuration (which browser origins may fetch). Field order is fixed by the types,
 //! so the same input always renders byte-identical JSON.
 
+use crate::domain::arn::KmsKeyArn;
 use crate::domain::external_id::ExternalId;
 use crate::domain::input::{quoted, InputError, InputErrorKind};
+use crate::domain::integration::Integration;
 use crate::domain::region::Partition;
 use crate::domain::scope::Scope;
 use serde::Serialize;
@@ -74,7 +76,16 @@ pub fn iam_literal(text: &str) -> String {
 
 /// The policy the customer attaches to the role: read objects in the scope (and their versions
 /// when file versioning is on), and list the bucket so that a missing object reads as 404, not 403.
-pub fn access_policy(partition: Partition, scope: &Scope, versioning: bool) -> PolicyDocument {
+///
+/// With KMS keys (SSE-KMS buckets) it also grants `kms:Decrypt` on exactly those keys, and only
+/// when S3 asks KMS on the role's behalf (`kms:ViaService` = S3 in each key's region): the role
+/// cannot decrypt anything through KMS directly.
+pub fn access_policy(
+    partition: Partition,
+    scope: &Scope,
+    versioning: bool,
+    kms_key_arns: &[KmsKeyArn],
+) -> PolicyDocument {
     let p = partition.as_str();
     let object_prefix = scope.prefix().map_or(String::new(), |prefix| iam_literal(prefix.as_str()));
     let objects = many(scope.buckets().iter().map(|b| format!("arn:{p}:s3:::{b}/{object_prefix}*")));
@@ -89,7 +100,7 @@ pub fn access_policy(partition: Partition, scope: &Scope, versioning: bool) -> P
             BTreeMap::from([("s3:prefix", many([format!("{}*", iam_literal(prefix.as_str()))]))]),
         )])
     });
-    PolicyDocument {
+    let mut document = PolicyDocument {
         version: "2012-10-17",
         statements: vec![
             Statement {
@@ -109,7 +120,27 @@ pub fn access_policy(partition: Partition, scope: &Scope, versioning: bool) -> P
                 condition: list_condition,
             },
         ],
+    };
+    if !kms_key_arns.is_empty() {
+        let mut services: Vec<String> = kms_key_arns
+            .iter()
+            .map(|key| format!("s3.{}.{}", key.region(), key.region().partition().dns_suffix()))
+            .collect();
+        services.sort();
+        services.dedup();
+        document.statements.push(Statement {
+            sid: "DecryptObjectsWithKms",
+            effect: "Allow",
+            principal: None,
+            action: many(["kms:Decrypt"]),
+            resource: Some(many(kms_key_arns.iter().map(|key| key.as_str().to_owned()))),
+            condition: Some(BTreeMap::from([(
+                "StringEquals",
+                BTreeMap::from([("kms:ViaService", many(services))]),
+            )])),
+        });
     }
+    document
 }
 
 /// The trust policy: only the platform's principal may assume the role, and only when it
@@ -222,23 +253,31 @@ pub fn to_pretty_json<T: Serialize>(document: &T) -> String {
 
 /// The three documents for one saved integration, as the API returns them: each document as an
 /// object (`policy` / `cors`) and as the exact text to paste (`text`).
+///
+/// An S3-compatible store has no IAM role, so only its CORS document applies.
 pub fn rendered_policies(
-    partition: Partition,
-    scope: &Scope,
-    versioning: bool,
+    integration: &Integration,
     platform_principal_arn: &str,
     external_id: &ExternalId,
     origins: &[AppOrigin],
 ) -> serde_json::Value {
-    serde_json::json!({
-        "access": access_policy_response(partition, scope, versioning),
-        "trust": trust_policy_response(platform_principal_arn, external_id),
-        "cors": cors_response(origins),
-    })
+    match integration.access.aws_role() {
+        Some(role) => serde_json::json!({
+            "access": access_policy_response(role.region.partition(), &integration.scope, integration.versioning, &role.kms_key_arns),
+            "trust": trust_policy_response(platform_principal_arn, external_id),
+            "cors": cors_response(origins),
+        }),
+        None => serde_json::json!({ "cors": cors_response(origins) }),
+    }
 }
 
-pub fn access_policy_response(partition: Partition, scope: &Scope, versioning: bool) -> serde_json::Value {
-    let policy = access_policy(partition, scope, versioning);
+pub fn access_policy_response(
+    partition: Partition,
+    scope: &Scope,
+    versioning: bool,
+    kms_key_arns: &[KmsKeyArn],
+) -> serde_json::Value {
+    let policy = access_policy(partition, scope, versioning, kms_key_arns);
     serde_json::json!({"policy": policy, "text": to_pretty_json(&policy)})
 }
 

@@ -116,7 +116,9 @@ pub struct PresignRequest<'a> {
 #[derive(Clone)]
 pub struct BatchSigner<'p> {
     endpoint: &'p S3Endpoint,
-    region: Region,
+    /// The region signed for (and, on AWS, in the host with `dns_suffix`).
+    region: &'p str,
+    dns_suffix: &'static str,
     keyed_mac: HmacSha256,
     amz_date: [u8; 16],
     credential_scope: String,
@@ -146,53 +148,76 @@ impl Presigner {
         Self { endpoint }
     }
 
+    /// A signer for an AWS region, at this presigner's endpoint.
     pub fn batch(
         &self,
         credentials: &SigningCredentials,
         region: Region,
         now: SystemTime,
     ) -> BatchSigner<'_> {
-        let secs = now.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs();
-        let amz_date = format_amz_date(secs);
-        let date = &amz_date[..8];
-        let date_str = std::str::from_utf8(date).unwrap_or("19700101");
-        let credential_scope = format!("{date_str}/{}/s3/aws4_request", region.as_str());
+        batch_at(&self.endpoint, credentials, region.as_str(), region.partition().dns_suffix(), now)
+    }
+}
 
-        let mut secret = Vec::with_capacity(4 + credentials.secret_access_key.len());
-        secret.extend_from_slice(b"AWS4");
-        secret.extend_from_slice(credentials.secret_access_key.as_bytes());
-        let k_date = hmac(&secret, date);
-        let k_region = hmac(&k_date, region.as_str().as_bytes());
-        let k_service = hmac(&k_region, b"s3");
-        let k_signing = hmac(&k_service, b"aws4_request");
-        let keyed_mac = keyed(&k_signing);
+/// A signer for a store at `endpoint` that signs for `region` (S3-compatible stores name their
+/// regions their own way).
+pub fn store_batch<'p>(
+    endpoint: &'p S3Endpoint,
+    credentials: &SigningCredentials,
+    region: &'p str,
+    now: SystemTime,
+) -> BatchSigner<'p> {
+    batch_at(endpoint, credentials, region, "", now)
+}
 
-        let mut query_head = String::with_capacity(160);
-        query_head.push_str("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=");
-        encode_into(&mut query_head, credentials.access_key_id.as_bytes(), false);
-        query_head.push_str("%2F");
-        encode_into(&mut query_head, credential_scope.as_bytes(), false);
-        query_head.push_str("&X-Amz-Date=");
-        query_head.push_str(std::str::from_utf8(&amz_date).unwrap_or_default());
-        query_head.push_str("&X-Amz-Expires=");
+fn batch_at<'p>(
+    endpoint: &'p S3Endpoint,
+    credentials: &SigningCredentials,
+    region: &'p str,
+    dns_suffix: &'static str,
+    now: SystemTime,
+) -> BatchSigner<'p> {
+    let secs = now.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs();
+    let amz_date = format_amz_date(secs);
+    let date = &amz_date[..8];
+    let date_str = std::str::from_utf8(date).unwrap_or("19700101");
+    let credential_scope = format!("{date_str}/{region}/s3/aws4_request");
 
-        let mut query_tail = String::new();
-        if let Some(token) = &credentials.session_token {
-            query_tail.reserve(token.len() + 64);
-            query_tail.push_str("&X-Amz-Security-Token=");
-            encode_into(&mut query_tail, token.as_bytes(), false);
-        }
-        query_tail.push_str("&X-Amz-SignedHeaders=host");
+    let mut secret = Vec::with_capacity(4 + credentials.secret_access_key.len());
+    secret.extend_from_slice(b"AWS4");
+    secret.extend_from_slice(credentials.secret_access_key.as_bytes());
+    let k_date = hmac(&secret, date);
+    let k_region = hmac(&k_date, region.as_bytes());
+    let k_service = hmac(&k_region, b"s3");
+    let k_signing = hmac(&k_service, b"aws4_request");
+    let keyed_mac = keyed(&k_signing);
 
-        BatchSigner {
-            endpoint: &self.endpoint,
-            region,
-            keyed_mac,
-            amz_date,
-            credential_scope,
-            query_head,
-            query_tail,
-        }
+    let mut query_head = String::with_capacity(160);
+    query_head.push_str("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=");
+    encode_into(&mut query_head, credentials.access_key_id.as_bytes(), false);
+    query_head.push_str("%2F");
+    encode_into(&mut query_head, credential_scope.as_bytes(), false);
+    query_head.push_str("&X-Amz-Date=");
+    query_head.push_str(std::str::from_utf8(&amz_date).unwrap_or_default());
+    query_head.push_str("&X-Amz-Expires=");
+
+    let mut query_tail = String::new();
+    if let Some(token) = &credentials.session_token {
+        query_tail.reserve(token.len() + 64);
+        query_tail.push_str("&X-Amz-Security-Token=");
+        encode_into(&mut query_tail, token.as_bytes(), false);
+    }
+    query_tail.push_str("&X-Amz-SignedHeaders=host");
+
+    BatchSigner {
+        endpoint,
+        region,
+        dns_suffix,
+        keyed_mac,
+        amz_date,
+        credential_scope,
+        query_head,
+        query_tail,
     }
 }
 
@@ -219,7 +244,7 @@ impl BatchSigner<'_> {
     /// steps are marked inside, and `tests/presign_reference.rs` holds it equal to aws-sigv4.
     pub fn presign_into(&self, request: &PresignRequest<'_>, url: &mut String) {
         let bucket = request.bucket.as_str();
-        let region = self.region.as_str();
+        let region = self.region;
         let start = url.len();
 
         // scheme://host
@@ -235,7 +260,7 @@ impl BatchSigner<'_> {
                 url.push_str("s3.");
                 url.push_str(region);
                 url.push('.');
-                url.push_str(self.region.partition().dns_suffix());
+                url.push_str(self.dns_suffix);
             }
             S3Endpoint::Custom(ref custom) => {
                 url.push_str(&custom.scheme);

@@ -11,14 +11,17 @@ use super::{
     KEY_FOR_ANOTHER_DRAFT, KEY_FOR_A_DELETED_INTEGRATION, MAX_PAGE_SIZE, REPORT_RETENTION_SECS,
     SCHEDULE_CURSOR_PK, SCHEDULE_CURSOR_SK, SCHEMA_VERSION,
 };
-use crate::domain::arn::RoleArn;
+use crate::domain::arn::{KmsKeyArn, RoleArn};
 use crate::domain::bucket::BucketName;
 use crate::domain::clock::now_rfc3339;
 use crate::domain::external_id::ExternalId;
 use crate::domain::external_id::ExternalIdProof;
-use crate::domain::integration::{Integration, IntegrationDraft, Status};
+use crate::domain::integration::{
+    Access, AwsRole, Integration, IntegrationDraft, S3Compatible, Status, KIND_AWS_ROLE, KIND_S3_COMPATIBLE,
+};
 use crate::domain::org::OrgId;
 use crate::domain::region::Region;
+use crate::domain::s3_compatible::{AccessKeyId, AddressingStyle, SealedSecret, StoreEndpoint, StoreRegion};
 use crate::domain::scope::{KeyPrefix, Scope};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{
@@ -172,8 +175,6 @@ impl DynamoStore {
             ("schema_version".to_owned(), n(SCHEMA_VERSION)),
             ("id".to_owned(), s(&integration.id)),
             ("name".to_owned(), s(&integration.name)),
-            ("role_arn".to_owned(), s(integration.role_arn.as_str())),
-            ("region".to_owned(), s(integration.region.as_str())),
             (
                 "scope".to_owned(),
                 s(serde_json::to_string(&StoredScope::of(&integration.scope)).unwrap_or_default()),
@@ -185,6 +186,7 @@ impl DynamoStore {
             ("updated_at".to_owned(), s(&integration.updated_at)),
             ("status".to_owned(), s(status)),
         ]);
+        access_attributes(&integration.access, &mut item);
         if let Some(proof) = &integration.external_id_proof {
             item.insert("external_id_proof".to_owned(), s(serde_json::to_string(proof).unwrap_or_default()));
         }
@@ -398,6 +400,77 @@ impl DynamoStore {
     }
 }
 
+/// How the item says how the platform reaches the buckets. `access_kind` is absent on items
+/// written before S3-compatible stores (they are all `aws_role`); `kind` names the item type.
+/// The store's secret is kept only as the sealer's ciphertext (binary), never as text.
+fn access_attributes(access: &Access, item: &mut Item) {
+    item.insert("access_kind".to_owned(), s(access.kind()));
+    match access {
+        Access::AwsRole(role) => {
+            item.insert("role_arn".to_owned(), s(role.role_arn.as_str()));
+            item.insert("region".to_owned(), s(role.region.as_str()));
+            if !role.kms_key_arns.is_empty() {
+                let keys = role.kms_key_arns.iter().map(|k| s(k.as_str())).collect();
+                item.insert("kms_key_arns".to_owned(), AttributeValue::L(keys));
+            }
+        }
+        Access::S3Compatible(store) => {
+            item.insert("endpoint".to_owned(), s(store.endpoint.as_str()));
+            item.insert("addressing_style".to_owned(), s(store.addressing_style.as_str()));
+            item.insert("region".to_owned(), s(store.region.as_str()));
+            item.insert("access_key_id".to_owned(), s(store.access_key_id.as_str()));
+            let sealed = aws_sdk_dynamodb::primitives::Blob::new(store.secret.ciphertext());
+            item.insert("secret_ciphertext".to_owned(), AttributeValue::B(sealed));
+        }
+    }
+}
+
+fn decode_access(item: &Item) -> Result<Access, StoreError> {
+    let kind = match item.get("access_kind") {
+        None => KIND_AWS_ROLE,
+        Some(_) => get_s(item, "access_kind")?,
+    };
+    match kind {
+        KIND_AWS_ROLE => {
+            let region = Region::parse(get_s(item, "region")?).map_err(|_| corrupt("region"))?;
+            let kms_key_arns = match item.get("kms_key_arns") {
+                None => Vec::new(),
+                Some(list) => list
+                    .as_l()
+                    .map_err(|_| corrupt("kms_key_arns"))?
+                    .iter()
+                    .map(|key| {
+                        key.as_s()
+                            .ok()
+                            .and_then(|k| KmsKeyArn::parse(k).ok())
+                            .ok_or_else(|| corrupt("kms_key_arns"))
+                    })
+                    .collect::<Result<_, _>>()?,
+            };
+            Ok(Access::AwsRole(AwsRole {
+                role_arn: RoleArn::parse(get_s(item, "role_arn")?).map_err(|_| corrupt("role_arn"))?,
+                region,
+                kms_key_arns,
+            }))
+        }
+        KIND_S3_COMPATIBLE => Ok(Access::S3Compatible(S3Compatible {
+            endpoint: StoreEndpoint::parse(get_s(item, "endpoint")?).map_err(|_| corrupt("endpoint"))?,
+            addressing_style: AddressingStyle::parse(get_s(item, "addressing_style")?)
+                .map_err(|_| corrupt("addressing_style"))?,
+            region: StoreRegion::parse(get_s(item, "region")?).map_err(|_| corrupt("region"))?,
+            access_key_id: AccessKeyId::parse(get_s(item, "access_key_id")?)
+                .map_err(|_| corrupt("access_key_id"))?,
+            secret: match item.get("secret_ciphertext") {
+                Some(AttributeValue::B(blob)) if !blob.as_ref().is_empty() => {
+                    SealedSecret::from_ciphertext(blob.as_ref().to_vec())
+                }
+                _ => return Err(corrupt("secret_ciphertext")),
+            },
+        })),
+        other => Err(corrupt(&format!("access_kind {other:?}"))),
+    }
+}
+
 /// Rebuilds an integration from its item, re-checking every field with the domain parsers.
 /// Items written before `schema_version` existed are version 1, the format this release writes.
 pub fn decode(item: &Item) -> Result<Integration, StoreError> {
@@ -415,8 +488,7 @@ pub fn decode(item: &Item) -> Result<Integration, StoreError> {
     Ok(Integration {
         id: get_s(item, "id")?.to_owned(),
         name: get_s(item, "name")?.to_owned(),
-        role_arn: RoleArn::parse(get_s(item, "role_arn")?).map_err(|_| corrupt("role_arn"))?,
-        region: Region::parse(get_s(item, "region")?).map_err(|_| corrupt("region"))?,
+        access: decode_access(item)?,
         scope: scope.into_scope()?,
         versioning: item.get("versioning").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
         version: get_n(item, "version")?,

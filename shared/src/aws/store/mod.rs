@@ -400,8 +400,7 @@ pub(crate) fn first_version(draft: IntegrationDraft) -> Integration {
     Integration {
         id: ulid::Ulid::new().to_string(),
         name: draft.name,
-        role_arn: draft.role_arn,
-        region: draft.region,
+        access: draft.access,
         scope: draft.scope,
         versioning: draft.versioning,
         version: 1,
@@ -414,14 +413,15 @@ pub(crate) fn first_version(draft: IntegrationDraft) -> Integration {
 
 /// What a replace stores: the draft's configuration as the next version, unvalidated (a new
 /// configuration has not been checked), keeping the external-ID proof only while the role stays
-/// (a proof is about one role).
+/// (a proof is about one role; an S3-compatible store has none).
 pub(crate) fn next_version(current: &Integration, draft: IntegrationDraft) -> Integration {
-    let proof = current.external_id_proof.clone().filter(|p| p.role_arn == draft.role_arn.as_str());
+    let role = draft.access.role_arn();
+    let proof =
+        current.external_id_proof.clone().filter(|p| role.is_some_and(|role| p.role_arn == role.as_str()));
     Integration {
         id: current.id.clone(),
         name: draft.name,
-        role_arn: draft.role_arn,
-        region: draft.region,
+        access: draft.access,
         scope: draft.scope,
         versioning: draft.versioning,
         version: current.version + 1,

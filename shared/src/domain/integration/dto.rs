@@ -10,11 +10,17 @@
 //! Every field is an `Option`: `null` counts as absent, and a missing field is reported with a
 //! hint about what to send.
 
-use super::{AccessDraft, IntegrationDraft, MAX_NAME_CHARS};
-use crate::domain::arn::RoleArn;
+use super::{
+    Access, AccessDraft, AwsRole, IntegrationDraft, S3Compatible, KIND_AWS_ROLE, KIND_S3_COMPATIBLE,
+    MAX_NAME_CHARS,
+};
+use crate::domain::arn::{KmsKeyArn, RoleArn, MAX_KMS_KEYS};
 use crate::domain::bucket::BucketName;
 use crate::domain::input::{InputError, Rejection};
 use crate::domain::region::{Partition, Region};
+use crate::domain::s3_compatible::{
+    AccessKeyId, AddressingStyle, SecretAccessKey, SecretInput, StoreEndpoint, StoreRegion,
+};
 use crate::domain::scope::{KeyPrefix, Scope, MAX_DEFAULT_BUCKETS};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Deserializer};
@@ -27,8 +33,14 @@ use std::marker::PhantomData;
 #[serde(deny_unknown_fields)]
 pub struct IntegrationDraftDto {
     name: Option<Deferred<String>>,
+    kind: Option<Deferred<String>>,
     role_arn: Option<Deferred<String>>,
     region: Option<Deferred<String>>,
+    kms_key_arns: Option<Deferred<Vec<Deferred<String>>>>,
+    endpoint: Option<Deferred<String>>,
+    addressing_style: Option<Deferred<String>>,
+    access_key_id: Option<Deferred<String>>,
+    secret_access_key: Option<Deferred<String>>,
     scope: Option<Deferred<ScopeDto>>,
     versioning: Option<Deferred<bool>>,
     version: Option<Deferred<u64>>,
@@ -47,6 +59,8 @@ pub struct IntegrationDraftDto {
     _policies: Option<IgnoredAny>,
     #[serde(rename = "external_id_proof")]
     _external_id_proof: Option<IgnoredAny>,
+    #[serde(rename = "secret_set")]
+    _secret_set: Option<IgnoredAny>,
 }
 
 /// The body of `POST /policies/access`: a draft scope, before it is saved.
@@ -56,6 +70,7 @@ pub struct AccessDraftDto {
     scope: Option<Deferred<ScopeDto>>,
     versioning: Option<Deferred<bool>>,
     region: Option<Deferred<String>>,
+    kms_key_arns: Option<Deferred<Vec<Deferred<String>>>>,
 }
 
 /// A scope, tagged by `type`: `{"type": "default", "buckets"}` or
@@ -134,7 +149,20 @@ struct Shape {
 
 const INTEGRATION: Shape = Shape {
     at: "",
-    allowed: &["name", "role_arn", "region", "scope", "versioning", "version"],
+    allowed: &[
+        "name",
+        "kind",
+        "role_arn",
+        "region",
+        "kms_key_arns",
+        "endpoint",
+        "addressing_style",
+        "access_key_id",
+        "secret_access_key",
+        "scope",
+        "versioning",
+        "version",
+    ],
     misplaced: never_misplaced,
     not_object: || {
         Rejection::new(
@@ -147,7 +175,7 @@ const INTEGRATION: Shape = Shape {
 
 const ACCESS: Shape = Shape {
     at: "",
-    allowed: &["scope", "versioning", "region"],
+    allowed: &["scope", "versioning", "region", "kms_key_arns"],
     misplaced: never_misplaced,
     not_object: || {
         Rejection::new(
@@ -324,23 +352,161 @@ fn versioning(versioning: Option<Deferred<bool>>) -> Result<bool, Rejection> {
     versioning.map_or(Ok(false), |v| v.read("versioning", "true or false"))
 }
 
-impl TryFrom<IntegrationDraftDto> for IntegrationDraft {
+/// Refuses a field that belongs to the other kind of integration, naming the kind it is for.
+fn not_for_kind<T>(field: &str, present: &Option<T>, kind: &str, belongs_to: &str) -> Result<(), Rejection> {
+    if present.is_none() {
+        return Ok(());
+    }
+    Err(Rejection::new(
+        "FIELD_NOT_FOR_KIND",
+        Some(field),
+        format!(
+            "The field {field:?} belongs to {belongs_to} integrations, and this one is {kind:?}. Drop it, or send \
+             \"kind\": {belongs_to:?} if that is the kind you mean."
+        ),
+    ))
+}
+
+fn string_field(value: Option<Deferred<String>>, field: &str, hint: &str) -> Result<String, Rejection> {
+    value.ok_or_else(|| missing(field, hint))?.read(field, "a string")
+}
+
+/// `kms_key_arns`: at most [`MAX_KMS_KEYS`] KMS key ARNs, each in `region` when one is known (else
+/// in `partition`), none twice.
+fn kms_key_arns(
+    keys: Option<Deferred<Vec<Deferred<String>>>>,
+    partition: Partition,
+    region: Option<Region>,
+) -> Result<Vec<KmsKeyArn>, Rejection> {
+    let Some(keys) = keys else { return Ok(Vec::new()) };
+    let keys = keys.read("kms_key_arns", "a list of KMS key ARNs")?;
+    if keys.len() > MAX_KMS_KEYS {
+        return Err(Rejection::new(
+            "TOO_MANY_KMS_KEYS",
+            Some("kms_key_arns"),
+            format!(
+                "The integration lists {} KMS keys; at most {MAX_KMS_KEYS} are allowed. List the keys the buckets' \
+                 objects are encrypted with.",
+                keys.len()
+            ),
+        ));
+    }
+    let mut parsed: Vec<KmsKeyArn> = Vec::with_capacity(keys.len());
+    for (i, key) in keys.into_iter().enumerate() {
+        let field = format!("kms_key_arns[{i}]");
+        let text = key.read(&field, "a string")?;
+        let key = match region {
+            Some(region) => KmsKeyArn::parse_for_region(&text, region),
+            None => KmsKeyArn::parse(&text),
+        }
+        .map_err(input(&field))?;
+        if key.region().partition() != partition {
+            return Err(Rejection::new(
+                "PARTITION_MISMATCH",
+                Some(&field),
+                format!(
+                    "The KMS key {key} is in partition {:?} but the policy is for {:?}; use a key from the buckets' \
+                     partition.",
+                    key.region().partition().as_str(),
+                    partition.as_str()
+                ),
+            ));
+        }
+        if parsed.contains(&key) {
+            return Err(Rejection::new(
+                "DUPLICATE_KMS_KEY",
+                Some(&field),
+                format!("The KMS key {key} is listed twice; list each key once."),
+            ));
+        }
+        parsed.push(key);
+    }
+    Ok(parsed)
+}
+
+impl TryFrom<IntegrationDraftDto> for IntegrationDraft<SecretInput> {
     type Error = Rejection;
 
     fn try_from(dto: IntegrationDraftDto) -> Result<Self, Rejection> {
         let name = dto.name.ok_or_else(|| missing("name", "a display name such as \"Production images\""))?;
         let name = display_name(&name.read("name", "a string")?)?;
-        let region =
-            dto.region.ok_or_else(|| missing("region", "the bucket's region, such as \"us-east-1\""))?;
-        let region = Region::parse(&region.read("region", "a string")?).map_err(input("region"))?;
-        let role_arn = dto.role_arn.ok_or_else(|| {
-            missing(
-                "role_arn",
-                "the ARN of the role you created, such as \"arn:aws:iam::123456789012:role/platform-read\"",
-            )
-        })?;
-        let role_arn = RoleArn::parse(&role_arn.read("role_arn", "a string")?).map_err(input("role_arn"))?;
-        role_arn.check_partition(region).map_err(input("role_arn"))?;
+        let kind = match dto.kind {
+            None => KIND_AWS_ROLE.to_owned(),
+            Some(kind) => kind.read("kind", "\"aws_role\" or \"s3_compatible\"")?,
+        };
+        let access = match kind.as_str() {
+            KIND_AWS_ROLE => {
+                for (field, present) in [
+                    ("endpoint", dto.endpoint.is_some()),
+                    ("addressing_style", dto.addressing_style.is_some()),
+                    ("access_key_id", dto.access_key_id.is_some()),
+                    ("secret_access_key", dto.secret_access_key.is_some()),
+                ] {
+                    not_for_kind(field, &present.then_some(()), KIND_AWS_ROLE, KIND_S3_COMPATIBLE)?;
+                }
+                let region = string_field(dto.region, "region", "the bucket's region, such as \"us-east-1\"")?;
+                let region = Region::parse(&region).map_err(input("region"))?;
+                let role_arn = string_field(
+                    dto.role_arn,
+                    "role_arn",
+                    "the ARN of the role you created, such as \"arn:aws:iam::123456789012:role/platform-read\"",
+                )?;
+                let role_arn = RoleArn::parse(&role_arn).map_err(input("role_arn"))?;
+                role_arn.check_partition(region).map_err(input("role_arn"))?;
+                let kms_key_arns = kms_key_arns(dto.kms_key_arns, region.partition(), Some(region))?;
+                Access::AwsRole(AwsRole { role_arn, region, kms_key_arns })
+            }
+            KIND_S3_COMPATIBLE => {
+                not_for_kind("role_arn", &dto.role_arn, KIND_S3_COMPATIBLE, KIND_AWS_ROLE)?;
+                not_for_kind("kms_key_arns", &dto.kms_key_arns, KIND_S3_COMPATIBLE, KIND_AWS_ROLE)?;
+                let endpoint = string_field(
+                    dto.endpoint,
+                    "endpoint",
+                    "the store's S3 API address, such as \"https://minio.example.com:9000\"",
+                )?;
+                let endpoint = StoreEndpoint::parse(&endpoint).map_err(input("endpoint"))?;
+                let access_key_id = string_field(
+                    dto.access_key_id,
+                    "access_key_id",
+                    "the access key ID of a key the store issued for the platform",
+                )?;
+                let access_key_id = AccessKeyId::parse(&access_key_id).map_err(input("access_key_id"))?;
+                let secret = match dto.secret_access_key {
+                    None => SecretInput::Keep,
+                    Some(secret) => {
+                        let secret = secret.read("secret_access_key", "a string")?;
+                        SecretInput::New(SecretAccessKey::parse(&secret).map_err(input("secret_access_key"))?)
+                    }
+                };
+                let region = match dto.region {
+                    None => StoreRegion::default_region(),
+                    Some(region) => {
+                        StoreRegion::parse(&region.read("region", "a string")?).map_err(input("region"))?
+                    }
+                };
+                let addressing_style = match dto.addressing_style {
+                    None => AddressingStyle::Path,
+                    Some(style) => {
+                        let style = style.read("addressing_style", "\"path\" or \"virtual\"")?;
+                        AddressingStyle::parse(&style).map_err(|message| {
+                            Rejection::new("INVALID_ADDRESSING_STYLE", Some("addressing_style"), message)
+                        })?
+                    }
+                };
+                Access::S3Compatible(S3Compatible { endpoint, addressing_style, region, access_key_id, secret })
+            }
+            other => {
+                return Err(Rejection::new(
+                    "INVALID_KIND",
+                    Some("kind"),
+                    format!(
+                        "Integration kind {} is not known; use \"aws_role\" (an IAM role in your AWS account, the \
+                         default) or \"s3_compatible\" (an S3-compatible store reached with access keys).",
+                        crate::domain::input::quoted(other)
+                    ),
+                ))
+            }
+        };
         let scope = scope(dto.scope)?;
         let versioning = versioning(dto.versioning)?;
         let version = match dto.version {
@@ -350,7 +516,7 @@ impl TryFrom<IntegrationDraftDto> for IntegrationDraft {
                 version => Some(version),
             },
         };
-        Ok(Self { name, role_arn, region, scope, versioning, version })
+        Ok(Self { name, access, scope, versioning, version })
     }
 }
 
@@ -360,14 +526,16 @@ impl TryFrom<AccessDraftDto> for AccessDraft {
     fn try_from(dto: AccessDraftDto) -> Result<Self, Rejection> {
         let scope = scope(dto.scope)?;
         let versioning = versioning(dto.versioning)?;
-        let partition = match dto.region {
-            None => Partition::Aws,
+        let region = match dto.region {
+            None => None,
             Some(region) => {
                 let region = region.read("region", "a string such as \"us-east-1\"")?;
-                Region::parse(&region).map_err(input("region"))?.partition()
+                Some(Region::parse(&region).map_err(input("region"))?)
             }
         };
-        Ok(Self { scope, versioning, partition })
+        let partition = region.map_or(Partition::Aws, Region::partition);
+        let kms_key_arns = kms_key_arns(dto.kms_key_arns, partition, region)?;
+        Ok(Self { scope, versioning, partition, kms_key_arns })
     }
 }
 
@@ -494,7 +662,9 @@ mod tests {
         let (_, field, message) = rejection(&with(|b| b["nmae"] = json!("typo")));
         assert_eq!(field.as_deref(), Some("nmae"));
         assert!(
-            message.contains(r#"["name", "role_arn", "region", "scope", "versioning", "version"]"#),
+            message.contains(
+                r#"["name", "kind", "role_arn", "region", "kms_key_arns", "endpoint", "addressing_style", "access_key_id", "secret_access_key", "scope", "versioning", "version"]"#
+            ),
             "{message}"
         );
         assert!(!message.contains("created_at"), "{message}");
