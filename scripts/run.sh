@@ -189,7 +189,7 @@ export PYTHONDONTWRITEBYTECODE=1
 # Nothing of the caller's AWS setup may send a request to real AWS or elsewhere. A DynamoDB endpoint
 # the caller exported on purpose (AWS_ENDPOINT_URL_DYNAMODB) is kept as it is.
 unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_STS \
-    AWS_ENDPOINT_URL_IAM INITIAL_NO_AUTH_ACTION_COUNT MOTO_PYTHON MOTO_KEEP_LOG S3_ENDPOINT_URL \
+    AWS_ENDPOINT_URL_IAM AWS_ENDPOINT_URL_KMS INITIAL_NO_AUTH_ACTION_COUNT MOTO_PYTHON MOTO_KEEP_LOG S3_ENDPOINT_URL \
     MOTO_ACCOUNT_ID # moto would put every request in that account, ignoring x-moto-account-id
 
 mkdir -p "$RUN_DIR_BASE"
@@ -280,7 +280,11 @@ export S3_ENDPOINT_URL="$OBJECTS_URL"
 DEV_LOG="$DEV_DIR/devserver.log"
 say "starting the dev server on $LISTEN_ADDR (log: ${DEV_LOG#"$ROOT"/})"
 : >"$DEV_LOG"
-"$DEVSERVER" </dev/null >>"$DEV_LOG" 2>&1 &
+# The dev server seals S3-compatible stores' secrets with KMS, as itself (the default keys above, no
+# IAM user in moto): once moto "aws" enforces IAM it refuses those calls, so the dev server's KMS is
+# the plain moto's (it creates its secrets key there on start). Only the dev server's: the scripts'
+# KMS calls stay with moto "aws".
+AWS_ENDPOINT_URL_KMS="$OBJECTS_URL" "$DEVSERVER" </dev/null >>"$DEV_LOG" 2>&1 &
 DEV_PID=$!
 
 dev_failed() {

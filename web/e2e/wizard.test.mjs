@@ -554,6 +554,17 @@ describe("an S3-compatible store", () => {
     assert.equal(after.name, "Store photos, renamed");
     assert.equal(after.secret_set, true);
     await assertAccessible(page, "step 3, the edited store integration validated");
+
+    // The store's file shows through a link signed with the stored (kept) secret.
+    await page.getByLabel("Locator", { exact: true }).fill(`s3://${bucket}/photos/kitten.png`);
+    await page.getByRole("button", { name: "Show" }).click();
+    const image = page.locator("#try-image");
+    await image.waitFor();
+    assert.ok((await image.getAttribute("src")).startsWith(`${storeUrl}/${bucket}/photos/kitten.png?`), await image.getAttribute("src"));
+    await page.waitForFunction(() => document.querySelector("#try-image")?.complete === true);
+    assert.equal(await image.evaluate((img) => img.naturalWidth), 48);
+    await shot(page, "store-done");
+    await assertAccessible(page, "the admin's page with the store's image");
     assert.deepEqual(problems, []);
     await context.close();
   });
