@@ -35,7 +35,12 @@ async fn serve() -> Result<(), String> {
     let app =
         Arc::new(devserver::DevServer::new(Arc::new(store), &aws, platform_sts(&aws)?, secrets, &config));
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    tracing::info!(url = %format!("http://{addr}"), "dev server listening");
+    tracing::info!(
+        url = %format!("http://{addr}"),
+        secrets_key = %config.secrets_key_id,
+        loopback_endpoints_allowed = config.endpoints.allow_loopback_http,
+        "dev server listening"
+    );
     devserver::serve(listener, app).await.map_err(|e| format!("the server stopped: {e}"))
 }
 

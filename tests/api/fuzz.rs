@@ -167,6 +167,12 @@ fn json_value(depth: u32) -> impl Strategy<Value = Value> {
                         "expires_in",
                         "id",
                         "status",
+                        "kind",
+                        "kms_key_arns",
+                        "endpoint",
+                        "access_key_id",
+                        "secret_access_key",
+                        "addressing_style",
                     ])
                     .prop_map(str::to_owned),
                     any::<String>(),
@@ -198,6 +204,29 @@ fn body() -> impl Strategy<Value = Body> {
         3 => json_value(4).prop_map(|v| Body::Text(v.to_string())),
         2 => (json_value(2), json_value(2), json_value(2)).prop_map(|(name, scope, versioning)| Body::Text(json!({
             "name": name, "role_arn": ROLE, "region": "us-east-1", "scope": scope, "versioning": versioning,
+        }).to_string())),
+        // Nearly right S3-compatible bodies: hostile endpoints (metadata, private, smuggled paths and
+        // credentials), keys and styles. Loopback is refused here (the policy allows none), so no
+        // endpoint of this machine is ever called.
+        2 => (
+            prop_oneof![
+                Just(json!("http://169.254.169.254")),
+                Just(json!("https://10.0.0.1:9000")),
+                Just(json!("https://user:pw@minio.example.com")),
+                Just(json!("https://minio.example.com/bucket?x=1")),
+                Just(json!("http://127.0.0.1:9000")),
+                json_value(1),
+            ],
+            json_value(1),
+            json_value(1),
+            json_value(2),
+        )
+            .prop_map(|(endpoint, secret, style, scope)| Body::Text(json!({
+                "kind": "s3_compatible", "name": "store", "endpoint": endpoint, "access_key_id": "key-id",
+                "secret_access_key": secret, "addressing_style": style, "scope": scope,
+            }).to_string())),
+        1 => (json_value(1), json_value(2)).prop_map(|(keys, scope)| Body::Text(json!({
+            "name": "kms", "role_arn": ROLE, "region": "us-east-1", "kms_key_arns": keys, "scope": scope,
         }).to_string())),
         2 => (proptest::collection::vec(json_value(1), 0..5), json_value(1)).prop_map(|(locators, expires_in)| {
             Body::Text(json!({"locators": locators, "expires_in": expires_in}).to_string())

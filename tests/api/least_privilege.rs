@@ -138,6 +138,13 @@ impl Deployment {
         let table = format!("{STACK}-{}", ulid::Ulid::new().to_string().to_lowercase());
         let platform_role = format!("arn:aws:iam::{PLATFORM_ACCOUNT}:role/{STACK}-platform");
         let validate_role = format!("arn:aws:iam::{PLATFORM_ACCOUNT}:role/{STACK}-validate");
+        // The template's SecretsKey, made before enforcement as CloudFormation would.
+        let setup =
+            sdk_as(&moto.url, aws_sdk_sts::config::Credentials::new("testing", "testing", None, None, "t"))
+                .await;
+        let kms = shared::aws::secrets::KmsSealer::client(&setup);
+        let secrets_key =
+            shared::aws::secrets::KmsSealer::create_key(&kms, "SecretsKey").await.expect("the secrets key");
         let names: HashMap<&str, String> = [
             ("AWS::Partition", "aws".to_owned()),
             ("AWS::Region", "us-east-1".to_owned()),
@@ -147,6 +154,7 @@ impl Deployment {
             ("IntegrationsTable.Arn", format!("arn:aws:dynamodb:us-east-1:{PLATFORM_ACCOUNT}:table/{table}")),
             ("ValidateRole.Arn", validate_role.clone()),
             ("PlatformRole.Arn", platform_role.clone()),
+            ("SecretsKey.Arn", secrets_key.clone()),
         ]
         .into_iter()
         .collect();
@@ -194,9 +202,6 @@ impl Deployment {
 
         // The table and one org's integration, written before enforcement (the integrations
         // function's part).
-        let setup =
-            sdk_as(&moto.url, aws_sdk_sts::config::Credentials::new("testing", "testing", None, None, "t"))
-                .await;
         let store = Store::new(aws_sdk_dynamodb::Client::new(&setup), table.clone());
         store.ensure_table().await.expect("create the table");
         let org = OrgId::parse(ORG).expect("org");
