@@ -14,13 +14,18 @@
 #     it enforces IAM, so presigned URLs and CORS preflights go here (S3_ENDPOINT_URL); it holds
 #     the same bucket and images.
 #   - dynoxide (scripts/start_dynamo.sh): DynamoDB.
+#   - s3s-fs (.tools/bin/s3s-fs): an S3-compatible store (as MinIO or Cloudflare R2 would be) for the
+#     wizard's "S3-compatible store" kind: a directory served over the S3 API on 127.0.0.1 with fixed
+#     demo keys (S3_COMPATIBLE_ACCESS_KEY / S3_COMPATIBLE_SECRET), holding the bucket store-photos
+#     with photos/kitten.png. It has no CORS or versioning API (501), so those checks do not pass.
 # Accounts (as on AWS, customer roles and buckets are never in the platform's account): the platform
 # principal (IAM user platform) is in moto's default account 123456789012; the customer side (the
 # demo role and bucket, the new admin's bucket, the roles scripts/aws_console.py creates, and the IAM
 # user demo-admin who plays the customer's console) is in the second account 210987654321
 # (CUSTOMER_ACCOUNT in scripts/seed_demo.py). The plain moto serves presigned URLs from its default
 # account (it does not know the assumed-role keys they are signed with): its buckets are there.
-# While it runs, .run/run.env holds URL, ADMIN, MEMBER, ID and the emulator URLs, and
+# While it runs, .run/run.env holds URL, ADMIN, MEMBER, ID, the emulator URLs and the S3-compatible
+# store's URL, keys and bucket (S3_COMPATIBLE_URL, _ACCESS_KEY, _SECRET, _BUCKET), and
 # .run/demo-admin.env the keys of the customer account's IAM user demo-admin (every action allowed),
 # with which scripts/demo_trust.py break|fix changes the demo role's trust policy.
 #
@@ -83,6 +88,7 @@ DEV_DIR=""
 AWS_MOTO_PID_FILE=""
 OBJECTS_MOTO_PID_FILE=""
 DYNAMO_STARTED=0
+STORE_PID=""
 # shellcheck disable=SC2317 # invoked by the trap (shellcheck 0.9 thinks it unreachable)
 cleanup() {
     local status=$? i failed=0 pid_file
@@ -111,6 +117,10 @@ cleanup() {
         done
     fi
     if ((DYNAMO_STARTED)) && declare -F stop_dynamo >/dev/null; then stop_dynamo >/dev/null 2>&1 || true; fi
+    if [[ -n "$STORE_PID" ]]; then
+        kill -TERM "$STORE_PID" 2>/dev/null || true
+        wait "$STORE_PID" 2>/dev/null || true
+    fi
     # The state files describe this run only; another run.sh may have written its own since.
     if [[ -f "$RUN_ENV_FILE" ]] && grep -qx "RUN_PID='$$'" "$RUN_ENV_FILE" 2>/dev/null; then
         rm -f "$RUN_ENV_FILE" "$ADMIN_ENV_FILE"
@@ -179,7 +189,7 @@ export PYTHONDONTWRITEBYTECODE=1
 # Nothing of the caller's AWS setup may send a request to real AWS or elsewhere. A DynamoDB endpoint
 # the caller exported on purpose (AWS_ENDPOINT_URL_DYNAMODB) is kept as it is.
 unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_STS \
-    AWS_ENDPOINT_URL_IAM INITIAL_NO_AUTH_ACTION_COUNT MOTO_PYTHON MOTO_KEEP_LOG S3_ENDPOINT_URL \
+    AWS_ENDPOINT_URL_IAM AWS_ENDPOINT_URL_KMS INITIAL_NO_AUTH_ACTION_COUNT MOTO_PYTHON MOTO_KEEP_LOG S3_ENDPOINT_URL \
     MOTO_ACCOUNT_ID # moto would put every request in that account, ignoring x-moto-account-id
 
 mkdir -p "$RUN_DIR_BASE"
@@ -210,7 +220,33 @@ else
     DYNAMO_STARTED=1
     dynamo_note="dynoxide (DynamoDB) at $AWS_ENDPOINT_URL_DYNAMODB"
 fi
-emulators="moto (IAM/STS/S3, IAM enforced) at $AWS_URL, moto (presigned URL fetches) at $OBJECTS_URL, $dynamo_note"
+# The S3-compatible store: s3s-fs serving a directory of the dev server's run dir (kept after a
+# failure with the rest of it), on a free port, with fixed demo keys.
+S3_COMPATIBLE_ACCESS_KEY=demo-store-key
+S3_COMPATIBLE_SECRET=demo-store-secret
+S3_COMPATIBLE_BUCKET=store-photos
+STORE_DIR="$DEV_DIR/s3-compatible"
+STORE_BIN="$ROOT/.tools/bin/s3s-fs"
+[[ -x "$STORE_BIN" ]] || die "$STORE_BIN not found: run scripts/bootstrap.sh (it installs s3s-fs)"
+mkdir -p "$STORE_DIR/$S3_COMPATIBLE_BUCKET/photos"
+"$PYTHON" -c 'import sys; sys.path.insert(0, sys.argv[1]); import seed_demo
+open(sys.argv[2], "wb").write(seed_demo.png_gradient(48, (250, 170, 90), (40, 90, 160)))' \
+    "$ROOT/scripts" "$STORE_DIR/$S3_COMPATIBLE_BUCKET/photos/kitten.png" \
+    || die "could not write the S3-compatible store's demo image"
+store_port="$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+"$STORE_BIN" --host 127.0.0.1 --port "$store_port" --access-key "$S3_COMPATIBLE_ACCESS_KEY" \
+    --secret-key "$S3_COMPATIBLE_SECRET" "$STORE_DIR" </dev/null >"$DEV_DIR/s3s-fs.log" 2>&1 &
+STORE_PID=$!
+S3_COMPATIBLE_URL="http://127.0.0.1:$store_port"
+deadline=$((SECONDS + 20))
+until "$PYTHON" -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2)' "$store_port" 2>/dev/null; do
+    if ! kill -0 "$STORE_PID" 2>/dev/null || ((SECONDS >= deadline)); then
+        tail -n 20 "$DEV_DIR/s3s-fs.log" >&2 || true
+        die "s3s-fs (the S3-compatible store) did not start on port $store_port (log above)"
+    fi
+    sleep 0.1
+done
+emulators="moto (IAM/STS/S3, IAM enforced) at $AWS_URL, moto (presigned URL fetches) at $OBJECTS_URL, $dynamo_note, s3s-fs (S3-compatible store) at $S3_COMPATIBLE_URL"
 say "emulators up in $((SECONDS - emulators_started)) s: $emulators"
 
 # ---- 3. the platform principal -----------------------------------------------------------------------------
@@ -244,7 +280,11 @@ export S3_ENDPOINT_URL="$OBJECTS_URL"
 DEV_LOG="$DEV_DIR/devserver.log"
 say "starting the dev server on $LISTEN_ADDR (log: ${DEV_LOG#"$ROOT"/})"
 : >"$DEV_LOG"
-"$DEVSERVER" </dev/null >>"$DEV_LOG" 2>&1 &
+# The dev server seals S3-compatible stores' secrets with KMS, as itself (the default keys above, no
+# IAM user in moto): once moto "aws" enforces IAM it refuses those calls, so the dev server's KMS is
+# the plain moto's (it creates its secrets key there on start). Only the dev server's: the scripts'
+# KMS calls stay with moto "aws".
+AWS_ENDPOINT_URL_KMS="$OBJECTS_URL" "$DEVSERVER" </dev/null >>"$DEV_LOG" 2>&1 &
 DEV_PID=$!
 
 dev_failed() {
@@ -307,6 +347,9 @@ umask 077
     for name in URL ADMIN MEMBER NEW_ADMIN ID; do printf "%s='%s'\n" "$name" "${!name}"; done
     printf "AWS_ENDPOINT_URL='%s'\nS3_ENDPOINT_URL='%s'\nAWS_ENDPOINT_URL_DYNAMODB='%s'\nRUN_PID='%s'\n" \
         "$AWS_URL" "$OBJECTS_URL" "$AWS_ENDPOINT_URL_DYNAMODB" "$$"
+    for name in S3_COMPATIBLE_URL S3_COMPATIBLE_ACCESS_KEY S3_COMPATIBLE_SECRET S3_COMPATIBLE_BUCKET; do
+        printf "%s='%s'\n" "$name" "${!name}"
+    done
 } >"$RUN_ENV_FILE.tmp"
 umask "$umask_before"
 mv -f "$RUN_ENV_FILE.tmp" "$RUN_ENV_FILE"
@@ -363,6 +406,13 @@ $rule
 #   4.   save with that ARN; the CORS check fails: save the CORS JSON as cors.json, then
 #          scripts/aws_console.py cors $NEW_BUCKET --file cors.json
 #        and choose "Validate again": healthy. "Try a locator": s3://$NEW_BUCKET/photos/kitten.png
+# the S3-compatible walk (same new admin link): an s3s-fs store at $S3_COMPATIBLE_URL holds the
+# bucket $S3_COMPATIBLE_BUCKET with photos/kitten.png.
+#   1.   "S3-compatible store"; endpoint $S3_COMPATIBLE_URL, access key ID $S3_COMPATIBLE_ACCESS_KEY,
+#        secret $S3_COMPATIBLE_SECRET, path style; "One bucket" $S3_COMPATIBLE_BUCKET
+#   2.   the CORS JSON (s3s-fs has no CORS API: nothing to paste here)
+#   3.   save: the report checks the endpoint, listing and reading (CORS and versions do not pass on
+#        s3s-fs). "Try a locator": s3://$S3_COMPATIBLE_BUCKET/photos/kitten.png
 $rule
 # paste into a shell:
 export URL=$URL
@@ -515,6 +565,8 @@ if ((BROWSER_TESTS == 1)); then
     say "browser tests: node --test web/e2e (headless Chromium $(/usr/bin/chromium --version 2>/dev/null | awk '{print $2}'))"
     browser_started=$SECONDS
     if (cd "$ROOT/web" && BASE_URL="$URL" DEV_JWT_SECRET="$DEV_JWT_SECRET" \
+        S3_COMPATIBLE_URL="$S3_COMPATIBLE_URL" S3_COMPATIBLE_ACCESS_KEY="$S3_COMPATIBLE_ACCESS_KEY" \
+        S3_COMPATIBLE_SECRET="$S3_COMPATIBLE_SECRET" S3_COMPATIBLE_BUCKET="$S3_COMPATIBLE_BUCKET" \
         ARTIFACTS_DIR="$ROOT/web/e2e/artifacts" node --test --test-concurrency=1 --test-reporter=spec e2e/); then
         say "browser tests passed in $((SECONDS - browser_started)) s (screenshots: web/e2e/artifacts)"
         exit 0

@@ -9,9 +9,14 @@
 // wizard's four steps and its report, the list (and after Load more), the delete confirmation, the
 // member's page (the image, the errors) and the sign-in form.
 //
+// Both kinds of integration are walked: Amazon S3 through an IAM role (with and without SSE-KMS
+// keys), and an S3-compatible store, which scripts/run.sh plays with s3s-fs.
+//
 // Environment: BASE_URL (the dev server), DEV_JWT_SECRET (its token secret, for `devserver token`),
 // DEVSERVER (default target/debug/devserver), CHROMIUM (default /usr/bin/chromium), ARTIFACTS_DIR
-// (screenshots; default e2e/artifacts).
+// (screenshots; default e2e/artifacts); for the S3-compatible store (run.sh's s3s-fs):
+// S3_COMPATIBLE_URL, S3_COMPATIBLE_ACCESS_KEY, S3_COMPATIBLE_SECRET, S3_COMPATIBLE_BUCKET (a bucket
+// in it holding photos/kitten.png).
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -343,6 +348,224 @@ describe("the admin wizard", () => {
     await page.getByText("No integrations yet").waitFor();
     assert.equal((await api(admin, "GET", `/integrations/${created.body.id}`)).status, 404);
     await assertAccessible(page, "the list emptied by the delete");
+    await context.close();
+  });
+});
+
+describe("SSE-KMS keys", () => {
+  test("a KMS key ARN in step 2 adds the kms:Decrypt statement to the access policy, and the saved integration lists it", async () => {
+    const org = unique("kms");
+    const admin = token(org, "admin");
+    const bucket = unique("kms-photos");
+    const key = `arn:aws:kms:us-east-1:${CUSTOMER_ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+    const { page, context, problems } = await open(admin);
+    await page.getByText("No integrations yet").waitFor();
+    // Amazon S3 is the kind a new integration starts with.
+    assert.equal(await page.getByLabel("Amazon S3").isChecked(), true);
+
+    await page.getByLabel("One bucket").check();
+    await page.getByLabel("Bucket name", { exact: true }).fill(bucket);
+    await page.getByRole("button", { name: "Next: access policy" }).click();
+    const accessPre = page.locator("#access-policy");
+    await accessPre.filter({ hasText: `arn:aws:s3:::${bucket}` }).waitFor();
+    assert.doesNotMatch(await accessPre.innerText(), /kms:Decrypt/);
+
+    // A second line that is no KMS key ARN: the API's message under the box, naming the line.
+    const keys = page.getByLabel(/^KMS key ARNs/);
+    await keys.fill(`${key}\nnot-a-key`);
+    const keysError = page.locator("#kms-keys-error");
+    await keysError.filter({ hasText: "Key 2:" }).waitFor();
+    assert.equal(await keys.getAttribute("aria-invalid"), "true");
+    assert.equal(await accessPre.innerText(), "");
+    await assertNoRawJson(page);
+    await shot(page, "step-2-kms-key-refused");
+    await assertAccessible(page, "step 2, a KMS key ARN refused");
+
+    // The key alone: the policy, rendered live, lets the role decrypt with it through S3 only.
+    await keys.fill(key);
+    await accessPre.filter({ hasText: "kms:Decrypt" }).waitFor();
+    assert.equal(await keysError.innerText(), "");
+    const policy = JSON.parse(await accessPre.innerText());
+    const decrypt = policy.Statement.find((s) => s.Sid === "DecryptObjectsWithKms");
+    assert.ok(decrypt, JSON.stringify(policy));
+    assert.equal(decrypt.Effect, "Allow");
+    assert.deepEqual([decrypt.Action].flat(), ["kms:Decrypt"]);
+    assert.deepEqual([decrypt.Resource].flat(), [key]);
+    assert.deepEqual(decrypt.Condition, { StringEquals: { "kms:ViaService": "s3.us-east-1.amazonaws.com" } });
+    assert.match(await page.locator("#access-summary").innerText(), /decrypt them with the KMS key/);
+    await shot(page, "step-2-kms-access-policy");
+    await assertAccessible(page, "step 2, the access policy with a KMS key");
+
+    await page.getByRole("button", { name: "Next: role" }).click();
+    await page.locator("#trust-policy").filter({ hasText: "sts:ExternalId" }).waitFor();
+    await page.getByRole("button", { name: "Next: save" }).click();
+    await page.getByLabel("Name", { exact: true }).fill("Encrypted photos");
+    await page.getByLabel("Role ARN", { exact: true }).fill(customerRole(unique("kms-read")));
+    await page.getByRole("button", { name: "Save integration" }).click();
+    await page.locator("#report-state").waitFor({ timeout: 60_000 });
+
+    // Saved with the key: the API has it, and the list shows it with the role.
+    const listed = (await api(admin, "GET", "/integrations")).body.integrations;
+    assert.equal(listed.length, 1);
+    assert.equal(listed[0].kind, "aws_role");
+    assert.deepEqual(listed[0].kms_key_arns, [key]);
+    const row = page.locator(`tr[data-id="${listed[0].id}"]`);
+    await row.locator(".connection .kms").filter({ hasText: key }).waitFor();
+    assert.match(await row.locator(".connection").innerText(), /AWS IAM role/);
+    await shot(page, "kms-saved");
+    await assertAccessible(page, "step 4, saved with a KMS key, and the list");
+
+    // Editing it shows the key in step 2 again.
+    await row.locator('[data-action="edit"]').click();
+    await page.getByRole("heading", { name: "Edit “Encrypted photos”" }).waitFor();
+    await page.getByRole("button", { name: "Next: access policy" }).click();
+    assert.equal(await page.getByLabel(/^KMS key ARNs/).inputValue(), key);
+    await accessPre.filter({ hasText: key }).waitFor();
+    await assertAccessible(page, "step 2, editing an integration with a KMS key");
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
+
+describe("an S3-compatible store", () => {
+  test("choose the kind, connect with endpoint and keys, see the CORS JSON, save, validate, and edit keeping the secret", async () => {
+    const storeUrl = process.env.S3_COMPATIBLE_URL;
+    const accessKey = process.env.S3_COMPATIBLE_ACCESS_KEY;
+    const secret = process.env.S3_COMPATIBLE_SECRET;
+    const bucket = process.env.S3_COMPATIBLE_BUCKET;
+    assert.ok(storeUrl && accessKey && secret && bucket, "S3_COMPATIBLE_* are not set: run the browser tests with scripts/run.sh --browser-tests");
+    const org = unique("store");
+    const admin = token(org, "admin");
+    const { page, context, problems } = await open(admin);
+    await page.getByText("No integrations yet").waitFor();
+
+    // Step 1: the kind. An S3-compatible store has three steps, no role and no trust policy.
+    await page.getByLabel("S3-compatible store").check();
+    await page.getByLabel("Endpoint URL").waitFor();
+    assert.deepEqual(await page.locator("#steps li").allInnerTexts(), [
+      "Connect the store and select the scope",
+      "Allow browsers to load files (CORS)",
+      "Save integration",
+    ]);
+    const secretInput = page.getByLabel("Secret access key");
+    assert.equal(await secretInput.getAttribute("type"), "password");
+    await assertAccessible(page, "step 1, an S3-compatible store");
+
+    // Next with nothing entered: each missing field says so.
+    await page.getByRole("button", { name: "Next: CORS" }).click();
+    await page.locator("#endpoint-error").filter({ hasText: "endpoint" }).waitFor();
+    assert.equal(await page.getByLabel("Endpoint URL").getAttribute("aria-invalid"), "true");
+    assert.notEqual(await page.locator("#secret-access-key-error").innerText(), "");
+    await assertAccessible(page, "step 1, the store's fields missing");
+
+    // An endpoint with a path: the page lets it through, the API refuses it on save (below).
+    await page.getByLabel("Endpoint URL").fill(`${storeUrl}/${bucket}`);
+    await page.getByLabel("Access key ID").fill(accessKey);
+    await secretInput.fill(secret);
+    assert.equal(await page.getByLabel("Path style").isChecked(), true);
+    await page.getByLabel("One bucket").check();
+    await page.getByLabel("Bucket name", { exact: true }).fill(bucket);
+    await shot(page, "store-step-1");
+    await assertAccessible(page, "step 1, the store's connection and scope");
+    await page.getByRole("button", { name: "Next: CORS" }).click();
+
+    // Step 2: the CORS configuration to apply to the store's bucket.
+    const cors = page.locator("#store-cors-policy");
+    await cors.filter({ hasText: "AllowedOrigins" }).waitFor();
+    const rules = JSON.parse(await cors.innerText());
+    assert.ok(Array.isArray(rules) && rules.length > 0);
+    assert.ok(rules.every((rule) => rule.AllowedOrigins.length > 0 && rule.AllowedMethods.includes("GET")), JSON.stringify(rules));
+    assert.equal(await page.locator("#access-policy").isVisible(), false);
+    await page.getByRole("heading", { name: "2. Allow browsers to load files (CORS)" }).waitFor();
+    await shot(page, "store-step-2-cors");
+    await assertAccessible(page, "step 2, the store's CORS configuration");
+    await page.getByRole("button", { name: "Next: save" }).click();
+
+    // Step 3 (the save step): no role ARN; the region defaults to us-east-1.
+    await page.getByRole("heading", { name: "3. Save integration" }).waitFor();
+    assert.equal(await page.getByLabel("Role ARN", { exact: true }).isVisible(), false);
+    assert.equal(await page.getByLabel(/^Region/).inputValue(), "us-east-1");
+    await page.getByLabel("Name", { exact: true }).fill("Store photos");
+    await page.getByRole("button", { name: "Save integration" }).click();
+
+    // The API refuses the endpoint's path: the message waits under the field in step 1.
+    const saveError = page.locator("#save-error");
+    await saveError.filter({ hasText: "Go back to step 1" }).waitFor();
+    await assertNoRawJson(page);
+    await assertAccessible(page, "step 3, the endpoint refused by the API");
+    assert.equal((await api(admin, "GET", "/integrations")).body.integrations.length, 0);
+    await page.getByRole("button", { name: /^Go to step 1/ }).click();
+    assert.notEqual(await page.locator("#endpoint-error").innerText(), "");
+    assert.equal(await page.getByLabel("Endpoint URL").getAttribute("aria-invalid"), "true");
+    await shot(page, "store-endpoint-refused");
+    await assertAccessible(page, "step 1, the endpoint refused by the API");
+    await page.getByLabel("Endpoint URL").fill(storeUrl);
+    await page.getByRole("button", { name: "Next: CORS" }).click();
+    await page.getByRole("button", { name: "Next: save" }).click();
+    await page.getByRole("button", { name: "Save integration" }).click();
+
+    // Saved; validation runs at once and reports the store's checks.
+    await page.locator("#report-state").waitFor({ timeout: 60_000 });
+    for (const passed of ["ENDPOINT_REACHABLE", "LIST_ACCESS", "READ_ACCESS"]) {
+      assert.equal(await page.locator(`.check[data-code="${passed}"]`).getAttribute("class"), "check pass", passed);
+    }
+    assert.ok((await page.locator('.check[data-code="CORS"]').count()) >= 1);
+    assert.match(await page.locator("#saved-text").innerText(), /Saved “Store photos”\. Checked against the store just now\./);
+    await shot(page, "store-saved-report");
+    await assertAccessible(page, "step 3, the store's validation report");
+
+    // The API keeps the secret to itself; the list shows the endpoint and the key ID, never the secret.
+    const listed = (await api(admin, "GET", "/integrations")).body.integrations;
+    assert.equal(listed.length, 1);
+    const saved = listed[0];
+    assert.equal(saved.kind, "s3_compatible");
+    assert.equal(saved.endpoint, storeUrl);
+    assert.equal(saved.access_key_id, accessKey);
+    assert.equal(saved.secret_set, true);
+    assert.equal(saved.addressing_style, "path");
+    assert.ok(!JSON.stringify(saved).includes(secret), "the API returned the secret");
+    const row = page.locator(`tr[data-id="${saved.id}"]`);
+    await row.waitFor();
+    const connection = await row.locator(".connection").innerText();
+    assert.match(connection, /S3-compatible/);
+    assert.ok(connection.includes(storeUrl), connection);
+    assert.ok(connection.includes(`key ${accessKey}`), connection);
+    assert.match(connection, /secret set/);
+    assert.ok(!(await page.locator("main").innerText()).includes(secret), "the page shows the secret");
+    assert.equal(await secretInput.inputValue(), "");
+
+    // Editing: the fields come back but the secret does not; left empty, the stored one stays.
+    await row.locator('[data-action="edit"]').click();
+    await page.getByRole("heading", { name: "Edit “Store photos”" }).waitFor();
+    assert.equal(await page.getByLabel("Endpoint URL").inputValue(), storeUrl);
+    assert.equal(await page.getByLabel("Access key ID").inputValue(), accessKey);
+    assert.equal(await secretInput.inputValue(), "");
+    assert.match(await page.locator("#secret-hint").innerText(), /leave this empty to keep it/);
+    assert.equal(await page.getByLabel("S3-compatible store").isDisabled(), true);
+    await assertAccessible(page, "step 1, editing a store integration");
+    await page.getByRole("button", { name: "Next: CORS" }).click();
+    await page.getByRole("button", { name: "Next: save" }).click();
+    await page.getByLabel("Name", { exact: true }).fill("Store photos, renamed");
+    await page.getByRole("button", { name: "Save integration" }).click();
+    await page.locator("#saved-text").filter({ hasText: "Checked against the store just now" }).waitFor({ timeout: 60_000 });
+    assert.equal(await page.locator('.check[data-code="LIST_ACCESS"]').getAttribute("class"), "check pass");
+    const after = (await api(admin, "GET", `/integrations/${saved.id}`)).body;
+    assert.equal(after.version, 2);
+    assert.equal(after.name, "Store photos, renamed");
+    assert.equal(after.secret_set, true);
+    await assertAccessible(page, "step 3, the edited store integration validated");
+
+    // The store's file shows through a link signed with the stored (kept) secret.
+    await page.getByLabel("Locator", { exact: true }).fill(`s3://${bucket}/photos/kitten.png`);
+    await page.getByRole("button", { name: "Show" }).click();
+    const image = page.locator("#try-image");
+    await image.waitFor();
+    assert.ok((await image.getAttribute("src")).startsWith(`${storeUrl}/${bucket}/photos/kitten.png?`), await image.getAttribute("src"));
+    await page.waitForFunction(() => document.querySelector("#try-image")?.complete === true);
+    assert.equal(await image.evaluate((img) => img.naturalWidth), 48);
+    await shot(page, "store-done");
+    await assertAccessible(page, "the admin's page with the store's image");
+    assert.deepEqual(problems, []);
     await context.close();
   });
 });

@@ -19,10 +19,10 @@ export interface Status {
   checks?: Check[];
 }
 
-export interface Integration {
+/** What every kind of integration has. */
+interface IntegrationCommon {
   id: string;
   name: string;
-  role_arn: string;
   region: string;
   scope: { type: "default"; buckets: string[] } | { type: "bucket"; bucket: string; prefix?: string };
   versioning: boolean;
@@ -30,6 +30,33 @@ export interface Integration {
   created_at: string;
   updated_at: string;
   status: Status;
+}
+
+/** An AWS bucket reached by assuming the customer's IAM role. An integration saved before kinds
+ * existed may come without `kind` and `kms_key_arns`: it is this kind, with no keys. */
+export interface AwsRoleIntegration extends IntegrationCommon {
+  kind?: "aws_role";
+  role_arn: string;
+  kms_key_arns?: string[];
+}
+
+/** A bucket in an S3-compatible store (MinIO, Cloudflare R2, ...) reached with an access key. The
+ * secret is never returned: `secret_set` says one is stored. */
+export interface S3CompatibleIntegration extends IntegrationCommon {
+  kind: "s3_compatible";
+  endpoint: string;
+  access_key_id: string;
+  secret_set: boolean;
+  addressing_style: AddressingStyle;
+}
+
+export type Integration = AwsRoleIntegration | S3CompatibleIntegration;
+
+export type IntegrationKind = "aws_role" | "s3_compatible";
+export type AddressingStyle = "path" | "virtual";
+
+export function isS3Compatible(integration: Integration): integration is S3CompatibleIntegration {
+  return integration.kind === "s3_compatible";
 }
 
 export interface Report {
@@ -137,13 +164,20 @@ export class Api {
   validate(id: string): Promise<Report> {
     return this.call("POST", `/integrations/${encodeURIComponent(id)}/validate`);
   }
-  accessPolicy(scope: ScopeBody, versioning: boolean, region?: string): Promise<PolicyDocument> {
-    return this.call("POST", "/policies/access", region ? { scope, versioning, region } : { scope, versioning });
+  accessPolicy(scope: ScopeBody, versioning: boolean, region?: string, kmsKeyArns: string[] = []): Promise<PolicyDocument> {
+    const body: Record<string, unknown> = { scope, versioning };
+    if (region) body["region"] = region;
+    if (kmsKeyArns.length > 0) body["kms_key_arns"] = kmsKeyArns;
+    return this.call("POST", "/policies/access", body);
+  }
+  corsPolicy(): Promise<PolicyDocument> {
+    return this.call("GET", "/policies/cors");
   }
   trustPolicy(): Promise<TrustPolicy> {
     return this.call("GET", "/policies/trust");
   }
-  integrationPolicies(id: string): Promise<{ access: PolicyDocument; trust: TrustPolicy; cors: PolicyDocument }> {
+  /** An S3-compatible integration has only `cors` (no IAM role, so no access or trust policy). */
+  integrationPolicies(id: string): Promise<{ access?: PolicyDocument; trust?: TrustPolicy; cors: PolicyDocument }> {
     return this.call("GET", `/integrations/${encodeURIComponent(id)}/policies`);
   }
   presign(locators: string[]): Promise<{ results: PresignResult[] }> {

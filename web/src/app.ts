@@ -1,11 +1,12 @@
-// The page: sign-in from a token, the admin's four-step wizard (scope → access policy → trust
-// policy and role → save, validate, fix), the integrations list with edit and delete, and the
+// The page: sign-in from a token, the admin's wizard (for Amazon S3 four steps: scope → access
+// policy → trust policy and role → save, validate, fix; for an S3-compatible store three: store and
+// scope → CORS → save, validate), the integrations list with edit and delete, and the
 // "try a locator" box every member has. It calls the public HTTP API only, with the user's token;
 // what the user may do is decided by the API (a member's GET /integrations is 403, so the page
 // shows no admin controls), never by this code alone.
 
-import { Api, ApiProblem } from "./api.js";
-import type { Check, Integration, Report, ScopeBody } from "./api.js";
+import { Api, ApiProblem, isS3Compatible } from "./api.js";
+import type { AddressingStyle, Check, Integration, IntegrationKind, Report, ScopeBody } from "./api.js";
 import { byId, debounce, el, fieldError, input, relativeTime, show } from "./dom.js";
 
 const TOKEN_KEY = "s3-integrations.token";
@@ -15,7 +16,37 @@ interface Editing {
   version: number;
   name: string;
   region: string;
+  kind: IntegrationKind;
+  /** The stored integration lists KMS keys (so a replace must send the list, even empty). */
+  kmsKnown: boolean;
 }
+
+function editingOf(integration: Integration): Editing {
+  return {
+    id: integration.id,
+    version: integration.version,
+    name: integration.name,
+    region: integration.region,
+    kind: isS3Compatible(integration) ? "s3_compatible" : "aws_role",
+    kmsKnown: !isS3Compatible(integration) && Array.isArray(integration.kms_key_arns),
+  };
+}
+
+/** The wizard's steps per kind: `panel` is the step's element (#step-N), the number shown is its
+ * place in the list. An S3-compatible store has no IAM role: no access or trust policy. */
+const FLOWS: Record<IntegrationKind, { panel: number; title: string; next?: string }[]> = {
+  aws_role: [
+    { panel: 1, title: "Select integration scope", next: "Next: access policy" },
+    { panel: 2, title: "Create an access policy", next: "Next: role" },
+    { panel: 3, title: "Create a role for the platform to assume", next: "Next: save" },
+    { panel: 4, title: "Save integration" },
+  ],
+  s3_compatible: [
+    { panel: 1, title: "Connect the store and select the scope", next: "Next: CORS" },
+    { panel: 2, title: "Allow browsers to load files (CORS)", next: "Next: save" },
+    { panel: 4, title: "Save integration" },
+  ],
+};
 
 const state = {
   api: undefined as Api | undefined,
@@ -31,6 +62,8 @@ const state = {
   /** How the line above the report starts: "Saved “X”." after a save, "“X”:" from the list. */
   reportLead: "",
   next: undefined as string | undefined,
+  /** The admin typed a region in step 4 (a KMS key's region no longer fills it in). */
+  regionTouched: false,
 };
 
 // ---- start ------------------------------------------------------------------------------------------
@@ -168,15 +201,75 @@ function banner(message: string): void {
 
 // ---- the wizard: draft --------------------------------------------------------------------------------
 
+function kind(): IntegrationKind {
+  const checked = document.querySelector<HTMLInputElement>('input[name="kind"]:checked');
+  return checked?.value === "s3_compatible" ? "s3_compatible" : "aws_role";
+}
+
+function radio(name: string, value: string): HTMLInputElement {
+  const element = document.querySelector<HTMLInputElement>(`input[name="${name}"][value="${value}"]`);
+  if (!element) throw new Error(`the page has no ${name} radio for ${value}`);
+  return element;
+}
+
+function addressingStyle(): AddressingStyle {
+  const checked = document.querySelector<HTMLInputElement>('input[name="addressing-style"]:checked');
+  return checked?.value === "virtual" ? "virtual" : "path";
+}
+
+/** The KMS key ARNs box, one per line (blank lines ignored). */
+function kmsKeys(): string[] {
+  return byId<HTMLTextAreaElement>("kms-keys")
+    .value.split(/[\s,]+/)
+    .map((line) => line.trim())
+    .filter((line) => line !== "");
+}
+
+/** The region of the first KMS key ARN (arn:PARTITION:kms:REGION:ACCOUNT:key/ID), if it has one. */
+function kmsRegion(): string | undefined {
+  const region = kmsKeys()[0]?.split(":")[3];
+  return region && /^[a-z0-9-]+$/.test(region) ? region : undefined;
+}
+
+/** Shows the elements of the chosen kind only (class kind-aws / kind-s3), and the steps it has. */
+function onKindChange(): void {
+  const s3 = kind() === "s3_compatible";
+  document.querySelectorAll<HTMLElement>(".kind-aws").forEach((element) => show(element, !s3));
+  document.querySelectorAll<HTMLElement>(".kind-s3").forEach((element) => show(element, s3));
+  show(byId("s3-fields"), s3);
+  byId("region-label").textContent = s3 ? "Region" : "Bucket region";
+  byId("secret-hint").textContent =
+    s3 && state.editing?.kind === "s3_compatible"
+      ? "A secret is stored: leave this empty to keep it, or enter a new one to replace it. The stored secret is never shown."
+      : "Stored by the platform and never shown again, not even to admins. Give a key that may only list and read the buckets below.";
+  renderSteps();
+  fieldError("kind", "");
+}
+
+function flow(): { panel: number; title: string; next?: string }[] {
+  return FLOWS[kind()];
+}
+
+/** The step list at the top, and each step's heading and Next button, for the chosen kind. */
+function renderSteps(): void {
+  const steps = flow();
+  byId("steps").replaceChildren(...steps.map((step) => el("li", { "data-step": String(step.panel) }, step.title)));
+  steps.forEach((step, index) => {
+    const heading = byId(`step-${step.panel}`).querySelector("h3");
+    if (heading) heading.textContent = `${index + 1}. ${step.title}`;
+    const next = document.getElementById(`step-${step.panel}-next`);
+    if (next && step.next) next.textContent = step.next;
+  });
+  markCurrentStep();
+}
+
 function scopeType(): "default" | "bucket" {
   const checked = document.querySelector<HTMLInputElement>('input[name="scope-type"]:checked');
   return checked?.value === "bucket" ? "bucket" : "default";
 }
 
 function scopeRadio(type: "default" | "bucket"): HTMLInputElement {
-  const radio = document.querySelector<HTMLInputElement>(`input[name="scope-type"][value="${type}"]`);
-  if (!radio) throw new Error(`the page has no scope-type radio for ${type}`);
-  return radio;
+  return radio("scope-type", type);
 }
 
 function bucketLines(): string[] {
@@ -199,7 +292,8 @@ function versioning(): boolean {
   return input("versioning").checked;
 }
 
-const SCOPE_FIELDS = ["scope-bucket", "scope-prefix", "scope-buckets", "scope"];
+const SCOPE_FIELDS = ["scope-bucket", "scope-prefix", "scope-buckets", "scope", "kms-keys"];
+const SAVE_FIELDS = ["name", "role-arn", "region", "kind", "endpoint", "access-key-id", "secret-access-key", "addressing-style"];
 
 /** The page's input for an API error's `field` ("scope.buckets[2]" → the bucket names box). */
 function inputFor(field: string): string | undefined {
@@ -209,8 +303,14 @@ function inputFor(field: string): string | undefined {
     name: "name",
     role_arn: "role-arn",
     region: "region",
+    kind: "kind",
+    endpoint: "endpoint",
+    access_key_id: "access-key-id",
+    secret_access_key: "secret-access-key",
+    addressing_style: "addressing-style",
   };
   if (exact[field]) return exact[field];
+  if (field.startsWith("kms_key_arns")) return "kms-keys";
   if (field.startsWith("scope.buckets")) return "scope-buckets";
   if (field.startsWith("scope")) return "scope";
   return undefined;
@@ -218,10 +318,21 @@ function inputFor(field: string): string | undefined {
 
 /** Shows an API error under the field it names; returns false when no field on the page fits. */
 function showFieldProblem(problem: ApiProblem): boolean {
-  const target = inputFor(problem.field ?? "");
+  const field = problem.field ?? "";
+  const target = inputFor(field);
   if (!target) return false;
-  fieldError(target, problem.message);
+  // "kms_key_arns[1]": the box holds them all, so the message says which line.
+  const index = /^kms_key_arns\[(\d+)\]/.exec(field)?.[1];
+  fieldError(target, index === undefined ? problem.message : `Key ${Number(index) + 1}: ${problem.message}`);
   return true;
+}
+
+/** The step (#step-N) that holds the page's input for an API error's `field`. */
+function panelOfField(field: string): number | undefined {
+  const target = inputFor(field);
+  const element = target ? (document.getElementById(target) ?? document.getElementById(`${target}-error`)) : null;
+  const panel = element?.closest<HTMLElement>(".step")?.id.replace("step-", "");
+  return panel ? Number(panel) : undefined;
 }
 
 /** Renders the draft's access policy through the API, which validates the bucket names and prefix
@@ -250,9 +361,13 @@ async function renderAccessPolicy(seq: number): Promise<boolean> {
     return false;
   }
   try {
-    // The region picks the partition (aws, aws-cn, aws-us-gov). A new integration's region is only
-    // asked in step 4, so its draft renders for aws; an edited one renders for its saved region.
-    const policy = await api().accessPolicy(scope, versioning(), state.editing?.region);
+    // The region picks the partition (aws, aws-cn, aws-us-gov) and, with KMS keys, the S3 endpoint
+    // the keys may be used through. A new integration's region is only asked in step 4, so its draft
+    // renders for its KMS keys' region (or for aws); an edited one renders for its saved region.
+    const s3 = kind() === "s3_compatible";
+    const keys = s3 ? [] : kmsKeys();
+    const region = state.editing?.region ?? (keys.length > 0 ? kmsRegion() : undefined);
+    const policy = await api().accessPolicy(scope, versioning(), region, keys);
     if (seq !== state.draftSeq) return state.latestRefresh;
     SCOPE_FIELDS.forEach((f) => fieldError(f, ""));
     pre.textContent = policy.text;
@@ -262,6 +377,8 @@ async function renderAccessPolicy(seq: number): Promise<boolean> {
     if (seq !== state.draftSeq) return state.latestRefresh;
     SCOPE_FIELDS.forEach((f) => fieldError(f, ""));
     if (!(err instanceof ApiProblem && showFieldProblem(err))) fieldError("scope", messageOf(err));
+    // A region error in a draft is the KMS keys' (the only region a new draft sends).
+    if (err instanceof ApiProblem && err.field === "region" && !state.editing) fieldError("kms-keys", err.message);
     pre.textContent = "";
     byId("access-summary").textContent = "Fix the message above to see the policy.";
     state.accessOk = false;
@@ -271,11 +388,13 @@ async function renderAccessPolicy(seq: number): Promise<boolean> {
 
 function accessSummary(scope: ScopeBody): string {
   const what = versioning() ? "read files and their earlier versions" : "read files";
+  const n = kmsKeys().length;
+  const kms = n > 0 ? ` It may decrypt them with ${n === 1 ? "the KMS key" : `the ${n} KMS keys`} above, only through S3.` : "";
   if (scope.type === "default") {
     const n = scope.buckets.length;
-    return `This policy lets the role list and ${what} in ${n} bucket${n === 1 ? "" : "s"}: ${scope.buckets.join(", ")}.`;
+    return `This policy lets the role list and ${what} in ${n} bucket${n === 1 ? "" : "s"}: ${scope.buckets.join(", ")}.${kms}`;
   }
-  return `This policy lets the role list and ${what} in ${scope.bucket}${scope.prefix ? ` under ${scope.prefix}` : ""}.`;
+  return `This policy lets the role list and ${what} in ${scope.bucket}${scope.prefix ? ` under ${scope.prefix}` : ""}.${kms}`;
 }
 
 const refreshSoon = debounce(() => void refreshAccessPolicy(), 250);
@@ -285,19 +404,62 @@ const refreshSoon = debounce(() => void refreshAccessPolicy(), 250);
 function goTo(step: number): void {
   state.step = step;
   for (let n = 1; n <= 4; n++) show(byId(`step-${n}`), n === step);
-  document.querySelectorAll<HTMLElement>("#steps li").forEach((li) => {
-    const n = Number(li.dataset["step"]);
-    li.classList.toggle("done", n < step);
-    if (n === step) li.setAttribute("aria-current", "step");
-    else li.removeAttribute("aria-current");
-  });
+  markCurrentStep();
   const heading = byId(`step-${step}`).querySelector("h3");
   heading?.setAttribute("tabindex", "-1");
   heading?.focus();
 }
 
+function markCurrentStep(): void {
+  const panels = flow().map((step) => step.panel);
+  const current = panels.indexOf(state.step);
+  document.querySelectorAll<HTMLElement>("#steps li").forEach((li) => {
+    const index = panels.indexOf(Number(li.dataset["step"]));
+    li.classList.toggle("done", index < current);
+    if (index === current) li.setAttribute("aria-current", "step");
+    else li.removeAttribute("aria-current");
+  });
+}
+
+/** The step before (Back) or after the current one, in the chosen kind's steps. */
+function stepBeside(offset: -1 | 1): number {
+  const panels = flow().map((step) => step.panel);
+  const index = panels.indexOf(state.step);
+  return panels[Math.min(panels.length - 1, Math.max(0, index + offset))] ?? 1;
+}
+
+/** Step 1 of an S3-compatible store: the connection fields the page can check itself (the API
+ * checks them all again on save, with its own messages). */
+function checkStoreFields(): boolean {
+  ["endpoint", "access-key-id", "secret-access-key"].forEach((f) => fieldError(f, ""));
+  let ok = true;
+  const endpoint = input("endpoint").value.trim();
+  if (endpoint === "") {
+    fieldError("endpoint", "Enter the store's endpoint URL, for example https://ACCOUNT.r2.cloudflarestorage.com.");
+    ok = false;
+  } else if (!/^https?:\/\//i.test(endpoint)) {
+    fieldError("endpoint", "The endpoint starts with https://, for example https://minio.example.com:9000.");
+    ok = false;
+  }
+  if (input("access-key-id").value.trim() === "") {
+    fieldError("access-key-id", "Enter the access key ID the platform signs with.");
+    ok = false;
+  }
+  if (input("secret-access-key").value === "" && state.editing?.kind !== "s3_compatible") {
+    fieldError("secret-access-key", "Enter the access key's secret.");
+    ok = false;
+  }
+  return ok;
+}
+
 async function nextFromScope(): Promise<void> {
   show(byId("buckets-field"), scopeType() === "default");
+  if (kind() === "s3_compatible" && !checkStoreFields()) {
+    const invalid = document.querySelector<HTMLElement>('#s3-fields [aria-invalid="true"]');
+    invalid?.focus();
+    return;
+  }
+  if (kind() === "s3_compatible" && !(await loadStoreCors())) return;
   if (scopeType() === "bucket") {
     if (input("scope-bucket").value.trim() === "") {
       fieldError("scope-bucket", "Enter the bucket's name, for example my-training-images.");
@@ -310,6 +472,18 @@ async function nextFromScope(): Promise<void> {
   goTo(2);
 }
 
+/** The CORS configuration an S3-compatible store's buckets need (GET /policies/cors). */
+async function loadStoreCors(): Promise<boolean> {
+  try {
+    byId("store-cors-policy").textContent = (await api().corsPolicy()).text;
+  } catch (err) {
+    banner(messageOf(err));
+    return false;
+  }
+  banner("");
+  return true;
+}
+
 async function nextFromAccess(): Promise<void> {
   if (!(await refreshAccessPolicy())) {
     if (scopeType() === "default" && bucketLines().length === 0) {
@@ -317,6 +491,14 @@ async function nextFromAccess(): Promise<void> {
     }
     return;
   }
+  if (kind() === "s3_compatible") {
+    goTo(4);
+    return;
+  }
+  // A new integration with KMS keys: its region is theirs (the policy above is rendered for it),
+  // unless the admin already chose one.
+  const keysRegion = kmsRegion();
+  if (!state.editing && keysRegion && !state.regionTouched) input("region").value = keysRegion;
   try {
     const trust = await api().trustPolicy();
     byId("trust-policy").textContent = trust.text;
@@ -331,20 +513,40 @@ async function nextFromAccess(): Promise<void> {
 }
 
 function saveBody(): Record<string, unknown> {
-  const body: Record<string, unknown> = {
-    name: input("name").value.trim(),
-    role_arn: input("role-arn").value.trim(),
-    region: input("region").value.trim(),
-    scope: draftScope(),
-    versioning: versioning(),
-  };
+  let body: Record<string, unknown>;
+  if (kind() === "s3_compatible") {
+    body = {
+      kind: "s3_compatible",
+      name: input("name").value.trim(),
+      endpoint: input("endpoint").value.trim(),
+      access_key_id: input("access-key-id").value.trim(),
+      region: input("region").value.trim() || "us-east-1",
+      addressing_style: addressingStyle(),
+      scope: draftScope(),
+      versioning: versioning(),
+    };
+    // Empty while editing: the stored secret stays (the API never sends it back to fill in).
+    const secret = input("secret-access-key").value;
+    if (secret !== "" || state.editing?.kind !== "s3_compatible") body["secret_access_key"] = secret;
+  } else {
+    // No "kind": aws_role is the default, and the body stays what it was before kinds existed.
+    body = {
+      name: input("name").value.trim(),
+      role_arn: input("role-arn").value.trim(),
+      region: input("region").value.trim(),
+      scope: draftScope(),
+      versioning: versioning(),
+    };
+    const keys = kmsKeys();
+    if (keys.length > 0 || state.editing?.kmsKnown) body["kms_key_arns"] = keys;
+  }
   if (state.editing) body["version"] = state.editing.version;
   return body;
 }
 
 async function save(event: Event): Promise<void> {
   event.preventDefault();
-  ["name", "role-arn", "region", ...SCOPE_FIELDS].forEach((f) => fieldError(f, ""));
+  [...SAVE_FIELDS, ...SCOPE_FIELDS].forEach((f) => fieldError(f, ""));
   hideSaveError();
   const button = byId<HTMLButtonElement>("save");
   button.disabled = true;
@@ -354,15 +556,16 @@ async function save(event: Event): Promise<void> {
       ? await api().replaceIntegration(state.editing.id, body)
       : await api().createIntegration(body);
     state.saved = saved;
-    state.editing = { id: saved.id, version: saved.version, name: saved.name, region: saved.region };
+    state.editing = editingOf(saved);
+    input("secret-access-key").value = "";
     show(byId("save-form"), false);
     show(byId("result"), true);
     await validateSaved(`Saved “${saved.name}”.`);
   } catch (err) {
     if (err instanceof ApiProblem && showFieldProblem(err)) {
-      if (err.field?.startsWith("scope")) {
-        saveError(`${err.message} Go back to step 1 or 2 to change the scope.`);
-      }
+      // The field is in an earlier step: say so here, with a way there (its message waits under it).
+      const panel = panelOfField(err.field ?? "");
+      if (panel !== undefined && panel !== 4) saveError(err.message, { goto: panel });
     } else if (err instanceof ApiProblem && err.code === "VERSION_MISMATCH" && state.editing) {
       await showConflict(state.editing);
     } else if (err instanceof ApiProblem && err.status === 404 && state.editing) {
@@ -383,13 +586,22 @@ async function showConflict(editing: Editing): Promise<void> {
   const now = theirs ? ` It is now version ${theirs.version}${theirs.name !== editing.name ? `, named “${theirs.name}”` : ""}.` : "";
   saveError(
     `Someone else saved “${editing.name}” after you opened it, so your changes were not saved.${now} Load the saved version, then make your changes again.`,
-    true,
+    { conflict: true },
   );
   void reloadIntegrations();
 }
 
-function saveError(message: string, conflict = false): void {
-  byId("save-error-text").textContent = message;
+function saveError(message: string, options: { conflict?: boolean; goto?: number } = {}): void {
+  const conflict = options.conflict ?? false;
+  const goto = byId<HTMLButtonElement>("save-error-goto");
+  const index = options.goto === undefined ? -1 : flow().findIndex((step) => step.panel === options.goto);
+  const target = flow()[index];
+  if (target) {
+    goto.dataset["step"] = String(target.panel);
+    goto.textContent = `Go to step ${index + 1}: ${target.title}`;
+  }
+  byId("save-error-text").textContent = target ? `${message} Go back to step ${index + 1} to change it.` : message;
+  show(goto, target !== undefined);
   show(byId("conflict-reload"), conflict);
   show(byId("save-error"), true);
 }
@@ -397,6 +609,14 @@ function saveError(message: string, conflict = false): void {
 function hideSaveError(): void {
   show(byId("save-error"), false);
   show(byId("conflict-reload"), false);
+  show(byId("save-error-goto"), false);
+}
+
+/** "Go to step N" under a save error: that step, with the field that needs a change focused. */
+function gotoFromSaveError(): void {
+  const step = Number(byId("save-error-goto").dataset["step"] ?? "1");
+  goTo(step);
+  byId(`step-${step}`).querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
 }
 
 /** Runs validation for the integration just saved (or chosen in the list) and shows the report;
@@ -406,7 +626,8 @@ async function validateSaved(lead = ""): Promise<void> {
   if (!saved) return;
   const line = byId("saved-text");
   state.reportLead = lead || `“${saved.name}”:`;
-  line.textContent = `${state.reportLead} Checking it against AWS now…`;
+  const where = isS3Compatible(saved) ? "the store" : "AWS";
+  line.textContent = `${state.reportLead} Checking it against ${where} now…`;
   const again = byId<HTMLButtonElement>("validate-again");
   again.disabled = true;
   const report = byId("report");
@@ -414,11 +635,12 @@ async function validateSaved(lead = ""): Promise<void> {
   show(byId("cors-fix"), false);
   try {
     const result = await api().validate(saved.id);
-    renderReport(report, result);
-    line.textContent = `${state.reportLead} Checked against AWS just now.`;
+    renderReport(report, result, isS3Compatible(saved));
+    line.textContent = `${state.reportLead} Checked against ${where} just now.`;
     if (result.checks.some((c) => c.code === "CORS" && c.result === "fail")) {
-      const policies = await api().integrationPolicies(saved.id);
-      byId("cors-policy").textContent = policies.cors.text;
+      // An S3-compatible store's CORS configuration is the app's (it has no other policies).
+      const cors = isS3Compatible(saved) ? await api().corsPolicy() : (await api().integrationPolicies(saved.id)).cors;
+      byId("cors-policy").textContent = cors.text;
       show(byId("cors-fix"), true);
     }
   } catch (err) {
@@ -436,8 +658,22 @@ const CHECK_WORDS: Record<string, string> = {
   LIST_ACCESS: "The role can list the bucket",
   READ_ACCESS: "The role can read files",
   VERSION_READ: "The role can read earlier versions",
+  KMS_DECRYPT: "The role can decrypt files with your KMS keys",
   CORS: "Browsers may load files from the bucket (CORS)",
 };
+
+/** An S3-compatible store's checks: the access key, not a role. */
+const STORE_CHECK_WORDS: Record<string, string> = {
+  ...CHECK_WORDS,
+  ENDPOINT_REACHABLE: "The store's endpoint answers",
+  LIST_ACCESS: "The access key can list the bucket",
+  READ_ACCESS: "The access key can read files",
+  VERSION_READ: "The access key can read earlier versions",
+};
+
+function checkWords(code: string, store: boolean): string {
+  return (store ? STORE_CHECK_WORDS : CHECK_WORDS)[code] ?? code;
+}
 
 const STATE_WORDS: Record<string, string> = {
   healthy: "Healthy: every check passed.",
@@ -456,13 +692,13 @@ function shortMessage(check: Check, jsonShownBelow = true): string {
   return firstLine.replace(/,? and paste:\s*$/, ending);
 }
 
-function renderReport(container: HTMLElement, report: Report): void {
+function renderReport(container: HTMLElement, report: Report, store: boolean): void {
   const items = report.checks.map((check: Check) =>
     el(
       "li",
       { class: `check ${check.result}`, "data-code": check.code },
       el("span", { class: "badge" }, check.result === "pass" ? "Passed" : check.result === "warn" ? "Warning" : "Failed"),
-      el("strong", {}, CHECK_WORDS[check.code] ?? check.code),
+      el("strong", {}, checkWords(check.code, store)),
       el("span", { class: "target" }, ` ${check.target}`),
       check.result === "pass" ? null : el("p", { class: "fix" }, shortMessage(check)),
     ),
@@ -481,8 +717,15 @@ function resetWizard(): void {
   state.editing = undefined;
   state.saved = undefined;
   state.accessOk = false;
+  state.regionTouched = false;
   byId("wizard-title").textContent = "Connect a bucket";
   show(byId("wizard-cancel"), false);
+  setKindLocked(false);
+  radio("kind", "aws_role").checked = true;
+  radio("addressing-style", "path").checked = true;
+  for (const id of ["endpoint", "access-key-id", "secret-access-key"]) input(id).value = "";
+  byId<HTMLTextAreaElement>("kms-keys").value = "";
+  byId("store-cors-policy").textContent = "";
   scopeRadio("default").checked = true;
   input("scope-bucket").value = "";
   input("scope-prefix").value = "";
@@ -492,19 +735,37 @@ function resetWizard(): void {
   input("role-arn").value = "";
   input("region").value = "us-east-1";
   byId("access-policy").textContent = "";
-  ["name", "role-arn", "region", ...SCOPE_FIELDS].forEach((f) => fieldError(f, ""));
+  [...SAVE_FIELDS, ...SCOPE_FIELDS].forEach((f) => fieldError(f, ""));
   hideSaveError();
   show(byId("save-form"), true);
   show(byId("result"), false);
   onScopeTypeChange();
+  state.step = 1;
+  onKindChange();
   goTo(1);
+}
+
+/** An edited integration keeps its kind (the radios say so, and why). */
+function setKindLocked(locked: boolean): void {
+  document.querySelectorAll<HTMLInputElement>('input[name="kind"]').forEach((r) => (r.disabled = locked));
+  show(byId("kind-locked"), locked);
 }
 
 function editIntegration(integration: Integration): void {
   resetWizard();
-  state.editing = { id: integration.id, version: integration.version, name: integration.name, region: integration.region };
+  state.editing = editingOf(integration);
   byId("wizard-title").textContent = `Edit “${integration.name}”`;
   show(byId("wizard-cancel"), true);
+  radio("kind", state.editing.kind).checked = true;
+  setKindLocked(true);
+  if (isS3Compatible(integration)) {
+    input("endpoint").value = integration.endpoint;
+    input("access-key-id").value = integration.access_key_id;
+    radio("addressing-style", integration.addressing_style === "virtual" ? "virtual" : "path").checked = true;
+  } else {
+    input("role-arn").value = integration.role_arn;
+    byId<HTMLTextAreaElement>("kms-keys").value = (integration.kms_key_arns ?? []).join("\n");
+  }
   scopeRadio(integration.scope.type).checked = true;
   if (integration.scope.type === "bucket") {
     input("scope-bucket").value = integration.scope.bucket;
@@ -514,9 +775,9 @@ function editIntegration(integration: Integration): void {
   }
   input("versioning").checked = integration.versioning;
   input("name").value = integration.name;
-  input("role-arn").value = integration.role_arn;
   input("region").value = integration.region;
   onScopeTypeChange();
+  onKindChange();
   byId("wizard").scrollIntoView({ block: "start" });
   goTo(1);
 }
@@ -559,6 +820,29 @@ async function loadMore(): Promise<void> {
   }
 }
 
+/** What the list says about how the platform reaches the files: never a secret. */
+function connectionCell(integration: Integration): HTMLTableCellElement {
+  if (isS3Compatible(integration)) {
+    return el(
+      "td",
+      { class: "connection", "data-kind": "s3_compatible" },
+      el("span", { class: "kind-name" }, "S3-compatible"),
+      el("span", { class: "endpoint" }, integration.endpoint),
+      el("br"),
+      el("span", { class: "hint" }, `key ${integration.access_key_id}`, integration.secret_set ? " · secret set" : " · no secret"),
+      integration.addressing_style === "virtual" ? el("span", { class: "hint" }, " · virtual-hosted") : null,
+    );
+  }
+  const keys = integration.kms_key_arns ?? [];
+  return el(
+    "td",
+    { class: "connection", "data-kind": "aws_role" },
+    el("span", { class: "kind-name" }, "AWS IAM role"),
+    el("span", { class: "role" }, integration.role_arn),
+    keys.length > 0 ? el("span", { class: "hint kms", title: keys.join("\n") }, ` · KMS: ${keys.join(", ")}`) : null,
+  );
+}
+
 function scopeText(integration: Integration): string {
   const scope = integration.scope;
   if (scope.type === "default") return `Default: ${scope.buckets.join(", ")}`;
@@ -583,6 +867,7 @@ function renderIntegrations(list: Integration[], next: string | undefined, appen
       "tr",
       { "data-id": integration.id, "data-state": health },
       el("td", { class: "name" }, integration.name),
+      connectionCell(integration),
       el("td", {}, scopeText(integration), integration.versioning ? el("span", { class: "hint" }, " · versions") : null),
       el("td", {}, integration.region),
       el("td", {}, el("span", { class: `pill ${health}` }, health)),
@@ -594,7 +879,7 @@ function renderIntegrations(list: Integration[], next: string | undefined, appen
         ? el(
             "tr",
             { class: "detail" },
-            el("td", { colspan: "6" }, el("ul", {}, ...failures.map((c) => el("li", {}, `${CHECK_WORDS[c.code] ?? c.code}: ${shortMessage(c, false)}`)))),
+            el("td", { colspan: "7" }, el("ul", {}, ...failures.map((c) => el("li", {}, `${checkWords(c.code, isS3Compatible(integration))}: ${shortMessage(c, false)}`)))),
           )
         : null;
     return [row, detail];
@@ -750,6 +1035,19 @@ function wire(): void {
     location.reload();
   });
   byId("sign-out").addEventListener("click", signOut);
+  document.querySelectorAll<HTMLInputElement>('input[name="kind"]').forEach((r) =>
+    r.addEventListener("change", () => {
+      onKindChange();
+      refreshSoon();
+    }),
+  );
+  byId("kms-keys").addEventListener("input", refreshSoon);
+  // A store field's message goes once the field is changed (the next Next or Save checks again).
+  for (const id of ["endpoint", "access-key-id", "secret-access-key", "name", "role-arn", "region"]) {
+    byId(id).addEventListener("input", () => fieldError(id, ""));
+  }
+  input("region").addEventListener("input", () => (state.regionTouched = true));
+  byId("save-error-goto").addEventListener("click", gotoFromSaveError);
   document.querySelectorAll<HTMLInputElement>('input[name="scope-type"]').forEach((radio) =>
     radio.addEventListener("change", () => {
       onScopeTypeChange();
@@ -763,7 +1061,7 @@ function wire(): void {
   byId("step-1-next").addEventListener("click", () => void nextFromScope());
   byId("step-2-next").addEventListener("click", () => void nextFromAccess());
   byId("step-3-next").addEventListener("click", () => goTo(4));
-  document.querySelectorAll<HTMLButtonElement>("[data-back]").forEach((b) => b.addEventListener("click", () => goTo(Math.max(1, state.step - 1))));
+  document.querySelectorAll<HTMLButtonElement>("[data-back]").forEach((b) => b.addEventListener("click", () => goTo(stepBeside(-1))));
   byId("save-form").addEventListener("submit", (event) => void save(event));
   byId("conflict-reload").addEventListener("click", () => void reloadSavedVersion());
   byId("validate-again").addEventListener("click", () => void validateSaved(state.reportLead));
