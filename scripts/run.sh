@@ -280,11 +280,10 @@ export S3_ENDPOINT_URL="$OBJECTS_URL"
 DEV_LOG="$DEV_DIR/devserver.log"
 say "starting the dev server on $LISTEN_ADDR (log: ${DEV_LOG#"$ROOT"/})"
 : >"$DEV_LOG"
-# The dev server seals S3-compatible stores' secrets with KMS, as itself (the default keys above, no
-# IAM user in moto): once moto "aws" enforces IAM it refuses those calls, so the dev server's KMS is
-# the plain moto's (it creates its secrets key there on start). Only the dev server's: the scripts'
-# KMS calls stay with moto "aws".
-AWS_ENDPOINT_URL_KMS="$OBJECTS_URL" "$DEVSERVER" </dev/null >>"$DEV_LOG" 2>&1 &
+# The dev server seals and opens S3-compatible stores' secrets with moto "aws"'s KMS as the platform
+# principal (PLATFORM_AWS_* above), whose policy grants kms:Encrypt and kms:Decrypt for that purpose
+# only, as template.yaml grants the functions: enforced like everything else once seeding is done.
+"$DEVSERVER" </dev/null >>"$DEV_LOG" 2>&1 &
 DEV_PID=$!
 
 dev_failed() {
