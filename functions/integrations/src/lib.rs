@@ -168,7 +168,12 @@ async fn replace(
     let draft = seal(state, &caller.org, draft, current.as_ref()).await?;
     let updated = state.admin.store.replace(&caller.org, id, draft, expected).await?;
     tracing::info!(org = %caller.org, id, version = updated.version, "integration replaced");
-    Ok(api::json_response(200, &updated.to_json()))
+    // A replace may change what the admin pastes (a bucket, versioning, a KMS key): the answer
+    // carries the documents, as create's does.
+    let external_id = state.admin.store.external_id(&caller.org).await?;
+    let mut body = updated.to_json();
+    body["policies"] = state.admin.rendered_policies(&updated, &external_id);
+    Ok(api::json_response(200, &body))
 }
 
 /// What may be saved besides the body's own rules: a role outside the platform's account, an

@@ -360,7 +360,7 @@ impl Validator {
                 )
             }
         };
-        let s3 = self.store_s3(store, &secret, &budget);
+        let s3 = self.store_s3(store, &secret, &addresses, &budget);
         let http = pinned_http(store, integration.scope.buckets(), &addresses);
         let Some(first) = integration.scope.buckets().first() else {
             return failing("The scope names no bucket.".into());
@@ -407,6 +407,7 @@ impl Validator {
         &self,
         store: &S3Compatible,
         secret: &SecretAccessKey,
+        addresses: &[std::net::SocketAddr],
         budget: &Budget,
     ) -> aws_sdk_s3::Client {
         use crate::aws::limits;
@@ -421,7 +422,16 @@ impl Validator {
             None,
             "s3-compatible store",
         );
+        // Every name the client looks up (the endpoint's host, or `bucket.host`) resolves to the
+        // addresses the guard admitted: a DNS answer that changes after the guard (rebinding)
+        // cannot point these calls elsewhere.
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .build_with_resolver(PinnedDns(Arc::new(addresses.iter().map(|a| a.ip()).collect())));
         let config = aws_sdk_s3::config::Builder::from(&self.sdk)
+            .http_client(http)
             .endpoint_url(store.endpoint.as_str())
             .credentials_provider(credentials)
             .region(aws_sdk_s3::config::Region::new(store.region.as_str().to_owned()))
@@ -466,7 +476,7 @@ impl Validator {
         let Some(key) = check_list_and_sample(s3, &at, &path, &mut checks).await else {
             return checks;
         };
-        let read = check_read(s3, &at, &path, &key, None, &mut checks).await;
+        let read = check_read(s3, &at, &path, &key, None, None, &mut checks).await;
         if integration.versioning {
             checks.push(check_version_read(s3, &at, &path, &key, read).await);
         }
@@ -655,7 +665,10 @@ impl Validator {
         let Some(key) = check_list_and_sample(&s3, &at, &at.path(region), &mut checks).await else {
             return checks;
         };
-        let read = check_read(&s3, &at, &at.path(region), &key, Some(&role.kms_key_arns), &mut checks).await;
+        let via = format!("s3.{region}.{}", region.partition().dns_suffix());
+        let read =
+            check_read(&s3, &at, &at.path(region), &key, Some(&role.kms_key_arns), Some(&via), &mut checks)
+                .await;
         if integration.versioning {
             checks.push(check_version_read(&s3, &at, &at.path(region), &key, read).await);
         }
@@ -791,6 +804,16 @@ impl Validator {
                 format!("The CORS preflight to bucket {bucket} did not get an answer ({e}); validate again shortly."),
             ),
         }
+    }
+}
+
+/// A DNS resolver that answers every name with the addresses the SSRF guard admitted.
+#[derive(Debug, Clone)]
+struct PinnedDns(Arc<Vec<std::net::IpAddr>>);
+
+impl aws_smithy_runtime_api::client::dns::ResolveDns for PinnedDns {
+    fn resolve_dns<'a>(&'a self, _name: &'a str) -> aws_smithy_runtime_api::client::dns::DnsFuture<'a> {
+        aws_smithy_runtime_api::client::dns::DnsFuture::ready(Ok(self.0.to_vec()))
     }
 }
 
@@ -966,6 +989,7 @@ fn is_bad_key(code: &str) -> bool {
         code,
         "InvalidAccessKeyId"
             | "SignatureDoesNotMatch"
+            | "NotSignedUp"
             | "InvalidToken"
             | "ExpiredToken"
             | "AuthorizationHeaderMalformed"
@@ -1001,6 +1025,7 @@ async fn check_read(
     path: &str,
     key: &str,
     kms_keys: Option<&[KmsKeyArn]>,
+    kms_via: Option<&str>,
     checks: &mut Vec<Check>,
 ) -> Read {
     let bucket = at.bucket;
@@ -1032,28 +1057,40 @@ async fn check_read(
     let kms_key = kms_key_of(&head);
     let get = s3.get_object().bucket(bucket.as_str()).key(key).range("bytes=0-0").send();
     let read = match s3_call(at.budget, get).await {
-        S3Call::Answered(_) => Ok(()),
+        S3Call::Answered(_) => Get::Read,
         S3Call::Late(late) => {
             checks.push(not_in_time(codes::READ_ACCESS, &at.target, "S3", path, late));
             return Read::Late;
         }
-        S3Call::Refused(e) => Err(e.message().unwrap_or_default().to_owned()),
+        // Only a refusal is about permissions (a missing kms:Decrypt among them); another error
+        // that outlived the retries says nothing about them.
+        S3Call::Refused(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(403) => Get::Denied,
+        S3Call::Refused(e) => Get::Failed(e.code().unwrap_or("an error").to_owned()),
     };
     let listed = |arn: &str| kms_keys.is_some_and(|keys| keys.iter().any(|k| k.as_str() == arn));
     let decrypt_statement = |arn: &str| {
         format!(
-            "statement DecryptObjectsWithKms: kms:Decrypt on {arn} with the condition kms:ViaService = \
-             \"s3.<region>.amazonaws.com\""
+            "statement DecryptObjectsWithKms: kms:Decrypt on {arn} with the condition kms:ViaService = \"{}\"",
+            kms_via.unwrap_or("s3.<the bucket's region>.amazonaws.com")
         )
     };
     match (&read, &kms_key) {
-        (Ok(()), _) => checks.push(check(
+        (Get::Read, _) => checks.push(check(
             codes::READ_ACCESS,
             &at.target,
             CheckResult::Pass,
             format!("{} read s3://{bucket}/{key}.", at.who()),
         )),
-        (Err(_), Some(arn)) if kms_keys.is_some() => checks.push(check(
+        (Get::Failed(code), _) => checks.push(check(
+            codes::READ_ACCESS,
+            &at.target,
+            CheckResult::Warn,
+            format!(
+                "Not known: reading the first byte of s3://{bucket}/{key} failed with {code}, which says nothing \
+                 about permissions. Validate again."
+            ),
+        )),
+        (Get::Denied, Some(arn)) if kms_keys.is_some() => checks.push(check(
             codes::READ_ACCESS,
             &at.target,
             CheckResult::Fail,
@@ -1067,7 +1104,7 @@ async fn check_read(
                 }
             ),
         )),
-        (Err(_), _) => checks.push(check(codes::READ_ACCESS, &at.target, CheckResult::Fail, read_denied())),
+        (Get::Denied, _) => checks.push(check(codes::READ_ACCESS, &at.target, CheckResult::Fail, read_denied())),
     }
     if let (Some(keys), Some(arn)) = (kms_keys, &kms_key) {
         let (result, message) = match (listed(arn), &read) {
@@ -1080,11 +1117,18 @@ async fn check_read(
                     if keys.is_empty() { " (it lists none)" } else { "" }
                 ),
             ),
-            (true, Ok(())) => (
+            (true, Get::Read) => (
                 CheckResult::Pass,
                 format!("Objects in {bucket} are encrypted with the KMS key {arn}, and the role decrypted one."),
             ),
-            (true, Err(_)) => (
+            (true, Get::Failed(code)) => (
+                CheckResult::Warn,
+                format!(
+                    "Objects in {bucket} are encrypted with the listed KMS key {arn}; whether the role may decrypt \
+                     with it is not known, because reading failed with {code}. Validate again."
+                ),
+            ),
+            (true, Get::Denied) => (
                 CheckResult::Fail,
                 format!(
                     "Objects in {bucket} are encrypted with the listed KMS key {arn}, but the role may not decrypt with \
@@ -1097,9 +1141,17 @@ async fn check_read(
         checks.push(check(codes::KMS_DECRYPT, &at.target, result, message));
     }
     match read {
-        Ok(()) => Read::Done(head.version_id().map(str::to_owned)),
-        Err(_) => Read::Failed,
+        Get::Read => Read::Done(head.version_id().map(str::to_owned)),
+        Get::Denied | Get::Failed(_) => Read::Failed,
     }
+}
+
+/// What reading the sample object's first byte found.
+enum Get {
+    Read,
+    Denied,
+    /// Another error, by its code.
+    Failed(String),
 }
 
 /// `VERSION_READ`: one version of the sample key, when reading its latest version worked.
