@@ -8,6 +8,9 @@
 //! integrations and external ID, once per cache period) and one round of STS leases (concurrent,
 //! one per integration): 3 x 3 s + `credentials`'s 5 s = 14 s. Create and delete also read the
 //! org's integration counter first (and, once per org from before the counter, count and seed it).
+//! An S3-compatible create or replace adds the SSRF guard's DNS lookup (at most 2 s) and one KMS
+//! call (the same 3 s as a DynamoDB call; a replace that keeps its secret reads the integration
+//! instead), and a replace reads the external ID for its answer's policies: 2 + 4 x 3 = 14 s.
 //! Retries use the SDK's standard mode: exponential backoff with full jitter between attempts.
 
 use std::time::Duration;
