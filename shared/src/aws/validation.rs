@@ -410,11 +410,7 @@ impl Validator {
         addresses: &[std::net::SocketAddr],
         budget: &Budget,
     ) -> aws_sdk_s3::Client {
-        use crate::aws::limits;
-        use aws_sdk_s3::config::{
-            retry::RetryConfig, timeout::TimeoutConfig, Credentials, RequestChecksumCalculation,
-            ResponseChecksumValidation,
-        };
+        use aws_sdk_s3::config::{Credentials, RequestChecksumCalculation, ResponseChecksumValidation};
         let credentials = Credentials::new(
             store.access_key_id.as_str(),
             secret.expose(),
@@ -437,17 +433,8 @@ impl Validator {
             .region(aws_sdk_s3::config::Region::new(store.region.as_str().to_owned()))
             .force_path_style(store.addressing_style == AddressingStyle::Path)
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
-            .retry_config(RetryConfig::standard().with_max_attempts(limits::S3_ATTEMPTS))
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(limits::CONNECT)
-                    .operation_attempt_timeout(limits::S3_ATTEMPT.min(budget.per_check))
-                    .operation_timeout(budget.per_check)
-                    .build(),
-            )
-            .build();
-        aws_sdk_s3::Client::from_conf(config)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+        within_budget(config, budget)
     }
 
     /// One bucket of a store: list, read, version read, and the CORS preflight per app origin.
@@ -607,9 +594,7 @@ impl Validator {
         }
     }
 
-    /// An S3 client for the assumed role in `region`. A call's whole time, every attempt
-    /// included, is the check's budget; one attempt at most [`limits::S3_ATTEMPT`] of it, so a
-    /// lost connection is retried inside the budget.
+    /// An S3 client for the assumed role in `region`, [`within_budget`].
     fn s3(&self, credentials: &TempCredentials, region: Region, budget: &Budget) -> aws_sdk_s3::Client {
         let provider = aws_sdk_s3::config::Credentials::new(
             credentials.signing.access_key_id.clone(),
@@ -618,22 +603,11 @@ impl Validator {
             Some(credentials.expires_at),
             "validation",
         );
-        use crate::aws::limits;
-        use aws_sdk_s3::config::{retry::RetryConfig, timeout::TimeoutConfig};
         let config = aws_sdk_s3::config::Builder::from(&self.sdk)
             .credentials_provider(provider)
             .region(aws_sdk_s3::config::Region::new(region.as_str()))
-            .force_path_style(self.sdk.endpoint_url().is_some())
-            .retry_config(RetryConfig::standard().with_max_attempts(limits::S3_ATTEMPTS))
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(limits::CONNECT)
-                    .operation_attempt_timeout(limits::S3_ATTEMPT.min(budget.per_check))
-                    .operation_timeout(budget.per_check)
-                    .build(),
-            )
-            .build();
-        aws_sdk_s3::Client::from_conf(config)
+            .force_path_style(self.sdk.endpoint_url().is_some());
+        within_budget(config, budget)
     }
 
     /// One permitted bucket's checks: its region, then (where it exists) list, read, version
@@ -805,6 +779,25 @@ impl Validator {
             ),
         }
     }
+}
+
+/// An S3 client whose every call, all attempts included, takes at most the check's budget; one
+/// attempt at most [`crate::aws::limits::S3_ATTEMPT`] of it, so a lost connection is retried
+/// inside the budget.
+fn within_budget(config: aws_sdk_s3::config::Builder, budget: &Budget) -> aws_sdk_s3::Client {
+    use crate::aws::limits;
+    use aws_sdk_s3::config::{retry::RetryConfig, timeout::TimeoutConfig};
+    let config = config
+        .retry_config(RetryConfig::standard().with_max_attempts(limits::S3_ATTEMPTS))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(limits::CONNECT)
+                .operation_attempt_timeout(limits::S3_ATTEMPT.min(budget.per_check))
+                .operation_timeout(budget.per_check)
+                .build(),
+        )
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
 }
 
 /// A DNS resolver that answers every name with the addresses the SSRF guard admitted.
