@@ -427,3 +427,42 @@ pub fn router(app: Arc<DevServer>) -> axum::Router {
 pub async fn serve(listener: tokio::net::TcpListener, app: Arc<DevServer>) -> std::io::Result<()> {
     axum::serve(listener, router(app)).await
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod config_tests {
+    use super::*;
+
+    #[test]
+    fn the_dev_server_starts_with_only_the_local_run_variables_and_fills_in_the_new_settings() {
+        let env: HashMap<String, String> = [
+            ("PLATFORM_PRINCIPAL_ARN", "arn:aws:iam::123456789012:user/platform"),
+            ("APP_ORIGINS", "http://127.0.0.1:3000"),
+            ("DEV_JWT_SECRET", "a-dev-secret-of-enough-length"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let config = DevConfig::from_env(&env).unwrap();
+        assert_eq!(config.secrets_key_id, DEV_SECRETS_KEY_ALIAS);
+        assert!(config.endpoints.allow_loopback_http, "the local demo store listens on loopback http");
+        assert_eq!(config.presign.secrets_key_id, DEV_SECRETS_KEY_ALIAS);
+    }
+
+    #[test]
+    fn a_given_secrets_key_and_loopback_setting_win_over_the_dev_defaults() {
+        let env: HashMap<String, String> = [
+            ("PLATFORM_PRINCIPAL_ARN", "arn:aws:iam::123456789012:user/platform"),
+            ("APP_ORIGINS", "http://127.0.0.1:3000"),
+            ("DEV_JWT_SECRET", "a-dev-secret-of-enough-length"),
+            ("SECRETS_KMS_KEY_ID", "alias/mine"),
+            ("ALLOW_LOOPBACK_ENDPOINTS", "false"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let config = DevConfig::from_env(&env).unwrap();
+        assert_eq!(config.secrets_key_id, "alias/mine");
+        assert!(!config.endpoints.allow_loopback_http);
+    }
+}

@@ -267,3 +267,38 @@ mod url_lifetime_tests {
         assert_eq!(lifetime.default_secs(), 600);
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod store_settings_tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(vars: &[(&str, &str)]) -> HashMap<String, String> {
+        vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn a_function_without_the_secrets_key_or_the_loopback_setting_fails_start_up_naming_it() {
+        assert_eq!(secrets_key_id(&env(&[])).unwrap_err().variable, "SECRETS_KMS_KEY_ID");
+        assert_eq!(allow_loopback_endpoints(&env(&[])).unwrap_err().variable, "ALLOW_LOOPBACK_ENDPOINTS");
+        let bad = allow_loopback_endpoints(&env(&[("ALLOW_LOOPBACK_ENDPOINTS", "yes")])).unwrap_err();
+        assert!(bad.message.contains("true or false"), "{}", bad.message);
+        let spaced = secrets_key_id(&env(&[("SECRETS_KMS_KEY_ID", "alias/has space")])).unwrap_err();
+        assert_eq!(spaced.variable, "SECRETS_KMS_KEY_ID");
+    }
+
+    #[test]
+    fn the_settings_a_deployment_gives_are_read_as_given() {
+        let deployed = env(&[
+            (
+                "SECRETS_KMS_KEY_ID",
+                "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            ),
+            ("ALLOW_LOOPBACK_ENDPOINTS", "false"),
+        ]);
+        assert!(secrets_key_id(&deployed).unwrap().starts_with("arn:aws:kms:"));
+        assert!(!allow_loopback_endpoints(&deployed).unwrap());
+        assert!(allow_loopback_endpoints(&env(&[("ALLOW_LOOPBACK_ENDPOINTS", "true")])).unwrap());
+    }
+}
