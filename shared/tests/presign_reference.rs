@@ -16,7 +16,7 @@ use aws_sigv4::http_request::{
 use aws_sigv4::sign::v4;
 use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use shared::domain::presign::{
-    BatchSigner, CustomEndpoint, PresignRequest, Presigner, S3Endpoint, SigningCredentials,
+    BatchSigner, CustomEndpoint, Delivery, Method, PresignRequest, Presigner, S3Endpoint, SigningCredentials,
 };
 use shared::{BucketName, ObjectKey, Region, VersionId};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -782,4 +782,125 @@ fn a_custom_endpoint_with_an_explicit_default_port_signs_the_host_clients_send()
             "endpoint {endpoint}: aws-sigv4 signs host {host:?}; our URL {url} has another signature"
         );
     }
+}
+
+/// aws-sigv4's signature for `url` (query already in it) with `method`, and its added parameters.
+fn reference_for(
+    method: &str,
+    url: &str,
+    with_token: bool,
+    now: SystemTime,
+) -> (Vec<(String, String)>, String) {
+    let creds = credentials(with_token);
+    let identity = Credentials::new(
+        creds.access_key_id.clone(),
+        creds.secret_access_key.clone(),
+        creds.session_token.clone(),
+        None,
+        "presign-reference-test",
+    )
+    .into();
+    let mut settings = SigningSettings::default();
+    settings.signature_location = SignatureLocation::QueryParams;
+    settings.expires_in = Some(Duration::from_secs(600));
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    settings.session_token_mode = SessionTokenMode::Include;
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("s3")
+        .time(now)
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let request =
+        SignableRequest::new(method, url, std::iter::empty(), SignableBody::UnsignedPayload).unwrap();
+    let (instructions, signature) = sign(request, &params).unwrap().into_parts();
+    let query = instructions.params().iter().map(|(k, v)| ((*k).to_owned(), encode_query(v))).collect();
+    (query, signature)
+}
+
+#[test]
+fn head_urls_and_signed_response_headers_match_aws_sigv4() {
+    let dispositions = [
+        shared::domain::delivery::DownloadName::parse("cat.png").unwrap(),
+        shared::domain::delivery::DownloadName::parse("Ünïcødé \"report\"; v2 😀.pdf").unwrap(),
+        shared::domain::delivery::DownloadName::parse("a;b=c, d%20e.txt").unwrap(),
+    ];
+    let presigner = Presigner::new(S3Endpoint::Aws);
+    let now = times()[0];
+    let bucket = BucketName::parse("example-bucket-01").unwrap();
+    let mut checked = 0;
+    for key in ["plain.txt", "with space/and+plus.mp4", "ünïcødé/vidéo #1.webm"] {
+        let object = ObjectKey::parse(key).unwrap();
+        for version in [None, Some("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo")] {
+            let version_id = version.map(|v| VersionId::parse(v).unwrap());
+            for (method, name) in [(Method::Get, "GET"), (Method::Head, "HEAD")] {
+                for disposition in dispositions.iter().map(|d| Some(d.header())).chain([None]) {
+                    for content_type in [None, Some("video/mp4"), Some("text/plain; charset=utf-8")] {
+                        for with_token in [true, false] {
+                            let delivery =
+                                Delivery { method, content_disposition: disposition, content_type };
+                            let signer = presigner.batch(
+                                &credentials(with_token),
+                                Region::parse("us-east-1").unwrap(),
+                                now,
+                            );
+                            let request = PresignRequest {
+                                bucket: &bucket,
+                                key: &object,
+                                version_id: version_id.as_ref(),
+                                expires_in_secs: 600,
+                            };
+                            let ours = signer.presign_with(&request, &delivery);
+                            let base = format!(
+                                "https://example-bucket-01.s3.us-east-1.amazonaws.com/{}",
+                                encode_path(key)
+                            );
+                            let mut extra: Vec<(String, String)> = Vec::new();
+                            if let Some(d) = disposition {
+                                extra.push(("response-content-disposition".into(), encode_query(d)));
+                            }
+                            if let Some(t) = content_type {
+                                extra.push(("response-content-type".into(), encode_query(t)));
+                            }
+                            if let Some(v) = version {
+                                extra.push(("versionId".into(), encode_query(v)));
+                            }
+                            let query: Vec<String> = extra.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                            let url = if query.is_empty() {
+                                base.clone()
+                            } else {
+                                format!("{base}?{}", query.join("&"))
+                            };
+                            let (mut expected, signature) = reference_for(name, &url, with_token, now);
+                            expected.retain(|(k, _)| k != "X-Amz-Signature");
+                            expected.extend(extra);
+                            expected.sort();
+                            let (our_base, our_query) = ours.split_once('?').unwrap();
+                            assert_eq!(our_base, base);
+                            let (params, our_signature) = our_query.rsplit_once("&X-Amz-Signature=").unwrap();
+                            assert_eq!(
+                                our_signature, signature,
+                                "{name} {key:?} {disposition:?} {content_type:?}: {ours}"
+                            );
+                            let mut ours_sorted: Vec<(String, String)> = params
+                                .split('&')
+                                .map(|p| {
+                                    let (k, v) = p.split_once('=').unwrap();
+                                    (k.to_owned(), v.to_owned())
+                                })
+                                .collect();
+                            ours_sorted.sort();
+                            assert_eq!(ours_sorted, expected, "{ours}");
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 3 * 2 * 2 * 4 * 3 * 2);
 }

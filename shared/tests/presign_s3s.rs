@@ -25,7 +25,9 @@
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region as SdkRegion};
 use aws_sdk_s3::primitives::ByteStream;
-use shared::domain::presign::{CustomEndpoint, PresignRequest, Presigner, S3Endpoint, SigningCredentials};
+use shared::domain::presign::{
+    CustomEndpoint, Delivery, Method, PresignRequest, Presigner, S3Endpoint, SigningCredentials,
+};
 use shared::{BucketName, ObjectKey, Region};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -373,4 +375,78 @@ async fn a_url_signed_with_another_secret_is_refused() {
     });
     let (status, _) = fetch(&url).await;
     assert_eq!(status, 403, "{url}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delivery: the method a URL is for, Range, and the response headers it asks for.
+
+fn presign_for(server: &S3sFs, key: &str, delivery: &Delivery<'_>) -> String {
+    let presigner = server.presigner();
+    let signer = presigner.batch(&credentials(), Region::parse("us-east-1").unwrap(), SystemTime::now());
+    let bucket = BucketName::parse(BUCKET).unwrap();
+    let key = ObjectKey::parse(key).unwrap();
+    signer.presign_with(
+        &PresignRequest { bucket: &bucket, key: &key, version_id: None, expires_in_secs: 300 },
+        delivery,
+    )
+}
+
+#[tokio::test]
+async fn a_range_request_through_a_presigned_url_answers_206_with_exactly_those_bytes() {
+    let (server, client) = server_with_bucket().await;
+    put_with_sdk(&client, "video.webm").await;
+    let url = presign(&server, "video.webm", SystemTime::now(), 300);
+    let response = http_client().get(&url).header("Range", "bytes=10-19").send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 206);
+    let expected = body_for("video.webm");
+    assert_eq!(response.bytes().await.unwrap().as_ref(), &expected[10..20]);
+}
+
+#[tokio::test]
+async fn a_url_presigned_for_head_answers_the_size_and_a_get_url_is_refused_for_head() {
+    let (server, client) = server_with_bucket().await;
+    put_with_sdk(&client, "plain.txt").await;
+    let head = presign_for(&server, "plain.txt", &Delivery { method: Method::Head, ..Delivery::GET });
+    let answer = http_client().head(&head).send().await.unwrap();
+    assert_eq!(answer.status().as_u16(), 200, "{head}");
+    let length = answer.headers().get("content-length").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert_eq!(length, body_for("plain.txt").len().to_string());
+
+    let get = presign(&server, "plain.txt", SystemTime::now(), 300);
+    assert_eq!(
+        http_client().head(&get).send().await.unwrap().status().as_u16(),
+        403,
+        "a GET URL is not a HEAD URL"
+    );
+    assert_eq!(
+        http_client().get(&head).send().await.unwrap().status().as_u16(),
+        403,
+        "nor the other way round"
+    );
+}
+
+#[tokio::test]
+async fn response_headers_asked_for_arrive_as_asked_and_are_signed_so_changing_one_is_refused() {
+    let (server, client) = server_with_bucket().await;
+    put_with_sdk(&client, "plain.txt").await;
+    let name = shared::domain::delivery::DownloadName::parse("Ünïcødé \"report\"; v2.txt").unwrap();
+    let delivery = Delivery {
+        content_disposition: Some(name.header()),
+        content_type: Some("text/plain"),
+        ..Delivery::GET
+    };
+    let url = presign_for(&server, "plain.txt", &delivery);
+    let answer = http_client().get(&url).send().await.unwrap();
+    assert_eq!(answer.status().as_u16(), 200, "{url}");
+    let header =
+        |name: &str| answer.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert_eq!(
+        header("content-disposition"),
+        name.header(),
+        "download_as arrives as the response's Content-Disposition"
+    );
+    assert_eq!(header("content-type"), "text/plain");
+    let tampered = url.replace("response-content-type=text%2Fplain", "response-content-type=text%2Fhtml");
+    assert_ne!(tampered, url);
+    assert_eq!(http_client().get(&tampered).send().await.unwrap().status().as_u16(), 403);
 }

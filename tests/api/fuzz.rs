@@ -173,6 +173,10 @@ fn json_value(depth: u32) -> impl Strategy<Value = Value> {
                         "access_key_id",
                         "secret_access_key",
                         "addressing_style",
+                        "locator",
+                        "download_as",
+                        "content_type",
+                        "method",
                     ])
                     .prop_map(str::to_owned),
                     any::<String>(),

@@ -19,12 +19,13 @@ use shared::aws::credentials::{CacheConfig, CredentialCache, Lease, TempCredenti
 use shared::aws::secrets::{SecretError, SharedSealer};
 use shared::aws::store::SharedStore;
 use shared::aws::trust::{Gate, PlatformIdentity};
+use shared::domain::delivery::{DownloadName, MediaType};
 use shared::domain::external_id::ExternalId;
 use shared::domain::integration::{Access, Integration, S3Compatible};
 use shared::domain::lifetime::UrlLifetime;
 use shared::domain::locator::{Locator, S3Locator};
 use shared::domain::org::OrgId;
-use shared::domain::presign::{PresignRequest, Presigner, S3Endpoint, SigningCredentials};
+use shared::domain::presign::{Delivery, Method, PresignRequest, Presigner, S3Endpoint, SigningCredentials};
 use shared::domain::s3_compatible::SecretAccessKey;
 use shared::domain::scope::{resolve, NoMatch};
 use std::sync::atomic::Ordering;
@@ -188,7 +189,7 @@ async fn dispatch<R>(
         return Err(api::not_found_route(req));
     }
     let body = api::json_body(req, MAX_BODY_BYTES)?;
-    let (locators, expires_in) = parse_request(&body, &state.lifetime)?;
+    let PresignAsk { locators, expires_in, method } = parse_request(&body, &state.lifetime)?;
     let now = SystemTime::now();
     let view = org_view(state, &caller.org).await?;
     let fresh: Arc<OrgView>;
@@ -199,11 +200,12 @@ async fn dispatch<R>(
     if view.loaded_at.elapsed() > Duration::from_secs(1) && steps.iter().any(Step::is_unserved) {
         state.orgs.invalidate(&caller.org).await;
         fresh = org_view(state, &caller.org).await?;
-        replan_unserved(&mut steps, &fresh.integrations, locators);
+        steps = replan_unserved(steps, &fresh.integrations, locators);
         latest = &fresh;
     }
     let results =
-        sign_all(state, &caller.org, latest.external_id.as_ref(), steps, locators, expires_in, now).await;
+        sign_all(state, &caller.org, latest.external_id.as_ref(), steps, locators, (expires_in, method), now)
+            .await;
     let stats = state.credentials.stats();
     tracing::info!(
         org = %caller.org,
@@ -285,10 +287,23 @@ enum Outcome<'a> {
 struct ItemError {
     code: &'static str,
     message: String,
+    /// The option of a `{"locator", ...}` element the error is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'static str>,
 }
 
-/// `{"locators": [...], "expires_in"?: seconds}`. Non-string locators become per-item errors.
-pub fn parse_request<'a>(body: &'a Value, lifetime: &UrlLifetime) -> Result<(&'a [Value], u32), ApiError> {
+/// A presign request, parsed: the locators as sent (each checked when it is planned), the URLs'
+/// lifetime, and the method they are signed for.
+#[derive(Debug)]
+pub struct PresignAsk<'a> {
+    pub locators: &'a [Value],
+    pub expires_in: u32,
+    pub method: Method,
+}
+
+/// `{"locators": [...], "expires_in"?: seconds, "method"?: "GET" | "HEAD"}`. A locator that is
+/// neither a string nor a `{"locator", ...}` object becomes a per-item error.
+pub fn parse_request<'a>(body: &'a Value, lifetime: &UrlLifetime) -> Result<PresignAsk<'a>, ApiError> {
     let Value::Object(fields) = body else {
         return Err(ApiError::bad_request(
             "INVALID_BODY",
@@ -296,12 +311,13 @@ pub fn parse_request<'a>(body: &'a Value, lifetime: &UrlLifetime) -> Result<(&'a
             "The body must be a JSON object: {\"locators\": [\"s3://bucket/key\", ...], \"expires_in\": 900}.",
         ));
     };
-    if let Some(unknown) = fields.keys().find(|k| !["locators", "expires_in"].contains(&k.as_str())) {
+    if let Some(unknown) = fields.keys().find(|k| !["locators", "expires_in", "method"].contains(&k.as_str()))
+    {
         return Err(ApiError::bad_request(
             "UNKNOWN_FIELD",
             Some(unknown),
             format!(
-                "The field {unknown:?} is not recognised; send \"locators\" and optionally \"expires_in\"."
+                "The field {unknown:?} is not recognised; send \"locators\" and optionally \"expires_in\" and \"method\"."
             ),
         ));
     }
@@ -328,7 +344,84 @@ pub fn parse_request<'a>(body: &'a Value, lifetime: &UrlLifetime) -> Result<(&'a
             locators.len()
         )));
     }
-    Ok((locators.as_slice(), lifetime.requested(fields.get("expires_in"))?))
+    let expires_in = lifetime.requested(fields.get("expires_in"))?;
+    let method = match fields.get("method") {
+        None | Some(Value::Null) => Method::Get,
+        Some(Value::String(m)) if m == "GET" => Method::Get,
+        Some(Value::String(m)) if m == "HEAD" => Method::Head,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "INVALID_METHOD",
+                Some("method"),
+                "\"method\" must be \"GET\" (the default) or \"HEAD\": the method the URLs are signed for; a URL \
+                 signed for one is refused for the other.",
+            ))
+        }
+    };
+    Ok(PresignAsk { locators: locators.as_slice(), expires_in, method })
+}
+
+/// The fields of a `{"locator", ...}` element.
+const ELEMENT_FIELDS: [&str; 3] = ["locator", "download_as", "content_type"];
+
+/// What one element of `locators` asks for: the locator's text, and how its object is delivered.
+struct Element<'a> {
+    text: &'a str,
+    download_as: Option<DownloadName>,
+    content_type: Option<MediaType>,
+}
+
+/// Reads one element: `"s3://..."` or `{"locator": "s3://...", "download_as"?, "content_type"?}`.
+/// Every problem is this element's error, naming the field.
+fn element(raw: &Value) -> Result<Element<'_>, ItemError> {
+    let error = |code, field, message: String| ItemError { code, message, field };
+    let fields = match raw {
+        Value::String(text) => return Ok(Element { text, download_as: None, content_type: None }),
+        Value::Object(fields) => fields,
+        _ => {
+            return Err(error(
+                "INVALID_LOCATOR",
+                None,
+                "A locator must be a string such as \"s3://bucket/key\", or an object such as \
+                 {\"locator\": \"s3://bucket/key\", \"download_as\": \"name.ext\"}."
+                    .into(),
+            ))
+        }
+    };
+    if let Some(unknown) = fields.keys().find(|k| !ELEMENT_FIELDS.contains(&k.as_str())) {
+        return Err(error(
+            "UNKNOWN_FIELD",
+            None,
+            format!(
+                "The field {:?} of this locator is not recognised; the allowed fields are {ELEMENT_FIELDS:?}.",
+                unknown.chars().take(64).collect::<String>()
+            ),
+        ));
+    }
+    let text = match fields.get("locator") {
+        Some(Value::String(text)) => text,
+        _ => {
+            return Err(error(
+                "INVALID_LOCATOR",
+                Some("locator"),
+                "\"locator\" is required in a locator object: a string such as \"s3://bucket/key\".".into(),
+            ))
+        }
+    };
+    let string = |field: &'static str| match fields.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(value)) => Ok(Some(value.as_str())),
+        Some(_) => Err(error("INVALID_TYPE", Some(field), format!("\"{field}\" must be a string."))),
+    };
+    let download_as = string("download_as")?
+        .map(DownloadName::parse)
+        .transpose()
+        .map_err(|message| error("INVALID_DOWNLOAD_AS", Some("download_as"), message))?;
+    let content_type = string("content_type")?
+        .map(MediaType::parse)
+        .transpose()
+        .map_err(|message| error("INVALID_CONTENT_TYPE", Some("content_type"), message))?;
+    Ok(Element { text, download_as, content_type })
 }
 
 async fn org_view(state: &State, org: &OrgId) -> Result<Arc<OrgView>, ApiError> {
@@ -356,7 +449,15 @@ async fn org_view(state: &State, org: &OrgId) -> Result<Arc<OrgView>, ApiError> 
 }
 
 fn failed<'a>(locator: &'a Value, code: &'static str, message: impl Into<String>) -> Outcome<'a> {
-    Outcome::Failed { locator, error: ItemError { code, message: message.into() } }
+    Outcome::Failed { locator, error: ItemError { code, message: message.into(), field: None } }
+}
+
+/// An s3:// locator to sign, parsed, with how its object is delivered.
+struct Target<'a> {
+    text: &'a str,
+    locator: S3Locator,
+    download_as: Option<DownloadName>,
+    content_type: Option<MediaType>,
 }
 
 /// What the batch does with one locator, decided once: parsed and resolved against an org view.
@@ -364,9 +465,9 @@ enum Step<'a> {
     /// Answered without signing: a pass-through URL or a per-locator error.
     Done(Outcome<'a>),
     /// No integration of the view serves it (yet); kept parsed for a reload.
-    Unserved { locator: S3Locator, miss: NoMatch },
-    /// Signed through this integration's role.
-    Sign { integration: &'a Integration, locator: S3Locator },
+    Unserved { target: Target<'a>, miss: NoMatch },
+    /// Signed through this integration's role or keys.
+    Sign { integration: &'a Integration, target: Target<'a> },
 }
 
 impl Step<'_> {
@@ -380,38 +481,49 @@ fn plan<'a>(integrations: &'a [Integration], locators: &'a [Value]) -> Vec<Step<
     locators
         .iter()
         .map(|raw| {
-            let Some(text) = raw.as_str() else {
-                return Step::Done(failed(
-                    raw,
-                    "INVALID_LOCATOR",
-                    "A locator must be a string such as \"s3://bucket/key\".",
-                ));
+            let Element { text, download_as, content_type } = match element(raw) {
+                Ok(element) => element,
+                Err(error) => return Step::Done(Outcome::Failed { locator: raw, error }),
             };
             match Locator::parse(text) {
                 Err(e) => Step::Done(failed(raw, e.kind.code(), e.message)),
-                // An https:// URL comes back exactly as sent.
+                // An https:// URL comes back exactly as sent: nothing of it is ours to sign.
+                Ok(Locator::Https(_)) if download_as.is_some() || content_type.is_some() => Step::Done(failed(
+                    raw,
+                    "OPTIONS_NOT_APPLICABLE",
+                    "\"download_as\" and \"content_type\" apply to s3:// locators; an https:// URL is returned as \
+                     it is. Drop them for this locator.",
+                )),
                 Ok(Locator::Https(_)) => Step::Done(Outcome::PassThrough { locator: text, url: text }),
-                Ok(Locator::S3(locator)) => serve(integrations, raw, locator),
+                Ok(Locator::S3(locator)) => {
+                    serve(integrations, raw, Target { text, locator, download_as, content_type })
+                }
             }
         })
         .collect()
 }
 
 /// After a reload: the unserved locators, resolved against the fresh `integrations`.
-fn replan_unserved<'a>(steps: &mut [Step<'a>], integrations: &'a [Integration], locators: &'a [Value]) {
-    for (step, raw) in steps.iter_mut().zip(locators) {
-        if let Step::Unserved { locator, .. } = step {
-            let locator = locator.clone();
-            *step = serve(integrations, raw, locator);
-        }
-    }
+fn replan_unserved<'a>(
+    steps: Vec<Step<'a>>,
+    integrations: &'a [Integration],
+    locators: &'a [Value],
+) -> Vec<Step<'a>> {
+    steps
+        .into_iter()
+        .zip(locators)
+        .map(|(step, raw)| match step {
+            Step::Unserved { target, .. } => serve(integrations, raw, target),
+            planned => planned,
+        })
+        .collect()
 }
 
 /// Which integration signs an s3:// locator, or why none may.
-fn serve<'a>(integrations: &'a [Integration], raw: &'a Value, locator: S3Locator) -> Step<'a> {
-    match resolve(integrations, &locator) {
-        Err(miss) => Step::Unserved { locator, miss },
-        Ok(integration) if locator.version_id.is_some() && !integration.versioning => Step::Done(failed(
+fn serve<'a>(integrations: &'a [Integration], raw: &'a Value, target: Target<'a>) -> Step<'a> {
+    match resolve(integrations, &target.locator) {
+        Err(miss) => Step::Unserved { target, miss },
+        Ok(integration) if target.locator.version_id.is_some() && !integration.versioning => Step::Done(failed(
             raw,
             "VERSIONING_DISABLED",
             format!(
@@ -421,12 +533,12 @@ fn serve<'a>(integrations: &'a [Integration], raw: &'a Value, locator: S3Locator
                 integration.name
             ),
         )),
-        Ok(integration) => Step::Sign { integration, locator },
+        Ok(integration) => Step::Sign { integration, target },
     }
 }
 
 /// The locators of one integration: their places in the batch, parsed.
-type Group<'a> = (&'a Integration, Vec<(usize, S3Locator)>);
+type Group<'a> = (&'a Integration, Vec<(usize, Target<'a>)>);
 
 /// Leases each integration's credentials (concurrently, one lease per integration) and signs its
 /// locators; the results keep the input order.
@@ -436,7 +548,7 @@ async fn sign_all<'a>(
     external_id: Option<&ExternalId>,
     steps: Vec<Step<'a>>,
     locators: &'a [Value],
-    expires_in: u32,
+    (expires_in, method): (u32, Method),
     now: SystemTime,
 ) -> Vec<Outcome<'a>> {
     let mut results: Vec<Option<Outcome<'a>>> = Vec::with_capacity(steps.len());
@@ -445,10 +557,10 @@ async fn sign_all<'a>(
         results.push(match step {
             Step::Done(outcome) => Some(outcome),
             Step::Unserved { miss, .. } => Some(failed(&locators[i], miss.code(), miss.message())),
-            Step::Sign { integration, locator } => {
+            Step::Sign { integration, target } => {
                 match groups.iter_mut().find(|(g, _)| std::ptr::eq(*g, integration)) {
-                    Some((_, members)) => members.push((i, locator)),
-                    None => groups.push((integration, vec![(i, locator)])),
+                    Some((_, members)) => members.push((i, target)),
+                    None => groups.push((integration, vec![(i, target)])),
                 }
                 None
             }
@@ -468,7 +580,7 @@ async fn sign_all<'a>(
                 }
             }
             Ok(lease) => {
-                sign_group(state, integration, &lease, members, locators, expires_in, now, &mut results)
+                sign_group(state, integration, &lease, members, (expires_in, method), now, &mut results)
             }
         }
     }
@@ -549,9 +661,8 @@ fn sign_group<'a>(
     state: &State,
     integration: &'a Integration,
     lease: &Lease,
-    members: Vec<(usize, S3Locator)>,
-    locators: &'a [Value],
-    expires_in: u32,
+    members: Vec<(usize, Target<'a>)>,
+    (expires_in, method): (u32, Method),
     now: SystemTime,
     results: &mut [Option<Outcome<'a>>],
 ) {
@@ -567,17 +678,23 @@ fn sign_group<'a>(
             now,
         ),
     };
-    for (i, locator) in members {
+    for (i, target) in members {
+        let locator = &target.locator;
         let request = PresignRequest {
             bucket: &locator.bucket,
             key: &locator.key,
             version_id: locator.version_id.as_ref(),
             expires_in_secs: effective,
         };
-        let url =
-            api::JsonString::build(signer.url_capacity(&request), |out| signer.presign_into(&request, out));
+        let delivery = Delivery {
+            method,
+            content_disposition: target.download_as.as_ref().map(DownloadName::header),
+            content_type: target.content_type.as_ref().map(MediaType::as_str),
+        };
+        let capacity = signer.url_capacity(&request) + delivery.url_bytes();
+        let url = api::JsonString::build(capacity, |out| signer.presign_into_with(&request, &delivery, out));
         results[i] = Some(Outcome::Signed {
-            locator: locators[i].as_str().unwrap_or_default(),
+            locator: target.text,
             url,
             expires_at: expires_at.clone(),
             integration_id: &integration.id,

@@ -330,3 +330,97 @@ async fn a_stores_secret_is_opened_once_per_warm_instance_and_a_kms_outage_fails
     assert_eq!(code(&results[1]), "STORE_KEYS_UNAVAILABLE", "{results:?}");
     assert!(!results[1].to_string().contains("store/secret"), "{results:?}");
 }
+
+async fn presign_body(f: &Fixture, org: &str, body: Value) -> (u16, Value) {
+    let event = ApiEvent::post("/presign", &body).member_of(org);
+    status_and_json(&presign::handle(&f.state, event.request()).await.unwrap())
+}
+
+#[tokio::test]
+async fn a_locator_object_asks_for_a_download_name_and_a_media_type_signed_into_its_url() {
+    let f = fixture();
+    let external_id = f.integration("acme", "acme-photos", ROLE).await;
+    f.sts.put_role(ROLE, RoleTrust::ExternalId(external_id));
+    let (status, body) = presign_body(
+        &f,
+        "acme",
+        json!({"locators": [
+            {"locator": "s3://acme-photos/v/clip.webm", "download_as": "Clïp \"1\"; final.webm", "content_type": "video/webm"},
+            "s3://acme-photos/cats/01.jpg",
+        ]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results[0]["locator"], "s3://acme-photos/v/clip.webm", "the locator as text");
+    let url = results[0]["url"].as_str().unwrap();
+    assert!(
+        url.contains(
+            "&response-content-disposition=attachment%3B%20filename%3D%22Cl_p%20_1_%3B%20final.webm%22"
+        ) && url.contains("filename%2A%3DUTF-8%27%27Cl%25C3%25AFp%2520%25221%2522%253B%2520final.webm")
+            && url.contains("&response-content-type=video%2Fwebm&X-Amz-Signature="),
+        "{url}"
+    );
+    let plain = results[1]["url"].as_str().unwrap();
+    assert!(!plain.contains("response-"), "{plain}");
+}
+
+#[tokio::test]
+async fn a_bad_option_fails_its_own_locator_naming_the_field_and_the_rest_are_signed() {
+    let f = fixture();
+    let external_id = f.integration("acme", "acme-photos", ROLE).await;
+    f.sts.put_role(ROLE, RoleTrust::ExternalId(external_id));
+    let (status, body) = presign_body(
+        &f,
+        "acme",
+        json!({"locators": [
+            {"locator": "s3://acme-photos/a.jpg", "download_as": "a\r\nSet-Cookie: x=1"},
+            {"locator": "s3://acme-photos/b.jpg", "content_type": "text/html\r\nX-Evil: 1"},
+            {"locator": "s3://acme-photos/c.jpg", "content_type": "*/*"},
+            {"locator": "s3://acme-photos/d.jpg", "download_as": 7},
+            {"locator": "s3://acme-photos/e.jpg", "downlaod_as": "e.jpg"},
+            {"download_as": "f.jpg"},
+            {"locator": "https://cdn.example.com/g.jpg", "download_as": "g.jpg"},
+            "s3://acme-photos/ok.jpg",
+        ]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let results = body["results"].as_array().unwrap();
+    let errors: Vec<(&str, Option<&str>)> = results[..7]
+        .iter()
+        .map(|r| (r["error"]["code"].as_str().unwrap_or(""), r["error"]["field"].as_str()))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            ("INVALID_DOWNLOAD_AS", Some("download_as")),
+            ("INVALID_CONTENT_TYPE", Some("content_type")),
+            ("INVALID_CONTENT_TYPE", Some("content_type")),
+            ("INVALID_TYPE", Some("download_as")),
+            ("UNKNOWN_FIELD", None),
+            ("INVALID_LOCATOR", Some("locator")),
+            ("OPTIONS_NOT_APPLICABLE", None),
+        ],
+        "{body}"
+    );
+    assert!(results[7]["url"].is_string(), "{body}");
+    assert!(results[..7].iter().all(|r| r.get("url").is_none()), "no URL for a refused option: {body}");
+}
+
+#[tokio::test]
+async fn urls_may_be_presigned_for_head_and_an_unknown_method_is_refused() {
+    let f = fixture();
+    let external_id = f.integration("acme", "acme-photos", ROLE).await;
+    f.sts.put_role(ROLE, RoleTrust::ExternalId(external_id));
+    let (status, body) =
+        presign_body(&f, "acme", json!({"locators": ["s3://acme-photos/a.jpg"], "method": "HEAD"})).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["results"][0]["url"].is_string(), "{body}");
+    for method in [json!("PUT"), json!("get"), json!(1)] {
+        let (status, body) =
+            presign_body(&f, "acme", json!({"locators": ["s3://acme-photos/a.jpg"], "method": method})).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (400, Some("INVALID_METHOD")), "{body}");
+        assert_eq!(body["error"]["field"], "method");
+    }
+}

@@ -10,6 +10,7 @@
 pub mod arn;
 pub mod bucket;
 pub mod clock;
+pub mod delivery;
 pub mod external_id;
 pub mod input;
 pub mod integration;
