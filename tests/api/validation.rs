@@ -781,11 +781,18 @@ struct Preflight {
     path: String,
     origin: Option<String>,
     request_method: Option<String>,
+    request_headers: Option<String>,
 }
 
-/// Answers like S3 with a CORS rule for `allowed` only: OPTIONS from `allowed` asking for GET is
-/// 200 with `Access-Control-Allow-Origin` and `-Methods`; anything else is 403.
-async fn s3_like_preflight_server(allowed: &'static str) -> (String, Arc<Mutex<Vec<Preflight>>>) {
+/// Answers like S3 with a CORS rule for `allowed` (every header, as the rendered rule) and one for
+/// `no_range` that allows GET with no header: OPTIONS from `allowed` asking for GET is 200 with
+/// `Access-Control-Allow-Origin`, `-Methods` and the requested headers echoed in `-Headers`; from
+/// `no_range`, the same without `-Headers` (S3 leaves it out when a requested header is not
+/// allowed); anything else is 403.
+async fn s3_like_preflight_server(
+    allowed: &'static str,
+    no_range: &'static str,
+) -> (String, Arc<Mutex<Vec<Preflight>>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("address"));
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -816,15 +823,23 @@ async fn s3_like_preflight_server(allowed: &'static str) -> (String, Arc<Mutex<V
                     path,
                     origin: headers.get("origin").cloned(),
                     request_method: headers.get("access-control-request-method").cloned(),
+                    request_headers: headers.get("access-control-request-headers").cloned(),
                 };
+                let origin = preflight.origin.clone().unwrap_or_default();
                 let allow = preflight.method == "OPTIONS"
-                    && preflight.origin.as_deref() == Some(allowed)
+                    && (origin == allowed || origin == no_range)
                     && preflight.request_method.as_deref() == Some("GET");
                 log.lock().expect("log").push(preflight.clone());
                 let answer = if allow {
+                    let echoed = match &preflight.request_headers {
+                        Some(requested) if origin == allowed => {
+                            format!("Access-Control-Allow-Headers: {requested}\r\n")
+                        }
+                        _ => String::new(),
+                    };
                     format!(
-                        "HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: {allowed}\r\nAccess-Control-Allow-Methods: \
-                         GET, HEAD\r\nAccess-Control-Max-Age: 3000\r\nVary: Origin\r\nContent-Length: 0\r\n\
+                        "HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: {origin}\r\nAccess-Control-Allow-Methods: \
+                         GET, HEAD\r\n{echoed}Access-Control-Max-Age: 3000\r\nVary: Origin\r\nContent-Length: 0\r\n\
                          Connection: close\r\n\r\n"
                     )
                 } else {
@@ -846,10 +861,12 @@ async fn s3_like_preflight_server(allowed: &'static str) -> (String, Arc<Mutex<V
 }
 
 #[tokio::test]
-async fn the_cors_check_passes_an_origin_the_bucket_allows_and_fails_one_it_refuses_with_the_rule_to_paste() {
+async fn the_cors_check_passes_an_origin_the_bucket_allows_and_fails_one_it_refuses_or_that_cannot_seek_videos_with_the_rule_to_paste(
+) {
     const ALLOWED: &str = "https://app.example.com";
     const DENIED: &str = "https://studio.example.net";
-    let (preflight_url, seen) = s3_like_preflight_server(ALLOWED).await;
+    const NO_RANGE: &str = "https://viewer.example.org";
+    let (preflight_url, seen) = s3_like_preflight_server(ALLOWED, NO_RANGE).await;
 
     // S3 checks against the plain moto (it assumes any role), preflights against the loopback server.
     let aws = aws_config().await;
@@ -869,7 +886,11 @@ async fn the_cors_check_passes_an_origin_the_bucket_allows_and_fails_one_it_refu
         CredentialCache::new(shared::aws::credentials::sts_client(&aws), CacheConfig::default()).assumer(),
         S3Endpoint::Custom(CustomEndpoint::parse(&preflight_url, false).expect("endpoint")),
         PLATFORM_PRINCIPAL.to_owned(),
-        vec![AppOrigin::parse(ALLOWED).expect("origin"), AppOrigin::parse(DENIED).expect("origin")],
+        vec![
+            AppOrigin::parse(ALLOWED).expect("origin"),
+            AppOrigin::parse(DENIED).expect("origin"),
+            AppOrigin::parse(NO_RANGE).expect("origin"),
+        ],
     );
     let app = spawn_app().await;
     let id = app.create(ORG, &bucket_body("Photos", &bucket)).await["id"].as_str().expect("id").to_owned();
@@ -892,6 +913,19 @@ async fn the_cors_check_passes_an_origin_the_bucket_allows_and_fails_one_it_refu
     let rule: Value = serde_json::from_str(&advice[json_start..]).expect("the CORS JSON parses");
     assert_eq!(rule[0]["AllowedOrigins"], json!([DENIED]), "{rule:#}");
     assert_eq!(rule[0]["AllowedMethods"], json!(["GET", "HEAD"]), "{rule:#}");
+    let no_range = check(&report, "CORS", &format!("{target} origin:{NO_RANGE}"));
+    assert_eq!(no_range["result"], "fail", "images load but a video cannot seek: {no_range}");
+    let advice = message(no_range);
+    assert!(advice.contains("videos cannot seek") && advice.contains("Range"), "{advice}");
+    let rule: Value =
+        serde_json::from_str(&advice[advice.find("[\n").expect("the CORS JSON")..]).expect("parses");
+    assert_eq!(rule[0]["AllowedHeaders"], json!(["*"]), "{rule:#}");
+    assert!(
+        rule[0]["ExposeHeaders"]
+            .as_array()
+            .is_some_and(|h| h.contains(&json!("Content-Range")) && h.contains(&json!("Accept-Ranges"))),
+        "{rule:#}"
+    );
 
     // What the server saw: one preflight per origin, on the listed object's path-style URL.
     let object_url = validator.object_url(
@@ -902,13 +936,14 @@ async fn the_cors_check_passes_an_origin_the_bucket_allows_and_fails_one_it_refu
     assert_eq!(object_url, format!("{preflight_url}/{bucket}/photos/cat%201.jpg"));
     let seen = seen.lock().expect("log").clone();
     let path = format!("/{bucket}/photos/cat%201.jpg");
-    let expected: Vec<Preflight> = [ALLOWED, DENIED]
+    let expected: Vec<Preflight> = [ALLOWED, DENIED, NO_RANGE]
         .iter()
         .map(|origin| Preflight {
             method: "OPTIONS".into(),
             path: path.clone(),
             origin: Some((*origin).to_owned()),
             request_method: Some("GET".into()),
+            request_headers: Some("range".into()),
         })
         .collect();
     assert_eq!(seen, expected);

@@ -70,18 +70,39 @@ pub fn overall(checks: &[Check]) -> HealthState {
     }
 }
 
-/// Whether a CORS preflight answer lets `origin` GET: status 2xx, `Access-Control-Allow-Origin`
-/// is the origin or `*`, and `Access-Control-Allow-Methods` lists GET.
-pub fn preflight_allows(
+/// What a CORS preflight answer lets a browser at one origin do with the bucket's objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preflight {
+    /// GET from the origin, with the `Range` header videos seek with.
+    Allows,
+    /// GET from the origin, but not with `Range`: images load, videos cannot seek.
+    NoRange,
+    /// Not GET from the origin at all.
+    Refuses,
+}
+
+/// Reads the answer to a preflight for `GET` with `Access-Control-Request-Headers: range`.
+/// `allow_headers` may echo the requested headers (S3) or be `*`.
+pub fn preflight_verdict(
     status: u16,
     allow_origin: Option<&str>,
     allow_methods: Option<&str>,
+    allow_headers: Option<&str>,
     origin: &str,
-) -> bool {
+) -> Preflight {
     let origin_ok = allow_origin.map(str::trim).is_some_and(|o| o == "*" || o.eq_ignore_ascii_case(origin));
     let methods_ok =
         allow_methods.is_some_and(|m| m.split(',').any(|v| v.trim().eq_ignore_ascii_case("GET")));
-    (200..300).contains(&status) && origin_ok && methods_ok
+    if !((200..300).contains(&status) && origin_ok && methods_ok) {
+        return Preflight::Refuses;
+    }
+    let range_ok = allow_headers
+        .is_some_and(|h| h.split(',').any(|v| v.trim() == "*" || v.trim().eq_ignore_ascii_case("range")));
+    if range_ok {
+        Preflight::Allows
+    } else {
+        Preflight::NoRange
+    }
 }
 
 /// Each check's default time: one STS call or one S3 call (every attempt), or one preflight.
@@ -738,6 +759,8 @@ impl Validator {
             .request(reqwest::Method::OPTIONS, url)
             .header("Origin", origin.as_str())
             .header("Access-Control-Request-Method", "GET")
+            // A video seeks with Range requests, which browsers preflight for.
+            .header("Access-Control-Request-Headers", "range")
             .send();
         let answer = match at.budget.run(preflight).await {
             Ok(answer) => answer,
@@ -749,26 +772,44 @@ impl Validator {
                 let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
                 let allow_origin = header("access-control-allow-origin");
                 let allow_methods = header("access-control-allow-methods");
-                if preflight_allows(response.status().as_u16(), allow_origin.as_deref(), allow_methods.as_deref(), origin.as_str()) {
-                    check(codes::CORS, target, CheckResult::Pass, format!("Bucket {bucket} allows GET from {}.", origin.as_str()))
-                } else {
-                    check(
+                let allow_headers = header("access-control-allow-headers");
+                let where_to_paste = match at.reader {
+                    Reader::Role => "In the S3 console open the bucket's Permissions, CORS".to_owned(),
+                    Reader::StoreKey { endpoint, .. } => format!(
+                        "Set the bucket's CORS configuration at the store {endpoint} (its console, or \
+                         PutBucketCors with any S3 client)"
+                    ),
+                };
+                let verdict = preflight_verdict(
+                    response.status().as_u16(),
+                    allow_origin.as_deref(),
+                    allow_methods.as_deref(),
+                    allow_headers.as_deref(),
+                    origin.as_str(),
+                );
+                match verdict {
+                Preflight::Allows => check(codes::CORS, target, CheckResult::Pass, format!("Bucket {bucket} allows GET from {}, with Range for video seeking.", origin.as_str())),
+                Preflight::NoRange => check(
+                    codes::CORS,
+                    target,
+                    CheckResult::Fail,
+                    format!(
+                        "Browsers at {} can load images from bucket {bucket}, but videos cannot seek: its CORS configuration \
+                         does not allow the Range request header. {where_to_paste}, and paste (it allows every header and \
+                         exposes Content-Range and Accept-Ranges):\n{rule}",
+                        origin.as_str()
+                    ),
+                ),
+                Preflight::Refuses => check(
                         codes::CORS,
                         target,
                         CheckResult::Fail,
                         format!(
                             "Browsers at {} cannot load files from bucket {bucket}: its CORS configuration does not allow \
-                             GET from that origin. {}, and paste:\n{rule}",
+                             GET from that origin. {where_to_paste}, and paste:\n{rule}",
                             origin.as_str(),
-                            match at.reader {
-                                Reader::Role => "In the S3 console open the bucket's Permissions, CORS".to_owned(),
-                                Reader::StoreKey { endpoint, .. } => format!(
-                                    "Set the bucket's CORS configuration at the store {endpoint} (its console, or \
-                                     PutBucketCors with any S3 client)"
-                                ),
-                            }
                         ),
-                    )
+                    ),
                 }
             }
             Err(e) => check(
@@ -1208,17 +1249,37 @@ mod tests {
     #[test]
     fn a_preflight_allowing_the_origin_and_get_passes() {
         let origin = "https://app.example.com";
-        assert!(preflight_allows(200, Some(origin), Some("GET, HEAD"), origin));
-        assert!(preflight_allows(200, Some("*"), Some("GET"), origin));
+        assert_eq!(
+            preflight_verdict(200, Some(origin), Some("GET, HEAD"), Some("range"), origin),
+            Preflight::Allows
+        );
+        assert_eq!(preflight_verdict(200, Some("*"), Some("GET"), Some("*"), origin), Preflight::Allows);
+        assert_eq!(
+            preflight_verdict(200, Some(origin), Some("GET"), Some("Content-Type, Range"), origin),
+            Preflight::Allows
+        );
     }
 
     #[test]
     fn a_preflight_refused_or_for_another_origin_or_method_fails() {
         let origin = "https://app.example.com";
-        assert!(!preflight_allows(403, None, None, origin));
-        assert!(!preflight_allows(200, Some("https://other.example.com"), Some("GET"), origin));
-        assert!(!preflight_allows(200, Some(origin), Some("PUT"), origin));
-        assert!(!preflight_allows(200, Some(origin), None, origin));
+        assert_eq!(preflight_verdict(403, None, None, None, origin), Preflight::Refuses);
+        assert_eq!(
+            preflight_verdict(200, Some("https://other.example.com"), Some("GET"), Some("*"), origin),
+            Preflight::Refuses
+        );
+        assert_eq!(preflight_verdict(200, Some(origin), Some("PUT"), Some("*"), origin), Preflight::Refuses);
+        assert_eq!(preflight_verdict(200, Some(origin), None, Some("*"), origin), Preflight::Refuses);
+    }
+
+    #[test]
+    fn a_preflight_allowing_get_but_not_the_range_header_breaks_video_seeking() {
+        let origin = "https://app.example.com";
+        assert_eq!(preflight_verdict(200, Some(origin), Some("GET"), None, origin), Preflight::NoRange);
+        assert_eq!(
+            preflight_verdict(200, Some(origin), Some("GET"), Some("Content-Type"), origin),
+            Preflight::NoRange
+        );
     }
 
     fn secs(n: u64) -> Duration {
