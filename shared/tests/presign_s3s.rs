@@ -29,11 +29,7 @@ use shared::domain::presign::{
     CustomEndpoint, Delivery, Method, PresignRequest, Presigner, S3Endpoint, SigningCredentials,
 };
 use shared::{BucketName, ObjectKey, Region};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 const ACCESS_KEY: &str = "AKIAS3SFSTESTKEY0001";
 const SECRET_KEY: &str = "s3s/fs+Secret/Key=ForPresignTests0123456";
@@ -42,93 +38,22 @@ const BUCKET: &str = "presign-test-bucket";
 // ---------------------------------------------------------------------------------------------
 // The server.
 
-fn s3s_fs_binary() -> PathBuf {
-    let path = match std::env::var_os("S3S_FS_BIN") {
-        Some(path) => PathBuf::from(path),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(".tools/bin/s3s-fs"),
-    };
-    assert!(
-        path.is_file(),
-        "the s3s-fs binary is missing at {}: run scripts/bootstrap.sh (it installs s3s-fs 0.14.1 into \
-         .tools/bin), or set S3S_FS_BIN to an s3s-fs binary",
-        path.display()
-    );
-    path
-}
+#[path = "support/s3s_fs.rs"]
+mod s3s_fs;
 
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
-}
+/// The server with this file's key pair, and the clients that talk to it.
+struct S3sFs(s3s_fs::S3sFsProcess);
 
-fn unique_temp_dir() -> PathBuf {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
-    let dir = std::env::temp_dir().join(format!(
-        "presign-s3s-{}-{nanos}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(dir.join("data")).expect("create the temp dir");
-    dir
-}
-
-/// A running `s3s-fs`; dropping it kills the process and removes its files.
-struct S3sFs {
-    child: Child,
-    dir: PathBuf,
-    port: u16,
+impl std::ops::Deref for S3sFs {
+    type Target = s3s_fs::S3sFsProcess;
+    fn deref(&self) -> &s3s_fs::S3sFsProcess {
+        &self.0
+    }
 }
 
 impl S3sFs {
     fn start() -> Self {
-        let binary = s3s_fs_binary();
-        let dir = unique_temp_dir();
-        let port = free_port();
-        let log = std::fs::File::create(dir.join("server.log")).expect("create the server log");
-        let child = Command::new(&binary)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-            .arg(dir.join("data"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone the log handle"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-        let mut server = S3sFs { child, dir, port };
-        server.wait_until_listening();
-        server
-    }
-
-    fn wait_until_listening(&mut self) {
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                return;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("s3s-fs exited ({status}) before listening:\n{}", self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "s3s-fs did not listen on {addr} within 20 s:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
-    }
-
-    fn endpoint_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn data_dir(&self) -> PathBuf {
-        self.dir.join("data")
+        Self(s3s_fs::S3sFsProcess::start(ACCESS_KEY, SECRET_KEY))
     }
 
     fn sdk_client(&self) -> aws_sdk_s3::Client {
@@ -144,14 +69,6 @@ impl S3sFs {
 
     fn presigner(&self) -> Presigner {
         Presigner::new(S3Endpoint::Custom(CustomEndpoint::parse(&self.endpoint_url(), false).unwrap()))
-    }
-}
-
-impl Drop for S3sFs {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

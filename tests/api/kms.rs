@@ -40,7 +40,7 @@ const DECRYPT_SID: &str = "DecryptObjectsWithKms";
 #[derive(Debug)]
 struct Rig {
     platform: Platform,
-    cors: Vec<aws_sdk_s3::types::CorsRule>,
+    cors: aws_sdk_s3::types::CorsConfiguration,
 }
 
 impl std::ops::Deref for Rig {
@@ -56,57 +56,15 @@ impl Rig {
         let moto = MotoProcess::start().await;
         let validator_aws = sdk_config_with(&moto.url, keys("testing", "testing", None)).await;
         let platform = Platform::start_on(moto, |options| options.validator_aws = Some(validator_aws)).await;
-        let cors = platform.app.get("/policies/cors", &admin(ORG)).await;
-        assert_eq!(cors.status, 200, "{}", cors.body);
-        let strings = |v: &Value| -> Vec<String> {
-            v.as_array().expect("a list").iter().map(|s| s.as_str().expect("a string").to_owned()).collect()
-        };
-        let cors = cors.body["cors"]
-            .as_array()
-            .expect("cors rules")
-            .iter()
-            .map(|rule| {
-                aws_sdk_s3::types::CorsRule::builder()
-                    .set_allowed_headers(Some(strings(&rule["AllowedHeaders"])))
-                    .set_allowed_methods(Some(strings(&rule["AllowedMethods"])))
-                    .set_allowed_origins(Some(strings(&rule["AllowedOrigins"])))
-                    .set_expose_headers(Some(strings(&rule["ExposeHeaders"])))
-                    .max_age_seconds(rule["MaxAgeSeconds"].as_i64().expect("MaxAgeSeconds") as i32)
-                    .build()
-                    .expect("a CORS rule")
-            })
-            .collect();
+        let cors = rendered_cors(&platform.app).await;
         Self { platform, cors }
     }
 
-    /// A bucket in both emulators (us-east-1) with the rendered CORS rules in the plain one, and
-    /// the bucket policy that lets moto evaluate preflights for private objects (validation.rs's
-    /// `Rig::bucket` says why).
+    /// A bucket in both emulators (us-east-1) with the rendered CORS rules in the plain one
+    /// ([`put_cors_for_preflights`]).
     async fn bucket(&self, hint: &str) -> String {
         let name = self.bucket_in(hint, None).await;
-        let cors = aws_sdk_s3::types::CorsConfiguration::builder()
-            .set_cors_rules(Some(self.cors.clone()))
-            .build()
-            .expect("CORS configuration");
-        bounded("PutBucketCors", self.plain.put_bucket_cors().bucket(&name).cors_configuration(cors).send())
-            .await
-            .expect("put the rendered CORS configuration");
-        let preflights = json!({
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Sid": "MotoEvaluatesPreflightsOnlyForReadableObjects",
-                "Effect": "Allow",
-                "Principal": "*",
-                "Action": "s3:OptionsObject",
-                "Resource": format!("arn:aws:s3:::{name}/*"),
-            }],
-        });
-        bounded(
-            "PutBucketPolicy",
-            self.plain.put_bucket_policy().bucket(&name).policy(preflights.to_string()).send(),
-        )
-        .await
-        .expect("put the preflight bucket policy");
+        put_cors_for_preflights(&self.plain, &name, self.cors.clone()).await;
         name
     }
 

@@ -16,6 +16,8 @@ mod platform;
 mod presign;
 mod routes;
 mod s3_compatible;
+#[path = "../../shared/tests/support/s3s_fs.rs"]
+mod s3s_fs;
 mod secrets_contract;
 mod store_contract;
 mod sts_contract;

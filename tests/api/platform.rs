@@ -375,3 +375,61 @@ pub async fn black_hole() -> BlackHole {
     });
     BlackHole { url, accepted, task }
 }
+
+/// The CORS rules `GET /policies/cors` renders for `app`'s org admin, as an S3 CORS configuration.
+pub async fn rendered_cors(app: &TestApp) -> aws_sdk_s3::types::CorsConfiguration {
+    let reply = app.get("/policies/cors", &admin(ORG)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array().expect("a list").iter().map(|s| s.as_str().expect("a string").to_owned()).collect()
+    };
+    let rules = reply.body["cors"]
+        .as_array()
+        .expect("cors rules")
+        .iter()
+        .map(|rule| {
+            aws_sdk_s3::types::CorsRule::builder()
+                .set_allowed_headers(Some(strings(&rule["AllowedHeaders"])))
+                .set_allowed_methods(Some(strings(&rule["AllowedMethods"])))
+                .set_allowed_origins(Some(strings(&rule["AllowedOrigins"])))
+                .set_expose_headers(Some(strings(&rule["ExposeHeaders"])))
+                .max_age_seconds(rule["MaxAgeSeconds"].as_i64().expect("MaxAgeSeconds") as i32)
+                .build()
+                .expect("a CORS rule")
+        })
+        .collect();
+    aws_sdk_s3::types::CorsConfiguration::builder()
+        .set_cors_rules(Some(rules))
+        .build()
+        .expect("CORS configuration")
+}
+
+/// Puts `cors` on `bucket` of a plain (non-enforcing) moto, so that its preflights answer as S3's.
+///
+/// moto answers an unsigned request for an existing private object with 403 before it looks at
+/// the method (`moto/s3/responses.py::_key_response`: anonymous access is an ACL check on the
+/// action `s3:<Method>Object`), so an OPTIONS never reaches its CORS evaluation. S3 does not
+/// authorize preflights; a bucket policy granting moto's made-up `s3:OptionsObject` to anyone lets
+/// the preflight through and nothing else (an anonymous GET stays 403).
+pub async fn put_cors_for_preflights(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    cors: aws_sdk_s3::types::CorsConfiguration,
+) {
+    bounded("PutBucketCors", s3.put_bucket_cors().bucket(bucket).cors_configuration(cors).send())
+        .await
+        .expect("put the rendered CORS configuration");
+    let preflights = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "MotoEvaluatesPreflightsOnlyForReadableObjects",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:OptionsObject",
+            "Resource": format!("arn:aws:s3:::{bucket}/*"),
+        }],
+    });
+    bounded("PutBucketPolicy", s3.put_bucket_policy().bucket(bucket).policy(preflights.to_string()).send())
+        .await
+        .expect("put the preflight bucket policy");
+}

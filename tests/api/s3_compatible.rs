@@ -12,7 +12,7 @@
 //! tests are what only the real servers can show.
 
 use crate::helpers::*;
-use crate::platform::bounded;
+use crate::platform::{bounded, put_cors_for_preflights, rendered_cors};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::primitives::ByteStream;
 use serde_json::{json, Value};
@@ -21,12 +21,9 @@ use shared::aws::secrets::{KmsSealer, SharedSealer, PURPOSE};
 use shared::domain::integration::{Access, IntegrationDraft};
 use shared::domain::org::OrgId;
 use shared::domain::s3_compatible::SecretInput;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const ORG: &str = "acme";
 const ACCESS_KEY: &str = "AKIASTORETESTKEY0001";
@@ -34,82 +31,21 @@ const SECRET_KEY: &str = "store/Secret+Key=ForApiTests0123456789ab";
 const BUCKET: &str = "store-media";
 
 // ---------------------------------------------------------------------------------------------
-// s3s-fs. A copy of the minimal starter in `shared/tests/presign_s3s.rs` (another test binary;
-// its header lists what s3s-fs cannot store), with the data directory in a `tempfile` dir.
+// s3s-fs (`shared/tests/support/s3s_fs.rs`; `shared/tests/presign_s3s.rs` lists what it cannot store).
 
-fn s3s_fs_binary() -> PathBuf {
-    let path = match std::env::var_os("S3S_FS_BIN") {
-        Some(path) => PathBuf::from(path),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(".tools/bin/s3s-fs"),
-    };
-    assert!(
-        path.is_file(),
-        "the s3s-fs binary is missing at {}: run scripts/bootstrap.sh (it installs s3s-fs into .tools/bin), \
-         or set S3S_FS_BIN to an s3s-fs binary",
-        path.display()
-    );
-    path
-}
+/// A running `s3s-fs` that knows one key pair, [`ACCESS_KEY`] / [`SECRET_KEY`].
+struct S3sFs(crate::s3s_fs::S3sFsProcess);
 
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
-}
-
-/// A running `s3s-fs` that knows one key pair, [`ACCESS_KEY`] / [`SECRET_KEY`]; dropping it kills
-/// the process and removes its files.
-struct S3sFs {
-    child: Child,
-    dir: tempfile::TempDir,
-    port: u16,
+impl std::ops::Deref for S3sFs {
+    type Target = crate::s3s_fs::S3sFsProcess;
+    fn deref(&self) -> &crate::s3s_fs::S3sFsProcess {
+        &self.0
+    }
 }
 
 impl S3sFs {
     fn start() -> Self {
-        let binary = s3s_fs_binary();
-        let dir = tempfile::tempdir().expect("a temp dir");
-        std::fs::create_dir_all(dir.path().join("data")).expect("the data dir");
-        let port = free_port();
-        let log = std::fs::File::create(dir.path().join("server.log")).expect("create the server log");
-        let child = Command::new(&binary)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-            .arg(dir.path().join("data"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone the log handle"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-        let mut server = S3sFs { child, dir, port };
-        server.wait_until_listening();
-        server
-    }
-
-    fn wait_until_listening(&mut self) {
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                return;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("s3s-fs exited ({status}) before listening:\n{}", self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "s3s-fs did not listen on {addr} within 20 s:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
-    }
-
-    fn endpoint_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        Self(crate::s3s_fs::S3sFsProcess::start(ACCESS_KEY, SECRET_KEY))
     }
 
     /// aws-sdk-s3 (a third, independent signer) with the store's own keys, path style.
@@ -133,13 +69,6 @@ impl S3sFs {
             .unwrap_or_else(|e| panic!("put {key:?} into s3s-fs: {e:?}\n{}", server.log()));
         }
         server
-    }
-}
-
-impl Drop for S3sFs {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -494,34 +423,6 @@ async fn validating_a_bucket_the_store_does_not_have_names_it_as_missing_at_the_
 // ---------------------------------------------------------------------------------------------
 // 4: a healthy store (moto).
 
-/// The CORS rules `GET /policies/cors` renders, as an S3 CORS configuration.
-async fn rendered_cors(app: &TestApp) -> aws_sdk_s3::types::CorsConfiguration {
-    let reply = app.get("/policies/cors", &admin(ORG)).await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    let strings = |v: &Value| -> Vec<String> {
-        v.as_array().expect("a list").iter().map(|s| s.as_str().expect("a string").to_owned()).collect()
-    };
-    let rules = reply.body["cors"]
-        .as_array()
-        .expect("cors rules")
-        .iter()
-        .map(|rule| {
-            aws_sdk_s3::types::CorsRule::builder()
-                .set_allowed_headers(Some(strings(&rule["AllowedHeaders"])))
-                .set_allowed_methods(Some(strings(&rule["AllowedMethods"])))
-                .set_allowed_origins(Some(strings(&rule["AllowedOrigins"])))
-                .set_expose_headers(Some(strings(&rule["ExposeHeaders"])))
-                .max_age_seconds(rule["MaxAgeSeconds"].as_i64().expect("MaxAgeSeconds") as i32)
-                .build()
-                .expect("a CORS rule")
-        })
-        .collect();
-    aws_sdk_s3::types::CorsConfiguration::builder()
-        .set_cors_rules(Some(rules))
-        .build()
-        .expect("CORS configuration")
-}
-
 #[tokio::test]
 async fn a_versioned_store_with_cors_for_the_app_is_healthy_with_every_check_passing() {
     let app = spawn_app().await;
@@ -540,28 +441,7 @@ async fn a_versioned_store_with_cors_for_the_app_is_healthy_with_every_check_pas
     )
     .await
     .expect("turn versioning on");
-    let cors = rendered_cors(&app).await;
-    bounded("PutBucketCors", s3.put_bucket_cors().bucket(&bucket).cors_configuration(cors).send())
-        .await
-        .expect("put the rendered CORS configuration");
-    // moto answers an unsigned request for an existing private object 403 before it looks at the
-    // method (`moto/s3/responses.py::_key_response`: anonymous access is an ACL check on the
-    // action `s3:<Method>Object`), so a preflight never reaches its CORS evaluation. Real stores
-    // do not authorize preflights; granting moto's made-up `s3:OptionsObject` to anyone lets the
-    // preflight through and nothing else (see `validation.rs`'s `Rig::bucket`).
-    let preflights = json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "MotoEvaluatesPreflightsOnlyForReadableObjects",
-            "Effect": "Allow",
-            "Principal": "*",
-            "Action": "s3:OptionsObject",
-            "Resource": format!("arn:aws:s3:::{bucket}/*"),
-        }],
-    });
-    bounded("PutBucketPolicy", s3.put_bucket_policy().bucket(&bucket).policy(preflights.to_string()).send())
-        .await
-        .expect("put the preflight bucket policy");
+    put_cors_for_preflights(&s3, &bucket, rendered_cors(&app).await).await;
     let put = bounded(
         "PutObject",
         s3.put_object()

@@ -165,7 +165,7 @@ fn stored_form(report: &Value) -> Value {
 struct Rig {
     platform: Platform,
     /// The rules `GET /policies/cors` renders, put on every bucket in the plain moto.
-    cors: Vec<aws_sdk_s3::types::CorsRule>,
+    cors: aws_sdk_s3::types::CorsConfiguration,
 }
 
 impl std::ops::Deref for Rig {
@@ -180,26 +180,7 @@ impl Rig {
         let moto = MotoProcess::start().await;
         let validator_aws = sdk_config_for(&moto.url).await;
         let platform = Platform::start_on(moto, |options| options.validator_aws = Some(validator_aws)).await;
-        let cors = platform.app.get("/policies/cors", &admin(ORG)).await;
-        assert_eq!(cors.status, 200, "{}", cors.body);
-        let strings = |v: &Value| -> Vec<String> {
-            v.as_array().expect("a list").iter().map(|s| s.as_str().expect("a string").to_owned()).collect()
-        };
-        let cors = cors.body["cors"]
-            .as_array()
-            .expect("cors rules")
-            .iter()
-            .map(|rule| {
-                aws_sdk_s3::types::CorsRule::builder()
-                    .set_allowed_headers(Some(strings(&rule["AllowedHeaders"])))
-                    .set_allowed_methods(Some(strings(&rule["AllowedMethods"])))
-                    .set_allowed_origins(Some(strings(&rule["AllowedOrigins"])))
-                    .set_expose_headers(Some(strings(&rule["ExposeHeaders"])))
-                    .max_age_seconds(rule["MaxAgeSeconds"].as_i64().expect("MaxAgeSeconds") as i32)
-                    .build()
-                    .expect("a CORS rule")
-            })
-            .collect();
+        let cors = rendered_cors(&platform.app).await;
         Self { platform, cors }
     }
 
@@ -207,34 +188,7 @@ impl Rig {
     /// rendered CORS configuration in the plain one.
     async fn bucket(&self, hint: &str, region: Option<&str>) -> String {
         let name = self.bucket_in(hint, region).await;
-        let cors = aws_sdk_s3::types::CorsConfiguration::builder()
-            .set_cors_rules(Some(self.cors.clone()))
-            .build()
-            .expect("CORS configuration");
-        bounded("PutBucketCors", self.plain.put_bucket_cors().bucket(&name).cors_configuration(cors).send())
-            .await
-            .expect("put the rendered CORS configuration");
-        // moto answers an unsigned request for an existing private object with 403 before it looks at
-        // the method (`moto/s3/responses.py::_key_response`: anonymous access is an ACL check on the
-        // action `s3:<Method>Object`), so an OPTIONS never reaches its CORS evaluation. S3 does not
-        // authorize preflights; granting moto's made-up `s3:OptionsObject` to anyone lets the
-        // preflight through and nothing else (an anonymous GET stays 403).
-        let preflights = json!({
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Sid": "MotoEvaluatesPreflightsOnlyForReadableObjects",
-                "Effect": "Allow",
-                "Principal": "*",
-                "Action": "s3:OptionsObject",
-                "Resource": format!("arn:aws:s3:::{name}/*"),
-            }],
-        });
-        bounded(
-            "PutBucketPolicy",
-            self.plain.put_bucket_policy().bucket(&name).policy(preflights.to_string()).send(),
-        )
-        .await
-        .expect("put the preflight bucket policy");
+        put_cors_for_preflights(&self.plain, &name, self.cors.clone()).await;
         name
     }
 
