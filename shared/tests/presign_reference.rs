@@ -405,43 +405,13 @@ struct Case {
 /// The query parameters `aws-sigv4` produces for `base_url` (+ `versionId`), each encoded by the
 /// independent encoder, and its signature.
 fn reference(case: &Case, base_url: &str) -> (Vec<(String, String)>, String) {
-    let creds = credentials(case.with_token);
-    let identity = Credentials::new(
-        creds.access_key_id.clone(),
-        creds.secret_access_key.clone(),
-        creds.session_token.clone(),
-        None,
-        "presign-reference-test",
-    )
-    .into();
-    let mut settings = SigningSettings::default();
-    settings.signature_location = SignatureLocation::QueryParams;
-    settings.expires_in = Some(Duration::from_secs(u64::from(case.expires_in_secs)));
-    settings.percent_encoding_mode = PercentEncodingMode::Single;
-    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-    settings.session_token_mode = SessionTokenMode::Include;
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(case.region)
-        .name("s3")
-        .time(case.now)
-        .settings(settings)
-        .build()
-        .unwrap()
-        .into();
-
     let mut url = base_url.to_owned();
     if let Some(version) = &case.version_id {
         url.push_str("?versionId=");
         url.push_str(&encode_query(version));
     }
-    let request = SignableRequest::new("GET", url, std::iter::empty(), SignableBody::UnsignedPayload)
-        .unwrap_or_else(|e| panic!("aws-sigv4 cannot take the URL for {case:?}: {e}"));
-    let (instructions, signature) =
-        sign(request, &params).unwrap_or_else(|e| panic!("aws-sigv4 cannot sign {case:?}: {e}")).into_parts();
-
-    let mut query: Vec<(String, String)> =
-        instructions.params().iter().map(|(name, value)| ((*name).to_owned(), encode_query(value))).collect();
+    let (mut query, signature) =
+        reference_for("GET", &url, case.with_token, case.region, case.now, case.expires_in_secs);
     if let Some(version) = &case.version_id {
         query.push(("versionId".to_owned(), encode_query(version)));
     }
@@ -784,12 +754,15 @@ fn a_custom_endpoint_with_an_explicit_default_port_signs_the_host_clients_send()
     }
 }
 
-/// aws-sigv4's signature for `url` (query already in it) with `method`, and its added parameters.
+/// aws-sigv4's signature for `url` (its query already in it) with `method`, and the parameters it
+/// adds (each encoded by the independent encoder).
 fn reference_for(
     method: &str,
     url: &str,
     with_token: bool,
+    region: &str,
     now: SystemTime,
+    expires_in_secs: u32,
 ) -> (Vec<(String, String)>, String) {
     let creds = credentials(with_token);
     let identity = Credentials::new(
@@ -802,22 +775,23 @@ fn reference_for(
     .into();
     let mut settings = SigningSettings::default();
     settings.signature_location = SignatureLocation::QueryParams;
-    settings.expires_in = Some(Duration::from_secs(600));
+    settings.expires_in = Some(Duration::from_secs(u64::from(expires_in_secs)));
     settings.percent_encoding_mode = PercentEncodingMode::Single;
     settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
     settings.session_token_mode = SessionTokenMode::Include;
     let params = v4::SigningParams::builder()
         .identity(&identity)
-        .region("us-east-1")
+        .region(region)
         .name("s3")
         .time(now)
         .settings(settings)
         .build()
         .unwrap()
         .into();
-    let request =
-        SignableRequest::new(method, url, std::iter::empty(), SignableBody::UnsignedPayload).unwrap();
-    let (instructions, signature) = sign(request, &params).unwrap().into_parts();
+    let request = SignableRequest::new(method, url, std::iter::empty(), SignableBody::UnsignedPayload)
+        .unwrap_or_else(|e| panic!("aws-sigv4 cannot take {url}: {e}"));
+    let (instructions, signature) =
+        sign(request, &params).unwrap_or_else(|e| panic!("aws-sigv4 cannot sign {url}: {e}")).into_parts();
     let query = instructions.params().iter().map(|(k, v)| ((*k).to_owned(), encode_query(v))).collect();
     (query, signature)
 }
@@ -875,7 +849,8 @@ fn head_urls_and_signed_response_headers_match_aws_sigv4() {
                             } else {
                                 format!("{base}?{}", query.join("&"))
                             };
-                            let (mut expected, signature) = reference_for(name, &url, with_token, now);
+                            let (mut expected, signature) =
+                                reference_for(name, &url, with_token, "us-east-1", now, 600);
                             expected.retain(|(k, _)| k != "X-Amz-Signature");
                             expected.extend(extra);
                             expected.sort();

@@ -338,26 +338,33 @@ async fn validating_a_store_with_its_keys_passes_reachability_listing_and_readin
     assert!(!read.body.to_string().contains(SECRET_KEY));
 }
 
-#[tokio::test]
-async fn validating_with_a_wrong_secret_fails_listing_saying_the_store_refused_the_key_and_to_replace_it() {
+/// Validates a store integration of `bucket` with these keys, against an s3s-fs holding
+/// [`BUCKET`]; the report (held to: the endpoint answered, listing failed, reading was not tested)
+/// and the endpoint.
+async fn report_with_listing_refused(bucket: &str, access_key: &str, secret: &str) -> (Value, String) {
     let store = S3sFs::with_objects(BUCKET, &["first.txt"]).await;
     let app = spawn_app().await;
     let endpoint = store.endpoint_url();
-    let wrong_secret = "not/the+store's=secret/0123456789abcdef";
-    let id =
-        create(&app, ORG, &store_body("Store", &endpoint, BUCKET, ACCESS_KEY, wrong_secret, false)).await;
+    let id = create(&app, ORG, &store_body("Store", &endpoint, bucket, access_key, secret, false)).await;
     let report = validate(&app, ORG, &id).await;
-    let bucket = format!("bucket:{BUCKET}");
+    let target = format!("bucket:{bucket}");
     assert_eq!(
         outcomes(&report),
         expect(&[
             // A refusal is an answer: the endpoint is there and speaks S3.
             ("ENDPOINT_REACHABLE", &format!("endpoint:{endpoint}"), "pass"),
-            ("LIST_ACCESS", &bucket, "fail"),
-            ("READ_ACCESS", &bucket, "warn"),
+            ("LIST_ACCESS", &target, "fail"),
+            ("READ_ACCESS", &target, "warn"),
         ]),
         "{report}"
     );
+    (report, endpoint)
+}
+
+#[tokio::test]
+async fn validating_with_a_wrong_secret_fails_listing_saying_the_store_refused_the_key_and_to_replace_it() {
+    let wrong_secret = "not/the+store's=secret/0123456789abcdef";
+    let (report, endpoint) = report_with_listing_refused(BUCKET, ACCESS_KEY, wrong_secret).await;
     assert_eq!(report["state"], "failing");
     let list = message(&report, "LIST_ACCESS");
     assert!(list.contains(&format!("The store at {endpoint} refused the access key {ACCESS_KEY}")), "{list}");
@@ -373,22 +380,8 @@ async fn validating_with_an_access_key_the_store_does_not_know_fails_listing_say
 ) {
     // s3s-fs answers a key it does not know with `NotSignedUp` (as AWS S3 does for an account
     // without S3), not InvalidAccessKeyId: either way the key is the problem, not a permission.
-    let store = S3sFs::with_objects(BUCKET, &["first.txt"]).await;
-    let app = spawn_app().await;
-    let endpoint = store.endpoint_url();
     let unknown = "AKIAUNKNOWNKEY000001";
-    let id = create(&app, ORG, &store_body("Store", &endpoint, BUCKET, unknown, SECRET_KEY, false)).await;
-    let report = validate(&app, ORG, &id).await;
-    let bucket = format!("bucket:{BUCKET}");
-    assert_eq!(
-        outcomes(&report),
-        expect(&[
-            ("ENDPOINT_REACHABLE", &format!("endpoint:{endpoint}"), "pass"),
-            ("LIST_ACCESS", &bucket, "fail"),
-            ("READ_ACCESS", &bucket, "warn"),
-        ]),
-        "{report}"
-    );
+    let (report, endpoint) = report_with_listing_refused(BUCKET, unknown, SECRET_KEY).await;
     let list = message(&report, "LIST_ACCESS");
     assert!(list.contains(&format!("The store at {endpoint} refused the access key {unknown}")), "{list}");
     assert!(list.contains("Replace the integration with a current key ID and secret access key"), "{list}");
@@ -397,22 +390,8 @@ async fn validating_with_an_access_key_the_store_does_not_know_fails_listing_say
 
 #[tokio::test]
 async fn validating_a_bucket_the_store_does_not_have_names_it_as_missing_at_the_endpoint() {
-    let store = S3sFs::with_objects(BUCKET, &["first.txt"]).await;
-    let app = spawn_app().await;
-    let endpoint = store.endpoint_url();
     let missing = "no-such-bucket-here";
-    let id = create(&app, ORG, &store_body("Store", &endpoint, missing, ACCESS_KEY, SECRET_KEY, false)).await;
-    let report = validate(&app, ORG, &id).await;
-    let bucket = format!("bucket:{missing}");
-    assert_eq!(
-        outcomes(&report),
-        expect(&[
-            ("ENDPOINT_REACHABLE", &format!("endpoint:{endpoint}"), "pass"),
-            ("LIST_ACCESS", &bucket, "fail"),
-            ("READ_ACCESS", &bucket, "warn"),
-        ]),
-        "{report}"
-    );
+    let (report, endpoint) = report_with_listing_refused(missing, ACCESS_KEY, SECRET_KEY).await;
     let list = message(&report, "LIST_ACCESS");
     assert!(list.contains(&format!("Bucket {missing} does not exist at {endpoint}")), "{list}");
     assert!(list.contains("Check the bucket name in the integration's scope"), "{list}");
