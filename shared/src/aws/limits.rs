@@ -51,3 +51,20 @@ pub fn dynamodb_client(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client 
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
 }
+
+/// The KMS client that seals and opens S3-compatible secrets: a KMS call sits on the same request
+/// paths as the store's (a save, a presign batch's first use of a store), so it has the same bounds.
+pub fn kms_client(sdk: &aws_config::SdkConfig) -> aws_sdk_kms::Client {
+    use aws_sdk_kms::config::{retry::RetryConfig, timeout::TimeoutConfig, Builder};
+    let config = Builder::from(sdk)
+        .retry_config(RetryConfig::standard().with_max_attempts(DYNAMODB_ATTEMPTS))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT)
+                .operation_attempt_timeout(DYNAMODB_ATTEMPT)
+                .operation_timeout(DYNAMODB_OPERATION)
+                .build(),
+        )
+        .build();
+    aws_sdk_kms::Client::from_conf(config)
+}

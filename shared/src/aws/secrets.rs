@@ -59,21 +59,9 @@ impl KmsSealer {
         Self { kms, key_id: key_id.into() }
     }
 
-    /// A KMS client with the same bounds as the store's calls ([`crate::aws::limits`]).
+    /// A KMS client with the same bounds as the store's calls ([`crate::aws::limits::kms_client`]).
     pub fn client(sdk: &aws_config::SdkConfig) -> aws_sdk_kms::Client {
-        use crate::aws::limits;
-        use aws_sdk_kms::config::{retry::RetryConfig, timeout::TimeoutConfig, Builder};
-        let config = Builder::from(sdk)
-            .retry_config(RetryConfig::standard().with_max_attempts(limits::DYNAMODB_ATTEMPTS))
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(limits::CONNECT)
-                    .operation_attempt_timeout(limits::DYNAMODB_ATTEMPT)
-                    .operation_timeout(limits::DYNAMODB_OPERATION)
-                    .build(),
-            )
-            .build();
-        aws_sdk_kms::Client::from_conf(config)
+        crate::aws::limits::kms_client(sdk)
     }
 
     /// Creates a symmetric key and returns its ARN: what the dev server does when no key is

@@ -353,8 +353,8 @@ fn versioning(versioning: Option<Deferred<bool>>) -> Result<bool, Rejection> {
 }
 
 /// Refuses a field that belongs to the other kind of integration, naming the kind it is for.
-fn not_for_kind<T>(field: &str, present: &Option<T>, kind: &str, belongs_to: &str) -> Result<(), Rejection> {
-    if present.is_none() {
+fn not_for_kind(field: &str, present: bool, kind: &str, belongs_to: &str) -> Result<(), Rejection> {
+    if !present {
         return Ok(());
     }
     Err(Rejection::new(
@@ -442,7 +442,7 @@ impl TryFrom<IntegrationDraftDto> for IntegrationDraft<SecretInput> {
                     ("access_key_id", dto.access_key_id.is_some()),
                     ("secret_access_key", dto.secret_access_key.is_some()),
                 ] {
-                    not_for_kind(field, &present.then_some(()), KIND_AWS_ROLE, KIND_S3_COMPATIBLE)?;
+                    not_for_kind(field, present, KIND_AWS_ROLE, KIND_S3_COMPATIBLE)?;
                 }
                 let region = string_field(dto.region, "region", "the bucket's region, such as \"us-east-1\"")?;
                 let region = Region::parse(&region).map_err(input("region"))?;
@@ -457,8 +457,8 @@ impl TryFrom<IntegrationDraftDto> for IntegrationDraft<SecretInput> {
                 Access::AwsRole(AwsRole { role_arn, region, kms_key_arns })
             }
             KIND_S3_COMPATIBLE => {
-                not_for_kind("role_arn", &dto.role_arn, KIND_S3_COMPATIBLE, KIND_AWS_ROLE)?;
-                not_for_kind("kms_key_arns", &dto.kms_key_arns, KIND_S3_COMPATIBLE, KIND_AWS_ROLE)?;
+                not_for_kind("role_arn", dto.role_arn.is_some(), KIND_S3_COMPATIBLE, KIND_AWS_ROLE)?;
+                not_for_kind("kms_key_arns", dto.kms_key_arns.is_some(), KIND_S3_COMPATIBLE, KIND_AWS_ROLE)?;
                 let endpoint = string_field(
                     dto.endpoint,
                     "endpoint",
