@@ -24,7 +24,8 @@ in the customer account.
       (GET /policies/trust), the access policy for the draft scope (POST /policies/access) and the
       CORS configuration (GET /policies/cors), creates the IAM role `demo-platform-read` in the
       customer account with exactly those documents, creates the bucket `demo-images` there
-      (versioned, with that CORS configuration) with four generated PNG images, then saves the
+      (versioned, with that CORS configuration) with four generated PNG images and a 5 s WebM video
+      (VIDEOS: samples/clip.webm, the committed fixture web/e2e/fixtures/demo-clip.webm), then saves the
       integration (POST /integrations, role arn:aws:iam::210987654321:role/demo-platform-read).
       Prints the integration id on stdout; progress goes to stderr.
       --objects-url: a second, plain emulator (no IAM enforcement) that serves the presigned URLs
@@ -86,6 +87,14 @@ IMAGES: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
     "samples/ocean.png": ((150, 220, 255), (0, 40, 120)),
     "samples/sunset ☀ 01.png": ((255, 200, 60), (120, 30, 110)),
 }
+
+# key -> the file (from the repository root) of a demo video: a short WebM that a browser can seek
+# (its Segment has a Duration and Cues), made once with ffmpeg and committed (the fixture's README
+# has the command). The browser tests play and seek it through a stable link.
+VIDEOS: dict[str, str] = {
+    "samples/clip.webm": os.path.join("web", "e2e", "fixtures", "demo-clip.webm"),
+}
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class SeedError(Exception):
@@ -324,6 +333,8 @@ def ensure_bucket(s3: Any, cors_rules: list[dict[str, Any]], where: str, plain: 
             s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(preflight_policy(BUCKET)))
         for key in IMAGES:
             s3.put_object(Bucket=BUCKET, Key=key, Body=image_bytes(key), ContentType="image/png")
+        for key in VIDEOS:
+            s3.put_object(Bucket=BUCKET, Key=key, Body=video_bytes(key), ContentType="video/webm")
     except (ClientError, BotoCoreError) as err:
         raise aws_error(f"creating the bucket {BUCKET!r} and its images in {where}", err) from err
 
@@ -354,6 +365,16 @@ def image_bytes(key: str) -> bytes:
     """The demo image stored under `key` (run.sh --check compares presigned downloads with it)."""
     start, end = IMAGES[key]
     return png_gradient(64, start, end)
+
+
+def video_bytes(key: str) -> bytes:
+    """The demo video stored under `key`: the committed WebM file VIDEOS names."""
+    path = os.path.join(ROOT, VIDEOS[key])
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as err:
+        raise SeedError(f"cannot read the demo video {VIDEOS[key]} for {key}: {err.strerror}") from err
 
 
 def ensure_admin(env_file: str) -> None:
@@ -409,7 +430,7 @@ def phase_seed(url: str, token: str, objects_url: str | None, admin_env_file: st
         # answers from its default account: the bucket stays there, with no account header.
         ensure_bucket(aws_client("s3", objects_url), cors_rules, f"the default account at {objects_url}", plain=True)
         where += " and, for presigned URLs, the plain emulator's default account"
-    log(f"bucket {BUCKET} in {where} (versioning and CORS as rendered): {', '.join(sorted(IMAGES))}")
+    log(f"bucket {BUCKET} in {where} (versioning and CORS as rendered): {', '.join(sorted([*IMAGES, *VIDEOS]))}")
 
     draft = {
         "name": INTEGRATION_NAME,
