@@ -92,6 +92,17 @@ the key policy is not evaluated. Identity policies of the S3 and KMS patches are
 statement by statement (statement_outcome): moto made an Allow whose condition fails an explicit
 deny; on AWS such a statement does not apply.
 
+Presigned URLs (patch_s3_presigned_urls): moto answered every SigV4 presigned (query-string) S3
+request with 500 while enforcing IAM (its authorizer reads the Authorization header), and checked
+no query signature at all without enforcement. While IAM is enforced, the launcher now verifies
+them as S3 does (expiry; the signature over method, path, every query parameter and the signed
+headers: a URL signed for GET is refused for HEAD, a changed response-content-disposition is
+refused) and authorizes them as a header-signed request by the URL's signer; the caller's account
+comes from X-Amz-Credential. A presigned GET of a missing key that asks for response headers is
+404 NoSuchKey (patch_s3_presigned_metadata_check; moto took `response-content-disposition=` for
+`content-disposition=` and answered SignatureDoesNotMatch). Without enforcement presigned URLs are
+still served unchecked.
+
 The condition patch and the KMS statement evaluation are checked at start-up through moto's own
 policy evaluation (IAMPolicyStatement). If a patched function is gone or the check does not come
 out as expected (moto version drift), the launcher exits with status 3 and says why. The
@@ -993,6 +1004,216 @@ def patch_assume_role_external_id_unenforced() -> None:
     TokenResponse._authenticate_and_authorize_normal_action = _authenticate_and_authorize_normal_action
 
 
+# SigV4 query-string ("presigned URL") authentication of S3 requests.
+_PRESIGN_ALGORITHM = "AWS4-HMAC-SHA256"
+_PRESIGN_MAX_EXPIRES = 604800  # seven days, S3's limit for X-Amz-Expires
+
+
+def _raw_query_pairs(raw_query: str) -> list[tuple[str, str]]:
+    """The query's (name, value) pairs, percent-decoded exactly once; `+` stays a plus (S3 reads a
+    SigV4 query that way: a space is %20)."""
+    from urllib.parse import unquote
+
+    pairs = []
+    for part in raw_query.split("&") if raw_query else []:
+        name, _, value = part.partition("=")
+        pairs.append((unquote(name), unquote(value)))
+    return pairs
+
+
+def _uri_encode(text: str, safe: str = "") -> str:
+    """SigV4's UriEncode: every byte of the UTF-8 text except A-Z a-z 0-9 - _ . ~ (and `safe`)."""
+    from urllib.parse import quote
+
+    return quote(text, safe="-_.~" + safe)
+
+
+def presigned_canonical_request(method: str, raw_path: str, raw_query: str, headers: Any, signed: list[str]) -> str:
+    """The canonical request of a SigV4 presigned S3 request, as S3 computes it: the path decoded once
+    and encoded once (S3 neither normalizes it nor encodes it twice), every query parameter but
+    X-Amz-Signature decoded and encoded, sorted by name then value; the signed headers' values with
+    runs of spaces folded; the payload UNSIGNED-PAYLOAD."""
+    from urllib.parse import unquote
+
+    path = _uri_encode(unquote(raw_path) or "/", safe="/")
+    query = sorted(
+        (_uri_encode(name), _uri_encode(value))
+        for name, value in _raw_query_pairs(raw_query)
+        if name != "X-Amz-Signature"
+    )
+    canonical_query = "&".join(f"{name}={value}" for name, value in query)
+    lowered = {str(name).lower(): str(value) for name, value in headers.items()}
+    canonical_headers = "".join(f"{name}:{' '.join(lowered.get(name, '').split())}\n" for name in signed)
+    return "\n".join([method, path, canonical_query, canonical_headers, ";".join(signed), "UNSIGNED-PAYLOAD"])
+
+
+def presigned_signature(secret: str, amz_date: str, scope: str, canonical_request: str) -> str:
+    """SigV4: the signature of `canonical_request` under `secret` for the credential scope `scope`
+    (date/region/service/aws4_request)."""
+    import hashlib
+    import hmac
+
+    digest = hashlib.sha256(canonical_request.encode()).hexdigest()
+    string_to_sign = "\n".join([_PRESIGN_ALGORITHM, amz_date, scope, digest])
+    key = ("AWS4" + secret).encode()
+    for part in scope.split("/"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+def patch_s3_presigned_urls() -> None:
+    """S3 requests signed in the query string (SigV4 presigned URLs) are authenticated and
+    authorized while moto enforces IAM, as S3 does; moto answered them with 500.
+
+    moto's authorizer (`moto.core.authorization.ActionAuthenticatorMixin
+    ._authenticate_and_authorize_action`) builds an `S3IAMRequest`, whose constructor reads the
+    `Authorization` header: a presigned request has none, so the KeyError became a 500. Without
+    enforcement moto checks no signature at all (any URL, tampered or signed for another method,
+    is served). And moto found the caller's account from the `Authorization` header or SigV2's
+    `AWSAccessKeyId` only, so a SigV4 presigned request was put in moto's default account, where
+    a role session of another account is unknown.
+
+    Now, while IAM is enforced, an S3 request without `Authorization` whose query carries
+    `X-Amz-Algorithm=AWS4-HMAC-SHA256`:
+      * is refused with 403 AccessDenied "Request has expired" after X-Amz-Date + X-Amz-Expires,
+        and with 400 AuthorizationQueryParametersError when a parameter is missing or the expiry
+        is beyond seven days;
+      * is signed by the key X-Amz-Credential names (a user's, or a role session's with
+        X-Amz-Security-Token, looked up by moto as for a header-signed request; an unknown key or
+        a wrong token is moto's InvalidAccessKeyId / InvalidToken);
+      * must carry the signature of its canonical request (presigned_canonical_request: the
+        method, so a URL signed for GET is refused for HEAD and the other way round; every query
+        parameter, so a changed response-content-disposition is refused; the signed headers):
+        otherwise 403 SignatureDoesNotMatch;
+      * is then authorized by moto's own evaluation (with this launcher's patches) as a
+        header-signed request by the same caller.
+    The caller's account is taken from X-Amz-Credential's key (BaseResponse.get_access_key), as
+    moto does for a header. Not covered: SigV2 query signatures (still moto's 500 when enforced),
+    kms:Decrypt for a presigned GET of an SSE-KMS object (patch_s3_kms_decrypt checks
+    header-signed requests only). Without enforcement nothing changes.
+    """
+    import datetime
+
+    from moto.core import authorization
+    from moto.core.responses import BaseResponse
+    from moto.iam import access_control
+    from moto.s3.exceptions import S3ClientError, S3SignatureDoesNotMatchError
+
+    mixin = authorization.ActionAuthenticatorMixin
+    original = mixin._authenticate_and_authorize_action
+    original_key = BaseResponse.get_access_key
+    if getattr(original, _MARKER, False):
+        return
+    if not hasattr(access_control, "S3IAMRequest") or not all(
+        callable(getattr(cls, name, None))
+        for cls, name in ((access_control.IAMRequestBase, "check_action_permitted"), (access_control, "create_access_key"))
+    ):
+        _fail("moto's S3IAMRequest / create_access_key moved; review patch_s3_presigned_urls in scripts/moto_server.py")
+
+    def presigned(self: Any) -> dict[str, str] | None:
+        """The SigV4 query parameters of a request without Authorization, else None."""
+        if "Authorization" in self.headers:
+            return None
+        parsed = getattr(self, "parsed_url", None)
+        params = dict(_raw_query_pairs(parsed.query if parsed is not None else ""))
+        return params if params.get("X-Amz-Algorithm") == _PRESIGN_ALGORITHM else None
+
+    @functools.wraps(original_key)
+    def get_access_key(self: Any) -> str:
+        params = presigned(self) if hasattr(self, "headers") else None
+        if params and params.get("X-Amz-Credential"):
+            return params["X-Amz-Credential"].split("/", 1)[0]
+        return original_key(self)
+
+    def refuse(code: str, message: str) -> None:
+        raise S3ClientError(code, message)
+
+    @functools.wraps(original)
+    def _authenticate_and_authorize_action(self: Any, iam_request_cls: type, resource: str = "*") -> None:
+        params = presigned(self)
+        if iam_request_cls is not access_control.S3IAMRequest or params is None or not _iam_enforced():
+            return original(self, iam_request_cls, resource)
+        needed = ("X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature")
+        missing = [name for name in needed if not params.get(name)]
+        if missing:
+            refuse("AuthorizationQueryParametersError", f"Query-string authentication version 4 requires {', '.join(missing)}.")
+        try:
+            signed_at = datetime.datetime.strptime(params["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.timezone.utc)
+            expires = int(params["X-Amz-Expires"])
+        except ValueError:
+            refuse("AuthorizationQueryParametersError", "X-Amz-Date or X-Amz-Expires is malformed.")
+        if not 0 < expires <= _PRESIGN_MAX_EXPIRES:
+            refuse("AuthorizationQueryParametersError", "X-Amz-Expires must be between 1 and 604800 seconds.")
+        if datetime.datetime.now(datetime.timezone.utc) > signed_at + datetime.timedelta(seconds=expires):
+            refuse("AccessDenied", "Request has expired")
+        credential = params["X-Amz-Credential"]
+        key_id, _, scope = credential.partition("/")
+        signed = params["X-Amz-SignedHeaders"].lower().split(";")
+        # moto's authorizer reads the credential and the session token from headers: give it the
+        # query's, as the header form would carry them.
+        headers = {str(name): str(value) for name, value in self.headers.items()}
+        headers["Authorization"] = (
+            f"{_PRESIGN_ALGORITHM} Credential={credential}, SignedHeaders={params['X-Amz-SignedHeaders']}, "
+            f"Signature={params['X-Amz-Signature']}"
+        )
+        if "X-Amz-Security-Token" in params:
+            headers["X-Amz-Security-Token"] = params["X-Amz-Security-Token"]
+        request = iam_request_cls(
+            account_id=self.current_account,
+            method=self.method,
+            path=self.raw_path + ("?" + self.parsed_url.query if self.parsed_url.query else ""),
+            data=self.data,
+            body=self.raw_body,
+            headers=headers,
+            action=self._get_action(),
+        )
+        secret = request._access_key.create_credentials().secret_key
+        canonical = presigned_canonical_request(self.method, self.raw_path, self.parsed_url.query, self.headers, signed)
+        if presigned_signature(secret, params["X-Amz-Date"], scope, canonical) != params["X-Amz-Signature"]:
+            raise S3SignatureDoesNotMatchError()
+        request.check_action_permitted(resource)
+
+    setattr(_authenticate_and_authorize_action, _MARKER, True)
+    mixin._authenticate_and_authorize_action = _authenticate_and_authorize_action
+    BaseResponse.get_access_key = get_access_key
+
+
+def patch_s3_presigned_metadata_check() -> None:
+    """A presigned request for a key that does not exist is no longer refused with
+    SignatureDoesNotMatch because it asks for response headers.
+
+    Before answering a signed URL for a missing key (`S3Response._key_response`), moto compares
+    "metadata in the URL" with the request's headers (`S3Response._invalid_headers`), finding each
+    by a regular expression that also matches inside another parameter's name:
+    `content-disposition=` inside `response-content-disposition=`, `content-type=` inside
+    `response-content-type=`. A GET of a missing key with either response override was answered
+    403 SignatureDoesNotMatch (the same URL's HEAD: 404), where S3 answers 404 NoSuchKey. The check
+    now reads the query's parameters by their exact names (moto's own comparison otherwise).
+    """
+    from urllib.parse import unquote, urlparse
+
+    from moto.s3.responses import S3Response
+
+    original = getattr(S3Response, "_invalid_headers", None)
+    if not callable(original):
+        _fail("moto.s3.responses.S3Response._invalid_headers not found; review patch_s3_presigned_metadata_check")
+    if getattr(original, _MARKER, False):
+        return
+    checked = ("content-disposition", "content-encoding", "content-language", "content-length", "content-md5", "content-type")
+
+    @functools.wraps(original)
+    def _invalid_headers(self: Any, url: str, headers: dict[str, str]) -> bool:
+        lowered = {name.lower(): value for name, value in headers.items()}
+        for part in urlparse(url).query.split("&"):
+            name, _, value = part.partition("=")
+            if name.lower() in checked and lowered.get(name.lower()) != unquote(value):
+                return True
+        return False
+
+    setattr(_invalid_headers, _MARKER, True)
+    S3Response._invalid_headers = _invalid_headers
+
+
 def _write_ready_file(path: str, url: str) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".moto-ready-", dir=directory)
@@ -1023,6 +1244,8 @@ def main(argv: list[str] | None = None) -> None:
     patch_role_principal_sessions()
     patch_dynamodb_resources()
     patch_assume_role_external_id_unenforced()
+    patch_s3_presigned_urls()
+    patch_s3_presigned_metadata_check()
     self_check()
     kms_self_check()
 

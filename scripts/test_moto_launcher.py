@@ -1228,3 +1228,166 @@ def test_new_patches_fail_loudly_when_moto_drifts(tmp_path, sabotage, named):
     assert result.returncode == 3, result
     assert named in result.stderr
     assert not (tmp_path / "ready").exists()
+
+
+# --- patch_s3_presigned_urls / patch_s3_presigned_metadata_check: SigV4 presigned URLs ------------
+
+REPORT = "allowed/report.txt"
+
+
+def _presigner(creds: dict[str, str]):
+    """An S3 client presigning SigV4 URLs with `creds` (a role session of the customer's)."""
+    return boto3.session.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds.get("SessionToken"),
+        region_name=REGION,
+    ).client("s3", endpoint_url=_presigner.url, config=Config(signature_version="s3v4", retries={"max_attempts": 1}))
+
+
+def _presign(accounts: dict, operation: str = "get_object", key: str = REPORT, **params) -> str:
+    creds = _assume_as(accounts["url"], accounts["platform_user"], accounts["roles"]["read"], EXTERNAL_ID)
+    _presigner.url = accounts["url"]
+    return _presigner(creds).generate_presigned_url(
+        operation, Params={"Bucket": BUCKET, "Key": key, **params}, ExpiresIn=300
+    )
+
+
+def _fetch(url: str, method: str = "GET", headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers (lower-case names) and body of a plain HTTP request: no signing of its own."""
+    request = urllib.request.Request(url, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, {k.lower(): v for k, v in err.headers.items()}, err.read()
+
+
+def _s3_error_code(body: bytes) -> str:
+    import re
+
+    match = re.search(rb"<Code>([^<]+)</Code>", body)
+    return match.group(1).decode() if match else ""
+
+
+DISPOSITION = "attachment; filename=\"r_sum_ _final_; v2.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22final%22%3B%20v2.pdf"
+
+
+def test_a_presigned_get_is_served_while_iam_is_enforced_with_the_response_headers_it_signed(accounts):
+    """moto 5.2.5 answered every presigned request with 500 once it enforced IAM (KeyError on the
+    Authorization header in IAMRequestBase.__init__)."""
+    url = _presign(accounts, ResponseContentDisposition=DISPOSITION, ResponseContentType="application/pdf")
+    status, headers, body = _fetch(url)
+    assert (status, body) == (200, b"report"), body
+    assert headers["content-disposition"] == DISPOSITION
+    assert headers["content-type"] == "application/pdf"
+
+
+def test_a_presigned_get_serves_a_range_with_206(accounts):
+    status, headers, body = _fetch(_presign(accounts), headers={"Range": "bytes=1-3"})
+    assert (status, body) == (206, b"epo")
+    assert headers["content-range"] == "bytes 1-3/6"
+
+
+def test_a_url_presigned_for_head_answers_head_and_is_refused_for_get(accounts):
+    url = _presign(accounts, "head_object")
+    status, headers, _ = _fetch(url, "HEAD")
+    assert (status, headers["content-length"]) == (200, "6")
+    status, _, body = _fetch(url)
+    assert (status, _s3_error_code(body)) == (403, "SignatureDoesNotMatch")
+
+
+def test_a_url_presigned_for_get_is_refused_for_head(accounts):
+    status, _, body = _fetch(_presign(accounts), "HEAD")
+    assert (status, body) == (403, b"")
+
+
+@pytest.mark.parametrize(
+    ("tamper", "expected"),
+    [
+        (lambda url: url.replace("filename%3D%22r_sum_", "filename%3D%22evil_"), (403, "SignatureDoesNotMatch")),
+        (lambda url: url + "&response-content-type=text%2Fhtml", (403, "SignatureDoesNotMatch")),
+        (lambda url: url.replace(REPORT, "allowed/other.txt"), (403, "SignatureDoesNotMatch")),
+        (lambda url: url.replace("X-Amz-Security-Token=", "X-Amz-Security-Token=x"), (400, "InvalidToken")),
+        (lambda url: url.replace("X-Amz-Credential=ASIA", "X-Amz-Credential=ASIB"), (403, "InvalidAccessKeyId")),
+    ],
+    ids=["changed-disposition", "added-content-type", "other-key", "other-token", "unknown-key"],
+)
+def test_a_tampered_presigned_url_is_refused(accounts, tamper, expected):
+    url = _presign(accounts, ResponseContentDisposition=DISPOSITION)
+    assert _fetch(url)[0] == 200
+    status, _, body = _fetch(tamper(url))
+    assert (status, _s3_error_code(body)) == expected, body
+
+
+def test_an_expired_presigned_url_is_refused(accounts):
+    """The same URL, validly re-signed as of ten minutes ago for 300 s, has expired."""
+    import datetime
+    from urllib.parse import urlsplit
+
+    launcher = _launcher_module()
+    creds = _assume_as(accounts["url"], accounts["platform_user"], accounts["roles"]["read"], EXTERNAL_ID)
+    _presigner.url = accounts["url"]
+    url = _presigner(creds).generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": REPORT}, ExpiresIn=300)
+    then = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=600)).strftime("%Y%m%dT%H%M%SZ")
+    parts = urlsplit(url)
+    params = [p for p in parts.query.split("&") if not p.startswith(("X-Amz-Date=", "X-Amz-Signature="))]
+    query = "&".join(params + [f"X-Amz-Date={then}"])
+    scope = f"{then[:8]}/{REGION}/s3/aws4_request"
+    query = query.replace("%2F" + parts.query.split("X-Amz-Credential=")[1].split("%2F")[1] + "%2F", "%2F" + then[:8] + "%2F")
+    canonical = launcher.presigned_canonical_request("GET", parts.path, query, {"Host": parts.netloc}, ["host"])
+    signature = launcher.presigned_signature(creds["SecretAccessKey"], then, scope, canonical)
+    status, _, body = _fetch(f"{parts.scheme}://{parts.netloc}{parts.path}?{query}&X-Amz-Signature={signature}")
+    assert (status, _s3_error_code(body)) == (403, "AccessDenied"), body
+    assert b"Request has expired" in body
+    # The same re-signing as of now is served: the refusal is the expiry, not the re-signing.
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    fresh = query.replace(f"X-Amz-Date={then}", f"X-Amz-Date={now}").replace(then[:8], now[:8])
+    canonical = launcher.presigned_canonical_request("GET", parts.path, fresh, {"Host": parts.netloc}, ["host"])
+    signature = launcher.presigned_signature(creds["SecretAccessKey"], now, f"{now[:8]}/{REGION}/s3/aws4_request", canonical)
+    assert _fetch(f"{parts.scheme}://{parts.netloc}{parts.path}?{fresh}&X-Amz-Signature={signature}")[:3:2] == (200, b"report")
+
+
+def test_a_presigned_url_is_authorized_as_its_signer(accounts):
+    """The role may read allowed/* only: a valid presigned URL for another key is AccessDenied."""
+    status, _, body = _fetch(_presign(accounts, key="secret/keys.txt"))
+    assert (status, _s3_error_code(body)) == (403, "AccessDenied")
+
+
+def test_a_presigned_get_of_a_missing_key_with_response_headers_is_no_such_key(accounts):
+    url = _presign(accounts, key="allowed/missing.txt", ResponseContentDisposition=DISPOSITION)
+    status, _, body = _fetch(url)
+    assert (status, _s3_error_code(body)) == (404, "NoSuchKey"), body
+
+
+def test_moto_took_response_content_disposition_for_content_disposition():
+    """The bug patch_s3_presigned_metadata_check fixes, in moto as shipped."""
+    from moto.s3.responses import S3Response
+
+    url = "http://x/b/k?response-content-disposition=attachment&X-Amz-Signature=0"
+    assert S3Response._invalid_headers(S3Response(), url, {}) is True
+    patched = _launcher_module()
+    patched.patch_s3_presigned_metadata_check()
+    try:
+        assert S3Response._invalid_headers(S3Response(), url, {}) is False
+        assert S3Response._invalid_headers(S3Response(), "http://x/b/k?content-type=a%2Fb", {}) is True
+        assert S3Response._invalid_headers(S3Response(), "http://x/b/k?content-type=a%2Fb", {"Content-Type": "a/b"}) is False
+    finally:
+        S3Response._invalid_headers = S3Response._invalid_headers.__wrapped__
+
+
+def test_the_presigned_canonical_request_is_sigv4s():
+    """AWS's documented example (GET /test.txt presigned for 86400 s, sigv4-query-string-auth)."""
+    launcher = _launcher_module()
+    query = (
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"
+        "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host"
+    )
+    canonical = launcher.presigned_canonical_request(
+        "GET", "/test.txt", query, {"Host": "examplebucket.s3.amazonaws.com"}, ["host"]
+    )
+    signature = launcher.presigned_signature(
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "20130524T000000Z", "20130524/us-east-1/s3/aws4_request", canonical
+    )
+    assert signature == "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"

@@ -3,6 +3,7 @@
 //! the local AWS emulator. One binary; each test gets a fresh table and its own orgs.
 
 mod bad_input;
+mod delivery;
 mod events;
 mod faults;
 mod fuzz;
