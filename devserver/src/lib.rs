@@ -50,18 +50,36 @@ pub const DEV_SECRETS_KEY_ALIAS: &str = "alias/s3-integrations-dev-secrets";
 /// The dev server's defaults for what a Lambda function must be told (DESIGN §9): the table's
 /// name, the secrets key, and loopback S3-compatible endpoints allowed (the local demo store
 /// listens on 127.0.0.1, over http).
-struct WithDefaults<'a>(&'a dyn Env);
+/// The stable-link signing keys default to one random key per start (links die with the process).
+struct WithDefaults<'a> {
+    env: &'a dyn Env,
+    random_link_keys: String,
+}
+
+impl<'a> WithDefaults<'a> {
+    fn new(env: &'a dyn Env) -> Result<Self, ConfigError> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| ConfigError {
+            variable: "LINK_SIGNING_KEYS",
+            message: format!("is not set, and no random key could be made for it ({e}); set it"),
+        })?;
+        let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        Ok(Self { env, random_link_keys: serde_json::json!({"current": "dev", "dev": key}).to_string() })
+    }
+}
 
 impl Env for WithDefaults<'_> {
     fn var(&self, name: &str) -> Option<String> {
-        self.0.var(name).or_else(|| {
-            match name {
-                "TABLE_NAME" => Some("integrations"),
-                "SECRETS_KMS_KEY_ID" => Some(DEV_SECRETS_KEY_ALIAS),
-                "ALLOW_LOOPBACK_ENDPOINTS" => Some("true"),
-                _ => None,
+        self.env.var(name).or_else(|| match name {
+            "TABLE_NAME" => Some("integrations".to_owned()),
+            "SECRETS_KMS_KEY_ID" => Some(DEV_SECRETS_KEY_ALIAS.to_owned()),
+            "ALLOW_LOOPBACK_ENDPOINTS" => Some("true".to_owned()),
+            // A deployment's keys are in Secrets Manager (LINK_SIGNING_KEYS_SECRET_ID); only when
+            // neither is given does the dev server make its own.
+            "LINK_SIGNING_KEYS" if self.env.var("LINK_SIGNING_KEYS_SECRET_ID").is_none() => {
+                Some(self.random_link_keys.clone())
             }
-            .map(str::to_owned)
+            _ => None,
         })
     }
 }
@@ -97,17 +115,27 @@ impl DevConfig {
             }
             None => Some(PathBuf::from(DEFAULT_WEB_DIR)).filter(|d| d.join("index.html").is_file()),
         };
+        let env = WithDefaults::new(env)?;
+        let presign = presign::PresignConfig::from_env(&env)?;
+        if matches!(presign.links.keys, shared::api::config::LinkKeySource::SecretsManager(_)) {
+            return Err(ConfigError {
+                variable: "LINK_SIGNING_KEYS_SECRET_ID",
+                message: "is for the Lambda function; give the dev server its keys as LINK_SIGNING_KEYS \
+                          (or neither, for a random key per start)"
+                    .to_owned(),
+            });
+        }
         Ok(Self {
             listen_addr,
             jwt_secret,
             web_dir,
-            secrets_key_id: shared::api::config::secrets_key_id(&WithDefaults(env))?,
+            secrets_key_id: shared::api::config::secrets_key_id(&env)?,
             endpoints: EndpointPolicy {
-                allow_loopback_http: shared::api::config::allow_loopback_endpoints(&WithDefaults(env))?,
+                allow_loopback_http: shared::api::config::allow_loopback_endpoints(&env)?,
             },
-            api: ApiConfig::from_env(&WithDefaults(env))?,
-            presign: presign::PresignConfig::from_env(&WithDefaults(env))?,
-            validate: validate::ValidateConfig::from_env(&WithDefaults(env))?,
+            api: ApiConfig::from_env(&env)?,
+            presign,
+            validate: validate::ValidateConfig::from_env(&env)?,
         })
     }
 }
@@ -219,7 +247,9 @@ pub fn api_gateway_event(
     claims: &HashMap<String, String>,
 ) -> Value {
     let mut header_map: Map<String, Value> = Map::new();
-    for (name, value) in headers {
+    // What API Gateway adds: the scheme the client used (plain http, here).
+    header_map.insert("x-forwarded-proto".to_owned(), Value::String("http".to_owned()));
+    for (name, value) in headers.iter().filter(|(name, _)| name.as_str() != "x-forwarded-proto") {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
         match header_map.get_mut(name.as_str()) {
             Some(Value::String(existing)) => {
@@ -340,9 +370,14 @@ pub async fn gateway(app: &DevServer, request: axum::extract::Request) -> Respon
         }
         return error_response(&api::no_route(method.as_str(), uri.path()));
     };
-    let claims = match verify(&app.jwt_secret, &headers) {
-        Ok(claims) => claims,
-        Err(e) => return error_response(&e),
+    // API Gateway runs the JWT authorizer on every route but a stable link's.
+    let claims = if route.needs_token() {
+        match verify(&app.jwt_secret, &headers) {
+            Ok(claims) => claims,
+            Err(e) => return error_response(&e),
+        }
+    } else {
+        HashMap::new()
     };
     let body = match axum::body::to_bytes(body, MAX_REQUEST_BYTES).await {
         Ok(bytes) => bytes,

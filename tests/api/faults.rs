@@ -145,6 +145,7 @@ async fn presign_with_a_silent_dynamodb_answers_503_with_retry_after_in_its_enve
         ("TABLE_NAME".to_owned(), "integrations".to_owned()),
         ("PLATFORM_PRINCIPAL_ARN".to_owned(), PLATFORM_PRINCIPAL.to_owned()),
         ("SECRETS_KMS_KEY_ID".to_owned(), "unused-by-the-memory-sealer".to_owned()),
+        ("LINK_SIGNING_KEYS".to_owned(), crate::helpers::TEST_LINK_KEYS.to_owned()),
     ]);
     let config = presign::PresignConfig::from_env(&env).unwrap();
     let state = presign::State::new(store, credentials, memory_sealer(), config);

@@ -47,6 +47,7 @@ async fn world() -> World {
         ("PLATFORM_PRINCIPAL_ARN", "arn:aws:iam::123456789012:role/platform"),
         ("APP_ORIGINS", "https://app.example.com"),
         ("SECRETS_KMS_KEY_ID", "unused-by-the-memory-sealer"),
+        ("LINK_SIGNING_KEYS", crate::helpers::TEST_LINK_KEYS),
     ]);
     let api = shared::api::config::ApiConfig::from_env(&api_env).unwrap();
     let mut ids = Vec::new();

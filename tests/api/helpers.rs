@@ -13,6 +13,9 @@ pub use shared::aws::store::IntegrationStore;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+/// The stable-link signing keys every test server signs with.
+pub const TEST_LINK_KEYS: &str = r#"{"current": "t1", "t1": "a-test-link-signing-key-of-32-bytes-or-more"}"#;
+
 pub const JWT_SECRET: &str = "integration-test-secret-0123456789";
 pub const PLATFORM_PRINCIPAL: &str = "arn:aws:iam::123456789012:user/platform";
 pub const APP_ORIGIN: &str = "https://app.example.com";
@@ -138,6 +141,7 @@ pub fn presign_config(table: &str) -> presign::PresignConfig {
     env.insert("PLATFORM_PRINCIPAL_ARN".to_owned(), PLATFORM_PRINCIPAL.to_owned());
     env.insert("S3_ENDPOINT_URL".to_owned(), emulator_endpoint());
     env.insert("SECRETS_KMS_KEY_ID".to_owned(), "set-by-spawn-app".to_owned());
+    env.insert("LINK_SIGNING_KEYS".to_owned(), TEST_LINK_KEYS.to_owned());
     presign::PresignConfig::from_env(&env).expect("presign config")
 }
 
@@ -312,6 +316,7 @@ pub async fn spawn_app_with(options: AppWith) -> (TestApp, Arc<DevServer>) {
     env.extend(options.presign_env.iter().cloned());
     let (secrets, secrets_key_id) = kms_sealer(&aws).await;
     env.insert("SECRETS_KMS_KEY_ID".to_owned(), secrets_key_id.clone());
+    env.insert("LINK_SIGNING_KEYS".to_owned(), TEST_LINK_KEYS.to_owned());
     let config = DevConfig {
         listen_addr: "127.0.0.1:0".parse().expect("loopback address"),
         jwt_secret: JWT_SECRET.to_owned(),

@@ -280,6 +280,7 @@ async fn presign_with_only_the_templates_rights_reads_the_table_and_signs_but_ca
     env.insert("S3_ENDPOINT_URL".to_owned(), d.moto.url.clone());
     env.insert("PLATFORM_PRINCIPAL_ARN".to_owned(), d.platform_role.clone());
     env.insert("SECRETS_KMS_KEY_ID".to_owned(), "unused-by-the-memory-sealer".to_owned());
+    env.insert("LINK_SIGNING_KEYS".to_owned(), crate::helpers::TEST_LINK_KEYS.to_owned());
     let config = presign::PresignConfig::from_env(&env).expect("presign config");
     let sts = shared::aws::credentials::sts_client(&sdk_as(&d.moto.url, session.clone()).await);
     let cache = shared::aws::credentials::CredentialCache::new(sts, Default::default());

@@ -855,6 +855,7 @@ async fn presign_through_the_handler(
     env.insert("S3_ENDPOINT_URL".to_owned(), emulator_endpoint());
     env.insert("PLATFORM_PRINCIPAL_ARN".to_owned(), platform_principal.to_owned());
     env.insert("SECRETS_KMS_KEY_ID".to_owned(), "unused-by-the-memory-sealer".to_owned());
+    env.insert("LINK_SIGNING_KEYS".to_owned(), crate::helpers::TEST_LINK_KEYS.to_owned());
     let config = presign::PresignConfig::from_env(&env).expect("presign config");
     let state = presign::State::new(
         store.shared(),

@@ -33,6 +33,9 @@ use shared::domain::org::OrgId;
 use shared::domain::presign::{PresignRequest, Presigner, S3Endpoint, SigningCredentials};
 use shared::domain::scope::resolve;
 use shared::{BucketName, KeyPrefix, Locator, Region, RoleArn, S3Locator, Scope};
+
+/// The stable-link signing keys of the benchmark's state.
+const LINK_KEYS: &str = r#"{"current": "t1", "t1": "a-test-link-signing-key-of-32-bytes-or-more"}"#;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
@@ -222,6 +225,7 @@ impl Warm {
             // The org cache outlives the run; `prime` refills it before every sample anyway.
             ("INTEGRATION_CACHE_SECONDS", "300"),
             ("SECRETS_KMS_KEY_ID", "unused-by-the-memory-sealer"),
+            ("LINK_SIGNING_KEYS", LINK_KEYS),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))

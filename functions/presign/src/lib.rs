@@ -1,5 +1,7 @@
 //! The `presign` function: `POST /presign` turns locators into presigned HTTPS GET URLs for any
-//! member of the org. One result per locator, in input order; one bad locator never fails the
+//! member of the org; `POST /links` turns them into stable links, and `GET /l/{token}` (no
+//! token needed: the link is the capability) redirects a link to a URL presigned on the spot,
+//! through exactly the rules a presign follows. One result per locator, in input order; one bad locator never fails the
 //! batch. A batch costs at most one DynamoDB read (the org's integrations are cached briefly) and
 //! one `AssumeRole` per integration whose credentials are cold (two when no recorded proof shows
 //! that the role demands the org's external ID: the probe of [`shared::aws::trust`]). No URL is issued
@@ -12,10 +14,11 @@ use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use shared::api;
 use shared::api::auth::ClaimNames;
-use shared::api::config::{ConfigError, Env};
-use shared::api::error::ApiError;
+use shared::api::config::{ConfigError, Env, LinkKeySource, LinkSettings};
+use shared::api::error::{ApiError, LinkRefusal};
 use shared::api::routes::Route;
 use shared::aws::credentials::{CacheConfig, CredentialCache, Lease, TempCredentials};
+use shared::aws::link_keys::Keyring;
 use shared::aws::secrets::{SecretError, SharedSealer};
 use shared::aws::store::SharedStore;
 use shared::aws::trust::{Gate, PlatformIdentity};
@@ -23,13 +26,14 @@ use shared::domain::delivery::{DownloadName, MediaType};
 use shared::domain::external_id::ExternalId;
 use shared::domain::integration::{Access, Integration, S3Compatible};
 use shared::domain::lifetime::UrlLifetime;
+use shared::domain::link::{Link, LinkError};
 use shared::domain::locator::{Locator, S3Locator};
 use shared::domain::org::OrgId;
 use shared::domain::presign::{Delivery, Method, PresignRequest, Presigner, S3Endpoint, SigningCredentials};
 use shared::domain::s3_compatible::SecretAccessKey;
 use shared::domain::scope::{resolve, NoMatch};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 pub const MAX_LOCATORS: usize = 1000;
@@ -55,6 +59,11 @@ pub struct PresignConfig {
     pub platform: PlatformIdentity,
     /// The KMS key that seals S3-compatible stores' secrets (`SECRETS_KMS_KEY_ID`).
     pub secrets_key_id: String,
+    /// Stable links: keys, lifetimes (`LINK_*`).
+    pub links: LinkSettings,
+    /// `LINK_BASE_URL`: where links point (`https://api.example.com/v1`), when the API is not
+    /// reached at its own host's root; by default the host the request came to.
+    pub link_base_url: Option<String>,
 }
 
 impl PresignConfig {
@@ -82,7 +91,26 @@ impl PresignConfig {
         credentials.denied_ttl = Duration::from_secs(negative_secs);
         let platform =
             shared::api::config::platform_identity(&shared::api::config::platform_principal(env)?)?;
+        let links =
+            shared::api::config::link_settings(env, credentials.session_duration, credentials.safety_margin)?;
+        let link_base_url = env
+            .var("LINK_BASE_URL")
+            .map(|raw| {
+                let base = raw.trim().trim_end_matches('/');
+                let ok = url::Url::parse(base).is_ok_and(|u| {
+                    matches!(u.scheme(), "https" | "http") && u.query().is_none() && u.fragment().is_none()
+                });
+                ok.then(|| base.to_owned()).ok_or_else(|| ConfigError {
+                    variable: "LINK_BASE_URL",
+                    message: format!(
+                        "{raw:?} is not an https:// URL without query or fragment (https://api.example.com)"
+                    ),
+                })
+            })
+            .transpose()?;
         Ok(Self {
+            links,
+            link_base_url,
             platform,
             table_name: required(env, "TABLE_NAME", "the DynamoDB table of integrations")?,
             secrets_key_id: shared::api::config::secrets_key_id(env)?,
@@ -116,6 +144,11 @@ pub struct State {
     orgs: moka::future::Cache<OrgId, Arc<OrgView>>,
     lifetime: UrlLifetime,
     platform: PlatformIdentity,
+    /// `None` until [`State::with_keyring`] when the keys live in Secrets Manager.
+    keyring: Option<Arc<Keyring>>,
+    link_lifetime: UrlLifetime,
+    link_url_secs: u32,
+    link_base_url: Option<String>,
 }
 
 impl State {
@@ -131,7 +164,15 @@ impl State {
             .build();
         let store_keys =
             moka::future::Cache::builder().max_capacity(10_000).time_to_live(STORE_KEYS_TTL).build();
+        let keyring = match config.links.keys {
+            LinkKeySource::Inline(keys) => Some(Arc::new(Keyring::fixed(keys))),
+            LinkKeySource::SecretsManager(_) => None,
+        };
         Self {
+            keyring,
+            link_lifetime: config.links.lifetime,
+            link_url_secs: config.links.url_secs,
+            link_base_url: config.link_base_url,
             store,
             secrets,
             store_keys,
@@ -142,6 +183,13 @@ impl State {
             lifetime: config.lifetime,
             platform: config.platform,
         }
+    }
+
+    /// The link keys read from Secrets Manager (`LINK_SIGNING_KEYS_SECRET_ID`), which `new` cannot
+    /// read itself.
+    pub fn with_keyring(mut self, keyring: Keyring) -> Self {
+        self.keyring = Some(Arc::new(keyring));
+        self
     }
 
     pub fn credentials(&self) -> &CredentialCache {
@@ -165,44 +213,51 @@ impl State {
 }
 
 pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    Ok(api::respond(dispatch(state, &req, |results| api::serialized_response(200, results)).await))
+    Ok(api::respond(dispatch(state, &req, |results| api::serialized_response(200, results), |r| r).await))
 }
 
 /// The Lambda entry point: the API Gateway v2 response JSON itself, a 200 written in one pass
 /// ([`api::json_envelope`]); what [`handle`] answers, in the envelope `lambda_http` would build.
 pub async fn handle_event(state: &State, req: Request) -> api::JsonText {
-    match dispatch(state, &req, |results| api::json_envelope(200, results)).await {
+    match dispatch(state, &req, |results| api::json_envelope(200, results), api::envelope_of).await {
         Ok(envelope) => envelope,
         Err(e) => api::envelope_of(api::error_response(&e)),
     }
 }
 
-/// The batch, answered by `answer` with the typed results (they borrow from the request body).
+/// The route's answer: a batch's typed results through `json` (they borrow from the request
+/// body), a redirect through `plain`.
 async fn dispatch<R>(
+    state: &State,
+    req: &Request,
+    json: impl FnOnce(&Results<'_>) -> R,
+    plain: impl FnOnce(Response<Body>) -> R,
+) -> Result<R, ApiError> {
+    let (route, params) = api::route(req)?;
+    match route {
+        // No caller: the token in the path is the capability.
+        Route::FollowLink => {
+            follow_link(state, params.get("token").map_or("", String::as_str)).await.map(plain)
+        }
+        Route::Presign => presign_batch(state, req, json).await,
+        Route::CreateLinks => create_links(state, req, json).await,
+        _ => Err(api::not_found_route(req)),
+    }
+}
+
+/// `POST /presign`.
+async fn presign_batch<R>(
     state: &State,
     req: &Request,
     answer: impl FnOnce(&Results<'_>) -> R,
 ) -> Result<R, ApiError> {
     let caller = api::caller(req, &state.claims)?;
-    let (route, _) = api::route(req)?;
-    if route != Route::Presign {
-        return Err(api::not_found_route(req));
-    }
     let body = api::json_body(req, MAX_BODY_BYTES)?;
     let PresignAsk { locators, expires_in, method } = parse_request(&body, &state.lifetime)?;
     let now = SystemTime::now();
     let view = org_view(state, &caller.org).await?;
-    let fresh: Arc<OrgView>;
-    let mut latest = &view;
-    let mut steps = plan(&view.integrations, locators);
-    // An integration saved moments ago should serve at once: a miss against a view older than a
-    // second reloads it once (one more query, only on misses), and only the misses are resolved again.
-    if view.loaded_at.elapsed() > Duration::from_secs(1) && steps.iter().any(Step::is_unserved) {
-        state.orgs.invalidate(&caller.org).await;
-        fresh = org_view(state, &caller.org).await?;
-        steps = replan_unserved(steps, &fresh.integrations, locators);
-        latest = &fresh;
-    }
+    let fresh = OnceLock::new();
+    let (steps, latest) = planned(state, &caller.org, locators, &view, &fresh).await?;
     let results =
         sign_all(state, &caller.org, latest.external_id.as_ref(), steps, locators, (expires_in, method), now)
             .await;
@@ -261,7 +316,12 @@ impl Outcome<'_> {
             Outcome::Signed { locator, url, expires_at, integration_id } => {
                 url.as_json().len() + WORST * (locator.len() + integration_id.len()) + expires_at.len() + 96
             }
-            Outcome::PassThrough { locator, url } => WORST * (locator.len() + url.len()) + 40,
+            Outcome::PassThrough { locator, url } | Outcome::LinkedThrough { locator, link: url } => {
+                WORST * (locator.len() + url.len()) + 40
+            }
+            Outcome::Linked { locator, link, expires_at } => {
+                WORST * (locator.len() + link.len()) + expires_at.len() + 64
+            }
             Outcome::Failed { locator, error } => {
                 WORST * (serde_json::to_string(locator).map_or(0, |t| t.len()) + error.message.len()) + 96
             }
@@ -278,9 +338,30 @@ struct Results<'a> {
 #[derive(Debug, serde::Serialize)]
 #[serde(untagged)]
 enum Outcome<'a> {
-    Signed { locator: &'a str, url: api::JsonString, expires_at: String, integration_id: &'a str },
-    PassThrough { locator: &'a str, url: &'a str },
-    Failed { locator: &'a Value, error: ItemError },
+    Signed {
+        locator: &'a str,
+        url: api::JsonString,
+        expires_at: String,
+        integration_id: &'a str,
+    },
+    PassThrough {
+        locator: &'a str,
+        url: &'a str,
+    },
+    Failed {
+        locator: &'a Value,
+        error: ItemError,
+    },
+    Linked {
+        locator: &'a str,
+        link: String,
+        expires_at: String,
+    },
+    /// A link to an https:// URL is the URL itself.
+    LinkedThrough {
+        locator: &'a str,
+        link: &'a str,
+    },
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -304,6 +385,20 @@ pub struct PresignAsk<'a> {
 /// `{"locators": [...], "expires_in"?: seconds, "method"?: "GET" | "HEAD"}`. A locator that is
 /// neither a string nor a `{"locator", ...}` object becomes a per-item error.
 pub fn parse_request<'a>(body: &'a Value, lifetime: &UrlLifetime) -> Result<PresignAsk<'a>, ApiError> {
+    parse_batch(body, lifetime, Route::Presign)
+}
+
+/// A presign batch, or a links batch (`Route::CreateLinks`: no `method`, links are followed with GET).
+fn parse_batch<'a>(
+    body: &'a Value,
+    lifetime: &UrlLifetime,
+    route: Route,
+) -> Result<PresignAsk<'a>, ApiError> {
+    let allowed: &[&str] = if route == Route::CreateLinks {
+        &["locators", "expires_in"]
+    } else {
+        &["locators", "expires_in", "method"]
+    };
     let Value::Object(fields) = body else {
         return Err(ApiError::bad_request(
             "INVALID_BODY",
@@ -311,13 +406,18 @@ pub fn parse_request<'a>(body: &'a Value, lifetime: &UrlLifetime) -> Result<Pres
             "The body must be a JSON object: {\"locators\": [\"s3://bucket/key\", ...], \"expires_in\": 900}.",
         ));
     };
-    if let Some(unknown) = fields.keys().find(|k| !["locators", "expires_in", "method"].contains(&k.as_str()))
-    {
+    if let Some(unknown) = fields.keys().find(|k| !allowed.contains(&k.as_str())) {
+        let optional = if route == Route::CreateLinks {
+            "\"expires_in\" (a link's life in seconds)"
+        } else {
+            "\"expires_in\" and \"method\""
+        };
         return Err(ApiError::bad_request(
             "UNKNOWN_FIELD",
             Some(unknown),
             format!(
-                "The field {unknown:?} is not recognised; send \"locators\" and optionally \"expires_in\" and \"method\"."
+                "The field {:?} is not recognised; send \"locators\" and optionally {optional}.",
+                unknown.chars().take(64).collect::<String>()
             ),
         ));
     }
@@ -521,10 +621,27 @@ fn replan_unserved<'a>(
 
 /// Which integration signs an s3:// locator, or why none may.
 fn serve<'a>(integrations: &'a [Integration], raw: &'a Value, target: Target<'a>) -> Step<'a> {
-    match resolve(integrations, &target.locator) {
-        Err(miss) => Step::Unserved { target, miss },
-        Ok(integration) if target.locator.version_id.is_some() && !integration.versioning => Step::Done(failed(
-            raw,
+    match serving(integrations, &target.locator) {
+        Err(Unserved::Miss(miss)) => Step::Unserved { target, miss },
+        Err(Unserved::Refused(code, message)) => Step::Done(failed(raw, code, message)),
+        Ok(integration) => Step::Sign { integration, target },
+    }
+}
+
+/// Why no integration signs a locator.
+enum Unserved {
+    /// No integration's scope covers it.
+    Miss(NoMatch),
+    /// One does, and refuses it.
+    Refused(&'static str, String),
+}
+
+/// The one rule for presign, links and their redirects: the most specific scope serves, and a
+/// version is served only where file versioning is on.
+fn serving<'i>(integrations: &'i [Integration], locator: &S3Locator) -> Result<&'i Integration, Unserved> {
+    let integration = resolve(integrations, locator).map_err(Unserved::Miss)?;
+    if locator.version_id.is_some() && !integration.versioning {
+        return Err(Unserved::Refused(
             "VERSIONING_DISABLED",
             format!(
                 "This locator names a file version, but the integration {:?} has file versioning off, so its role \
@@ -532,9 +649,30 @@ fn serve<'a>(integrations: &'a [Integration], raw: &'a Value, target: Target<'a>
                  drop ?versionId= to get the latest version.",
                 integration.name
             ),
-        )),
-        Ok(integration) => Step::Sign { integration, target },
+        ));
     }
+    Ok(integration)
+}
+
+/// Each locator planned against the org's integrations. An integration saved moments ago should
+/// serve at once: a miss against a view older than a second reloads it once into `fresh` (one more
+/// query, only on misses), and only the misses are resolved again. Returns the view planned against last.
+async fn planned<'v>(
+    state: &State,
+    org: &OrgId,
+    locators: &'v [Value],
+    view: &'v Arc<OrgView>,
+    fresh: &'v OnceLock<Arc<OrgView>>,
+) -> Result<(Vec<Step<'v>>, &'v OrgView), ApiError> {
+    let steps = plan(&view.integrations, locators);
+    if view.loaded_at.elapsed() <= Duration::from_secs(1) || !steps.iter().any(Step::is_unserved) {
+        return Ok((steps, view));
+    }
+    state.orgs.invalidate(org).await;
+    let loaded = org_view(state, org).await?;
+    // The cell is the caller's and empty: it keeps the reloaded view as long as the steps borrow it.
+    let reloaded = fresh.get_or_init(|| loaded);
+    Ok((replan_unserved(steps, &reloaded.integrations, locators), reloaded))
 }
 
 /// The locators of one integration: their places in the batch, parsed.
@@ -668,29 +806,10 @@ fn sign_group<'a>(
 ) {
     let effective = UrlLifetime::effective(expires_in, now, lease.sign_until);
     let expires_at = shared::domain::clock::rfc3339(now + Duration::from_secs(u64::from(effective)));
-    let signing = &lease.credentials.signing;
-    let signer = match &integration.access {
-        Access::AwsRole(role) => state.presigner.batch(signing, role.region, now),
-        Access::S3Compatible(store) => shared::domain::presign::store_batch(
-            store.endpoint.for_presign(store.addressing_style),
-            signing,
-            store.region.as_str(),
-            now,
-        ),
-    };
+    let signer = signer_for(state, integration, &lease.credentials.signing, now);
     for (i, target) in members {
-        let locator = &target.locator;
-        let request = PresignRequest {
-            bucket: &locator.bucket,
-            key: &locator.key,
-            version_id: locator.version_id.as_ref(),
-            expires_in_secs: effective,
-        };
-        let delivery = Delivery {
-            method,
-            content_disposition: target.download_as.as_ref().map(DownloadName::header),
-            content_type: target.content_type.as_ref().map(MediaType::as_str),
-        };
+        let (request, delivery) =
+            asked(&target.locator, &target.download_as, &target.content_type, method, effective);
         let capacity = signer.url_capacity(&request) + delivery.url_bytes();
         let url = api::JsonString::build(capacity, |out| signer.presign_into_with(&request, &delivery, out));
         results[i] = Some(Outcome::Signed {
@@ -700,4 +819,200 @@ fn sign_group<'a>(
             integration_id: &integration.id,
         });
     }
+}
+
+/// The signer of one integration's URLs: its region at the platform's S3 endpoint, or its store's
+/// endpoint, addressing style and region.
+fn signer_for<'s>(
+    state: &'s State,
+    integration: &'s Integration,
+    signing: &SigningCredentials,
+    now: SystemTime,
+) -> shared::domain::presign::BatchSigner<'s> {
+    match &integration.access {
+        Access::AwsRole(role) => state.presigner.batch(signing, role.region, now),
+        Access::S3Compatible(store) => shared::domain::presign::store_batch(
+            store.endpoint.for_presign(store.addressing_style),
+            signing,
+            store.region.as_str(),
+            now,
+        ),
+    }
+}
+
+/// What one URL asks S3 for: the object (or version), for how long, and how it is delivered.
+fn asked<'t>(
+    locator: &'t S3Locator,
+    download_as: &'t Option<DownloadName>,
+    content_type: &'t Option<MediaType>,
+    method: Method,
+    expires_in_secs: u32,
+) -> (PresignRequest<'t>, Delivery<'t>) {
+    (
+        PresignRequest {
+            bucket: &locator.bucket,
+            key: &locator.key,
+            version_id: locator.version_id.as_ref(),
+            expires_in_secs,
+        },
+        Delivery {
+            method,
+            content_disposition: download_as.as_ref().map(DownloadName::header),
+            content_type: content_type.as_ref().map(MediaType::as_str),
+        },
+    )
+}
+
+// ---- stable links --------------------------------------------------------------------------------
+
+fn unix(at: SystemTime) -> u64 {
+    at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn keyring(state: &State) -> Result<&Keyring, ApiError> {
+    state.keyring.as_deref().ok_or_else(|| {
+        ApiError::unavailable(
+            "Stable links are not available just now; try again shortly.",
+            std::io::Error::other("the link signing keys were never loaded (State::with_keyring)"),
+        )
+    })
+}
+
+/// `POST /links`: a link per locator the org's integrations serve now, in input order. Nothing is
+/// stored: the link carries its locator, and each use is checked again ([`follow_link`]).
+async fn create_links<R>(
+    state: &State,
+    req: &Request,
+    answer: impl FnOnce(&Results<'_>) -> R,
+) -> Result<R, ApiError> {
+    let caller = api::caller(req, &state.claims)?;
+    let body = api::json_body(req, MAX_BODY_BYTES)?;
+    let PresignAsk { locators, expires_in, .. } =
+        parse_batch(&body, &state.link_lifetime, Route::CreateLinks)?;
+    let base = link_base(state, req)?;
+    let keys = keyring(state)?.current().await;
+    let now = SystemTime::now();
+    let expires_at = unix(now) + u64::from(expires_in);
+    let expires_text = shared::domain::clock::rfc3339(now + Duration::from_secs(u64::from(expires_in)));
+    let view = org_view(state, &caller.org).await?;
+    let fresh = OnceLock::new();
+    let (steps, _) = planned(state, &caller.org, locators, &view, &fresh).await?;
+    let results: Vec<Outcome<'_>> = steps
+        .into_iter()
+        .zip(locators)
+        .map(|(step, raw)| match step {
+            Step::Done(Outcome::PassThrough { locator, url }) => {
+                Outcome::LinkedThrough { locator, link: url }
+            }
+            Step::Done(outcome) => outcome,
+            Step::Unserved { miss, .. } => failed(raw, miss.code(), miss.message()),
+            Step::Sign { target, .. } => {
+                let Target { text, locator, download_as, content_type } = target;
+                let link = Link { org: caller.org.clone(), locator, download_as, content_type, expires_at };
+                let token = keys.issue(&link);
+                let mut url = String::with_capacity(base.len() + 3 + token.len());
+                url.push_str(&base);
+                url.push_str("/l/");
+                url.push_str(&token);
+                Outcome::Linked { locator: text, link: url, expires_at: expires_text.clone() }
+            }
+        })
+        .collect();
+    tracing::info!(
+        org = %caller.org,
+        locators = locators.len(),
+        errors = results.iter().filter(|r| matches!(r, Outcome::Failed { .. })).count(),
+        key_id = keys.current_id(),
+        "issued links"
+    );
+    let results = Results { results };
+    fits_in_a_response(&results)?;
+    Ok(answer(&results))
+}
+
+/// Where links point: `LINK_BASE_URL`, else the scheme and host the request came to (API
+/// Gateway's `X-Forwarded-Proto` and `Host`).
+fn link_base(state: &State, req: &Request) -> Result<String, ApiError> {
+    if let Some(base) = &state.link_base_url {
+        return Ok(base.clone());
+    }
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let host = header("host").filter(|h| {
+        !h.is_empty()
+            && h.len() <= 255
+            && h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+    });
+    let Some(host) = host else {
+        return Err(ApiError::bad_request(
+            "INVALID_HOST",
+            None,
+            "The request's Host header is missing or not a host name, so no link can be made to point at this API.",
+        ));
+    };
+    let scheme = if header("x-forwarded-proto") == Some("http") { "http" } else { "https" };
+    Ok(format!("{scheme}://{host}"))
+}
+
+/// `GET /l/{token}`: the token's link, checked as a presign is (same integration rules, same trust
+/// gate, same credentials), redirected to a URL presigned now. The browser may reuse the redirect
+/// for three quarters of that URL's life, and never past the link's own expiry.
+async fn follow_link(state: &State, token: &str) -> Result<Response<Body>, ApiError> {
+    let now = SystemTime::now();
+    let link = keyring(state)?.open(token, unix(now)).await.map_err(|e| match e {
+        LinkError::Invalid | LinkError::UnknownKey => ApiError::Link {
+            refusal: LinkRefusal::Invalid,
+            message:
+                "This link is not valid: it was not issued by this service, or it was changed or cut short. \
+                      Ask for a new link (POST /links)."
+                    .to_owned(),
+        },
+        LinkError::Expired { expired_at } => ApiError::Link {
+            refusal: LinkRefusal::Expired,
+            message: format!(
+                "This link expired at {}. Ask for a new link (POST /links).",
+                shared::domain::clock::rfc3339(std::time::UNIX_EPOCH + Duration::from_secs(expired_at))
+            ),
+        },
+    })?;
+    let mut view = org_view(state, &link.org).await?;
+    let mut served = serving(&view.integrations, &link.locator).map(|i| i.id.clone());
+    if matches!(served, Err(Unserved::Miss(_))) && view.loaded_at.elapsed() > Duration::from_secs(1) {
+        state.orgs.invalidate(&link.org).await;
+        view = org_view(state, &link.org).await?;
+        served = serving(&view.integrations, &link.locator).map(|i| i.id.clone());
+    }
+    let integration = match served {
+        Ok(id) => view.integrations.iter().find(|i| i.id == id).ok_or_else(|| {
+            ApiError::internal(std::io::Error::other("the serving integration left the view it was found in"))
+        })?,
+        Err(Unserved::Miss(miss)) => {
+            return Err(ApiError::Link {
+                refusal: LinkRefusal::NotServed,
+                message: format!(
+                    "This link's file is no longer served: {} Ask an org admin, then ask for a new link.",
+                    miss.message()
+                ),
+            })
+        }
+        Err(Unserved::Refused(code, message)) => {
+            return Err(ApiError::Link { refusal: LinkRefusal::Refused(code), message })
+        }
+    };
+    let lease = lease_for(state, &link.org, integration, view.external_id.as_ref(), state.link_url_secs, now)
+        .await
+        .map_err(|(code, message)| match code {
+            "ASSUME_ROLE_FAILED" | "STORE_KEYS_UNAVAILABLE" => {
+                ApiError::unavailable(message, std::io::Error::other(code))
+            }
+            code => ApiError::Link { refusal: LinkRefusal::Refused(code), message },
+        })?;
+    let effective = UrlLifetime::effective(state.link_url_secs, now, lease.sign_until);
+    let signer = signer_for(state, integration, &lease.credentials.signing, now);
+    let (request, delivery) =
+        asked(&link.locator, &link.download_as, &link.content_type, Method::Get, effective);
+    let url = signer.presign_with(&request, &delivery);
+    let link_left = link.expires_at.saturating_sub(unix(now));
+    let max_age = u64::from(effective * 3 / 4).min(link_left);
+    tracing::info!(org = %link.org, integration = %integration.id, max_age, "followed a link");
+    api::redirect(&url, u32::try_from(max_age).unwrap_or(0))
 }

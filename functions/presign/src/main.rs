@@ -19,7 +19,24 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     ));
     let credentials = CredentialCache::new(sts_client(&aws), config.credentials.clone());
     let secrets = KmsSealer::new(KmsSealer::client(&aws), config.secrets_key_id.clone());
-    let state = presign::State::new(store, credentials, std::sync::Arc::new(secrets), config);
+    let link_keys = match &config.links.keys {
+        shared::api::config::LinkKeySource::SecretsManager(secret) => {
+            let client = shared::aws::link_keys::Keyring::client(&aws);
+            match shared::aws::link_keys::Keyring::from_secret(client, secret.clone()).await {
+                Ok(keyring) => Some(keyring),
+                Err(e) => {
+                    // Named like a configuration error: the function cannot serve links without them.
+                    eprintln!("environment variable LINK_SIGNING_KEYS_SECRET_ID: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        shared::api::config::LinkKeySource::Inline(_) => None,
+    };
+    let mut state = presign::State::new(store, credentials, std::sync::Arc::new(secrets), config);
+    if let Some(keyring) = link_keys {
+        state = state.with_keyring(keyring);
+    }
     // lambda_runtime directly, not lambda_http::run: the handler writes the response envelope
     // itself, in one pass (the body is not escaped a second time).
     run(service_fn(|event: LambdaEvent<LambdaRequest>| async {

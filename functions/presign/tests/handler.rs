@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 const ROLE: &str = "arn:aws:iam::210987654321:role/platform-read";
+const LINK_KEYS: &str = r#"{"current": "t1", "t1": "a-test-link-signing-key-of-32-bytes-or-more"}"#;
 
 struct Fixture {
     state: presign::State,
@@ -30,6 +31,7 @@ fn fixture() -> Fixture {
         ("TABLE_NAME", "unused-by-the-memory-store"),
         ("PLATFORM_PRINCIPAL_ARN", "arn:aws:iam::123456789012:role/platform"),
         ("SECRETS_KMS_KEY_ID", "unused-by-the-memory-sealer"),
+        ("LINK_SIGNING_KEYS", LINK_KEYS),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -423,4 +425,225 @@ async fn urls_may_be_presigned_for_head_and_an_unknown_method_is_refused() {
         assert_eq!((status, body["error"]["code"].as_str()), (400, Some("INVALID_METHOD")), "{body}");
         assert_eq!(body["error"]["field"], "method");
     }
+}
+
+// ---- stable links ---------------------------------------------------------------------------------
+
+/// The fixture, its state built from `LINK_*` and cache settings of the test's own.
+fn fixture_with(settings: &[(&str, &str)]) -> Fixture {
+    let mut f = fixture();
+    let mut env: HashMap<String, String> = [
+        ("TABLE_NAME", "unused-by-the-memory-store"),
+        ("PLATFORM_PRINCIPAL_ARN", "arn:aws:iam::123456789012:role/platform"),
+        ("SECRETS_KMS_KEY_ID", "unused-by-the-memory-sealer"),
+        ("LINK_SIGNING_KEYS", LINK_KEYS),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    env.extend(settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let config = presign::PresignConfig::from_env(&env).unwrap();
+    let credentials =
+        CredentialCache::with_assumer(f.sts.clone(), CacheConfig::default(), Arc::new(SystemTime::now));
+    f.state = presign::State::new(f.store.clone(), credentials, f.sealer.clone(), config);
+    f
+}
+
+impl Fixture {
+    async fn links(&self, org: &str, body: Value) -> (u16, Value) {
+        let event = ApiEvent::post("/links", &body).member_of(org);
+        status_and_json(&presign::handle(&self.state, event.request()).await.unwrap())
+    }
+
+    async fn link(&self, org: &str, locator: Value) -> String {
+        let (status, body) = self.links(org, json!({ "locators": [locator] })).await;
+        assert_eq!(status, 200, "{body}");
+        body["results"][0]["link"].as_str().unwrap_or_else(|| panic!("{body}")).to_owned()
+    }
+
+    /// Follows a link as a browser does: no Authorization header, no claims.
+    async fn follow(&self, link: &str) -> lambda_http::Response<lambda_http::Body> {
+        let path = link.split_once("amazonaws.com").map_or(link, |(_, path)| path);
+        let event = ApiEvent::get(path).without_claims();
+        presign::handle(&self.state, event.request()).await.unwrap()
+    }
+}
+
+fn header<'r>(response: &'r lambda_http::Response<lambda_http::Body>, name: &str) -> &'r str {
+    response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+fn max_age(response: &lambda_http::Response<lambda_http::Body>) -> u64 {
+    let cache = header(response, "cache-control");
+    assert!(cache.starts_with("private, max-age="), "{cache}");
+    cache["private, max-age=".len()..].parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_member_gets_one_link_per_locator_in_order_and_only_served_locators_get_one() {
+    let f = fixture();
+    f.integration("acme", "acme-photos", ROLE).await;
+    let (status, body) = f
+        .links(
+            "acme",
+            json!({"locators": ["s3://acme-photos/cats/01.jpg", "s3://elsewhere/x.jpg", "https://cdn.example.com/a.png", "gs://b/k"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let results = body["results"].as_array().unwrap();
+    let link = results[0]["link"].as_str().unwrap();
+    assert!(link.starts_with("https://abc123.execute-api.us-east-1.amazonaws.com/l/t1."), "{link}");
+    assert_eq!(results[0]["locator"], "s3://acme-photos/cats/01.jpg");
+    let expires_at = time::OffsetDateTime::parse(
+        results[0]["expires_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let left = (expires_at - time::OffsetDateTime::now_utc()).whole_seconds();
+    assert!((86_390..=86_400).contains(&left), "a link lasts a day by default: {left}");
+    assert_eq!(code(&results[1]), "NO_INTEGRATION");
+    assert_eq!(results[2]["link"], "https://cdn.example.com/a.png", "an https URL is its own link");
+    assert_eq!(code(&results[3]), "UNSUPPORTED_LOCATOR");
+    assert_eq!(f.sts.calls(), 0, "making a link assumes nothing: each use does");
+}
+
+#[tokio::test]
+async fn following_a_link_without_any_token_redirects_to_a_url_signed_now_through_the_orgs_role() {
+    let f = fixture();
+    let external_id = f.integration("acme", "acme-photos", ROLE).await;
+    f.sts.put_role(ROLE, RoleTrust::ExternalId(external_id));
+    let link = f.link("acme", json!("s3://acme-photos/cats/01.jpg")).await;
+    let response = f.follow(&link).await;
+    assert_eq!(response.status(), 307, "{:?}", response.body());
+    let location = header(&response, "location");
+    assert!(
+        location.starts_with("https://acme-photos.s3.us-east-1.amazonaws.com/cats/01.jpg?"),
+        "{location}"
+    );
+    assert!(location.contains("X-Amz-Expires=900&"), "the URL lives LINK_URL_SECONDS: {location}");
+    assert!(max_age(&response) < 900, "the redirect is reused for less than the URL's life");
+    assert_eq!(header(&response, "referrer-policy"), "no-referrer");
+}
+
+#[tokio::test]
+async fn a_link_with_a_download_name_redirects_to_a_url_that_downloads_under_that_name() {
+    let f = fixture();
+    let external_id = f.integration("acme", "acme-photos", ROLE).await;
+    f.sts.put_role(ROLE, RoleTrust::ExternalId(external_id));
+    let link = f
+        .link(
+            "acme",
+            json!({"locator": "s3://acme-photos/clips/a.webm", "download_as": "clip \"1\".webm", "content_type": "video/webm"}),
+        )
+        .await;
+    let location = header(&f.follow(&link).await, "location").to_owned();
+    assert!(
+        location.contains("response-content-disposition=attachment%3B%20filename%3D%22clip%20_1_.webm%22"),
+        "{location}"
+    );
+    assert!(location.contains("response-content-type=video%2Fwebm"), "{location}");
+}
+
+#[tokio::test]
+async fn a_tampered_or_truncated_link_is_refused_as_invalid_and_signs_nothing() {
+    let f = fixture();
+    let external_id = f.integration("acme", "acme-photos", ROLE).await;
+    f.sts.put_role(ROLE, RoleTrust::ExternalId(external_id));
+    let link = f.link("acme", json!("s3://acme-photos/cats/01.jpg")).await;
+    let last = link.chars().last().unwrap();
+    let flipped = format!("{}{}", &link[..link.len() - 1], if last == 'A' { 'B' } else { 'A' });
+    let cut = link[..link.len() - 5].to_owned();
+    let other_key = link.replacen("/l/t1.", "/l/t2.", 1);
+    for bad in [flipped, cut, other_key, format!("{link}.extra")] {
+        let response = f.follow(&bad).await;
+        let (status, body) = status_and_json(&response);
+        assert_eq!((status, body["error"]["code"].as_str()), (403, Some("LINK_INVALID")), "{bad}: {body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("POST /links"), "{body}");
+    }
+    assert_eq!(f.sts.calls(), 0, "a refused link never reaches STS");
+}
+
+#[tokio::test]
+async fn an_expired_link_is_gone_and_says_when_it_expired() {
+    let f = fixture();
+    let external_id = f.integration("acme", "acme-photos", ROLE).await;
+    f.sts.put_role(ROLE, RoleTrust::ExternalId(external_id));
+    let (_, body) =
+        f.links("acme", json!({"locators": ["s3://acme-photos/cats/01.jpg"], "expires_in": 1})).await;
+    let link = body["results"][0]["link"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (status, body) = status_and_json(&f.follow(&link).await);
+    assert_eq!((status, body["error"]["code"].as_str()), (410, Some("LINK_EXPIRED")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("expired at 20"), "{body}");
+}
+
+#[tokio::test]
+async fn a_deleted_integration_kills_its_links_once_the_org_view_is_reloaded() {
+    let f = fixture_with(&[("INTEGRATION_CACHE_SECONDS", "0")]);
+    let external_id = f.integration("acme", "acme-photos", ROLE).await;
+    f.sts.put_role(ROLE, RoleTrust::ExternalId(external_id));
+    let link = f.link("acme", json!("s3://acme-photos/cats/01.jpg")).await;
+    assert_eq!(f.follow(&link).await.status(), 307);
+    let org = OrgId::parse("acme").unwrap();
+    let id = f.store.list_all(&org).await.unwrap()[0].id.clone();
+    f.store.delete(&org, &id, None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let (status, body) = status_and_json(&f.follow(&link).await);
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("LINK_NOT_SERVED")), "{body}");
+}
+
+#[tokio::test]
+async fn a_link_is_held_to_the_trust_gate_on_every_use() {
+    let f = fixture();
+    f.integration("acme", "acme-photos", ROLE).await;
+    f.sts.put_role(ROLE, RoleTrust::AnyExternalId);
+    let link = f.link("acme", json!("s3://acme-photos/cats/01.jpg")).await;
+    let (status, body) = status_and_json(&f.follow(&link).await);
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("EXTERNAL_ID_NOT_ENFORCED")), "{body}");
+}
+
+#[tokio::test]
+async fn another_org_cannot_make_links_to_acmes_bucket_and_acmes_links_serve_only_acmes_integration() {
+    let f = fixture();
+    let external_id = f.integration("acme", "acme-photos", ROLE).await;
+    f.sts.put_role(ROLE, RoleTrust::ExternalId(external_id));
+    let (_, body) = f.links("globex", json!({"locators": ["s3://acme-photos/cats/01.jpg"]})).await;
+    assert_eq!(code(&body["results"][0]), "NO_INTEGRATION", "{body}");
+    let link = f.link("acme", json!("s3://acme-photos/cats/01.jpg")).await;
+    assert_eq!(f.follow(&link).await.status(), 307);
+}
+
+#[tokio::test]
+async fn making_links_needs_a_member_token_and_a_well_formed_request() {
+    let f = fixture();
+    let anonymous = ApiEvent::post("/links", &json!({"locators": ["s3://a-b/c"]})).without_claims();
+    let (status, _) = status_and_json(&presign::handle(&f.state, anonymous.request()).await.unwrap());
+    assert_eq!(status, 401);
+    for (body, expected) in [
+        (json!({"locators": ["s3://a-b/c"], "expires_in": 604_801}), "INVALID_EXPIRES_IN"),
+        (json!({"locators": ["s3://a-b/c"], "method": "HEAD"}), "UNKNOWN_FIELD"),
+        (json!({"locators": "s3://a-b/c"}), "INVALID_TYPE"),
+    ] {
+        let (status, answer) = f.links("acme", body.clone()).await;
+        assert_eq!((status, answer["error"]["code"].as_str()), (400, Some(expected)), "{body}: {answer}");
+    }
+    let (status, answer) = f.links("acme", json!({"locators": ["s3://a-b/c"], "expires_in": 604_800})).await;
+    assert_eq!(status, 200, "seven days is allowed: {answer}");
+}
+
+#[tokio::test]
+async fn after_a_key_rotation_links_of_the_old_key_still_open_and_new_links_use_the_new_key() {
+    let old = fixture();
+    let external_id = old.integration("acme", "acme-photos", ROLE).await;
+    old.sts.put_role(ROLE, RoleTrust::ExternalId(external_id.clone()));
+    let old_link = old.link("acme", json!("s3://acme-photos/cats/01.jpg")).await;
+    let rotated_keys = r#"{"current": "t2", "t1": "a-test-link-signing-key-of-32-bytes-or-more", "t2": "the-next-link-signing-key-of-32-bytes-or-more"}"#;
+    let rotated = fixture_with(&[("LINK_SIGNING_KEYS", rotated_keys)]);
+    let external_id = rotated.integration("acme", "acme-photos", ROLE).await;
+    rotated.sts.put_role(ROLE, RoleTrust::ExternalId(external_id));
+    assert_eq!(rotated.follow(&old_link).await.status(), 307, "the old key still opens its links");
+    let new_link = rotated.link("acme", json!("s3://acme-photos/cats/01.jpg")).await;
+    assert!(new_link.contains("/l/t2."), "{new_link}");
+    let (status, _) = status_and_json(&old.follow(&new_link).await);
+    assert_eq!(status, 403, "an instance without the new key cannot open its links");
 }

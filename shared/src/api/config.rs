@@ -183,6 +183,77 @@ pub fn url_lifetime(env: &dyn Env, session: Duration, margin: Duration) -> Resul
     })
 }
 
+/// Where the stable-link signing keys come from.
+#[derive(Debug, Clone)]
+pub enum LinkKeySource {
+    /// `LINK_SIGNING_KEYS`: the keys' JSON itself (the dev server; its default is random per start).
+    Inline(crate::domain::link::LinkKeys),
+    /// `LINK_SIGNING_KEYS_SECRET_ID`: a Secrets Manager secret holding that JSON (a deployment).
+    SecretsManager(String),
+}
+
+/// Stable links: their keys, how long a link may last, and how long the URL it redirects to lives.
+#[derive(Debug, Clone)]
+pub struct LinkSettings {
+    pub keys: LinkKeySource,
+    /// `LINK_DEFAULT_SECONDS` (1 day) and `LINK_MAX_SECONDS` (7 days; up to 30).
+    pub lifetime: UrlLifetime,
+    /// `LINK_URL_SECONDS` (900): the life of each presigned URL a link redirects to.
+    pub url_secs: u32,
+}
+
+pub fn link_settings(
+    env: &dyn Env,
+    session: Duration,
+    margin: Duration,
+) -> Result<LinkSettings, ConfigError> {
+    use crate::domain::lifetime::{MAX_LINK_SECS, SIGV4_MAX_SECS};
+    let keys = match (env.var("LINK_SIGNING_KEYS"), env.var("LINK_SIGNING_KEYS_SECRET_ID")) {
+        (Some(json), _) => LinkKeySource::Inline(
+            crate::domain::link::LinkKeys::from_json(&json)
+                .map_err(|message| ConfigError { variable: "LINK_SIGNING_KEYS", message })?,
+        ),
+        (None, Some(secret)) => LinkKeySource::SecretsManager(secret),
+        (None, None) => {
+            return Err(ConfigError {
+                variable: "LINK_SIGNING_KEYS_SECRET_ID",
+                message: "is not set; it must hold the Secrets Manager secret (ARN or name) with the stable-link \
+                          signing keys, {\"current\": \"k1\", \"k1\": \"<random>\"} (or set LINK_SIGNING_KEYS to that JSON)"
+                    .to_owned(),
+            })
+        }
+    };
+    let max_secs = number(
+        env,
+        "LINK_MAX_SECONDS",
+        SIGV4_MAX_SECS,
+        |v| (SIGV4_MAX_SECS..=MAX_LINK_SECS).contains(v),
+        &format!("a number of seconds from {SIGV4_MAX_SECS} (7 days) to {MAX_LINK_SECS} (30 days)"),
+    )?;
+    let default_secs = number(
+        env,
+        "LINK_DEFAULT_SECONDS",
+        86_400u32,
+        |v| *v >= 60 && *v <= max_secs,
+        "a number of seconds from 60 to LINK_MAX_SECONDS",
+    )?;
+    let longest = UrlLifetime::longest_for(session, margin);
+    let url_secs = number(
+        env,
+        "LINK_URL_SECONDS",
+        900u32.min(longest),
+        |v| *v >= 1 && *v <= longest,
+        &format!(
+            "a number of seconds from 1 to {longest}: the life of the presigned URL a link redirects to"
+        ),
+    )?;
+    let lifetime = UrlLifetime::for_links(default_secs, max_secs).ok_or_else(|| ConfigError {
+        variable: "LINK_DEFAULT_SECONDS",
+        message: "must be from 60 to LINK_MAX_SECONDS".to_owned(),
+    })?;
+    Ok(LinkSettings { keys, lifetime, url_secs })
+}
+
 /// What the HTTP functions (integrations, policies) need from their environment.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {

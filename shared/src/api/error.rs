@@ -42,6 +42,9 @@ pub enum ApiError {
     /// The same work is already running for the caller; `retry_after` says when it will be done.
     #[error("{message}")]
     Busy { message: String, retry_after: u64 },
+    /// A stable link that opens no object (`GET /l/{token}`): see [`LinkRefusal`].
+    #[error("{message}")]
+    Link { refusal: LinkRefusal, message: String },
     /// A dependency (DynamoDB, STS) failed in a way a retry may fix.
     #[error("{message}")]
     Unavailable {
@@ -52,6 +55,21 @@ pub enum ApiError {
     /// A bug or an unexpected answer. The client sees a generic message.
     #[error("internal error")]
     Internal(#[source] Cause),
+}
+
+/// Why a stable link is not followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkRefusal {
+    /// Not a link this service issued, or altered: 403 `LINK_INVALID`.
+    Invalid,
+    /// Authentic and past its expiry: 410 `LINK_EXPIRED`.
+    Expired,
+    /// No integration of the org serves its locator any more (deleted, or its scope changed):
+    /// 404 `LINK_NOT_SERVED`.
+    NotServed,
+    /// An integration serves it, and presign would refuse it with this code (the trust gate, a
+    /// denied role, file versioning off): 403 with presign's code.
+    Refused(&'static str),
 }
 
 impl From<Rejection> for ApiError {
@@ -89,6 +107,11 @@ impl ApiError {
             ApiError::Precondition { .. } => 412,
             ApiError::PayloadTooLarge { .. } | ApiError::TooLarge(_) => 413,
             ApiError::TooManyRequests(_) | ApiError::Busy { .. } => 429,
+            ApiError::Link { refusal, .. } => match refusal {
+                LinkRefusal::Invalid | LinkRefusal::Refused(_) => 403,
+                LinkRefusal::Expired => 410,
+                LinkRefusal::NotServed => 404,
+            },
             ApiError::Unavailable { .. } => 503,
             ApiError::Internal(_) => 500,
         }
@@ -107,6 +130,12 @@ impl ApiError {
             ApiError::ScopeConflict { .. } => "SCOPE_CONFLICT",
             ApiError::PayloadTooLarge { .. } | ApiError::TooLarge(_) => "PAYLOAD_TOO_LARGE",
             ApiError::TooManyRequests(_) | ApiError::Busy { .. } => "TOO_MANY_REQUESTS",
+            ApiError::Link { refusal, .. } => match refusal {
+                LinkRefusal::Invalid => "LINK_INVALID",
+                LinkRefusal::Expired => "LINK_EXPIRED",
+                LinkRefusal::NotServed => "LINK_NOT_SERVED",
+                LinkRefusal::Refused(code) => code,
+            },
             ApiError::Unavailable { .. } => "SERVICE_UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL",
         }

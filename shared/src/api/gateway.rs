@@ -204,6 +204,27 @@ pub fn serialized_response<T: serde::Serialize>(status: u16, body: &T) -> Respon
     }
 }
 
+/// `307 Temporary Redirect` to `location` (a stable link's fresh URL), which the browser may reuse
+/// for `max_age` seconds and no shared cache may keep (the link is a capability). 307 keeps the
+/// method, so a HEAD stays a HEAD.
+pub fn redirect(location: &str, max_age: u32) -> Result<Response<Body>, ApiError> {
+    use lambda_http::http::{header, HeaderValue, StatusCode};
+    let location = HeaderValue::from_str(location).map_err(ApiError::internal)?;
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+    let headers = response.headers_mut();
+    headers.insert(header::LOCATION, location);
+    headers.insert(header::CACHE_CONTROL, max_age_header(max_age));
+    // The page that embeds the link is no business of the bucket's.
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    Ok(response)
+}
+
+fn max_age_header(max_age: u32) -> lambda_http::http::HeaderValue {
+    lambda_http::http::HeaderValue::from_str(&format!("private, max-age={max_age}"))
+        .unwrap_or_else(|_| lambda_http::http::HeaderValue::from_static("no-store"))
+}
+
 pub fn no_content() -> Response<Body> {
     let mut response = Response::new(Body::Empty);
     *response.status_mut() = lambda_http::http::StatusCode::NO_CONTENT;

@@ -44,6 +44,10 @@ pub enum Route {
     CorsPolicy,
     /// `POST /presign`
     Presign,
+    /// `POST /links`
+    CreateLinks,
+    /// `GET /l/{token}`: a stable link, followed without a token (the link is the capability).
+    FollowLink,
 }
 
 impl Route {
@@ -60,6 +64,8 @@ impl Route {
         Route::AccessPolicy,
         Route::CorsPolicy,
         Route::Presign,
+        Route::CreateLinks,
+        Route::FollowLink,
     ];
 
     /// Method, path template and serving function: the one table every other fact derives from.
@@ -76,6 +82,8 @@ impl Route {
             Route::AccessPolicy => ("POST", "/policies/access", Function::Policies),
             Route::CorsPolicy => ("GET", "/policies/cors", Function::Policies),
             Route::Presign => ("POST", "/presign", Function::Presign),
+            Route::CreateLinks => ("POST", "/links", Function::Presign),
+            Route::FollowLink => ("GET", "/l/{token}", Function::Presign),
         }
     }
 
@@ -92,6 +100,13 @@ impl Route {
     /// The function that serves this route.
     pub fn function(&self) -> Function {
         self.spec().2
+    }
+
+    /// Whether API Gateway's JWT authorizer guards the route. Only a stable link is followed
+    /// without one: `<img src>` and `<video src>` send no Authorization header, and the token in
+    /// the path is itself the proof (`crate::domain::link`).
+    pub fn needs_token(&self) -> bool {
+        !matches!(self, Route::FollowLink)
     }
 
     /// API Gateway's route key: `"POST /integrations/{id}"`.
@@ -222,8 +237,14 @@ mod tests {
     #[test]
     fn every_route_recognizes_its_own_method_and_a_path_of_its_template() {
         for route in Route::ALL {
-            let path = route.path(&[("id", ID)]);
-            let expected = if route.template().contains("{id}") { id_params() } else { PathParams::new() };
+            let path = route.path(&[("id", ID), ("token", "k1.AAAA.BBBB")]);
+            let expected = if route.template().contains("{id}") {
+                id_params()
+            } else if route.template().contains("{token}") {
+                PathParams::from([("token".to_owned(), "k1.AAAA.BBBB".to_owned())])
+            } else {
+                PathParams::new()
+            };
             assert_eq!(Route::recognize(route.method(), &path), Some((*route, expected)), "{path}");
         }
     }
@@ -270,6 +291,14 @@ mod tests {
     }
 
     #[test]
+    fn only_following_a_stable_link_goes_without_a_token() {
+        let open: Vec<Route> = Route::ALL.iter().copied().filter(|r| !r.needs_token()).collect();
+        assert_eq!(open, [Route::FollowLink]);
+        assert_eq!(Route::FollowLink.key(), "GET /l/{token}");
+        assert_eq!(Route::recognize("GET", "/l/"), None, "an empty token is no route");
+    }
+
+    #[test]
     fn a_path_fills_the_template_s_parameters() {
         assert_eq!(Route::GetIntegration.path(&[("id", ID)]), format!("/integrations/{ID}"));
         assert_eq!(Route::IntegrationPolicies.path(&[("id", "x")]), "/integrations/x/policies");
@@ -287,7 +316,7 @@ mod tests {
             [Route::IntegrationPolicies, Route::TrustPolicy, Route::AccessPolicy, Route::CorsPolicy]
         );
         assert_eq!(served_by(Function::Validate), [Route::ValidateIntegration]);
-        assert_eq!(served_by(Function::Presign), [Route::Presign]);
+        assert_eq!(served_by(Function::Presign), [Route::Presign, Route::CreateLinks, Route::FollowLink]);
         assert_eq!(served_by(Function::Integrations).len(), 5);
     }
 }

@@ -6,6 +6,7 @@
 //! - [`credentials`]: assuming customer roles (`Assumer`: STS and memory) and the warm credential
 //!   cache, speaking [`credentials::AssumeFailure`];
 //! - [`secrets`]: S3-compatible stores' secret keys at rest (`SecretSealer`: KMS and memory);
+//! - [`link_keys`]: the stable-link signing keys, inline or from Secrets Manager, re-read while warm;
 //! - [`trust`]: the trust boundary over that seam (the probe, the recorded proof, the gate);
 //! - [`endpoint_guard`] (feature `endpoint-guard`): which S3-compatible endpoints the platform
 //!   may call (the SSRF guard);
@@ -18,6 +19,7 @@ pub mod credentials;
 #[cfg(feature = "endpoint-guard")]
 pub mod endpoint_guard;
 pub mod limits;
+pub mod link_keys;
 pub mod secrets;
 pub mod store;
 pub mod trust;

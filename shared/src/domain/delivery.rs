@@ -16,6 +16,7 @@ pub const MAX_CONTENT_TYPE_BYTES: usize = 255;
 /// `attachment; filename="<ASCII fallback>"; filename*=UTF-8''<RFC 5987 encoding>`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DownloadName {
+    name: String,
     header: String,
 }
 
@@ -41,7 +42,12 @@ impl DownloadName {
                 quoted(name)
             ));
         }
-        Ok(Self { header: content_disposition(name) })
+        Ok(Self { header: content_disposition(name), name: name.to_owned() })
+    }
+
+    /// The file name, as given (trimmed).
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The `Content-Disposition` header value.

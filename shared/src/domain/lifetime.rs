@@ -15,6 +15,10 @@ use std::time::{Duration, SystemTime};
 
 /// The longest validity SigV4 allows for a presigned URL: seven days.
 pub const SIGV4_MAX_SECS: u32 = 604_800;
+/// The longest a stable link (`crate::domain::link`) may be made to last: its URL is re-signed on
+/// every use, so SigV4's cap does not bind it; key rotation does (an old key stays until its links
+/// expire).
+pub const MAX_LINK_SECS: u32 = 30 * 86_400;
 /// The `DurationSeconds` the credential cache asks for: role chaining caps sessions at an hour.
 pub const SESSION: Duration = Duration::from_secs(3600);
 /// A credential signs only while it outlives the URL by this much.
@@ -33,6 +37,15 @@ impl UrlLifetime {
     pub fn new(default_secs: u32, max_secs: u32) -> Option<Self> {
         (1 <= default_secs && default_secs <= max_secs && max_secs <= SIGV4_MAX_SECS)
             .then_some(Self { default_secs, max_secs })
+    }
+
+    /// Bounds for stable links: `None` unless 1 <= default <= max, and max is from SigV4's cap
+    /// (seven days, the least a link may be allowed to last) to [`MAX_LINK_SECS`].
+    pub fn for_links(default_secs: u32, max_secs: u32) -> Option<Self> {
+        (1 <= default_secs
+            && default_secs <= max_secs
+            && (SIGV4_MAX_SECS..=MAX_LINK_SECS).contains(&max_secs))
+        .then_some(Self { default_secs, max_secs })
     }
 
     /// The longest URL credentials of `session` can carry with `margin` to spare (and SigV4 allows).

@@ -15,6 +15,7 @@ pub mod external_id;
 pub mod input;
 pub mod integration;
 pub mod lifetime;
+pub mod link;
 pub mod locator;
 pub mod org;
 pub mod policy;
