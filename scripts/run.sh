@@ -46,6 +46,9 @@
 #   TABLE_NAME                  the DynamoDB table (default integrations)
 #   AWS_ENDPOINT_URL_DYNAMODB   a DynamoDB to use instead of starting dynoxide, passed through
 #   RUST_LOG                    the dev server's log level (default info)
+#   LINK_URL_SECONDS            the life of the presigned URL a stable link (GET /l/{token}) redirects
+#                               to, passed to the dev server (its default 900; with --browser-tests
+#                               4, so that a browser test outlives it)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -276,6 +279,9 @@ export APP_ORIGINS
 export DEV_JWT_SECRET="${DEV_JWT_SECRET:-$("$PYTHON" -c 'import secrets; print(secrets.token_hex(24))')}"
 # Presigned URLs point at the plain moto (moto answers 500 on them while it enforces IAM).
 export S3_ENDPOINT_URL="$OBJECTS_URL"
+# A stable link's presigned URL: short for the browser tests, which wait past it (web/e2e).
+if ((BROWSER_TESTS)) && [[ -z "${LINK_URL_SECONDS:-}" ]]; then LINK_URL_SECONDS=4; fi
+if [[ -n "${LINK_URL_SECONDS:-}" ]]; then export LINK_URL_SECONDS; fi
 
 DEV_LOG="$DEV_DIR/devserver.log"
 say "starting the dev server on $LISTEN_ADDR (log: ${DEV_LOG#"$ROOT"/})"
@@ -563,7 +569,7 @@ fi
 if ((BROWSER_TESTS == 1)); then
     say "browser tests: node --test web/e2e (headless Chromium $(/usr/bin/chromium --version 2>/dev/null | awk '{print $2}'))"
     browser_started=$SECONDS
-    if (cd "$ROOT/web" && BASE_URL="$URL" DEV_JWT_SECRET="$DEV_JWT_SECRET" \
+    if (cd "$ROOT/web" && BASE_URL="$URL" DEV_JWT_SECRET="$DEV_JWT_SECRET" LINK_URL_SECONDS="${LINK_URL_SECONDS:-900}" \
         S3_COMPATIBLE_URL="$S3_COMPATIBLE_URL" S3_COMPATIBLE_ACCESS_KEY="$S3_COMPATIBLE_ACCESS_KEY" \
         S3_COMPATIBLE_SECRET="$S3_COMPATIBLE_SECRET" S3_COMPATIBLE_BUCKET="$S3_COMPATIBLE_BUCKET" \
         ARTIFACTS_DIR="$ROOT/web/e2e/artifacts" node --test --test-concurrency=1 --test-reporter=spec e2e/); then

@@ -12,11 +12,18 @@
 // Both kinds of integration are walked: Amazon S3 through an IAM role (with and without SSE-KMS
 // keys), and an S3-compatible store, which scripts/run.sh plays with s3s-fs.
 //
+// The page shows files through stable links (POST /links: `<api>/l/<token>`, which answers each
+// request with a 307 to a freshly presigned URL). The tests watch the network for it: the demo
+// WebM plays and seeks through one (206 answers to Range requests), and an image still loads after
+// the presigned URL behind its link has expired (scripts/run.sh gives those URLs LINK_URL_SECONDS,
+// 4 s, for the browser tests).
+//
 // Environment: BASE_URL (the dev server), DEV_JWT_SECRET (its token secret, for `devserver token`),
 // DEVSERVER (default target/debug/devserver), CHROMIUM (default /usr/bin/chromium), ARTIFACTS_DIR
 // (screenshots; default e2e/artifacts); for the S3-compatible store (run.sh's s3s-fs):
 // S3_COMPATIBLE_URL, S3_COMPATIBLE_ACCESS_KEY, S3_COMPATIBLE_SECRET, S3_COMPATIBLE_BUCKET (a bucket
-// in it holding photos/kitten.png).
+// in it holding photos/kitten.png); LINK_URL_SECONDS (the dev server's: the life of the presigned
+// URL a stable link redirects to; default 900).
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -34,6 +41,10 @@ const BASE_URL = required("BASE_URL");
 const SECRET = required("DEV_JWT_SECRET");
 const ARTIFACTS = process.env.ARTIFACTS_DIR ?? join(here, "artifacts");
 const DEVSERVER = process.env.DEVSERVER ?? join(root, "target", "debug", "devserver");
+const LINK_URL_SECONDS = Number(process.env.LINK_URL_SECONDS ?? "900");
+/** The demo video (scripts/seed_demo.py VIDEOS): 5 s, VP8, a key frame every second. */
+const DEMO_CLIP = "s3://demo-images/samples/clip.webm";
+const DEMO_CLIP_BYTES = readFileSync(join(here, "fixtures", "demo-clip.webm")).length;
 /** The emulator's customer account, as CUSTOMER_ACCOUNT in scripts/seed_demo.py. */
 const CUSTOMER_ACCOUNT = "210987654321";
 /** A (made-up or real) role ARN in the customer account. */
@@ -101,12 +112,37 @@ after(async () => {
 
 /** A fresh browser context signed in with the token. `initScript` runs in the page before any of
  * the app's scripts. `problems` collects page errors, console errors and any JavaScript dialog
- * (alert, confirm, prompt: the app opens none). */
+ * (alert, confirm, prompt: the app opens none); `network` every response the page got, in order
+ * (redirects included): {url, status, location, contentRange, contentType, cacheControl, range
+ * (the request's Range header: complete once `network.pending` settled), at (ms)}. */
 async function open(tokenValue, { initScript } = {}) {
   const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
   if (initScript) await context.addInitScript(initScript);
   const page = await context.newPage();
   const problems = [];
+  const network = Object.assign([], { pending: [] });
+  page.on("response", (response) => {
+    const headers = response.headers();
+    const entry = {
+      url: response.url(),
+      status: response.status(),
+      location: headers["location"],
+      contentRange: headers["content-range"],
+      contentType: headers["content-type"],
+      cacheControl: headers["cache-control"],
+      range: response.request().headers()["range"],
+      at: Date.now(),
+    };
+    network.push(entry);
+    // The Range header a media request went out with is only in the raw headers (after a redirect).
+    network.pending.push(
+      response
+        .request()
+        .headerValue("range")
+        .then((range) => (entry.range = range ?? entry.range))
+        .catch(() => undefined),
+    );
+  });
   page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
   page.on("console", (message) => {
     if (message.type() === "error" && !/Failed to load resource/.test(message.text())) {
@@ -118,7 +154,23 @@ async function open(tokenValue, { initScript } = {}) {
     void dialog.dismiss();
   });
   await page.goto(`${BASE_URL}/#token=${tokenValue}`);
-  return { page, context, problems };
+  return { page, context, problems, network };
+}
+
+/** A stable link of this dev server: `<BASE_URL>/l/<token>`. */
+function assertStableLink(url, what) {
+  assert.ok(typeof url === "string" && url.startsWith(`${BASE_URL}/l/`) && url.length > `${BASE_URL}/l/`.length, `${what}: ${url}`);
+}
+
+/** The 307 the stable link `link` answered (the first in `network` at or after index `from`), and
+ * the response to where it sent the browser. */
+function redirectOf(network, link, from = 0) {
+  const index = network.findIndex((r, i) => i >= from && r.url === link && r.status === 307);
+  assert.ok(index >= 0, `no 307 from ${link} among: ${network.slice(from).map((r) => `${r.status} ${r.url}`).join(", ")}`);
+  const redirect = network[index];
+  assert.ok(redirect.location, "the 307 has a Location");
+  const target = network.find((r, i) => i > index && r.url === redirect.location);
+  return { redirect, target, index };
 }
 
 async function shot(page, name) {
@@ -240,11 +292,12 @@ describe("the admin wizard", () => {
     assert.match(await row.innerText(), new RegExp(`${bucket}/photos/`));
     await assertAccessible(page, "step 4, the healthy report, and the list");
 
-    // And the file shows through a presigned URL.
+    // And the file shows through a stable link.
     await page.getByLabel("Locator", { exact: true }).fill(`s3://${bucket}/photos/kitten.png`);
     await page.getByRole("button", { name: "Show" }).click();
     const image = page.locator("#try-image");
     await image.waitFor();
+    assertStableLink(await image.getAttribute("src"), "the image's src");
     await page.waitForFunction(() => document.querySelector("#try-image")?.complete === true);
     assert.equal(await image.evaluate((img) => img.naturalWidth), 48);
     await shot(page, "wizard-done");
@@ -436,7 +489,7 @@ describe("an S3-compatible store", () => {
     assert.ok(storeUrl && accessKey && secret && bucket, "S3_COMPATIBLE_* are not set: run the browser tests with scripts/run.sh --browser-tests");
     const org = unique("store");
     const admin = token(org, "admin");
-    const { page, context, problems } = await open(admin);
+    const { page, context, problems, network } = await open(admin);
     await page.getByText("No integrations yet").waitFor();
 
     // Step 1: the kind. An S3-compatible store has three steps, no role and no trust policy.
@@ -555,13 +608,18 @@ describe("an S3-compatible store", () => {
     assert.equal(after.secret_set, true);
     await assertAccessible(page, "step 3, the edited store integration validated");
 
-    // The store's file shows through a link signed with the stored (kept) secret.
+    // The store's file shows through a stable link, which sends the browser to a URL signed with
+    // the stored (kept) secret, at the store.
     await page.getByLabel("Locator", { exact: true }).fill(`s3://${bucket}/photos/kitten.png`);
     await page.getByRole("button", { name: "Show" }).click();
     const image = page.locator("#try-image");
     await image.waitFor();
-    assert.ok((await image.getAttribute("src")).startsWith(`${storeUrl}/${bucket}/photos/kitten.png?`), await image.getAttribute("src"));
+    const src = await image.getAttribute("src");
+    assertStableLink(src, "the image's src");
     await page.waitForFunction(() => document.querySelector("#try-image")?.complete === true);
+    const { redirect, target } = redirectOf(network, src);
+    assert.ok(redirect.location.startsWith(`${storeUrl}/${bucket}/photos/kitten.png?`), redirect.location);
+    assert.equal(target?.status, 200, "the store served the signed URL");
     assert.equal(await image.evaluate((img) => img.naturalWidth), 48);
     await shot(page, "store-done");
     await assertAccessible(page, "the admin's page with the store's image");
@@ -757,8 +815,8 @@ describe("hostile text", () => {
 });
 
 describe("a member", () => {
-  test("sees no admin controls, and a demo locator's image renders", async () => {
-    const { page, context, problems } = await open(token("demo", "member"));
+  test("sees no admin controls, and a demo locator's image renders through a stable link, with the link and a download", async () => {
+    const { page, context, problems, network } = await open(token("demo", "member"));
     await page.locator("#try").waitFor();
     assert.equal(await page.locator("#wizard").count(), 0);
     assert.equal(await page.locator("#integrations").count(), 0);
@@ -770,8 +828,142 @@ describe("a member", () => {
     await page.getByRole("button", { name: "Show" }).click();
     await page.waitForFunction(() => document.querySelector("#try-image")?.complete === true);
     assert.equal(await page.locator("#try-image").evaluate((img) => img.naturalWidth), 64);
+
+    // The image, the link shown as text and "Open the file" are one stable link; the image came
+    // through its 307 (no token: an <img> sends none) to a presigned URL that lives shorter than
+    // the redirect may be cached.
+    const link = await page.locator("#try-link-text").innerText();
+    assertStableLink(link, "the link shown");
+    assert.equal(await page.locator("#try-image").getAttribute("src"), link);
+    assert.equal(await page.getByRole("link", { name: "Open the file" }).getAttribute("href"), link);
+    const { redirect, target } = redirectOf(network, link);
+    assert.equal(target?.status, 200, "the presigned URL served the image");
+    assert.match(target.contentType ?? "", /^image\/png/);
+    const maxAge = Number(/max-age=(\d+)/.exec(redirect.cacheControl ?? "")?.[1]);
+    assert.match(redirect.cacheControl ?? "", /private/);
+    assert.ok(maxAge < LINK_URL_SECONDS, `the redirect is cached for less than the URL lives: ${redirect.cacheControl}`);
+
+    // "Download cat.png": a second stable link, made with download_as, so the file downloads under
+    // its own name (a signed Content-Disposition).
+    const downloadLink = page.getByRole("link", { name: "Download cat.png" });
+    const downloadHref = await downloadLink.getAttribute("href");
+    assertStableLink(downloadHref, "the download link");
+    assert.notEqual(downloadHref, link);
+    assert.equal(await downloadLink.getAttribute("download"), "cat.png");
+    const [download] = await Promise.all([page.waitForEvent("download"), downloadLink.click()]);
+    assert.equal(download.suggestedFilename(), "cat.png");
+    const downloadRedirect = await fetch(downloadHref, { redirect: "manual" });
+    assert.equal(downloadRedirect.status, 307);
+    const served = await fetch(downloadRedirect.headers.get("location"));
+    assert.equal(served.status, 200);
+    assert.match(served.headers.get("content-disposition") ?? "", /^attachment; filename="cat\.png"/);
     await shot(page, "member-try-locator");
     await assertAccessible(page, "the member's page with the rendered image");
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test("plays the demo WebM through a stable link and seeks it: 206 answers to its Range requests", async () => {
+    const { page, context, problems, network } = await open(token("demo", "member"));
+    await page.locator("#try").waitFor();
+    await page.getByLabel("Locator", { exact: true }).fill(DEMO_CLIP);
+    await page.getByRole("button", { name: "Show" }).click();
+    const video = page.locator("#try-video");
+    await video.waitFor();
+    const link = await video.getAttribute("src");
+    assertStableLink(link, "the video's src");
+    assert.equal(await page.locator("#try-link-text").innerText(), link);
+    assert.equal(await page.getByRole("link", { name: "Download clip.webm" }).getAttribute("download"), "clip.webm");
+
+    // Its metadata (the Segment's Duration) arrives, it plays, and time advances.
+    await page.waitForFunction(() => document.querySelector("#try-video")?.readyState >= 1, null, { timeout: 30_000 });
+    const duration = await video.evaluate((v) => v.duration);
+    assert.ok(Math.abs(duration - 5) < 0.2, `the clip lasts 5 s: ${duration}`);
+    await video.evaluate((v) => {
+      v.muted = true;
+      return v.play();
+    });
+    await page.waitForFunction(() => document.querySelector("#try-video").currentTime > 0.5, null, { timeout: 30_000 });
+
+    // Seeking to 2.0 s lands there (the Cues say where), and it plays on from there.
+    const seekedTo = await video.evaluate(
+      (v) =>
+        new Promise((resolve, reject) => {
+          v.pause();
+          v.addEventListener("seeked", () => resolve(v.currentTime), { once: true });
+          v.addEventListener("error", () => reject(new Error(`media error ${v.error?.code}: ${v.error?.message}`)), { once: true });
+          v.currentTime = 2.0;
+        }),
+    );
+    assert.ok(Math.abs(seekedTo - 2.0) < 0.1, `currentTime after seeking to 2.0 s: ${seekedTo}`);
+    await video.evaluate((v) => v.play());
+    await page.waitForFunction(() => document.querySelector("#try-video").currentTime > 2.3, null, { timeout: 30_000 });
+    assert.equal(await video.evaluate((v) => v.error), null);
+
+    // On the network: the link's 307 to a presigned URL, which answered the media's Range requests
+    // with 206 and a Content-Range over the whole file.
+    await Promise.all(network.pending);
+    const redirects = network.filter((r) => r.url === link && r.status === 307);
+    assert.ok(redirects.length >= 1, `no 307 from the link: ${network.map((r) => `${r.status} ${r.url}`).join(", ")}`);
+    const targets = new Set(redirects.map((r) => r.location));
+    const partial = network.filter((r) => targets.has(r.url) && r.status === 206);
+    assert.ok(partial.length >= 1, `no 206 from the presigned URL: ${network.filter((r) => targets.has(r.url)).map((r) => r.status).join(", ")}`);
+    for (const r of partial) {
+      assert.match(r.range ?? "", /^bytes=\d+-\d*$/, "the media asked for a range");
+      assert.match(r.contentRange ?? "", new RegExp(`^bytes \\d+-\\d+/${DEMO_CLIP_BYTES}$`), "the answer's Content-Range");
+      assert.match(r.contentType ?? "", /^video\/webm/);
+    }
+    assert.deepEqual(network.filter((r) => (r.url === link || targets.has(r.url)) && r.status >= 400), [], "no refused request");
+    await shot(page, "member-video");
+    await assertAccessible(page, "the member's page with the playing video");
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test("a page left open past the presigned URL's life still loads the image through its stable link", async (t) => {
+    assert.ok(LINK_URL_SECONDS <= 30, `LINK_URL_SECONDS is ${LINK_URL_SECONDS}: run with a short one (scripts/run.sh --browser-tests sets 4)`);
+    const { page, context, problems, network } = await open(token("demo", "member"));
+    await page.locator("#try").waitFor();
+    const locator = page.getByLabel("Locator", { exact: true });
+    await locator.fill("s3://demo-images/samples/forest.png");
+    await page.getByRole("button", { name: "Show" }).click();
+    await page.waitForFunction(() => document.querySelector("#try-image")?.complete === true);
+    assert.equal(await page.locator("#try-image").evaluate((img) => img.naturalWidth), 64);
+    const link = await page.locator("#try-image").getAttribute("src");
+    assertStableLink(link, "the image's src");
+    const first = redirectOf(network, link);
+    assert.equal(first.target?.status, 200);
+
+    // The presigned URL the link sent the browser to lives LINK_URL_SECONDS; the page stays open
+    // past that.
+    const signed = new URL(first.redirect.location).searchParams;
+    const life = Number(signed.get("X-Amz-Expires"));
+    assert.ok(life > 0 && life <= LINK_URL_SECONDS, `X-Amz-Expires ${life}, LINK_URL_SECONDS ${LINK_URL_SECONDS}`);
+    const signedAt = Date.parse(signed.get("X-Amz-Date").replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, "$1-$2-$3T$4:$5:$6Z"));
+    await page.waitForTimeout(Math.max(0, signedAt + (life + 2) * 1000 - Date.now()));
+    assert.ok(Date.now() > signedAt + life * 1000, "the first presigned URL has expired");
+    const stale = await fetch(first.redirect.location);
+    t.diagnostic(`the first presigned URL, expired, now answers ${stale.status} (the plain emulator may not check expiry)`);
+
+    // Re-rendered (Show again). The page shows the same link, and a browser that still holds the
+    // image shows it from memory; one that dropped it (as it may at any time: memory, many images)
+    // loads it again. That is the case a presigned URL in the page fails: with the browser's caches
+    // off from here (DevTools' "Disable cache"), the re-render goes to the network: a fresh 307
+    // from /l/ to a new presigned URL, and a 200 image from there.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("Network.enable");
+    await cdp.send("Network.setCacheDisabled", { cacheDisabled: true });
+    const mark = network.length;
+    await page.getByRole("button", { name: "Show" }).click();
+    await page.waitForFunction(() => document.querySelector("#try-image")?.complete === true);
+    assert.equal(await page.locator("#try-image").getAttribute("src"), link, "the page shows the same stable link");
+    assert.equal(await page.locator("#try-image").evaluate((img) => img.naturalWidth), 64);
+    const again = redirectOf(network, link, mark);
+    assert.notEqual(again.redirect.location, first.redirect.location, "a freshly presigned URL");
+    assert.equal(again.target?.status, 200, "the fresh URL served the image");
+    assert.match(again.target.contentType ?? "", /^image\/png/);
+    await shot(page, "member-image-after-url-expiry");
+    await assertAccessible(page, "the member's page, the image re-rendered after the URL expired");
     assert.deepEqual(problems, []);
     await context.close();
   });

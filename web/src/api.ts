@@ -83,6 +83,23 @@ export interface PresignResult {
   error?: { code: string; message: string };
 }
 
+/** A locator with delivery options: `download_as` makes the file download under that name (a
+ * signed Content-Disposition), `content_type` sets the media type it is served as. */
+export interface LocatorWithOptions {
+  locator: string;
+  download_as?: string;
+  content_type?: string;
+}
+
+/** One answer of POST /links: a stable link (`http(s)://<api>/l/<token>`, opened without any
+ * token: it redirects to a freshly presigned URL each time), or why the locator got none. */
+export interface LinkResult {
+  locator: string;
+  link?: string;
+  expires_at?: string;
+  error?: { code: string; message: string; field?: string };
+}
+
 export class ApiProblem extends Error {
   constructor(
     readonly status: number,
@@ -182,6 +199,12 @@ export class Api {
   }
   presign(locators: string[]): Promise<{ results: PresignResult[] }> {
     return this.call("POST", "/presign", { locators });
+  }
+  /** Stable links, one result per locator in order (default life 1 day, at most 7). */
+  links(locators: (string | LocatorWithOptions)[], expiresIn?: number): Promise<{ results: LinkResult[] }> {
+    const body: Record<string, unknown> = { locators };
+    if (expiresIn !== undefined) body["expires_in"] = expiresIn;
+    return this.call("POST", "/links", body);
   }
 }
 

@@ -6,7 +6,7 @@
 // shows no admin controls), never by this code alone.
 
 import { Api, ApiProblem, isS3Compatible } from "./api.js";
-import type { AddressingStyle, Check, Integration, IntegrationKind, Report, ScopeBody } from "./api.js";
+import type { AddressingStyle, Check, Integration, IntegrationKind, LinkResult, LocatorWithOptions, Report, ScopeBody } from "./api.js";
 import { byId, debounce, el, fieldError, input, relativeTime, show } from "./dom.js";
 
 const TOKEN_KEY = "s3-integrations.token";
@@ -934,8 +934,12 @@ function confirmDelete(integration: Integration): void {
 }
 
 // ---- try a locator ------------------------------------------------------------------------------------------
+// What the page shows comes through stable links (POST /links): `<api>/l/<token>`, opened without a
+// token, answers each request with a redirect to a freshly presigned URL. An <img> or <video> that
+// loads again after the presigned URL it got last time has expired (a re-render, a seek, a page left
+// open) therefore still works; the link itself lives a day.
 
-const PRESIGN_WORDS: Record<string, string> = {
+const LINK_WORDS: Record<string, string> = {
   INVALID_LOCATOR: "That is not a locator",
   UNSUPPORTED_LOCATOR: "That kind of locator is not supported",
   NO_INTEGRATION: "No integration covers this bucket",
@@ -943,10 +947,69 @@ const PRESIGN_WORDS: Record<string, string> = {
   VERSIONING_DISABLED: "Versions are not enabled for this integration",
   ASSUME_ROLE_DENIED: "AWS refused the platform access to the role",
   ASSUME_ROLE_FAILED: "AWS could not be reached just now",
+  INVALID_DOWNLOAD_AS: "The file name cannot be used for a download",
 };
 
 const IMAGE = /\.(png|jpe?g|gif|webp|avif|svg|bmp|ico)$/i;
 const VIDEO = /\.(mp4|webm|mov|m4v|ogv)$/i;
+
+/** A link is used again (the same `src`, so the browser's cache applies) while it has this long left. */
+const LINK_REUSE_MARGIN_MS = 10 * 60_000;
+
+/** Stable links this page got, by request (locator and options): showing the same file again
+ * shows the same link, until it comes close to its end. */
+const linkCache = new Map<string, LinkResult>();
+
+/** One stable link per request, in order: from the cache when it is still good for a while, the
+ * rest in one POST /links. Only links are cached, never errors. */
+async function stableLinks(requests: (string | LocatorWithOptions)[]): Promise<LinkResult[]> {
+  const keys = requests.map((request) => JSON.stringify(request));
+  const now = Date.now();
+  const cached = keys.map((key) => {
+    const hit = linkCache.get(key);
+    const until = hit?.expires_at ? Date.parse(hit.expires_at) : NaN;
+    return hit && until - now > LINK_REUSE_MARGIN_MS ? hit : undefined;
+  });
+  const missing = requests.filter((_, index) => cached[index] === undefined);
+  if (missing.length === 0) return cached as LinkResult[];
+  const { results } = await api().links(missing);
+  if (!Array.isArray(results) || results.length !== missing.length) {
+    throw new ApiProblem(200, "BAD_ANSWER", "The API answered without a link for every file. Try again.");
+  }
+  let next = 0;
+  return keys.map((key, index) => {
+    const hit = cached[index];
+    if (hit) return hit;
+    const result = results[next++] as LinkResult;
+    if (result.link && !result.error) {
+      if (!/^https?:\/\//i.test(result.link)) {
+        throw new ApiProblem(200, "BAD_ANSWER", "The API answered with a link that is not a web address. Tell your admin.");
+      }
+      linkCache.set(key, result);
+    }
+    return result;
+  });
+}
+
+/** The key of an `s3://` locator, without a trailing `?versionId=`; undefined for anything else. */
+function keyOf(locator: string): string | undefined {
+  const match = /^s3:\/\/[^/]+\/(.+)$/.exec(locator);
+  return match?.[1]?.replace(/\?versionId=[^/?&#%]*$/, "");
+}
+
+/** The name a download gets: the key's last segment (what the API accepts: 1-255 characters, no
+ * control characters), or undefined when there is none. */
+function downloadName(locator: string): string | undefined {
+  const key = keyOf(locator);
+  const name = key?.slice(key.lastIndexOf("/") + 1);
+  return name && name.length <= 255 && !/[\u0000-\u001f\u007f]/.test(name) ? name : undefined;
+}
+
+function linkError(result: LinkResult | undefined): string {
+  if (!result) return "No link came back: try again.";
+  const words = result.error ? (LINK_WORDS[result.error.code] ?? "No link could be made for the locator") : "No link came back";
+  return `${words}: ${result.error?.message ?? "try again."}`;
+}
 
 async function tryLocator(event: Event): Promise<void> {
   event.preventDefault();
@@ -960,18 +1023,14 @@ async function tryLocator(event: Event): Promise<void> {
   submit.disabled = true;
   out.replaceChildren(el("p", { class: "hint" }, "Signing…"));
   try {
-    const { results } = await api().presign([locator]);
-    const result = results[0];
-    if (!result) throw new ApiProblem(200, "BAD_ANSWER", "The API answered without a result. Try again.");
-    if (result.error || !result.url) {
-      const words = result.error ? (PRESIGN_WORDS[result.error.code] ?? "The locator could not be signed") : "No link came back";
-      out.replaceChildren(el("p", { class: "error-box", id: "try-error" }, `${words}: ${result.error?.message ?? "try again."}`));
+    // The link to show, and one that downloads the file under its own name.
+    const name = downloadName(locator);
+    const [view, download] = await stableLinks(name ? [locator, { locator, download_as: name }] : [locator]);
+    if (!view?.link || view.error) {
+      out.replaceChildren(el("p", { class: "error-box", id: "try-error" }, linkError(view)));
       return;
     }
-    if (!/^https?:\/\//i.test(result.url)) {
-      throw new ApiProblem(200, "BAD_ANSWER", "The API answered with a link that is not a web address. Tell your admin.");
-    }
-    out.replaceChildren(...preview(result.url, locator, result.expires_at));
+    out.replaceChildren(...preview(view, download, locator, name));
   } catch (err) {
     out.replaceChildren(el("p", { class: "error-box", id: "try-error" }, messageOf(err)));
   } finally {
@@ -979,25 +1038,63 @@ async function tryLocator(event: Event): Promise<void> {
   }
 }
 
-function preview(url: string, locator: string, expiresAt: string | undefined): Node[] {
-  const key = locator.split("?")[0] ?? locator;
-  const until = expiresAt ? `The link works until ${new Date(expiresAt).toLocaleTimeString()}.` : "";
-  const link = el("a", { href: url, target: "_blank", rel: "noopener noreferrer", id: "try-link" }, "Open the file");
-  const note = el("p", { class: "hint" }, `${until} `, link);
+function preview(view: LinkResult, download: LinkResult | undefined, locator: string, name: string | undefined): Node[] {
+  const url = view.link ?? "";
+  const key = keyOf(locator) ?? locator.split("?")[0] ?? locator;
+  const until = view.expires_at ? `The link works until ${new Date(view.expires_at).toLocaleString()}` : "The link works for a while";
+  const open = el("a", { href: url, target: "_blank", rel: "noopener noreferrer", id: "try-link" }, "Open the file");
+  const actions: (Node | string)[] = [open];
+  if (download?.link && !download.error && name) {
+    actions.push(" · ", el("a", { href: download.link, download: name, id: "try-download" }, `Download ${name}`));
+  } else if (download?.error) {
+    actions.push(el("span", { class: "field-error", id: "try-download-error" }, ` Download: ${linkError(download)}`));
+  }
+  const details = [
+    el("p", { class: "small link-line" }, "Link: ", el("code", { id: "try-link-text" }, url)),
+    el("p", { class: "hint" }, `${until}, opened by anyone who has it: each time it sends the browser to a freshly signed address. `, ...actions),
+  ];
+  const unavailable = (what: string) =>
+    el("p", { class: "error-box", id: "try-error" },
+      `The link was made, but the browser could not load the ${what}: the file may be missing, or the role may not read it. Validate the integration to see why.`);
   if (IMAGE.test(key)) {
     const image = el("img", { id: "try-image", alt: `Preview of ${locator}`, src: url });
-    image.addEventListener("error", () => {
-      image.replaceWith(
-        el("p", { class: "error-box", id: "try-error" },
-          "The link was signed, but the browser could not load the image: the file may be missing, or the role may not read it. Validate the integration to see why."),
-      );
-    });
-    return [image, note];
+    image.addEventListener("error", () => image.replaceWith(unavailable("image")));
+    return [image, ...details];
   }
   if (VIDEO.test(key)) {
-    return [el("video", { id: "try-video", src: url, controls: "" }), note];
+    const video = el("video", { id: "try-video", src: url, controls: "", preload: "metadata", "aria-label": `Video ${locator}` });
+    reloadOnExpiry(video, () => video.replaceWith(unavailable("video")));
+    return [video, ...details];
   }
-  return [note];
+  return details;
+}
+
+/** A browser fetches the rest of a video (a seek, a resumed download) from the presigned URL the
+ * link redirected it to, not from the link: on a page left open that URL expires, and the next
+ * Range request fails. The video then loads the link again (a fresh 307 to a fresh URL) and goes
+ * on where it was, as long as each load got as far as the metadata; a load that does not is
+ * `failed`. */
+function reloadOnExpiry(video: HTMLVideoElement, failed: () => void): void {
+  let loadedSinceReload = false;
+  video.addEventListener("loadedmetadata", () => (loadedSinceReload = true));
+  video.addEventListener("error", () => {
+    if (!loadedSinceReload) {
+      failed();
+      return;
+    }
+    loadedSinceReload = false;
+    const at = video.currentTime;
+    const playing = !video.paused;
+    video.addEventListener(
+      "loadedmetadata",
+      () => {
+        video.currentTime = at;
+        if (playing) void video.play().catch(() => undefined);
+      },
+      { once: true },
+    );
+    video.load();
+  });
 }
 
 // ---- copy buttons -------------------------------------------------------------------------------------------
