@@ -7,7 +7,8 @@
 //
 // Every screen a test reaches is checked with axe-core for WCAG 2 A and AA (assertAccessible): the
 // wizard's four steps and its report, the list (and after Load more), the delete confirmation, the
-// member's page (the image, the errors) and the sign-in form.
+// member's page (the image and its links, the playing video, the image re-rendered after its URL
+// expired, the errors) and the sign-in form.
 //
 // Both kinds of integration are walked: Amazon S3 through an IAM role (with and without SSE-KMS
 // keys), and an S3-compatible store, which scripts/run.sh plays with s3s-fs.
