@@ -57,6 +57,9 @@ Cross-account roles, role sessions, DynamoDB resources, external IDs without enf
     ARN, a Query/Scan with IndexName against the index ARN; batches against every table they
     name; transactions item by item as GetItem/PutItem/UpdateItem/DeleteItem/ConditionCheckItem
     (AWS has no TransactWriteItems permission). A refusal is DynamoDB's 400 AccessDeniedException.
+  * patch_secretsmanager_resources: moto authorized every Secrets Manager request against `*`, so
+    a policy granting GetSecretValue on one secret's ARN never matched. Requests naming a SecretId
+    are authorized against that secret's ARN; a refusal is 400 AccessDeniedException.
   * patch_assume_role_external_id_unenforced: before IAM enforcement starts moto answered every
     AssumeRole; a role whose trust policy has a condition on sts:ExternalId is now evaluated
     against the request's ExternalId (moto's evaluation, principal not checked: the caller's
@@ -935,6 +938,63 @@ def patch_dynamodb_resources() -> None:
     DynamoHandler._authenticate_and_authorize_normal_action = _authenticate_and_authorize_normal_action
 
 
+def patch_secretsmanager_resources() -> None:
+    """Authorize Secrets Manager requests against the secret they name, as AWS does.
+
+    moto authorizes every Secrets Manager request against `*` (SecretsManagerResponse has no
+    `_determine_resource`), so an identity policy granting secretsmanager:GetSecretValue on one
+    secret's ARN (least privilege: the presign function's link signing keys) never matched and
+    every call was denied. `_determine_resource` now gives the ARN of the secret `SecretId` names
+    (a name, a full or a partial ARN); an id that names no secret is authorized against
+    `arn:<partition>:secretsmanager:<region>:<account>:secret:<id>`, so a refusal comes before
+    moto's ResourceNotFoundException, as on AWS. A refusal is Secrets Manager's JSON
+    `400 AccessDeniedException` (moto's XML 403 cannot be parsed by an SDK's client). Requests
+    without a SecretId (ListSecrets, CreateSecret) keep moto's authorization against `*`.
+    """
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.core.exceptions import AccessDeniedError, JsonRESTError
+    from moto.secretsmanager.responses import SecretsManagerResponse
+
+    authorize = SecretsManagerResponse.__dict__.get("_authenticate_and_authorize_normal_action")
+    if getattr(authorize, _MARKER, False):
+        return
+    original = getattr(SecretsManagerResponse, "_authenticate_and_authorize_normal_action", None)
+    if (
+        authorize is not None
+        or hasattr(SecretsManagerResponse, "_determine_resource")
+        or original is not ActionAuthenticatorMixin.__dict__.get("_authenticate_and_authorize_normal_action")
+        or not callable(getattr(SecretsManagerResponse, "_get_param", None))
+    ):
+        _fail(
+            "moto.secretsmanager.responses.SecretsManagerResponse already authorizes by resource, or moto's "
+            "_authenticate_and_authorize_normal_action moved; review patch_secretsmanager_resources in scripts/moto_server.py"
+        )
+
+    def _determine_resource(self: Any) -> str:
+        secret_id = self._get_param("SecretId")
+        if not isinstance(secret_id, str) or not secret_id:
+            return "*"
+        try:
+            secret = self.backend.secrets.get(secret_id)
+        except Exception:  # noqa: BLE001 - a malformed id: moto answers it as not found
+            secret = None
+        if secret is not None:
+            return secret.arn
+        if secret_id.startswith("arn:"):
+            return secret_id
+        return f"arn:{self.partition}:secretsmanager:{self.region}:{self.current_account}:secret:{secret_id}"
+
+    def _authenticate_and_authorize_normal_action(self: Any, resource: str = "*") -> None:
+        try:
+            original(self, resource)
+        except AccessDeniedError as denied:
+            raise JsonRESTError("AccessDeniedException", f"{denied.message} on resource: {resource}") from None
+
+    setattr(_authenticate_and_authorize_normal_action, _MARKER, True)
+    SecretsManagerResponse._determine_resource = _determine_resource
+    SecretsManagerResponse._authenticate_and_authorize_normal_action = _authenticate_and_authorize_normal_action
+
+
 def trust_conditions_on(document: str, key: str) -> bool:
     """Whether any statement of the policy `document` has a condition on `key` (IAM condition keys
     are case-insensitive)."""
@@ -1243,6 +1303,7 @@ def main(argv: list[str] | None = None) -> None:
     patch_cross_account_trust()
     patch_role_principal_sessions()
     patch_dynamodb_resources()
+    patch_secretsmanager_resources()
     patch_assume_role_external_id_unenforced()
     patch_s3_presigned_urls()
     patch_s3_presigned_metadata_check()

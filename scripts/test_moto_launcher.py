@@ -470,12 +470,21 @@ def _setup_accounts(url: str) -> dict:
         )
         dynamodb.put_item(TableName=name, Item={"pk": {"S": "a"}, "owner": {"S": "o"}})
 
+    secretsmanager = _client("secretsmanager", url)
+    link_keys = secretsmanager.create_secret(Name="link-keys", SecretString='{"current": "k1"}')["ARN"]
+    secretsmanager.create_secret(Name="other-secret", SecretString="other")
+    secret_reader = user(
+        "secret-reader", {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": link_keys}
+    )
+
     return {
         "url": url,
         "platform_user": platform_user,
         "caller": caller,
         "platform_role": platform_role,
         "table_reader": table_reader,
+        "secret_reader": secret_reader,
+        "link_keys_arn": link_keys,
         "roles": roles,
         "kms": _setup_kms(url, customer_iam, platform_user),
         "secrets": _setup_secrets(url, iam, user, platform_user),
@@ -694,6 +703,42 @@ def test_the_caller_itself_is_not_the_platform_role(accounts):
 )
 def test_session_of_role_matches_account_and_role_name_only(principal, expected, matches):
     assert _launcher_module().session_of_role(principal, expected) is matches
+
+
+# patch_secretsmanager_resources: Secrets Manager is authorized against the secret's ARN.
+
+
+def _secrets_denied(call) -> None:
+    """Secrets Manager's refusal: 400 AccessDeniedException, naming the action and the resource."""
+    with pytest.raises(ClientError) as err:
+        call()
+    response = err.value.response
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 400, response
+    assert response["Error"]["Code"] == "AccessDeniedException", response
+    assert "is not authorized to perform: secretsmanager:" in response["Error"]["Message"], response
+    assert " on resource: arn:aws:secretsmanager:" in response["Error"]["Message"], response
+
+
+@pytest.mark.parametrize("by", ["name", "arn"])
+def test_secretsmanager_get_secret_value_on_the_granted_secret_is_allowed_by_name_or_arn(accounts, by):
+    client = _client_as("secretsmanager", accounts["url"], accounts["secret_reader"])
+    secret_id = "link-keys" if by == "name" else accounts["link_keys_arn"]
+    assert client.get_secret_value(SecretId=secret_id)["SecretString"] == '{"current": "k1"}'
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.get_secret_value(SecretId="other-secret"),
+        lambda c: c.get_secret_value(SecretId="no-such-secret"),
+        lambda c: c.put_secret_value(SecretId="link-keys", SecretString="{}"),
+        lambda c: c.describe_secret(SecretId="link-keys"),
+    ],
+    ids=["another secret", "a missing secret", "PutSecretValue", "DescribeSecret"],
+)
+def test_secretsmanager_actions_or_secrets_not_granted_are_denied(accounts, call):
+    client = _client_as("secretsmanager", accounts["url"], accounts["secret_reader"])
+    _secrets_denied(lambda: call(client))
 
 
 # Patch 3 (patch_dynamodb_resources): DynamoDB is authorized against the table's ARN.
@@ -1196,6 +1241,10 @@ def test_trust_conditions_on_external_id(document, conditioned):
         (
             "import moto.dynamodb.responses as m; m.DynamoHandler._determine_resource = lambda self: '*'",
             "patch_dynamodb_resources",
+        ),
+        (
+            "import moto.secretsmanager.responses as m; m.SecretsManagerResponse._determine_resource = lambda self: '*'",
+            "patch_secretsmanager_resources",
         ),
         (
             "import moto.sts.responses as m; del m.TokenResponse._determine_resource",

@@ -126,6 +126,27 @@ async fn the_presign_event_runs_through_the_presign_handler_for_a_member() {
     let shape = |r: &Value| (r["locator"].clone(), r["error"]["code"].clone(), r["url"].is_string());
     let shapes = |v: &[Value]| v.iter().map(shape).collect::<Vec<_>>();
     assert_eq!(shapes(again["results"].as_array().unwrap()), shapes(&results));
+    // Links: made from the sample, followed through the deployed entry point with no claims.
+    let envelope = presign::handle_event(&state, event("links-create.json", SAMPLE_ID)).await;
+    let envelope: Value = serde_json::from_str(envelope.as_str()).unwrap();
+    let made: Value = serde_json::from_str(envelope["body"].as_str().unwrap()).unwrap();
+    let link = made["results"][0]["link"].as_str().unwrap_or_else(|| panic!("{made}"));
+    let token = link.rsplit('/').next().unwrap();
+    let sample = event("links-follow.json", SAMPLE_ID);
+    let sample_token = sample.uri().path().rsplit('/').next().unwrap().to_owned();
+    let text = std::fs::read_to_string(format!("{}/../events/links-follow.json", env!("CARGO_MANIFEST_DIR")))
+        .unwrap();
+    let followed = lambda_http::request::from_str(&text.replace(&sample_token, token)).unwrap();
+    let envelope: Value =
+        serde_json::from_str(presign::handle_event(&state, followed).await.as_str()).unwrap();
+    assert_eq!(envelope["statusCode"], 307, "{envelope}");
+    assert!(
+        envelope["headers"]["location"].as_str().unwrap().contains("/bucket-a/images/cat%2001.jpg?"),
+        "{envelope}"
+    );
+    let envelope: Value = serde_json::from_str(presign::handle_event(&state, sample).await.as_str()).unwrap();
+    assert_eq!(envelope["statusCode"], 403, "the sample's token is not one this service signed: {envelope}");
+    assert!(envelope["body"].as_str().unwrap().contains("LINK_INVALID"), "{envelope}");
     // An error answer, through the same entry point.
     let mut bad = event("presign.json", SAMPLE_ID);
     *bad.body_mut() = lambda_http::Body::Text("not json".into());

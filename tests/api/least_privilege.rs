@@ -145,6 +145,21 @@ impl Deployment {
         let kms = shared::aws::secrets::KmsSealer::client(&setup);
         let secrets_key =
             shared::aws::secrets::KmsSealer::create_key(&kms, "SecretsKey").await.expect("the secrets key");
+        // The template's LinkSigningKeys, and a secret of the account that presign must not read.
+        let secrets = aws_sdk_secretsmanager::Client::new(&setup);
+        let mut link_keys = String::new();
+        for name in ["LinkSigningKeys", "another-secret"] {
+            let created = secrets
+                .create_secret()
+                .name(format!("{STACK}-{name}"))
+                .secret_string(crate::helpers::TEST_LINK_KEYS)
+                .send()
+                .await
+                .expect("a secret");
+            if name == "LinkSigningKeys" {
+                link_keys = created.arn().expect("its ARN").to_owned();
+            }
+        }
         let names: HashMap<&str, String> = [
             ("AWS::Partition", "aws".to_owned()),
             ("AWS::Region", "us-east-1".to_owned()),
@@ -155,6 +170,7 @@ impl Deployment {
             ("ValidateRole.Arn", validate_role.clone()),
             ("PlatformRole.Arn", platform_role.clone()),
             ("SecretsKey.Arn", secrets_key.clone()),
+            ("LinkSigningKeys", link_keys.clone()),
         ]
         .into_iter()
         .collect();
@@ -294,6 +310,18 @@ async fn presign_with_only_the_templates_rights_reads_the_table_and_signs_but_ca
     assert!(url.contains(&format!("/{}/a.txt?", d.bucket)), "{url}");
     let stats = state.credentials().stats();
     assert_eq!(stats.probes.load(std::sync::atomic::Ordering::SeqCst), 1, "{stats:?}");
+
+    // The link signing keys, and no other secret of the account.
+    let secrets = shared::aws::link_keys::Keyring::client(&sdk_as(&d.moto.url, session.clone()).await);
+    let keyring =
+        shared::aws::link_keys::Keyring::from_secret(secrets.clone(), format!("{STACK}-LinkSigningKeys"))
+            .await
+            .expect("presign reads its link signing keys");
+    assert_eq!(keyring.current().await.current_id(), "t1");
+    let other =
+        shared::aws::link_keys::Keyring::from_secret(secrets, format!("{STACK}-another-secret")).await;
+    let other = other.expect_err("another secret of the account is not presign's to read").to_string();
+    assert!(other.contains("AccessDenied") || other.contains("not authorized"), "{other}");
 
     // No write of any kind, and no Scan.
     let status = Status::unverified();

@@ -12,6 +12,7 @@ mod integrations;
 mod isolation;
 mod kms;
 mod least_privilege;
+mod links;
 mod moto;
 mod platform;
 mod presign;

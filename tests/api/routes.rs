@@ -137,3 +137,35 @@ fn every_route_has_a_sample_event() {
     let missing: Vec<String> = all_keys().difference(&sampled).cloned().collect();
     assert!(missing.is_empty(), "no sample event in events/ for {missing:?}");
 }
+
+/// Every HttpApi event's `Auth` and `RouteSettings`, by route key.
+fn template_route_settings() -> BTreeMap<String, (Yaml, Yaml)> {
+    let path = repo_path("template.yaml");
+    let source = std::fs::read_to_string(&path).unwrap();
+    let template: Yaml = serde_yaml::from_str(&source).unwrap();
+    let mut settings = BTreeMap::new();
+    for (_, resource) in template["Resources"].as_mapping().unwrap() {
+        let Some(events) = resource["Properties"]["Events"].as_mapping() else { continue };
+        for (_, event) in events.iter().filter(|(_, e)| text(&e["Type"]) == Some("HttpApi")) {
+            let p = &event["Properties"];
+            let key = format!("{} {}", text(&p["Method"]).unwrap(), text(&p["Path"]).unwrap());
+            settings.insert(key, (p["Auth"].clone(), p["RouteSettings"].clone()));
+        }
+    }
+    settings
+}
+
+#[test]
+fn only_the_stable_link_route_goes_without_the_jwt_authorizer_and_it_is_throttled_on_its_own() {
+    for (key, (auth, throttle)) in template_route_settings() {
+        let route = Route::from_key(&key).unwrap();
+        if route.needs_token() {
+            assert!(auth.is_null(), "{key} must keep the API's default JWT authorizer: {auth:?}");
+        } else {
+            assert_eq!(text(&auth["Authorizer"]), Some("NONE"), "{key}: {auth:?}");
+            let rate = throttle["ThrottlingRateLimit"].as_u64().unwrap_or(0);
+            let burst = throttle["ThrottlingBurstLimit"].as_u64().unwrap_or(0);
+            assert!(rate > 0 && burst >= rate, "{key} is throttled: {throttle:?}");
+        }
+    }
+}

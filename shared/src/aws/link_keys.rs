@@ -77,10 +77,12 @@ impl Keyring {
 
     fn with(source: Source, keys: LinkKeys) -> Self {
         let now = Instant::now();
+        // The first unknown key id may re-read at once: a rotation can land just after a start.
+        let attempted = now.checked_sub(UNKNOWN_KEY_RELOAD).unwrap_or(now);
         Self {
             source,
             keys: RwLock::new(Arc::new(keys)),
-            loaded_at: Mutex::new((now, now)),
+            loaded_at: Mutex::new((now, attempted)),
             reload: tokio::sync::Mutex::new(()),
         }
     }
