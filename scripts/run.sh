@@ -376,6 +376,8 @@ NEW_BUCKET=acme-photos
     CURL_ACCESS='curl -s -X POST $URL/policies/access -H "authorization: Bearer $ADMIN" -d '"'"'{"scope":{"type":"bucket","bucket":"demo-images","prefix":"samples/"},"versioning":false}'"'"
     CURL_PRESIGN='curl -s -X POST $URL/presign -H "authorization: Bearer $MEMBER" -d '"'"'{"locators":["s3://demo-images/samples/cat.png"]}'"'"
     CURL_FETCH='curl -s -o cat.png "$('"$CURL_PRESIGN"' | python3 -c '"'"'import json,sys; print(json.load(sys.stdin)["results"][0]["url"])'"'"')"'
+    CURL_LINKS='curl -s -X POST $URL/links -H "authorization: Bearer $MEMBER" -d '"'"'{"locators":["s3://demo-images/samples/cat.png"]}'"'"
+    CURL_LINK_FETCH='curl -sL -o cat-link.png "$('"$CURL_LINKS"' | python3 -c '"'"'import json,sys; print(json.load(sys.stdin)["results"][0]["link"])'"'"')"'
     CURL_VALIDATE='curl -s -X POST $URL/integrations/$ID/validate -H "authorization: Bearer $ADMIN"'
     TRUST_BREAK='scripts/demo_trust.py break'
     TRUST_FIX='scripts/demo_trust.py fix'
@@ -437,6 +439,10 @@ $CURL_ACCESS
 $CURL_PRESIGN
 # the image through its presigned URL (member), into cat.png
 $CURL_FETCH
+# a stable link (member): it outlives any presigned URL; following it needs no token
+$CURL_LINKS
+# the image through its stable link (no token: a 307 to a URL presigned now), into cat-link.png
+$CURL_LINK_FETCH
 # validate the demo integration now: every check passes, state "healthy" (admin)
 $CURL_VALIDATE
 # from the repository root: break the demo role's trust policy in the emulator (another external
@@ -490,6 +496,14 @@ sys.exit(0 if open(sys.argv[2], "rb").read() == seed_demo.image_bytes(sys.argv[3
         say "check ok: fetch (banner line): the presigned URL serves samples/cat.png ($(wc -c <"$DEV_DIR/cat.png.check") bytes, as seeded)"
     else
         say "check FAILED: fetch (banner line): the presigned URL did not serve samples/cat.png as seeded: $(head -c 300 "$DEV_DIR/cat.png.check" 2>/dev/null || true)"
+        failures=$((failures + 1))
+    fi
+    check "stable link (member)" 200 "$CURL_LINKS" \
+        'd["results"][0].get("link", "").startswith("http") and "/l/" in d["results"][0]["link"]'
+    if (cd "$DEV_DIR" && eval "${CURL_LINK_FETCH/-o cat-link.png/-o cat-link.png.check}") && same_image "$DEV_DIR/cat-link.png.check" samples/cat.png; then
+        say "check ok: fetch through the stable link (banner line), no token: samples/cat.png as seeded"
+    else
+        say "check FAILED: fetch through the stable link (banner line) did not serve samples/cat.png: $(head -c 300 "$DEV_DIR/cat-link.png.check" 2>/dev/null || true)"
         failures=$((failures + 1))
     fi
     # Every demo image (the last key has a space and a non-ASCII character), one presign call.
