@@ -16,6 +16,11 @@
 //! expire in an hour. After the groups, a summary prints µs per locator (median over criterion's
 //! samples), the ratio to aws-sdk-s3, the targets, and where a handler batch spends its time.
 //!
+//! Stable links: `GET /l/{token}` is the hot path of a page full of images. The same state makes
+//! links for 200 of the batch's locators (`POST /links`), and one warm hit (event JSON → 307
+//! envelope bytes, a link checked, resolved and its URL signed) is timed per link, next to the
+//! batch's per-locator figure and aws-sdk-s3's presign of one URL.
+//!
 //! Run: `cargo bench -p presign --bench handler`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -51,6 +56,9 @@ const NOWHERE: &str = "http://127.0.0.1:9";
 
 const HANDLER: &str = "handler_event_to_response_json";
 const AWS_SDK_S3: &str = "aws_sdk_s3_presigned";
+const LINK_HIT: &str = "stable_link_hit_event_to_307";
+/// Links followed in the redirect benchmark (cycled through).
+const LINKS: usize = 200;
 
 const TARGET_US_PER_LOCATOR: f64 = 2.7;
 const TARGET_VS_SDK: f64 = 14.0;
@@ -180,6 +188,29 @@ fn signing_credentials(setup: &Setup, seed: u64) -> SigningCredentials {
 }
 
 /// `events/presign.json` with the batch as its body: what API Gateway hands the function.
+/// `POST /links` for `locators`, from the same member as the presign event.
+fn links_event_json(locators: &[String]) -> String {
+    let mut event: Value = serde_json::from_str(&event_json(locators)).unwrap();
+    event["routeKey"] = json!("POST /links");
+    event["requestContext"]["routeKey"] = json!("POST /links");
+    event["rawPath"] = json!("/links");
+    event["requestContext"]["http"]["path"] = json!("/links");
+    event["body"] = Value::String(json!({ "locators": locators }).to_string());
+    event.to_string()
+}
+
+/// `GET /l/{token}` as API Gateway sends it for a route without an authorizer.
+fn follow_event_json(token: &str) -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/links-follow.json");
+    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert!(event["requestContext"].get("authorizer").is_none(), "the link route has no authorizer");
+    let path = format!("/l/{token}");
+    event["rawPath"] = json!(path);
+    event["requestContext"]["http"]["path"] = json!(path);
+    event["pathParameters"] = json!({ "token": token });
+    event.to_string()
+}
+
 fn event_json(locators: &[String]) -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/presign.json");
     let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -573,6 +604,72 @@ fn bench_handler(c: &mut Criterion) {
     ));
 }
 
+fn bench_link_hit(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let warm = runtime.block_on(async {
+        let warm = Warm::new();
+        warm.prime().await;
+        warm
+    });
+    let locators: Vec<String> = realistic_locators().into_iter().take(LINKS).collect();
+    let made: Value = {
+        let envelope: Value =
+            serde_json::from_str(&runtime.block_on(invoke(&warm.state, &links_event_json(&locators))))
+                .unwrap();
+        assert_eq!(envelope["statusCode"], 200, "{envelope}");
+        serde_json::from_str(envelope["body"].as_str().unwrap()).unwrap()
+    };
+    let events: Vec<String> = made["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let link = r["link"].as_str().unwrap_or_else(|| panic!("no link: {r}"));
+            follow_event_json(link.rsplit('/').next().unwrap())
+        })
+        .collect();
+    // Sanity: every hit is a 307 to a URL for its own locator's object, signed now.
+    let presigned: Value = {
+        let envelope: Value =
+            serde_json::from_str(&runtime.block_on(invoke(&warm.state, &event_json(&locators)))).unwrap();
+        serde_json::from_str(envelope["body"].as_str().unwrap()).unwrap()
+    };
+    for (event, result) in events.iter().zip(presigned["results"].as_array().unwrap()) {
+        let envelope: Value = serde_json::from_str(&runtime.block_on(invoke(&warm.state, event))).unwrap();
+        assert_eq!(envelope["statusCode"], 307, "{envelope}");
+        let location = envelope["headers"]["location"].as_str().unwrap();
+        assert_eq!(url_base(location), url_base(result["url"].as_str().unwrap()), "the link's own object");
+        assert!(envelope["headers"]["cache-control"].as_str().unwrap().starts_with("private, max-age="));
+    }
+    CHECKS.lock().unwrap().push(format!(
+        "{LINKS} stable links: each hit answers 307 to its own object's URL, with Cache-Control"
+    ));
+
+    let mut group = c.benchmark_group("stable_link_hit");
+    group.throughput(Throughput::Elements(1));
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(30);
+    group.warm_up_time(Duration::from_secs(2));
+    group.measurement_time(Duration::from_secs(6));
+    group.bench_function(BenchmarkId::from_parameter(LINK_HIT), |b| {
+        b.iter_custom(|iters| {
+            runtime.block_on(async {
+                warm.prime().await;
+                let start = Instant::now();
+                for i in 0..iters {
+                    let event = &events[i as usize % LINKS];
+                    black_box(invoke(&warm.state, black_box(event)).await.len());
+                }
+                let elapsed = start.elapsed();
+                support::record(LINK_HIT, iters, 1, elapsed);
+                elapsed
+            })
+        })
+    });
+    group.finish();
+    assert_eq!(warm.state.credentials().stats().assume_calls.load(Ordering::Relaxed), 0, "no STS call");
+}
+
 fn print_summary() {
     let us = support::recorded_median;
     println!();
@@ -594,6 +691,20 @@ fn print_summary() {
         match us(id) {
             Some(v) => println!("{label:<44} {v:>14.3} {:>12.2} {:>14.0}", v * BATCH as f64 / 1e3, 1e6 / v),
             None => println!("{label:<44} {:>14} {:>12} {:>14}", "not run", "-", "-"),
+        }
+    }
+    if let Some(hit) = us(LINK_HIT) {
+        println!(
+            "{:<44} {hit:>14.3} {:>12} {:>14.0}",
+            "stable link: GET /l/{token} → 307 (per hit)",
+            "-",
+            1e6 / hit
+        );
+        if let Some(batch) = us(HANDLER) {
+            println!("  a hit costs {:.1}× a locator of a 1,000-locator presign batch", hit / batch);
+        }
+        if let Some(sdk) = us(AWS_SDK_S3) {
+            println!("  a whole hit is {:.1}× faster than aws-sdk-s3 presigning its one URL", sdk / hit);
         }
     }
     println!();
@@ -618,7 +729,7 @@ fn print_summary() {
     }
 }
 
-criterion_group!(benches, bench_handler);
+criterion_group!(benches, bench_handler, bench_link_hit);
 
 /// The allocator settings the presign function is deployed with (template.yaml): glibc keeps
 /// freed memory instead of returning it to the kernel after every 1.5 MB answer. glibc reads them

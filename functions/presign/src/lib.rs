@@ -1,11 +1,12 @@
 //! The `presign` function: `POST /presign` turns locators into presigned HTTPS GET URLs for any
 //! member of the org; `POST /links` turns them into stable links, and `GET /l/{token}` (no
 //! token needed: the link is the capability) redirects a link to a URL presigned on the spot,
-//! through exactly the rules a presign follows. One result per locator, in input order; one bad locator never fails the
-//! batch. A batch costs at most one DynamoDB read (the org's integrations are cached briefly) and
-//! one `AssumeRole` per integration whose credentials are cold (two when no recorded proof shows
-//! that the role demands the org's external ID: the probe of [`shared::aws::trust`]). No URL is issued
-//! through a role without that proof, nor through a role in the platform's own account.
+//! through exactly the rules a presign follows. One result per locator, in input order; one bad
+//! locator never fails the batch. A batch costs at most one DynamoDB read (the org's integrations
+//! are cached briefly) and one `AssumeRole` per integration whose credentials are cold (two when
+//! no recorded proof shows that the role demands the org's external ID: the probe of
+//! [`shared::aws::trust`]). No URL is issued through a role without that proof, nor through a
+//! role in the platform's own account.
 //! An `s3_compatible` integration signs with its store's own keys (no session token), at its
 //! endpoint, in its addressing style and region; its secret is opened through KMS once per
 //! integration version and warm instance.
@@ -103,7 +104,7 @@ impl PresignConfig {
                 ok.then(|| base.to_owned()).ok_or_else(|| ConfigError {
                     variable: "LINK_BASE_URL",
                     message: format!(
-                        "{raw:?} is not an https:// URL without query or fragment (https://api.example.com)"
+                        "{raw:?} is not an http(s) URL without query or fragment (https://api.example.com/v1)"
                     ),
                 })
             })
@@ -241,6 +242,7 @@ async fn dispatch<R>(
         }
         Route::Presign => presign_batch(state, req, json).await,
         Route::CreateLinks => create_links(state, req, json).await,
+        Route::ExplainLocators => explain(state, req).await.map(plain),
         _ => Err(api::not_found_route(req)),
     }
 }
@@ -388,16 +390,17 @@ pub fn parse_request<'a>(body: &'a Value, lifetime: &UrlLifetime) -> Result<Pres
     parse_batch(body, lifetime, Route::Presign)
 }
 
-/// A presign batch, or a links batch (`Route::CreateLinks`: no `method`, links are followed with GET).
+/// A presign batch, a links batch (`Route::CreateLinks`: no `method`, links are followed with GET)
+/// or an explain batch (`Route::ExplainLocators`: locators only).
 fn parse_batch<'a>(
     body: &'a Value,
     lifetime: &UrlLifetime,
     route: Route,
 ) -> Result<PresignAsk<'a>, ApiError> {
-    let allowed: &[&str] = if route == Route::CreateLinks {
-        &["locators", "expires_in"]
-    } else {
-        &["locators", "expires_in", "method"]
+    let allowed: &[&str] = match route {
+        Route::CreateLinks => &["locators", "expires_in"],
+        Route::ExplainLocators => &["locators"],
+        _ => &["locators", "expires_in", "method"],
     };
     let Value::Object(fields) = body else {
         return Err(ApiError::bad_request(
@@ -407,10 +410,10 @@ fn parse_batch<'a>(
         ));
     };
     if let Some(unknown) = fields.keys().find(|k| !allowed.contains(&k.as_str())) {
-        let optional = if route == Route::CreateLinks {
-            "\"expires_in\" (a link's life in seconds)"
-        } else {
-            "\"expires_in\" and \"method\""
+        let optional = match route {
+            Route::CreateLinks => "\"expires_in\" (a link's life in seconds)",
+            Route::ExplainLocators => "nothing else",
+            _ => "\"expires_in\" and \"method\"",
         };
         return Err(ApiError::bad_request(
             "UNKNOWN_FIELD",
@@ -678,17 +681,22 @@ async fn planned<'v>(
 /// The locators of one integration: their places in the batch, parsed.
 type Group<'a> = (&'a Integration, Vec<(usize, Target<'a>)>);
 
-/// Leases each integration's credentials (concurrently, one lease per integration) and signs its
-/// locators; the results keep the input order.
-async fn sign_all<'a>(
+/// A group with what its lease came to: the credentials, or the code and words that refuse it.
+type LeasedGroup<'a> = (Group<'a>, Result<Lease, (&'static str, String)>);
+
+/// The decision, without signing: each locator answered now (a pass-through or an error) or put
+/// in its integration's group, and each group's credentials leased (concurrently, one lease per
+/// integration: the trust gate, then the warm cache or STS). Presign signs from here; explain
+/// reports from here, so the two cannot disagree.
+async fn decide<'a>(
     state: &State,
     org: &OrgId,
     external_id: Option<&ExternalId>,
     steps: Vec<Step<'a>>,
     locators: &'a [Value],
-    (expires_in, method): (u32, Method),
+    expires_in: u32,
     now: SystemTime,
-) -> Vec<Outcome<'a>> {
+) -> (Vec<Option<Outcome<'a>>>, Vec<LeasedGroup<'a>>) {
     let mut results: Vec<Option<Outcome<'a>>> = Vec::with_capacity(steps.len());
     let mut groups: Vec<Group<'a>> = Vec::new();
     for (i, step) in steps.into_iter().enumerate() {
@@ -710,7 +718,22 @@ async fn sign_all<'a>(
             .map(|(integration, _)| lease_for(state, org, integration, external_id, expires_in, now)),
     )
     .await;
-    for ((integration, members), lease) in groups.into_iter().zip(leases) {
+    (results, groups.into_iter().zip(leases).collect())
+}
+
+/// Leases each integration's credentials ([`decide`]) and signs its locators; the results keep
+/// the input order.
+async fn sign_all<'a>(
+    state: &State,
+    org: &OrgId,
+    external_id: Option<&ExternalId>,
+    steps: Vec<Step<'a>>,
+    locators: &'a [Value],
+    (expires_in, method): (u32, Method),
+    now: SystemTime,
+) -> Vec<Outcome<'a>> {
+    let (mut results, groups) = decide(state, org, external_id, steps, locators, expires_in, now).await;
+    for ((integration, members), lease) in groups {
         match lease {
             Err((code, message)) => {
                 for (i, _) in members {
@@ -1015,4 +1038,110 @@ async fn follow_link(state: &State, token: &str) -> Result<Response<Body>, ApiEr
     let max_age = u64::from(effective * 3 / 4).min(link_left);
     tracing::info!(org = %link.org, integration = %integration.id, max_age, "followed a link");
     api::redirect(&url, u32::try_from(max_age).unwrap_or(0))
+}
+
+// ---- explain -------------------------------------------------------------------------------------
+
+/// The most locators one explain request may ask about.
+pub const MAX_EXPLAIN_LOCATORS: usize = 100;
+
+/// `POST /locators/explain`: for each locator, which integration serves it and why, every
+/// integration whose scope names its bucket, and what presign would do with it now. The decision
+/// is presign's own ([`planned`] and [`decide`]: the scope rules, the trust gate, the credentials,
+/// leased as presign leases them); only the signing is left out.
+async fn explain(state: &State, req: &Request) -> Result<Response<Body>, ApiError> {
+    let caller = api::caller(req, &state.claims)?;
+    let body = api::json_body(req, MAX_BODY_BYTES)?;
+    let PresignAsk { locators, .. } = parse_batch(&body, &state.lifetime, Route::ExplainLocators)?;
+    if locators.len() > MAX_EXPLAIN_LOCATORS {
+        return Err(ApiError::TooLarge(format!(
+            "The request asks about {} locators; explain takes at most {MAX_EXPLAIN_LOCATORS} at a time.",
+            locators.len()
+        )));
+    }
+    let now = SystemTime::now();
+    let view = org_view(state, &caller.org).await?;
+    let fresh = OnceLock::new();
+    let (steps, latest) = planned(state, &caller.org, locators, &view, &fresh).await?;
+    let expires_in = state.lifetime.default_secs();
+    let (answered, groups) =
+        decide(state, &caller.org, latest.external_id.as_ref(), steps, locators, expires_in, now).await;
+    // What presign would answer for each place: signed, passed through, or refused (code, words).
+    let mut verdicts: Vec<Verdict> = answered
+        .into_iter()
+        .map(|outcome| match outcome {
+            Some(Outcome::Failed { error, .. }) => Verdict::Refused(error.code, error.message),
+            Some(_) => Verdict::PassedThrough,
+            None => Verdict::Signed,
+        })
+        .collect();
+    for ((_, members), lease) in &groups {
+        if let Err((code, message)) = lease {
+            for (i, _) in members {
+                verdicts[*i] = Verdict::Refused(code, message.clone());
+            }
+        }
+    }
+    let results: Vec<Value> = locators
+        .iter()
+        .zip(verdicts)
+        .map(|(raw, verdict)| explained(&latest.integrations, raw, verdict))
+        .collect();
+    tracing::info!(org = %caller.org, locators = locators.len(), "explained locators");
+    Ok(api::json_response(200, &serde_json::json!({ "results": results })))
+}
+
+enum Verdict {
+    Signed,
+    PassedThrough,
+    Refused(&'static str, String),
+}
+
+/// One locator's explanation.
+fn explained(integrations: &[Integration], raw: &Value, verdict: Verdict) -> Value {
+    let text = element(raw).map(|e| e.text.to_owned()).ok();
+    let parsed = text.as_deref().and_then(|t| Locator::parse(t).ok());
+    let summary = |i: &Integration| {
+        serde_json::json!({
+            "id": i.id, "name": i.name, "kind": i.access.kind(),
+            "scope": shared::domain::integration::scope_to_json(&i.scope),
+        })
+    };
+    let (integration, matched_by, candidates) = match &parsed {
+        Some(Locator::S3(locator)) => {
+            let listed = shared::domain::scope::candidates(integrations, locator);
+            let winner = resolve(integrations, locator).ok();
+            let runner_up = winner.and_then(|w| {
+                listed
+                    .iter()
+                    .copied()
+                    .find(|c| !std::ptr::eq(*c, w) && c.scope.specificity(locator).is_some())
+            });
+            (
+                winner.map(summary),
+                winner.map(|w| shared::domain::scope::matched_by(w, runner_up)),
+                listed.into_iter().map(summary).collect::<Vec<_>>(),
+            )
+        }
+        Some(Locator::Https(_)) => (
+            None,
+            Some("an https:// URL is returned as it is; no integration is involved".to_owned()),
+            Vec::new(),
+        ),
+        None => (None, None, Vec::new()),
+    };
+    let (would_sign, blocked_by, fix) = match verdict {
+        Verdict::Signed => (true, None, None),
+        Verdict::PassedThrough => (false, None, None),
+        Verdict::Refused(code, message) => (false, Some(code), Some(message)),
+    };
+    serde_json::json!({
+        "locator": text.map_or_else(|| raw.clone(), Value::String),
+        "integration": integration,
+        "matched_by": matched_by,
+        "candidates": candidates,
+        "would_sign": would_sign,
+        "blocked_by": blocked_by,
+        "fix": fix,
+    })
 }

@@ -647,3 +647,224 @@ async fn after_a_key_rotation_links_of_the_old_key_still_open_and_new_links_use_
     let (status, _) = status_and_json(&old.follow(&new_link).await);
     assert_eq!(status, 403, "an instance without the new key cannot open its links");
 }
+
+// ---- explain --------------------------------------------------------------------------------------
+
+impl Fixture {
+    async fn explain(&self, org: &str, locators: &[Value]) -> Vec<Value> {
+        let event = ApiEvent::post("/locators/explain", &json!({ "locators": locators })).member_of(org);
+        let (status, body) = status_and_json(&presign::handle(&self.state, event.request()).await.unwrap());
+        assert_eq!(status, 200, "{body}");
+        body["results"].as_array().cloned().unwrap()
+    }
+
+    async fn presign_values(&self, org: &str, locators: &[Value]) -> Vec<Value> {
+        let event = ApiEvent::post("/presign", &json!({ "locators": locators })).member_of(org);
+        let (status, body) = status_and_json(&presign::handle(&self.state, event.request()).await.unwrap());
+        assert_eq!(status, 200, "{body}");
+        body["results"].as_array().cloned().unwrap()
+    }
+
+    async fn integration_with(
+        &self,
+        org: &str,
+        name: &str,
+        role: &str,
+        scope: Value,
+        versioning: bool,
+    ) -> Option<String> {
+        let org = OrgId::parse(org).unwrap();
+        let draft = IntegrationDraft::role_from_json(&json!({
+            "name": name, "role_arn": role, "region": "us-east-1", "scope": scope, "versioning": versioning,
+        }))
+        .unwrap();
+        self.store.create(&org, draft).await.ok().map(|i| i.id)
+    }
+}
+
+#[tokio::test]
+async fn explain_names_the_serving_integration_why_it_won_and_every_candidate_most_specific_first() {
+    let f = fixture();
+    let default = f
+        .integration_with(
+            "acme",
+            "Everything",
+            ROLE,
+            json!({"type": "default", "buckets": ["acme-photos"]}),
+            false,
+        )
+        .await
+        .unwrap();
+    let photos = f
+        .integration_with(
+            "acme",
+            "Photos",
+            ROLE,
+            json!({"type": "bucket", "bucket": "acme-photos", "prefix": "photos/"}),
+            false,
+        )
+        .await
+        .unwrap();
+    let external_id = f.store.external_id(&OrgId::parse("acme").unwrap()).await.unwrap();
+    f.sts.put_role(ROLE, RoleTrust::ExternalId(external_id.as_str().to_owned()));
+    let results = f
+        .explain(
+            "acme",
+            &[
+                json!("s3://acme-photos/photos/cat.png"),
+                json!("s3://acme-photos/raw/cat.png?versionId=v1"),
+                json!("s3://elsewhere/x"),
+                json!("https://cdn.example.com/a.png"),
+                json!("gs://b/k"),
+            ],
+        )
+        .await;
+    let served = &results[0];
+    assert_eq!(served["integration"]["id"], photos.as_str(), "{served}");
+    assert_eq!(served["integration"]["kind"], "aws_role");
+    assert_eq!(
+        served["matched_by"],
+        "bucket scope acme-photos, prefix photos/, is more specific than the org default"
+    );
+    let candidates: Vec<&str> =
+        served["candidates"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(candidates, [photos.as_str(), default.as_str()]);
+    assert_eq!(
+        (served["would_sign"].clone(), served["blocked_by"].clone(), served["fix"].clone()),
+        (json!(true), json!(null), json!(null))
+    );
+
+    let version = &results[1];
+    assert_eq!(version["integration"]["id"], default.as_str(), "the default serves raw/");
+    assert_eq!(
+        (version["would_sign"].clone(), version["blocked_by"].clone()),
+        (json!(false), json!("VERSIONING_DISABLED"))
+    );
+    assert!(version["fix"].as_str().unwrap().contains("versioning"), "{version}");
+
+    assert_eq!(results[2]["integration"], json!(null));
+    assert_eq!(results[2]["blocked_by"], "BUCKET_NOT_PERMITTED");
+    assert!(results[2]["fix"].as_str().unwrap().contains("Ask an org admin"), "{}", results[2]);
+    assert_eq!(
+        (results[3]["would_sign"].clone(), results[3]["blocked_by"].clone()),
+        (json!(false), json!(null))
+    );
+    assert_eq!(results[4]["blocked_by"], "UNSUPPORTED_LOCATOR");
+}
+
+#[tokio::test]
+async fn explain_takes_at_most_100_locators_and_nothing_but_locators() {
+    let f = fixture();
+    let many: Vec<Value> = (0..101).map(|i| json!(format!("s3://acme-photos/{i}"))).collect();
+    let event = ApiEvent::post("/locators/explain", &json!({ "locators": many })).member_of("acme");
+    let (status, _) = status_and_json(&presign::handle(&f.state, event.request()).await.unwrap());
+    assert_eq!(status, 413);
+    let event =
+        ApiEvent::post("/locators/explain", &json!({"locators": [], "expires_in": 5})).member_of("acme");
+    let (status, body) = status_and_json(&presign::handle(&f.state, event.request()).await.unwrap());
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("UNKNOWN_FIELD")), "{body}");
+}
+
+/// A small deterministic generator: the same cases on every run, and many of them.
+struct Cases(u64);
+
+impl Cases {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[(self.next() % from.len() as u64) as usize]
+    }
+}
+
+#[tokio::test]
+async fn explain_and_presign_agree_on_every_locator_across_many_random_orgs() {
+    let buckets = ["acme-a", "acme-b", "acme-c", "acme-d"];
+    let prefixes = ["", "photos/", "photos/2026/", "raw/", "v/"];
+    let keys = ["photos/cat.png", "photos/2026/dog.png", "raw/x.bin", "v/clip.webm", "other/y", "photosx/z"];
+    let roles = [
+        ("arn:aws:iam::210987654321:role/trusting", 0),
+        ("arn:aws:iam::210987654321:role/any-org", 1),
+        ("arn:aws:iam::210987654321:role/someone-elses", 2),
+        ("arn:aws:iam::123456789012:role/platform-own", 0),
+    ];
+    let mut cases = Cases(0x5eed_1234_abcd_ef01);
+    let mut compared = 0;
+    let mut seen: std::collections::BTreeSet<String> = Default::default();
+    for round in 0..25 {
+        let f = fixture();
+        let org = format!("org-{round}");
+        for n in 0..(2 + cases.next() % 6) {
+            let (role, trust) = roles[(cases.next() % roles.len() as u64) as usize];
+            let scope = if cases.next() % 4 == 0 {
+                let mut listed: Vec<&str> =
+                    buckets.iter().copied().filter(|_| cases.next() % 2 == 0).collect();
+                if listed.is_empty() {
+                    listed.push(buckets[0]);
+                }
+                json!({"type": "default", "buckets": listed})
+            } else {
+                let prefix = cases.pick(&prefixes);
+                let mut scope = json!({"type": "bucket", "bucket": cases.pick(&buckets)});
+                if !prefix.is_empty() {
+                    scope["prefix"] = json!(prefix);
+                }
+                scope
+            };
+            let versioning = cases.next() % 2 == 0;
+            if f.integration_with(&org, &format!("i{n}"), role, scope, versioning).await.is_some() {
+                let external_id = f.store.external_id(&OrgId::parse(&org).unwrap()).await.unwrap();
+                f.sts.put_role(
+                    role,
+                    match trust {
+                        0 => RoleTrust::ExternalId(external_id.as_str().to_owned()),
+                        1 => RoleTrust::AnyExternalId,
+                        _ => RoleTrust::OtherPrincipal,
+                    },
+                );
+            }
+        }
+        let locators: Vec<Value> = (0..40)
+            .map(|_| match cases.next() % 10 {
+                0 => json!("https://cdn.example.com/a.png"),
+                1 => json!("s3://Not A Bucket/x"),
+                2 => json!({"locator": format!("s3://{}/{}", cases.pick(&buckets), cases.pick(&keys)), "download_as": "a.bin"}),
+                3 => json!(format!("s3://{}/{}?versionId=v{}", cases.pick(&buckets), cases.pick(&keys), cases.next() % 9)),
+                4 => json!("s3://nobody-bucket/k"),
+                _ => json!(format!("s3://{}/{}", cases.pick(&buckets), cases.pick(&keys))),
+            })
+            .collect();
+        let explained = f.explain(&org, &locators).await;
+        let presigned = f.presign_values(&org, &locators).await;
+        for ((locator, e), p) in locators.iter().zip(&explained).zip(&presigned) {
+            let signed = p.get("url").is_some() && p.get("integration_id").is_some();
+            assert_eq!(e["would_sign"], json!(signed), "{locator}: explain {e} vs presign {p}");
+            assert_eq!(e["blocked_by"], p["error"]["code"], "{locator}: explain {e} vs presign {p}");
+            if signed {
+                assert_eq!(
+                    e["integration"]["id"], p["integration_id"],
+                    "{locator}: explain {e} vs presign {p}"
+                );
+            }
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 25 * 40);
+    let every_outcome = [
+        "signed",
+        "passed through",
+        "INVALID_LOCATOR",
+        "NO_INTEGRATION",
+        "BUCKET_NOT_PERMITTED",
+        "VERSIONING_DISABLED",
+        "EXTERNAL_ID_NOT_ENFORCED",
+        "ASSUME_ROLE_DENIED",
+        "ROLE_IN_PLATFORM_ACCOUNT",
+    ];
+    for outcome in every_outcome {
+        assert!(seen.contains(outcome), "the cases never produced {outcome}: {seen:?}");
+    }
+}

@@ -48,6 +48,10 @@ pub enum Route {
     CreateLinks,
     /// `GET /l/{token}`: a stable link, followed without a token (the link is the capability).
     FollowLink,
+    /// `POST /locators/explain`
+    ExplainLocators,
+    /// `GET /audit`
+    Audit,
 }
 
 impl Route {
@@ -66,6 +70,8 @@ impl Route {
         Route::Presign,
         Route::CreateLinks,
         Route::FollowLink,
+        Route::ExplainLocators,
+        Route::Audit,
     ];
 
     /// Method, path template and serving function: the one table every other fact derives from.
@@ -84,6 +90,8 @@ impl Route {
             Route::Presign => ("POST", "/presign", Function::Presign),
             Route::CreateLinks => ("POST", "/links", Function::Presign),
             Route::FollowLink => ("GET", "/l/{token}", Function::Presign),
+            Route::ExplainLocators => ("POST", "/locators/explain", Function::Presign),
+            Route::Audit => ("GET", "/audit", Function::Integrations),
         }
     }
 
@@ -316,7 +324,10 @@ mod tests {
             [Route::IntegrationPolicies, Route::TrustPolicy, Route::AccessPolicy, Route::CorsPolicy]
         );
         assert_eq!(served_by(Function::Validate), [Route::ValidateIntegration]);
-        assert_eq!(served_by(Function::Presign), [Route::Presign, Route::CreateLinks, Route::FollowLink]);
-        assert_eq!(served_by(Function::Integrations).len(), 5);
+        assert_eq!(
+            served_by(Function::Presign),
+            [Route::Presign, Route::CreateLinks, Route::FollowLink, Route::ExplainLocators]
+        );
+        assert_eq!(served_by(Function::Integrations).len(), 6);
     }
 }

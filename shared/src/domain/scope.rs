@@ -202,6 +202,42 @@ impl NoMatch {
     }
 }
 
+/// Every integration whose scope names the locator's bucket (a default that permits it, a bucket
+/// or prefix scope on it), most specific first: those that cover the key by [`Scope::specificity`]
+/// (the first is [`resolve`]'s pick), then prefix scopes of the bucket that do not cover the key.
+/// What `POST /locators/explain` lists as candidates.
+pub fn candidates<'a, T: Scoped>(integrations: &'a [T], locator: &S3Locator) -> Vec<&'a T> {
+    let mut named: Vec<(Option<usize>, &T)> = integrations
+        .iter()
+        .filter(|i| i.scope().buckets().binary_search(&locator.bucket).is_ok())
+        .map(|i| (i.scope().specificity(locator), i))
+        .collect();
+    // Covering scopes by rank, highest first; then the rest (None sorts below every Some).
+    named.sort_by(|(a, _), (b, _)| b.cmp(a));
+    named.into_iter().map(|(_, i)| i).collect()
+}
+
+/// Why `winner` serves the locator, in words: its scope, and what it beats (`runner_up`, the next
+/// covering candidate, if any).
+pub fn matched_by<T: Scoped>(winner: &T, runner_up: Option<&T>) -> String {
+    let describe = |scope: &Scope| match scope {
+        Scope::Default { .. } => "the org default".to_owned(),
+        Scope::Bucket { bucket, prefix: None } => format!("bucket scope {bucket}"),
+        Scope::Bucket { bucket, prefix: Some(p) } => format!("bucket scope {bucket}, prefix {}", p.as_str()),
+    };
+    let this = describe(winner.scope());
+    // "bucket scope b, prefix p/, is ..." but "bucket scope b is ...".
+    let subject = if winner.scope().prefix().is_some() { format!("{this},") } else { this };
+    match (winner.scope(), runner_up) {
+        (Scope::Default { .. }, _) => {
+            format!("{subject} permits the bucket, and no bucket or prefix scope covers the key")
+        }
+        (_, Some(other)) => format!("{subject} is more specific than {}", describe(other.scope())),
+        (Scope::Bucket { prefix: None, .. }, None) => format!("{subject} covers every key of the bucket"),
+        (Scope::Bucket { .. }, None) => format!("{subject} covers the key"),
+    }
+}
+
 /// Picks the integration with the most specific scope covering the locator.
 pub fn resolve<'a, T: Scoped>(integrations: &'a [T], locator: &S3Locator) -> Result<&'a T, NoMatch> {
     let mut best: Option<(usize, &T)> = None;
@@ -243,4 +279,68 @@ pub fn resolve<'a, T: Scoped>(integrations: &'a [T], locator: &S3Locator) -> Res
             "No integration covers bucket {bucket:?}. Ask an org admin to connect it under Integrations."
         ),
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod explain_tests {
+    use super::*;
+
+    struct Named(&'static str, Scope);
+
+    impl Scoped for Named {
+        fn scope(&self) -> &Scope {
+            &self.1
+        }
+        fn name(&self) -> &str {
+            self.0
+        }
+    }
+
+    fn bucket(name: &str, prefix: Option<&str>) -> Scope {
+        Scope::Bucket {
+            bucket: BucketName::parse(name).unwrap(),
+            prefix: prefix.map(|p| KeyPrefix::parse(p).unwrap()),
+        }
+    }
+
+    fn org() -> Vec<Named> {
+        vec![
+            Named("default", Scope::default_for(vec![BucketName::parse("acme-photos").unwrap()]).unwrap()),
+            Named("photos", bucket("acme-photos", Some("photos/"))),
+            Named("raw", bucket("acme-photos", Some("raw/"))),
+            Named("whole", bucket("acme-videos", None)),
+            Named("elsewhere", bucket("globex-data", None)),
+        ]
+    }
+
+    fn names(list: &[&Named]) -> Vec<&'static str> {
+        list.iter().map(|n| n.0).collect()
+    }
+
+    #[test]
+    fn candidates_are_every_scope_on_the_bucket_most_specific_first_and_the_first_is_what_resolve_picks() {
+        let org = org();
+        let locator = S3Locator::parse("s3://acme-photos/photos/cat.png").unwrap();
+        let listed = candidates(&org, &locator);
+        assert_eq!(names(&listed), ["photos", "default", "raw"]);
+        assert_eq!(resolve(&org, &locator).unwrap().0, listed[0].0);
+        let other = S3Locator::parse("s3://acme-videos/a.webm").unwrap();
+        assert_eq!(names(&candidates(&org, &other)), ["whole"]);
+        assert!(candidates(&org, &S3Locator::parse("s3://nobody/a").unwrap()).is_empty());
+    }
+
+    #[test]
+    fn the_sentence_says_which_scope_won_and_what_it_beat() {
+        let org = org();
+        assert_eq!(
+            matched_by(&org[1], Some(&org[0])),
+            "bucket scope acme-photos, prefix photos/, is more specific than the org default"
+        );
+        assert_eq!(matched_by(&org[3], None), "bucket scope acme-videos covers every key of the bucket");
+        assert_eq!(
+            matched_by(&org[0], None),
+            "the org default permits the bucket, and no bucket or prefix scope covers the key"
+        );
+    }
 }
