@@ -402,7 +402,8 @@ $rule
 #     $URL/#token=$NEW_ADMIN
 #   admin, org demo (the demo integration)
 #     $URL/#token=$ADMIN
-#   member, org demo (no admin controls; try s3://demo-images/samples/cat.png)
+#   member, org demo (no admin controls; try s3://demo-images/samples/cat.png, or
+#   s3://demo-images/samples/clip.webm for a video that seeks)
 #     $URL/#token=$MEMBER
 # the new admin's walk: the bucket $NEW_BUCKET (with photos/kitten.png) is ready in the customer
 # account $CUSTOMER_ACCOUNT of the emulators.
