@@ -5,6 +5,7 @@
 mod bad_input;
 mod delivery;
 mod events;
+mod explain;
 mod faults;
 mod fuzz;
 mod helpers;
