@@ -8,7 +8,8 @@
 // Every screen a test reaches is checked with axe-core for WCAG 2 A and AA (assertAccessible): the
 // wizard's four steps and its report, the list (and after Load more), the delete confirmation, the
 // member's page (the image and its links, the playing video, the image re-rendered after its URL
-// expired, the errors) and the sign-in form.
+// expired, the errors), the explain view (a locator presign would sign, one it would refuse with
+// the fix, two candidates with the more specific one serving) and the sign-in form.
 //
 // Both kinds of integration are walked: Amazon S3 through an IAM role (with and without SSE-KMS
 // keys), and an S3-compatible store, which scripts/run.sh plays with s3s-fs.
@@ -411,6 +412,60 @@ describe("the admin wizard", () => {
     await page.getByText("No integrations yet").waitFor();
     assert.equal((await api(admin, "GET", `/integrations/${created.body.id}`)).status, 404);
     await assertAccessible(page, "the list emptied by the delete");
+    await context.close();
+  });
+  test("explain names every candidate most specific first: a prefix scope wins over the org default for its keys, the default for the rest", async () => {
+    const org = unique("explain");
+    const admin = token(org, "admin");
+    const bucket = unique("explain-photos");
+    const create = async (name, scope) => {
+      const created = await api(admin, "POST", "/integrations", { name, role_arn: customerRole(unique("explain-read")), region: "us-east-1", scope });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      return created.body;
+    };
+    const everything = await create("Everything", { type: "default", buckets: [bucket] });
+    const photos = await create("Photos <b>only</b>", { type: "bucket", bucket, prefix: "photos/" });
+    const inPhotos = `s3://${bucket}/photos/kitten.png`;
+    const outside = `s3://${bucket}/docs/readme.txt`;
+    const asked = await api(admin, "POST", "/locators/explain", { locators: [inPhotos, outside] });
+    assert.equal(asked.status, 200);
+    const [photoAnswer, outsideAnswer] = asked.body.results;
+
+    const { page, context, problems } = await open(admin, { initScript: hostileWitness });
+    await page.locator(`tr[data-id="${photos.id}"]`).waitFor();
+    await page.getByLabel("Locators to explain").fill(`${inPhotos}\n${outside}`);
+    await page.getByRole("button", { name: "Explain locators" }).click();
+    const section = page.getByRole("region", { name: "Explain a locator" });
+    const first = section.getByRole("article", { name: inPhotos });
+    const second = section.getByRole("article", { name: outside });
+    await second.waitFor();
+
+    // In photos/: the prefix scope serves it, and says it is more specific than the default; both
+    // are listed, the winner first and marked.
+    assert.equal(await first.locator(".served-by").textContent(), `“Photos <b>only</b>” · Amazon S3 through an IAM role · keys under photos/ in bucket ${bucket}`);
+    assert.equal(await first.locator(".matched-by").textContent(), `bucket scope ${bucket}, prefix photos/, is more specific than the org default.`);
+    const firstCandidates = first.locator("ol.candidates > li");
+    assert.deepEqual(await firstCandidates.evaluateAll((lis) => lis.map((li) => li.dataset.id)), [photos.id, everything.id]);
+    assert.equal(await first.locator('li[data-winner="true"]').getAttribute("data-id"), photos.id);
+    assert.equal(await firstCandidates.nth(1).textContent(), `“Everything” · Amazon S3 through an IAM role · the org default, for bucket ${bucket}`);
+
+    // Outside photos/: the default serves it; the prefix scope is still a candidate, listed after.
+    assert.ok((await second.locator(".served-by").textContent()).startsWith("“Everything”"));
+    assert.equal(await second.locator(".matched-by").textContent(), `${outsideAnswer.matched_by}.`);
+    assert.deepEqual(await second.locator("ol.candidates > li").evaluateAll((lis) => lis.map((li) => li.dataset.id)), [everything.id, photos.id]);
+    assert.equal(await second.locator('li[data-winner="true"]').getAttribute("data-id"), everything.id);
+
+    // The verdicts are presign's: these made-up roles were never validated.
+    for (const [article, answer] of [[first, photoAnswer], [second, outsideAnswer]]) {
+      const verdict = answer.would_sign ? "Presign would sign it." : `Presign would refuse it: ${answer.blocked_by}`;
+      assert.equal(await article.locator(".verdict").textContent(), verdict);
+      if (answer.fix) assert.equal(await article.locator(".fix").textContent(), `Fix: ${answer.fix}`);
+    }
+    await assertNoRawJson(page);
+    await shot(page, "admin-explain-candidates");
+    await assertAccessible(page, "the admin's page, two candidates explained");
+    assert.deepEqual(await page.evaluate(() => window.__witness), { dialogs: [], violations: [], inserted: [] });
+    assert.deepEqual(problems, []);
     await context.close();
   });
 });
@@ -869,6 +924,71 @@ describe("a member", () => {
     assert.match(served.headers.get("content-disposition") ?? "", /^attachment; filename="cat\.png"/);
     await shot(page, "member-try-locator");
     await assertAccessible(page, "the member's page with the rendered image");
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test("explains a locator: the demo integration serves the demo image and presign would sign it; a bucket no integration serves is refused, with the fix", async () => {
+    const member = token("demo", "member");
+    const CAT = "s3://demo-images/samples/cat.png";
+    const ELSEWHERE = "s3://not-connected-bucket/a.png";
+    // What the API says, for the page to show in words.
+    const asked = await api(member, "POST", "/locators/explain", { locators: [CAT, ELSEWHERE] });
+    assert.equal(asked.status, 200);
+    const [cat, elsewhere] = asked.body.results;
+    assert.equal(cat.would_sign, true, JSON.stringify(cat));
+    assert.ok(cat.integration && cat.matched_by, JSON.stringify(cat));
+    assert.equal(elsewhere.would_sign, false);
+    assert.ok(elsewhere.blocked_by && elsewhere.fix, JSON.stringify(elsewhere));
+
+    const { page, context, problems } = await open(member, { initScript: hostileWitness });
+    const section = page.getByRole("region", { name: "Explain a locator" });
+    await section.waitFor();
+    await assertAccessible(page, "the member's page with the explain view");
+
+    // The locator in Try a locator's field, explained with the Explain button beside Show.
+    await page.getByLabel("Locator", { exact: true }).fill(CAT);
+    await page.getByRole("button", { name: "Explain", exact: true }).click();
+    const first = section.getByRole("article", { name: CAT });
+    await first.waitFor();
+    assert.equal(await page.getByLabel("Locators to explain").inputValue(), CAT);
+    assert.equal(await first.getAttribute("data-verdict"), "sign");
+    assert.equal(await first.locator(".verdict").textContent(), "Presign would sign it.");
+    const servedBy = await first.locator(".served-by").textContent();
+    assert.ok(servedBy.startsWith(`“${cat.integration.name}” · Amazon S3 through an IAM role · `), servedBy);
+    assert.ok(servedBy.includes("demo-images"), servedBy);
+    assert.equal(await first.locator(".matched-by").textContent(), `${cat.matched_by}.`);
+    const candidates = first.locator("ol.candidates > li");
+    assert.equal(await candidates.count(), cat.candidates.length);
+    assert.equal(await candidates.first().getAttribute("data-id"), cat.integration.id);
+    assert.match(await candidates.first().textContent(), /\(serves it\)$/);
+    assert.equal(await first.locator(".fix").count(), 0);
+    await shot(page, "member-explain-demo");
+    await assertAccessible(page, "the explanation of the demo image");
+
+    // Two lines in the box: the demo image again, and a bucket no integration serves.
+    await page.getByLabel("Locators to explain").fill(`${CAT}\n\n${ELSEWHERE}\n`);
+    await page.getByRole("button", { name: "Explain locators" }).click();
+    const refused = section.getByRole("article", { name: ELSEWHERE });
+    await refused.waitFor();
+    assert.equal(await section.getByRole("article").count(), 2);
+    assert.equal(await page.locator("#explain-summary").textContent(), "2 locators: 1 would be signed, 1 refused.");
+    assert.equal(await refused.getAttribute("data-verdict"), "refuse");
+    assert.equal(await refused.locator(".verdict").textContent(), `Presign would refuse it: ${elsewhere.blocked_by}`);
+    assert.equal(await refused.locator(".fix").textContent(), `Fix: ${elsewhere.fix}`);
+    assert.equal(await refused.locator(".served-by").textContent(), "No integration serves it.");
+    assert.equal(await refused.locator(".candidates-none").count(), 1);
+    await assertNoRawJson(page);
+    await shot(page, "member-explain-refused");
+    await assertAccessible(page, "the explanations, one refused with its fix");
+
+    // Nothing typed: the box says so.
+    await page.getByLabel("Locators to explain").fill("  \n");
+    await page.getByRole("button", { name: "Explain locators" }).click();
+    await page.locator("#explain-locators-error").filter({ hasText: "Enter a locator" }).waitFor();
+    assert.equal(await page.getByLabel("Locators to explain").getAttribute("aria-invalid"), "true");
+    await assertAccessible(page, "the explain view, nothing to explain");
+    assert.deepEqual(await page.evaluate(() => window.__witness), { dialogs: [], violations: [], inserted: [] });
     assert.deepEqual(problems, []);
     await context.close();
   });

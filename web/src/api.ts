@@ -100,6 +100,31 @@ export interface LinkResult {
   error?: { code: string; message: string; field?: string };
 }
 
+/** An integration as POST /locators/explain names it: enough to say which one and what it covers. */
+export interface IntegrationSummary {
+  id: string;
+  name: string;
+  kind?: IntegrationKind;
+  scope: ScopeBody;
+}
+
+/** One answer of POST /locators/explain: the integration the scope rules pick (or none) and why,
+ * every integration whose scope names the bucket (most specific first), and what presign would do
+ * now: sign, or refuse with `blocked_by` (presign's code) and `fix` (its sentence). An `https://`
+ * URL has no integration and is not signed (`would_sign` false, `blocked_by` null). */
+export interface Explanation {
+  locator: string;
+  integration: IntegrationSummary | null;
+  matched_by: string | null;
+  candidates: IntegrationSummary[];
+  would_sign: boolean;
+  blocked_by: string | null;
+  fix: string | null;
+}
+
+/** The most locators one explain request may ask about (the API's limit). */
+export const MAX_EXPLAIN_LOCATORS = 100;
+
 export class ApiProblem extends Error {
   constructor(
     readonly status: number,
@@ -199,6 +224,10 @@ export class Api {
   }
   presign(locators: string[]): Promise<{ results: PresignResult[] }> {
     return this.call("POST", "/presign", { locators });
+  }
+  /** Which integration serves each locator and why, and what presign would do (at most 100). */
+  explain(locators: string[]): Promise<{ results: Explanation[] }> {
+    return this.call("POST", "/locators/explain", { locators });
   }
   /** Stable links, one result per locator in order (default life 1 day, at most 7). */
   links(locators: (string | LocatorWithOptions)[], expiresIn?: number): Promise<{ results: LinkResult[] }> {

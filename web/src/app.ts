@@ -1,13 +1,14 @@
 // The page: sign-in from a token, the admin's wizard (for Amazon S3 four steps: scope → access
 // policy → trust policy and role → save, validate, fix; for an S3-compatible store three: store and
 // scope → CORS → save, validate), the integrations list with edit and delete, and the
-// "try a locator" box every member has. It calls the public HTTP API only, with the user's token;
+// "try a locator" box every member has, with "explain a locator" beside it (explain.ts). It calls the public HTTP API only, with the user's token;
 // what the user may do is decided by the API (a member's GET /integrations is 403, so the page
 // shows no admin controls), never by this code alone.
 
 import { Api, ApiProblem, isS3Compatible } from "./api.js";
 import type { AddressingStyle, Check, Integration, IntegrationKind, LinkResult, LocatorWithOptions, Report, ScopeBody } from "./api.js";
 import { byId, debounce, el, fieldError, input, relativeTime, show } from "./dom.js";
+import { showExplain, wireExplain } from "./explain.js";
 
 const TOKEN_KEY = "s3-integrations.token";
 
@@ -137,6 +138,7 @@ async function signIn(token: string): Promise<void> {
   show(byId("identity"), true);
   document.body.dataset["role"] = admin ? "admin" : "member";
   show(byId("try"), true);
+  showExplain(true);
   if (!admin) {
     // Members get no admin controls at all: the sections are removed, not only hidden.
     byId("wizard").remove();
@@ -169,7 +171,7 @@ function identity(token: string): { org?: string } {
 function showSignIn(message: string): void {
   show(byId("sign-in"), true);
   // A member's page has no wizard or list any more (removed at sign-in).
-  for (const id of ["identity", "wizard", "integrations", "try"]) {
+  for (const id of ["identity", "wizard", "integrations", "try", "explain"]) {
     const section = document.getElementById(id);
     if (section) show(section, false);
   }
@@ -1166,6 +1168,7 @@ function wire(): void {
   byId("wizard-cancel").addEventListener("click", resetWizard);
   byId("integrations-more").addEventListener("click", () => void loadMore());
   byId("try-form").addEventListener("submit", (event) => void tryLocator(event));
+  wireExplain({ api, messageOf });
   document.querySelectorAll<HTMLButtonElement>("button.copy").forEach((b) => b.addEventListener("click", () => void copy(b)));
 }
 
