@@ -10,7 +10,7 @@ const ORG: &str = "acme";
 
 #[tokio::test]
 async fn explain_agrees_with_presign_on_served_refused_and_untrusted_locators_in_an_enforcing_emulator() {
-    let p = Platform::start().await;
+    let p = Platform::start_with(|_| {}).await;
     let good = p.bucket("good").await;
     let untrusted = p.bucket("untrusted").await;
     let denied = p.bucket("denied").await;
