@@ -97,7 +97,13 @@ async fn the_presign_event_runs_through_the_presign_handler_for_a_member() {
     let proof = shared::domain::external_id::ExternalIdProof::new(&role, true, std::time::SystemTime::now());
     let org = shared::domain::org::OrgId::parse("acme").unwrap();
     let unverified = shared::domain::integration::Status::unverified();
-    assert!(app.store.record_report(&org, id, 1, &unverified, Some(&proof)).await.unwrap(), "recorded");
+    assert!(
+        app.store
+            .record_report(&org, &shared::domain::audit::Actor::direct(), id, 1, &unverified, Some(&proof))
+            .await
+            .unwrap(),
+        "recorded"
+    );
 
     let aws = aws_config().await;
     let cache = shared::aws::credentials::CredentialCache::new(

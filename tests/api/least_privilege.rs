@@ -325,14 +325,29 @@ async fn presign_with_only_the_templates_rights_reads_the_table_and_signs_but_ca
 
     // No write of any kind, and no Scan.
     let status = Status::unverified();
-    denied(store.record_report(&org(), &d.integration_id, 1, &status, None).await, "record a report");
+    denied(
+        store
+            .record_report(
+                &org(),
+                &shared::domain::audit::Actor::direct(),
+                &d.integration_id,
+                1,
+                &status,
+                None,
+            )
+            .await,
+        "record a report",
+    );
     let draft = IntegrationDraft::role_from_json(&json!({
         "name": "Injected", "role_arn": d.customer_role, "region": "us-east-1",
         "scope": {"type": "bucket", "bucket": "other-bucket"}, "versioning": false,
     }))
     .expect("draft");
     denied(store.create(&org(), draft).await, "create an integration");
-    denied(store.delete(&org(), &d.integration_id, Some(1)).await, "delete an integration");
+    denied(
+        store.delete(&org(), &shared::domain::audit::Actor::direct(), &d.integration_id, Some(1)).await,
+        "delete an integration",
+    );
     denied(store.scan_integrations(10, None).await.map(|_| ()), "scan the table");
     denied(store.external_id(&OrgId::parse("another-org").expect("org")).await, "mint an external ID");
 
@@ -393,13 +408,25 @@ async fn validate_chains_into_the_platform_role_so_one_trust_policy_serves_both_
     assert!(proof.enforced);
 
     // validate holds the writes it needs: the report and the proof are recorded.
-    let recorded = store.record_report(&org(), &d.integration_id, 1, &report.status, Some(&proof)).await;
+    let recorded = store
+        .record_report(
+            &org(),
+            &shared::domain::audit::Actor::direct(),
+            &d.integration_id,
+            1,
+            &report.status,
+            Some(&proof),
+        )
+        .await;
     assert!(recorded.expect("validate may record health"), "recorded");
     let stored = store.get(&org(), &d.integration_id).await.expect("read back");
     assert_eq!(stored.external_id_proof, Some(proof));
     assert_eq!(stored.version, 1, "recording health is not an edit");
     // ... and no more: it cannot delete integrations.
-    denied(store.delete(&org(), &d.integration_id, Some(1)).await, "delete an integration");
+    denied(
+        store.delete(&org(), &shared::domain::audit::Actor::direct(), &d.integration_id, Some(1)).await,
+        "delete an integration",
+    );
 
     // The on-demand lease and the schedule's resume cursor need nothing beyond that: a conditional
     // PutItem takes the lease, a conditional UpdateItem ends it, a PutItem records or clears the

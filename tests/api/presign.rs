@@ -1215,7 +1215,11 @@ async fn a_probe_that_cannot_complete_issues_no_url_on_a_cold_start_and_a_record
         SystemTime::now(),
     );
     let unverified = shared::domain::integration::Status::unverified();
-    assert!(app.store.record_report(&org(), &id, 1, &unverified, Some(&proof)).await.expect("record"));
+    assert!(app
+        .store
+        .record_report(&org(), &shared::domain::audit::Actor::direct(), &id, 1, &unverified, Some(&proof))
+        .await
+        .expect("record"));
     let before = calls.total.load(Ordering::SeqCst);
     let results = presign_through_the_handler(&app.store, sts(), PLATFORM_PRINCIPAL, &[locator]).await;
     assert!(results[0]["url"].is_string(), "{}", results[0]);

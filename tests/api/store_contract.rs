@@ -9,6 +9,7 @@ use shared::aws::store::{
     CreateOptions, Idempotency, LeaseOutcome, MemoryStore, ScanCursor, Scanned, SharedStore, StoreError,
     MAX_PAGE_SIZE,
 };
+use shared::domain::audit::{Action, Actor, ActorKind, AuditEvent, Change};
 use shared::domain::external_id::ExternalIdProof;
 use shared::domain::integration::{Check, CheckResult, HealthState, IntegrationDraft, Status};
 use shared::domain::org::OrgId;
@@ -78,7 +79,22 @@ contract!(
     of_many_concurrent_requests_for_a_free_lease_exactly_one_gets_it,
     the_schedule_cursor_reads_back_as_written_and_a_cleared_one_reads_as_none,
     a_scan_resumed_past_an_integration_continues_with_the_next_even_once_it_is_deleted,
+    create_replace_and_delete_are_each_recorded_with_the_actor_and_the_fields_that_changed,
+    a_stale_write_or_a_scope_conflict_records_nothing,
+    a_create_refused_at_the_limit_or_replayed_by_its_key_records_nothing_more,
+    a_report_is_audited_only_when_it_changes_the_health_state_and_a_dropped_one_never,
+    of_concurrent_replaces_at_one_version_exactly_the_winner_is_recorded,
+    another_org_never_sees_the_audit_trail,
+    the_audit_trail_pages_newest_first_and_walks_every_record_once,
+    an_audit_cursor_the_store_did_not_issue_is_invalid,
+    a_secret_is_only_ever_recorded_as_changed,
+    a_large_value_is_recorded_as_its_size,
 );
+
+/// The admin every contract change is made by, unless a test names another.
+fn by() -> Actor {
+    Actor::user(Some("admin-1"))
+}
 
 fn org(name: &str) -> OrgId {
     OrgId::parse(name).expect("org id")
@@ -148,12 +164,13 @@ async fn an_org_has_one_default_scope(store: SharedStore) {
 async fn a_replace_at_a_stale_version_is_refused_naming_the_current_version(store: SharedStore) {
     let acme = org("acme");
     let created = store.create(&acme, draft("Photos", bucket("acme-photos"))).await.unwrap();
-    let v2 = store.replace(&acme, &created.id, draft("Renamed", bucket("acme-photos")), 1).await.unwrap();
+    let v2 =
+        store.replace(&acme, &by(), &created.id, draft("Renamed", bucket("acme-photos")), 1).await.unwrap();
     assert_eq!(
         (v2.version, v2.name.as_str(), v2.created_at.as_str()),
         (2, "Renamed", created.created_at.as_str())
     );
-    match store.replace(&acme, &created.id, draft("Lost update", bucket("acme-photos")), 1).await {
+    match store.replace(&acme, &by(), &created.id, draft("Lost update", bucket("acme-photos")), 1).await {
         Err(StoreError::VersionMismatch { current: 2, sent: 1, .. }) => {}
         other => panic!("expected a version mismatch, got {other:?}"),
     }
@@ -163,7 +180,7 @@ async fn a_replace_at_a_stale_version_is_refused_naming_the_current_version(stor
 async fn a_replace_moves_the_scope_lock(store: SharedStore) {
     let acme = org("acme");
     let created = store.create(&acme, draft("Photos", bucket("acme-photos"))).await.unwrap();
-    store.replace(&acme, &created.id, draft("Moved", bucket("acme-videos")), 1).await.unwrap();
+    store.replace(&acme, &by(), &created.id, draft("Moved", bucket("acme-videos")), 1).await.unwrap();
     // The old scope is free, the new one held.
     store.create(&acme, draft("Photos again", bucket("acme-photos"))).await.unwrap();
     let held = store.create(&acme, draft("Videos again", bucket("acme-videos"))).await;
@@ -177,7 +194,7 @@ async fn a_replace_onto_a_held_scope_conflicts_and_changes_nothing(store: Shared
     let acme = org("acme");
     let photos = store.create(&acme, draft("Photos", bucket("acme-photos"))).await.unwrap();
     let videos = store.create(&acme, draft("Videos", bucket("acme-videos"))).await.unwrap();
-    let moved = store.replace(&acme, &videos.id, draft("Videos", bucket("acme-photos")), 1).await;
+    let moved = store.replace(&acme, &by(), &videos.id, draft("Videos", bucket("acme-photos")), 1).await;
     match moved {
         Err(StoreError::ScopeConflict { holder_id, .. }) => assert_eq!(holder_id, photos.id),
         other => panic!("expected a scope conflict, got {other:?}"),
@@ -193,13 +210,13 @@ async fn a_replace_keeps_the_external_id_proof_only_while_the_role_stays(store: 
     let created = store.create(&acme, draft("Photos", bucket("acme-photos"))).await.unwrap();
     let proof = ExternalIdProof::new(created.role_arn().unwrap(), true, std::time::SystemTime::now());
     let healthy = report(HealthState::Healthy, "2026-12-02T10:00:00Z");
-    assert!(store.record_report(&acme, &created.id, 1, &healthy, Some(&proof)).await.unwrap());
+    assert!(store.record_report(&acme, &by(), &created.id, 1, &healthy, Some(&proof)).await.unwrap());
     let same_role =
-        store.replace(&acme, &created.id, draft("Renamed", bucket("acme-photos")), 1).await.unwrap();
+        store.replace(&acme, &by(), &created.id, draft("Renamed", bucket("acme-photos")), 1).await.unwrap();
     assert_eq!(same_role.external_id_proof.as_ref(), Some(&proof));
     assert_eq!(same_role.status.state, HealthState::Unverified, "a new configuration is not validated yet");
     let other_role = draft_with_role("Renamed", bucket("acme-photos"), OTHER_ROLE);
-    let replaced = store.replace(&acme, &created.id, other_role, 2).await.unwrap();
+    let replaced = store.replace(&acme, &by(), &created.id, other_role, 2).await.unwrap();
     assert_eq!(replaced.external_id_proof, None);
     assert_eq!(store.get(&acme, &created.id).await.unwrap(), replaced);
 }
@@ -207,12 +224,12 @@ async fn a_replace_keeps_the_external_id_proof_only_while_the_role_stays(store: 
 async fn a_delete_frees_the_scope_and_a_stale_delete_is_refused(store: SharedStore) {
     let acme = org("acme");
     let created = store.create(&acme, draft("Photos", bucket("acme-photos"))).await.unwrap();
-    store.replace(&acme, &created.id, draft("Photos", bucket("acme-photos")), 1).await.unwrap();
-    let stale = store.delete(&acme, &created.id, Some(1)).await;
+    store.replace(&acme, &by(), &created.id, draft("Photos", bucket("acme-photos")), 1).await.unwrap();
+    let stale = store.delete(&acme, &by(), &created.id, Some(1)).await;
     assert!(matches!(stale, Err(StoreError::VersionMismatch { current: 2, sent: 1, .. })), "{stale:?}");
-    store.delete(&acme, &created.id, Some(2)).await.unwrap();
+    store.delete(&acme, &by(), &created.id, Some(2)).await.unwrap();
     assert!(matches!(store.get(&acme, &created.id).await, Err(StoreError::NotFound { .. })));
-    let again = store.delete(&acme, &created.id, None).await;
+    let again = store.delete(&acme, &by(), &created.id, None).await;
     assert!(matches!(again, Err(StoreError::NotFound { .. })), "{again:?}");
     store.create(&acme, draft("Photos again", bucket("acme-photos"))).await.unwrap();
 }
@@ -223,11 +240,14 @@ async fn another_org_can_neither_see_nor_change_the_integrations(store: SharedSt
     let not_found = |result: &Result<_, StoreError>| matches!(result, Err(StoreError::NotFound { .. }));
     assert!(not_found(&store.get(&globex, &created.id).await.map(|_| ())));
     assert!(not_found(
-        &store.replace(&globex, &created.id, draft("Mine", bucket("acme-photos")), 1).await.map(|_| ())
+        &store
+            .replace(&globex, &by(), &created.id, draft("Mine", bucket("acme-photos")), 1)
+            .await
+            .map(|_| ())
     ));
-    assert!(not_found(&store.delete(&globex, &created.id, None).await));
+    assert!(not_found(&store.delete(&globex, &by(), &created.id, None).await));
     assert!(!store
-        .record_report(&globex, &created.id, 1, &report(HealthState::Failing, "x"), None)
+        .record_report(&globex, &by(), &created.id, 1, &report(HealthState::Failing, "x"), None)
         .await
         .unwrap());
     assert!(store.list_all(&globex).await.unwrap().is_empty());
@@ -317,14 +337,14 @@ async fn a_report_is_recorded_only_at_the_validated_version_of_a_live_integratio
     let acme = org("acme");
     let created = store.create(&acme, draft("Photos", bucket("acme-photos"))).await.unwrap();
     let failing = report(HealthState::Failing, "2026-12-02T10:00:00Z");
-    assert!(store.record_report(&acme, &created.id, 1, &failing, None).await.unwrap());
+    assert!(store.record_report(&acme, &by(), &created.id, 1, &failing, None).await.unwrap());
     assert_eq!(store.get(&acme, &created.id).await.unwrap().status, failing);
-    store.replace(&acme, &created.id, draft("Photos", bucket("acme-photos")), 1).await.unwrap();
+    store.replace(&acme, &by(), &created.id, draft("Photos", bucket("acme-photos")), 1).await.unwrap();
     let about_v1 = report(HealthState::Healthy, "2026-12-02T10:01:00Z");
-    assert!(!store.record_report(&acme, &created.id, 1, &about_v1, None).await.unwrap(), "dropped");
+    assert!(!store.record_report(&acme, &by(), &created.id, 1, &about_v1, None).await.unwrap(), "dropped");
     assert_eq!(store.get(&acme, &created.id).await.unwrap().status.state, HealthState::Unverified);
-    store.delete(&acme, &created.id, None).await.unwrap();
-    assert!(!store.record_report(&acme, &created.id, 2, &about_v1, None).await.unwrap());
+    store.delete(&acme, &by(), &created.id, None).await.unwrap();
+    assert!(!store.record_report(&acme, &by(), &created.id, 2, &about_v1, None).await.unwrap());
     assert!(
         matches!(store.get(&acme, &created.id).await, Err(StoreError::NotFound { .. })),
         "not resurrected"
@@ -338,12 +358,19 @@ async fn the_report_history_is_newest_first_and_limited(store: SharedStore) {
     for minute in 0..5 {
         let at = format!("2026-12-02T10:0{minute}:00Z");
         assert!(store
-            .record_report(&acme, &created.id, 1, &report(HealthState::Healthy, &at), None)
+            .record_report(&acme, &by(), &created.id, 1, &report(HealthState::Healthy, &at), None)
             .await
             .unwrap());
     }
     store
-        .record_report(&acme, &other.id, 1, &report(HealthState::Failing, "2026-12-02T11:00:00Z"), None)
+        .record_report(
+            &acme,
+            &by(),
+            &other.id,
+            1,
+            &report(HealthState::Failing, "2026-12-02T11:00:00Z"),
+            None,
+        )
         .await
         .unwrap();
     let history = store.report_history(&acme, &created.id, 3).await.unwrap();
@@ -358,7 +385,14 @@ async fn a_scan_walks_every_integration_of_every_org_exactly_once(store: SharedS
         for id in create_buckets(&store, &org, 5).await {
             expected.insert((name.to_owned(), id.clone()));
             store
-                .record_report(&org, &id, 1, &report(HealthState::Healthy, "2026-12-02T10:00:00Z"), None)
+                .record_report(
+                    &org,
+                    &by(),
+                    &id,
+                    1,
+                    &report(HealthState::Healthy, "2026-12-02T10:00:00Z"),
+                    None,
+                )
                 .await
                 .unwrap();
         }
@@ -450,7 +484,7 @@ async fn an_integration_written_in_the_first_release_format_reads_back_whole() {
     assert!(read.external_id_proof.is_some_and(|p| p.enforced));
     // A replace rewrites it in today's format, with the schema version.
     let replaced =
-        table.replace(&org("acme"), &id, draft("Renamed", bucket("acme-photos")), 3).await.unwrap();
+        table.replace(&org("acme"), &by(), &id, draft("Renamed", bucket("acme-photos")), 3).await.unwrap();
     let raw = dynamo
         .get_item()
         .table_name(table.table())
@@ -539,20 +573,20 @@ fn with_key(key: &str, draft: &IntegrationDraft) -> CreateOptions {
 
 async fn an_org_at_its_limit_is_refused_until_a_delete_frees_a_place(store: SharedStore) {
     let (acme, other) = (org("acme"), org("other"));
-    let first = store.create_with(&acme, draft("A", bucket("bucket-a")), &limited(2)).await.unwrap();
-    store.create_with(&acme, draft("B", bucket("bucket-b")), &limited(2)).await.unwrap();
-    match store.create_with(&acme, draft("C", bucket("bucket-c")), &limited(2)).await {
+    let first = store.create_with(&acme, &by(), draft("A", bucket("bucket-a")), &limited(2)).await.unwrap();
+    store.create_with(&acme, &by(), draft("B", bucket("bucket-b")), &limited(2)).await.unwrap();
+    match store.create_with(&acme, &by(), draft("C", bucket("bucket-c")), &limited(2)).await {
         Err(StoreError::TooManyIntegrations { max: 2 }) => {}
         other => panic!("expected the limit, got {other:?}"),
     }
     assert_eq!(store.list_all(&acme).await.unwrap().len(), 2, "the refused create stored nothing");
     assert!(
-        store.create_with(&other, draft("C", bucket("bucket-c")), &limited(2)).await.is_ok(),
+        store.create_with(&other, &by(), draft("C", bucket("bucket-c")), &limited(2)).await.is_ok(),
         "the limit is per org, and the refused scope was not locked"
     );
-    store.delete(&acme, &first.integration.id, None).await.unwrap();
+    store.delete(&acme, &by(), &first.integration.id, None).await.unwrap();
     store
-        .create_with(&acme, draft("C", bucket("bucket-c")), &limited(2))
+        .create_with(&acme, &by(), draft("C", bucket("bucket-c")), &limited(2))
         .await
         .expect("a delete frees a place");
 }
@@ -561,9 +595,10 @@ async fn a_create_retried_with_its_idempotency_key_returns_the_first_integration
     let acme = org("acme");
     let photos = draft("Photos", bucket("bucket-a"));
     let options = with_key("3f1c2a9e-retry", &photos);
-    let first = store.create_with(&acme, photos.clone(), &options).await.unwrap();
+    let first = store.create_with(&acme, &by(), photos.clone(), &options).await.unwrap();
     assert!(!first.replayed);
-    let again = store.create_with(&acme, photos.clone(), &options).await.expect("a retry is not a conflict");
+    let again =
+        store.create_with(&acme, &by(), photos.clone(), &options).await.expect("a retry is not a conflict");
     assert!(again.replayed);
     assert_eq!(again.integration, first.integration);
     assert_eq!(store.list_all(&acme).await.unwrap().len(), 1, "one integration, made once");
@@ -571,24 +606,24 @@ async fn a_create_retried_with_its_idempotency_key_returns_the_first_integration
     assert!(matches!(store.create(&acme, photos).await, Err(StoreError::ScopeConflict { .. })));
     // Keys are per org.
     let other =
-        store.create_with(&org("other"), draft("Photos", bucket("bucket-a")), &options).await.unwrap();
+        store.create_with(&org("other"), &by(), draft("Photos", bucket("bucket-a")), &options).await.unwrap();
     assert!(!other.replayed);
 }
 
 async fn an_idempotency_key_sent_with_another_draft_or_after_a_delete_is_refused(store: SharedStore) {
     let acme = org("acme");
     let photos = draft("Photos", bucket("bucket-a"));
-    let created = store.create_with(&acme, photos.clone(), &with_key("k-1", &photos)).await.unwrap();
+    let created = store.create_with(&acme, &by(), photos.clone(), &with_key("k-1", &photos)).await.unwrap();
     let video = draft("Video", bucket("bucket-v"));
     let mut reused = with_key("k-1", &video);
-    match store.create_with(&acme, video.clone(), &reused).await {
+    match store.create_with(&acme, &by(), video.clone(), &reused).await {
         Err(StoreError::IdempotencyKeyReused { .. }) => {}
         other => panic!("expected the key to be refused, got {other:?}"),
     }
     assert_eq!(store.list_all(&acme).await.unwrap().len(), 1, "nothing stored for the reused key");
-    store.delete(&acme, &created.integration.id, None).await.unwrap();
+    store.delete(&acme, &by(), &created.integration.id, None).await.unwrap();
     reused.idempotency = Some(Idempotency { key: "k-1".into(), fingerprint: photos.fingerprint() });
-    match store.create_with(&acme, photos, &reused).await {
+    match store.create_with(&acme, &by(), photos, &reused).await {
         Err(StoreError::IdempotencyKeyReused { .. }) => {}
         other => panic!("a key whose integration was deleted is spent, got {other:?}"),
     }
@@ -607,8 +642,8 @@ async fn an_org_with_integrations_from_before_the_limit_counts_them_when_it_is_n
         put_raw(&table, item).await;
     }
     let store = table.shared();
-    store.create_with(&org("acme"), draft("Third", bucket("bucket-c")), &limited(3)).await.unwrap();
-    match store.create_with(&org("acme"), draft("Fourth", bucket("bucket-d")), &limited(3)).await {
+    store.create_with(&org("acme"), &by(), draft("Third", bucket("bucket-c")), &limited(3)).await.unwrap();
+    match store.create_with(&org("acme"), &by(), draft("Fourth", bucket("bucket-d")), &limited(3)).await {
         Err(StoreError::TooManyIntegrations { max: 3 }) => {}
         other => panic!("the two earlier integrations count: {other:?}"),
     }
@@ -765,6 +800,287 @@ async fn a_scan_resumed_past_an_integration_continues_with_the_next_even_once_it
     // The integration a cursor names may be gone by the next run: the walk still goes on after it.
     let k = 5;
     let cursor = ScanCursor::after(&walk[k]);
-    store.delete(&walk[k].org, &walk[k].integration.id, None).await.unwrap();
+    store.delete(&walk[k].org, &by(), &walk[k].integration.id, None).await.unwrap();
     assert_eq!(ids(&scan_order(&store, 2, Some(cursor)).await), ids(&walk[k + 1..]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The audit trail: every change recorded in its own write, nothing else.
+//
+// How the trail could be abused, and the test that shuts each door:
+// - another org reads or pages into it: `another_org_never_sees_the_audit_trail` (every key is
+//   the caller's org; a cursor is only a position in the caller's own partition);
+// - a forged cursor (an integration list cursor, bytes, another prefix):
+//   `an_audit_cursor_the_store_did_not_issue_is_invalid`;
+// - a refused change leaves a record that misleads (a stale version, a held scope, the limit, a
+//   replay): `a_stale_write_or_a_scope_conflict_records_nothing`,
+//   `a_create_refused_at_the_limit_or_replayed_by_its_key_records_nothing_more`,
+//   `of_concurrent_replaces_at_one_version_exactly_the_winner_is_recorded`;
+// - a secret leaks through the trail: `a_secret_is_only_ever_recorded_as_changed`;
+// - a huge value bloats the trail: `a_large_value_is_recorded_as_its_size`;
+// - a hostile `sub` (the schedule's name, markup, quotes, megabytes) and a member reading the
+//   trail: the handler tests (`functions/integrations/tests/handler.rs`) and `tests/api/audit.rs`.
+
+async fn trail(store: &SharedStore, org: &OrgId) -> Vec<AuditEvent> {
+    let mut events = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = store.audit_log(org, cursor.as_deref(), MAX_PAGE_SIZE).await.unwrap();
+        events.extend(page.events);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return events,
+        }
+    }
+}
+
+fn actions(events: &[AuditEvent]) -> Vec<Action> {
+    events.iter().map(|e| e.action).collect()
+}
+
+fn values(before: Value, after: Value) -> Change {
+    Change::Values { before, after }
+}
+
+async fn create_replace_and_delete_are_each_recorded_with_the_actor_and_the_fields_that_changed(
+    store: SharedStore,
+) {
+    let acme = org("acme");
+    let alice = Actor::user(Some("alice@acme"));
+    let bob = Actor::user(Some("bob@acme"));
+    let created = store
+        .create_with(&acme, &alice, draft("Photos", bucket("acme-photos")), &CreateOptions::default())
+        .await
+        .unwrap()
+        .integration;
+    store.replace(&acme, &bob, &created.id, draft("Pictures", bucket("acme-photos")), 1).await.unwrap();
+    store.delete(&acme, &alice, &created.id, Some(2)).await.unwrap();
+
+    let events = trail(&store, &acme).await;
+    assert_eq!(actions(&events), [Action::Deleted, Action::Replaced, Action::Created], "newest first");
+    let [deleted, replaced, made] = &events[..] else { panic!("{events:?}") };
+    for event in &events {
+        assert_eq!(event.integration_id, created.id);
+        assert!(shared::domain::clock::parse_rfc3339(&event.at).is_some(), "{}", event.at);
+    }
+    assert_eq!((made.actor.as_str(), made.actor_type, made.version), ("alice@acme", ActorKind::User, 1));
+    assert_eq!(made.changes["name"], values(Value::Null, json!("Photos")));
+    assert_eq!(made.changes["role_arn"], values(Value::Null, json!(ROLE)));
+    assert_eq!(
+        made.changes["scope"],
+        values(Value::Null, json!({"type": "bucket", "bucket": "acme-photos"}))
+    );
+    assert_eq!((replaced.actor.as_str(), replaced.version), ("bob@acme", 2));
+    assert_eq!(
+        replaced.changes.keys().collect::<Vec<_>>(),
+        ["name"],
+        "only what changed: {:?}",
+        replaced.changes
+    );
+    assert_eq!(replaced.changes["name"], values(json!("Photos"), json!("Pictures")));
+    assert_eq!((deleted.actor.as_str(), deleted.version), ("alice@acme", 2));
+    assert_eq!(deleted.changes["name"], values(json!("Pictures"), Value::Null));
+    assert!(!events.iter().any(|e| e.changes.contains_key("version") || e.changes.contains_key("status")));
+}
+
+async fn a_stale_write_or_a_scope_conflict_records_nothing(store: SharedStore) {
+    let acme = org("acme");
+    let photos = store.create(&acme, draft("Photos", bucket("acme-photos"))).await.unwrap();
+    let videos = store.create(&acme, draft("Videos", bucket("acme-videos"))).await.unwrap();
+    store.replace(&acme, &by(), &photos.id, draft("Photos", bucket("acme-photos")), 1).await.unwrap();
+    let before = trail(&store, &acme).await;
+
+    let stale = store.replace(&acme, &by(), &photos.id, draft("Lost", bucket("acme-photos")), 1).await;
+    assert!(matches!(stale, Err(StoreError::VersionMismatch { .. })), "{stale:?}");
+    let stale_delete = store.delete(&acme, &by(), &photos.id, Some(1)).await;
+    assert!(matches!(stale_delete, Err(StoreError::VersionMismatch { .. })), "{stale_delete:?}");
+    let onto_held = store.replace(&acme, &by(), &videos.id, draft("Videos", bucket("acme-photos")), 1).await;
+    assert!(matches!(onto_held, Err(StoreError::ScopeConflict { .. })), "{onto_held:?}");
+    let created_onto_held = store.create(&acme, draft("Again", bucket("acme-videos"))).await;
+    assert!(matches!(created_onto_held, Err(StoreError::ScopeConflict { .. })), "{created_onto_held:?}");
+    let missing = store.delete(&acme, &by(), "01JD8Q4V6W5X2Y3Z4A5B6C7D8E", None).await;
+    assert!(matches!(missing, Err(StoreError::NotFound { .. })), "{missing:?}");
+
+    assert_eq!(trail(&store, &acme).await, before, "no refused change left a record");
+}
+
+async fn a_create_refused_at_the_limit_or_replayed_by_its_key_records_nothing_more(store: SharedStore) {
+    let acme = org("acme");
+    store.create_with(&acme, &by(), draft("A", bucket("bucket-a")), &limited(1)).await.unwrap();
+    let refused = store.create_with(&acme, &by(), draft("B", bucket("bucket-b")), &limited(1)).await;
+    assert!(matches!(refused, Err(StoreError::TooManyIntegrations { .. })), "{refused:?}");
+    assert_eq!(actions(&trail(&store, &acme).await), [Action::Created]);
+
+    let keyed = draft("C", bucket("bucket-c"));
+    let options = with_key("key-1", &keyed);
+    let first = store.create_with(&acme, &by(), keyed.clone(), &options).await.unwrap();
+    let replayed = store.create_with(&acme, &by(), keyed, &options).await.unwrap();
+    assert!(replayed.replayed && replayed.integration.id == first.integration.id);
+    assert_eq!(
+        actions(&trail(&store, &acme).await),
+        [Action::Created, Action::Created],
+        "one per create made"
+    );
+}
+
+async fn a_report_is_audited_only_when_it_changes_the_health_state_and_a_dropped_one_never(
+    store: SharedStore,
+) {
+    let acme = org("acme");
+    let created = store.create(&acme, draft("Photos", bucket("acme-photos"))).await.unwrap();
+    let healthy = |at: &str| report(HealthState::Healthy, at);
+    let schedule = Actor::schedule();
+    assert!(store.record_report(&acme, &schedule, &created.id, 1, &healthy("t1"), None).await.unwrap());
+    assert!(store.record_report(&acme, &schedule, &created.id, 1, &healthy("t2"), None).await.unwrap());
+    let failing = report(HealthState::Failing, "t3");
+    assert!(store.record_report(&acme, &by(), &created.id, 1, &failing, None).await.unwrap());
+    // About a version that is gone: dropped, and not audited either.
+    store.replace(&acme, &by(), &created.id, draft("Photos", bucket("acme-photos")), 1).await.unwrap();
+    assert!(!store.record_report(&acme, &schedule, &created.id, 1, &healthy("t4"), None).await.unwrap());
+
+    let events = trail(&store, &acme).await;
+    assert_eq!(
+        actions(&events),
+        [Action::Replaced, Action::ValidationStateChanged, Action::ValidationStateChanged, Action::Created]
+    );
+    let (to_failing, to_healthy) = (&events[1], &events[2]);
+    assert_eq!((to_healthy.actor.as_str(), to_healthy.actor_type), (Actor::SCHEDULE, ActorKind::System));
+    assert_eq!(to_healthy.changes["state"], values(json!("unverified"), json!("healthy")));
+    assert_eq!((to_failing.actor.as_str(), to_failing.version), ("admin-1", 1));
+    assert_eq!(to_failing.changes["state"], values(json!("healthy"), json!("failing")));
+}
+
+async fn of_concurrent_replaces_at_one_version_exactly_the_winner_is_recorded(store: SharedStore) {
+    let acme = org("acme");
+    let created = store.create(&acme, draft("Photos", bucket("acme-photos"))).await.unwrap();
+    let attempts = (0..6).map(|n| {
+        let (store, acme, id) = (store.clone(), acme.clone(), created.id.clone());
+        tokio::spawn(async move {
+            let actor = Actor::user(Some(&format!("admin-{n}")));
+            store.replace(&acme, &actor, &id, draft(&format!("Name {n}"), bucket("acme-photos")), 1).await
+        })
+    });
+    let results: Vec<_> = futures::future::join_all(attempts).await.into_iter().map(Result::unwrap).collect();
+    let winners: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    let replaced: Vec<_> =
+        trail(&store, &acme).await.into_iter().filter(|e| e.action == Action::Replaced).collect();
+    assert_eq!(replaced.len(), 1, "{replaced:?}");
+    assert_eq!(replaced[0].changes["name"], values(json!("Photos"), json!(winners[0].name)));
+}
+
+async fn another_org_never_sees_the_audit_trail(store: SharedStore) {
+    let (acme, globex) = (org("acme"), org("globex"));
+    let created = store.create(&acme, draft("Photos", bucket("acme-photos"))).await.unwrap();
+    store.delete(&acme, &by(), &created.id, None).await.unwrap();
+    let page = store.audit_log(&acme, None, 1).await.unwrap();
+    assert!(store.audit_log(&globex, None, 100).await.unwrap().events.is_empty());
+    // acme's own cursor, presented by globex, starts in globex's partition: still nothing of acme's.
+    let next = page.next.expect("a full page offers a next page");
+    assert!(store.audit_log(&globex, Some(&next), 100).await.unwrap().events.is_empty());
+    // Nor can globex's writes touch acme's trail.
+    let refused = store.delete(&globex, &by(), &created.id, None).await;
+    assert!(matches!(refused, Err(StoreError::NotFound { .. })), "{refused:?}");
+    assert_eq!(trail(&store, &acme).await.len(), 2);
+}
+
+async fn the_audit_trail_pages_newest_first_and_walks_every_record_once(store: SharedStore) {
+    let acme = org("acme");
+    let mut made = Vec::new();
+    for n in 0..7 {
+        made.push(
+            store.create(&acme, draft(&format!("N{n}"), bucket(&format!("bucket-{n}")))).await.unwrap().id,
+        );
+    }
+    made.reverse();
+    for limit in [1, 3, 7, 100] {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let page = store.audit_log(&acme, cursor.as_deref(), limit).await.unwrap();
+            assert!(page.events.len() <= usize::try_from(limit).unwrap());
+            seen.extend(page.events.into_iter().map(|e| e.integration_id));
+            pages += 1;
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, made, "limit {limit}: newest first, each once");
+        assert!(pages <= 7 / usize::try_from(limit).unwrap() + 2, "limit {limit}: {pages} pages");
+    }
+    // Out-of-range limits are clamped, as for the integrations list.
+    assert_eq!(store.audit_log(&acme, None, 0).await.unwrap().events.len(), 1);
+    assert_eq!(store.audit_log(&acme, None, 10_000).await.unwrap().events.len(), 7);
+}
+
+async fn an_audit_cursor_the_store_did_not_issue_is_invalid(store: SharedStore) {
+    let acme = org("acme");
+    store.create(&acme, draft("A", bucket("bucket-a"))).await.unwrap();
+    store.create(&acme, draft("B", bucket("bucket-b"))).await.unwrap();
+    let list_cursor = store.list(&acme, None, 1).await.unwrap().next.expect("a next page");
+    let report_key: String = "REPORT#x".bytes().map(|b| format!("{b:02x}")).collect();
+    for forged in [list_cursor.as_str(), "zz", "", "41554449542341", report_key.as_str(), "\u{e9}\u{e9}"] {
+        let page = store.audit_log(&acme, Some(forged), 10).await;
+        assert!(matches!(page, Err(StoreError::InvalidCursor)), "{forged:?}: {page:?}");
+    }
+}
+
+fn s3_compatible_draft(name: &str, key_id: &str, ciphertext: &[u8]) -> IntegrationDraft {
+    IntegrationDraft::from_json(&json!({
+        "kind": "s3_compatible", "name": name, "endpoint": "https://s3.store.example.com",
+        "access_key_id": key_id, "secret_access_key": "the-plaintext-secret-0123456789",
+        "scope": {"type": "bucket", "bucket": "store-photos"},
+    }))
+    .expect("a valid draft")
+    .map_secret(|_| {
+        Ok::<_, ()>(shared::domain::s3_compatible::SealedSecret::from_ciphertext(ciphertext.to_vec()))
+    })
+    .expect("sealed")
+}
+
+async fn a_secret_is_only_ever_recorded_as_changed(store: SharedStore) {
+    let acme = org("acme");
+    let (first, second) = (b"CIPHERTEXT-ONE-0123".as_slice(), b"CIPHERTEXT-TWO-4567".as_slice());
+    let created = store.create(&acme, s3_compatible_draft("Store", "reader", first)).await.unwrap();
+    // Renamed, the secret kept (the same sealed bytes): no secret change.
+    store
+        .replace(&acme, &by(), &created.id, s3_compatible_draft("Store 2", "reader", first), 1)
+        .await
+        .unwrap();
+    // A new secret: only "changed".
+    store
+        .replace(&acme, &by(), &created.id, s3_compatible_draft("Store 2", "reader", second), 2)
+        .await
+        .unwrap();
+    store.delete(&acme, &by(), &created.id, None).await.unwrap();
+
+    let events = trail(&store, &acme).await;
+    let secret = |e: &AuditEvent| e.changes.get("secret_access_key").cloned();
+    assert_eq!(
+        events.iter().map(secret).collect::<Vec<_>>(),
+        [Some(Change::Secret), Some(Change::Secret), None, Some(Change::Secret)]
+    );
+    let text = serde_json::to_string(&events).unwrap();
+    for leak in ["the-plaintext-secret", "CIPHERTEXT", "Q0lQSEVSVEVYVC", "434950484552"] {
+        assert!(!text.contains(leak), "{leak} in {text}");
+    }
+    assert!(text.contains(r#""secret_access_key":"changed""#), "{text}");
+}
+
+async fn a_large_value_is_recorded_as_its_size(store: SharedStore) {
+    let acme = org("acme");
+    let buckets: Vec<String> =
+        (0..60).map(|n| format!("acme-a-rather-long-bucket-name-number-{n:03}")).collect();
+    let created = store
+        .create(&acme, draft("Everything", json!({"type": "default", "buckets": buckets})))
+        .await
+        .unwrap();
+    let events = trail(&store, &acme).await;
+    let Change::Values { after, .. } = &events[0].changes["scope"] else { panic!("{events:?}") };
+    let shown = after.as_str().unwrap_or_default();
+    assert!(shown.ends_with("bytes, too large to show)"), "{after}");
+    assert!(serde_json::to_string(&events[0]).unwrap().len() < 4096);
+    assert_eq!(events[0].integration_id, created.id);
 }

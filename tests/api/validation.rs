@@ -634,8 +634,11 @@ async fn a_report_for_a_deleted_integration_is_dropped_and_does_not_resurrect_it
     let deleted = app.delete(&format!("/integrations/{id}"), &admin(ORG)).await;
     assert_eq!(deleted.status, 204, "{}", deleted.body);
 
-    let recorded =
-        app.store.record_report(&org(ORG), &id, 1, &a_report(), None).await.expect("no store error");
+    let recorded = app
+        .store
+        .record_report(&org(ORG), &shared::domain::audit::Actor::direct(), &id, 1, &a_report(), None)
+        .await
+        .expect("no store error");
     assert!(!recorded, "the report of a deleted integration must be dropped");
     let got = app.get(&format!("/integrations/{id}"), &admin(ORG)).await;
     assert_eq!(got.status, 404, "{}", got.body);
@@ -656,8 +659,11 @@ async fn a_report_about_the_version_before_a_concurrent_replace_is_dropped_and_t
     assert_eq!(replaced.body["version"], 2);
 
     // The validation read version 1; its report arrives after the replace.
-    let recorded =
-        app.store.record_report(&org(ORG), &id, 1, &a_report(), None).await.expect("no store error");
+    let recorded = app
+        .store
+        .record_report(&org(ORG), &shared::domain::audit::Actor::direct(), &id, 1, &a_report(), None)
+        .await
+        .expect("no store error");
     assert!(!recorded, "a report about version 1 must not land on version 2");
     let got = app.get(&format!("/integrations/{id}"), &admin(ORG)).await;
     assert_eq!(got.status, 200);
@@ -670,7 +676,11 @@ async fn a_report_about_the_version_before_a_concurrent_replace_is_dropped_and_t
 
     // A report about the current version lands, without bumping the version.
     let report = a_report();
-    assert!(app.store.record_report(&org(ORG), &id, 2, &report, None).await.expect("recorded"));
+    assert!(app
+        .store
+        .record_report(&org(ORG), &shared::domain::audit::Actor::direct(), &id, 2, &report, None)
+        .await
+        .expect("recorded"));
     let got = app.get(&format!("/integrations/{id}"), &admin(ORG)).await;
     assert_eq!(got.body["version"], 2);
     assert_eq!(got.body["status"], serde_json::to_value(&report).expect("JSON"));
@@ -1160,7 +1170,19 @@ async fn the_scheduled_runs_concurrency_does_not_collapse_as_report_history_accu
                 futures::stream::iter(created.iter().flat_map(|c| std::iter::repeat_n(c, REPORTS)))
                     .map(|(org, id)| {
                         let (store, report) = (&app.store, &report);
-                        async move { store.record_report(org, id, 1, report, None).await.expect("record") }
+                        async move {
+                            store
+                                .record_report(
+                                    org,
+                                    &shared::domain::audit::Actor::direct(),
+                                    id,
+                                    1,
+                                    report,
+                                    None,
+                                )
+                                .await
+                                .expect("record")
+                        }
                     })
                     .buffer_unordered(32)
                     .collect()
@@ -1209,7 +1231,11 @@ async fn the_scheduled_runs_concurrency_does_not_collapse_as_report_history_accu
 async fn an_integration_read_with_its_history_can_be_put_back_with_one_field_changed() {
     let app = spawn_app().await;
     let id = app.create(ORG, &bucket_body("Images", "bucket-a")).await["id"].as_str().expect("id").to_owned();
-    let recorded = app.store.record_report(&org(ORG), &id, 1, &a_report(), None).await.expect("record");
+    let recorded = app
+        .store
+        .record_report(&org(ORG), &shared::domain::audit::Actor::direct(), &id, 1, &a_report(), None)
+        .await
+        .expect("record");
     assert!(recorded);
     let mut read = app.get(&format!("/integrations/{id}"), &admin(ORG)).await.body;
     assert_eq!(read["history"].as_array().map(Vec::len), Some(1), "{read:#}");

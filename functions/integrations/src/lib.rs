@@ -1,5 +1,6 @@
 //! The `integrations` function: create, list, read, replace and delete an org's integrations
-//! (`/integrations*`). Admin only; every key is scoped to the caller's org.
+//! (`/integrations*`), and read the org's audit trail of those changes (`/audit`). Admin only;
+//! every key is scoped to the caller's org.
 
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
@@ -16,6 +17,23 @@ use shared::aws::store::{CreateOptions, Created, Idempotency, DEFAULT_PAGE_SIZE,
 use shared::domain::integration::{Access, Integration, IntegrationDraft};
 use shared::domain::org::OrgId;
 use shared::domain::s3_compatible::{SealedSecret, SecretInput};
+
+/// `AUDIT_RETENTION_DAYS`: how long audit records are kept, 365 days unless set; anything but a
+/// whole number of days from 1 to 3650 stops the function at start, naming the variable.
+pub fn audit_retention_days(
+    env: &dyn shared::api::config::Env,
+) -> Result<u32, shared::api::config::ConfigError> {
+    use shared::domain::audit::{
+        DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS, RETENTION_RULE, RETENTION_VARIABLE,
+    };
+    shared::api::config::number(
+        env,
+        RETENTION_VARIABLE,
+        DEFAULT_RETENTION_DAYS,
+        |days| (1..=MAX_RETENTION_DAYS).contains(days),
+        RETENTION_RULE,
+    )
+}
 
 /// The largest create or replace body accepted.
 pub const MAX_BODY_BYTES: usize = api::MAX_ADMIN_BODY_BYTES;
@@ -52,6 +70,7 @@ async fn dispatch(state: &State, req: &Request) -> Result<Response<Body>, ApiErr
     match route {
         Route::CreateIntegration => create(state, &caller, req).await,
         Route::ListIntegrations => list(state, &caller, req).await,
+        Route::Audit => audit(state, &caller, req).await,
         Route::GetIntegration => {
             let integration = admin.store.get(&caller.org, id).await?;
             let history =
@@ -62,7 +81,7 @@ async fn dispatch(state: &State, req: &Request) -> Result<Response<Body>, ApiErr
         }
         Route::ReplaceIntegration => replace(state, &caller, req, id).await,
         Route::DeleteIntegration => {
-            admin.store.delete(&caller.org, id, api::if_match(req)?).await?;
+            admin.store.delete(&caller.org, &caller.actor(), id, api::if_match(req)?).await?;
             tracing::info!(org = %caller.org, id, "integration deleted");
             Ok(api::no_content())
         }
@@ -82,7 +101,9 @@ async fn create(state: &State, caller: &Caller, req: &Request) -> Result<Respons
     let options = CreateOptions { max_integrations: admin.max_integrations, idempotency };
     let external_id = admin.store.external_id(&caller.org).await?;
     let draft = seal(state, &caller.org, draft, None).await?;
-    let Created { integration, replayed } = admin.store.create_with(&caller.org, draft, &options).await?;
+    let actor = caller.actor();
+    let Created { integration, replayed } =
+        admin.store.create_with(&caller.org, &actor, draft, &options).await?;
     tracing::info!(org = %caller.org, id = %integration.id, kind = integration.access.kind(), scope = %integration.scope.key(), replayed, "integration created");
     let mut body = integration.to_json();
     body["policies"] = admin.rendered_policies(&integration, &external_id);
@@ -99,7 +120,34 @@ async fn create(state: &State, caller: &Caller, req: &Request) -> Result<Respons
 }
 
 async fn list(state: &State, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
-    let limit = match api::query_param(req, "limit") {
+    let limit = page_limit(req)?;
+    let cursor = api::query_param(req, "next");
+    let page = state.admin.store.list(&caller.org, cursor.as_deref(), limit).await?;
+    let integrations: Vec<Value> = page.integrations.iter().map(|i| i.to_json()).collect();
+    let mut body = json!({ "integrations": integrations });
+    if let Some(next) = page.next {
+        body["next"] = Value::String(next);
+    }
+    Ok(api::json_response(200, &body))
+}
+
+/// `GET /audit`: the org's audit trail, newest first, paged as `GET /integrations` is (the same
+/// `limit` bounds, an opaque `next`). The keys are the caller's org's, so no cursor or id can
+/// reach another org's records.
+async fn audit(state: &State, caller: &Caller, req: &Request) -> Result<Response<Body>, ApiError> {
+    let limit = page_limit(req)?;
+    let cursor = api::query_param(req, "next");
+    let page = state.admin.store.audit_log(&caller.org, cursor.as_deref(), limit).await?;
+    let mut body = json!({ "events": page.events });
+    if let Some(next) = page.next {
+        body["next"] = Value::String(next);
+    }
+    Ok(api::json_response(200, &body))
+}
+
+/// The `limit` query parameter of a listing: 1..=[`MAX_PAGE_SIZE`], [`DEFAULT_PAGE_SIZE`] when absent.
+fn page_limit(req: &Request) -> Result<i32, ApiError> {
+    Ok(match api::query_param(req, "limit") {
         None => DEFAULT_PAGE_SIZE,
         Some(raw) => {
             raw.parse::<i32>().ok().filter(|l| (1..=MAX_PAGE_SIZE).contains(l)).ok_or_else(|| {
@@ -110,15 +158,7 @@ async fn list(state: &State, caller: &Caller, req: &Request) -> Result<Response<
                 )
             })?
         }
-    };
-    let cursor = api::query_param(req, "next");
-    let page = state.admin.store.list(&caller.org, cursor.as_deref(), limit).await?;
-    let integrations: Vec<Value> = page.integrations.iter().map(|i| i.to_json()).collect();
-    let mut body = json!({ "integrations": integrations });
-    if let Some(next) = page.next {
-        body["next"] = Value::String(next);
-    }
-    Ok(api::json_response(200, &body))
+    })
 }
 
 async fn replace(
@@ -166,7 +206,7 @@ async fn replace(
         _ => None,
     };
     let draft = seal(state, &caller.org, draft, current.as_ref()).await?;
-    let updated = state.admin.store.replace(&caller.org, id, draft, expected).await?;
+    let updated = state.admin.store.replace(&caller.org, &caller.actor(), id, draft, expected).await?;
     tracing::info!(org = %caller.org, id, version = updated.version, "integration replaced");
     // A replace may change what the admin pastes (a bucket, versioning, a KMS key): the answer
     // carries the documents, as create's does.

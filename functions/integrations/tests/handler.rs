@@ -208,8 +208,8 @@ async fn a_create_whose_answer_was_lost_can_be_retried_with_its_idempotency_key(
     assert_eq!(again["policies"], first["policies"], "the same external ID in the same policies");
     assert_eq!(
         store.item_count(&shared::domain::org::OrgId::parse("acme").unwrap()),
-        4,
-        "integration, scope lock, key, external ID"
+        5,
+        "integration, scope lock, key, external ID, and one audit record: the replay recorded nothing"
     );
 
     let (status, refused) = call(&state, post()).await;

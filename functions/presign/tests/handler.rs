@@ -586,7 +586,7 @@ async fn a_deleted_integration_kills_its_links_once_the_org_view_is_reloaded() {
     assert_eq!(f.follow(&link).await.status(), 307);
     let org = OrgId::parse("acme").unwrap();
     let id = f.store.list_all(&org).await.unwrap()[0].id.clone();
-    f.store.delete(&org, &id, None).await.unwrap();
+    f.store.delete(&org, &shared::domain::audit::Actor::direct(), &id, None).await.unwrap();
     tokio::time::sleep(Duration::from_millis(5)).await;
     let (status, body) = status_and_json(&f.follow(&link).await);
     assert_eq!((status, body["error"]["code"].as_str()), (404, Some("LINK_NOT_SERVED")), "{body}");

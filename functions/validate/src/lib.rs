@@ -20,11 +20,12 @@ use futures::StreamExt;
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use shared::api;
-use shared::api::auth::ClaimNames;
+use shared::api::auth::{Caller, ClaimNames};
 use shared::api::config::{ConfigError, Env};
 use shared::api::error::ApiError;
 use shared::aws::store::{DynamoStore, LeaseOutcome, ScanCursor, SharedStore};
 use shared::aws::validation::{Budget, Validator};
+use shared::domain::audit::Actor;
 use shared::domain::external_id::ExternalId;
 use shared::domain::integration::{HealthState, Integration};
 use shared::domain::org::OrgId;
@@ -55,6 +56,23 @@ pub struct ValidateConfig {
     pub answer_budget: Duration,
     /// The scheduled run takes no new integration after this (`SCHEDULE_BUDGET_SECONDS`).
     pub schedule_budget: Duration,
+    /// How long the audit records of health-state changes are kept (`AUDIT_RETENTION_DAYS`).
+    pub audit_retention_days: u32,
+}
+
+/// `AUDIT_RETENTION_DAYS`: how long audit records are kept, 365 days unless set; anything but a
+/// whole number of days from 1 to 3650 stops the function at start, naming the variable.
+pub fn audit_retention_days(env: &dyn Env) -> Result<u32, ConfigError> {
+    use shared::domain::audit::{
+        DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS, RETENTION_RULE, RETENTION_VARIABLE,
+    };
+    shared::api::config::number(
+        env,
+        RETENTION_VARIABLE,
+        DEFAULT_RETENTION_DAYS,
+        |days| (1..=MAX_RETENTION_DAYS).contains(days),
+        RETENTION_RULE,
+    )
 }
 
 impl ValidateConfig {
@@ -100,6 +118,7 @@ impl ValidateConfig {
                 "a number of seconds from 1 to 840 (the validations still in flight and the resume cursor's \
                  write must end inside the schedule function's 900 s timeout)",
             )?),
+            audit_retention_days: audit_retention_days(env)?,
         })
     }
 
@@ -236,7 +255,7 @@ async fn validate_now(state: &State, req: &Request) -> Result<Response<Body>, Ap
             LeaseOutcome::Acquired(lease) => lease,
             LeaseOutcome::Held { until } => return Err(already_running(id, until, now)),
         };
-    let answer = check_and_record(state, &caller.org, &integration, budget).await;
+    let answer = check_and_record(state, &caller, &integration, budget).await;
     // Released however the run ended; a release that fails leaves the lease to expire.
     if let Err(e) = state.store.release_validation_lease(&caller.org, &lease).await {
         tracing::warn!(org = %caller.org, id, cause = %e.cause_chain(), "validation lease not released; it expires");
@@ -246,16 +265,16 @@ async fn validate_now(state: &State, req: &Request) -> Result<Response<Body>, Ap
 
 async fn check_and_record(
     state: &State,
-    org: &OrgId,
+    caller: &Caller,
     integration: &Integration,
     budget: Budget,
 ) -> Result<Response<Body>, ApiError> {
-    let id = integration.id.as_str();
+    let (org, id) = (&caller.org, integration.id.as_str());
     let external_id = state.store.read_external_id(org).await?;
     let report = state.validator.validate_within(org, external_id.as_ref(), integration, budget).await;
     let recorded = state
         .store
-        .record_report(org, id, integration.version, &report.status, report.proof.as_ref())
+        .record_report(org, &caller.actor(), id, integration.version, &report.status, report.proof.as_ref())
         .await?;
     tracing::info!(org = %org, id, state = ?report.status.state, recorded, "validated on demand");
     let mut body = serde_json::to_value(&report.status).map_err(ApiError::internal)?;
@@ -461,7 +480,14 @@ async fn validate_one(
         state.validator.validate_within(org, external_id.as_ref(), integration, state.config.budget()).await;
     let recorded = state
         .store
-        .record_report(org, &integration.id, integration.version, &report.status, report.proof.as_ref())
+        .record_report(
+            org,
+            &Actor::schedule(),
+            &integration.id,
+            integration.version,
+            &report.status,
+            report.proof.as_ref(),
+        )
         .await?;
     Ok((report.status.state, recorded))
 }
@@ -500,8 +526,10 @@ pub async fn state_from_process_env() -> Result<State, ConfigError> {
         shared::domain::presign::S3Endpoint::from_override(std::env::var("S3_ENDPOINT_URL").ok().as_deref())
             .map_err(|message| ConfigError { variable: "S3_ENDPOINT_URL", message })?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let store: SharedStore =
-        Arc::new(DynamoStore::new(shared::aws::limits::dynamodb_client(&aws), config.table_name.clone()));
+    let store: SharedStore = Arc::new(
+        DynamoStore::new(shared::aws::limits::dynamodb_client(&aws), config.table_name.clone())
+            .with_audit_retention_days(config.audit_retention_days),
+    );
     let assumer = assumer_as_platform(&aws, &api.platform_principal).await;
     let secrets = shared::aws::secrets::KmsSealer::new(
         shared::aws::secrets::KmsSealer::client(&aws),

@@ -1,4 +1,5 @@
-//! Who is calling: the org and role the API Gateway JWT authorizer put in the request context.
+//! Who is calling: the org, role and subject the API Gateway JWT authorizer put in the request
+//! context.
 //! Claims arrive as strings; an array claim arrives flattened, e.g. `"[admin member]"`.
 
 use crate::api::error::ApiError;
@@ -19,6 +20,9 @@ impl Default for ClaimNames {
     }
 }
 
+/// The standard JWT claim naming the token's subject (RFC 7519), the same for every issuer.
+pub const SUBJECT_CLAIM: &str = "sub";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Admin,
@@ -30,6 +34,9 @@ pub enum Role {
 pub struct Caller {
     pub org: OrgId,
     pub role: Role,
+    /// The token's `sub` claim, as sent: who to name in the audit trail ([`Caller::actor`]).
+    /// Nothing is authorized by it.
+    pub sub: Option<String>,
 }
 
 impl Caller {
@@ -49,7 +56,13 @@ impl Caller {
             Some(value) if names_admin(value, &names.admin_value) => Role::Admin,
             _ => Role::Member,
         };
-        Ok(Self { org, role })
+        Ok(Self { org, role, sub: claims.get(SUBJECT_CLAIM).cloned() })
+    }
+
+    /// Who the audit trail names for this caller's changes: the `sub`, or
+    /// [`Actor::UNKNOWN`](crate::domain::audit::Actor::UNKNOWN) for a token without one.
+    pub fn actor(&self) -> crate::domain::audit::Actor {
+        crate::domain::audit::Actor::user(self.sub.as_deref())
     }
 
     pub fn require_admin(&self) -> Result<(), ApiError> {
@@ -156,6 +169,19 @@ mod tests {
         assert_eq!(role("[member org-owner]"), Role::Admin);
         assert_eq!(role("admin"), Role::Member);
         assert_eq!(role("org-owner-2"), Role::Member);
+    }
+
+    #[test]
+    fn the_subject_names_the_actor_and_a_token_without_one_is_the_unknown_actor() {
+        let claims = |sub: Option<&str>| {
+            let mut claims = HashMap::from([("org_id".to_owned(), "acme".to_owned())]);
+            if let Some(sub) = sub {
+                claims.insert("sub".to_owned(), sub.to_owned());
+            }
+            Caller::from_claims(&claims, &ClaimNames::default()).unwrap()
+        };
+        assert_eq!(claims(Some("user-1")).actor().id(), "user-1");
+        assert_eq!(claims(None).actor().id(), crate::domain::audit::Actor::UNKNOWN);
     }
 
     #[test]

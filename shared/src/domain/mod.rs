@@ -8,6 +8,7 @@
 //! with its code and field); the API edge decides their status.
 
 pub mod arn;
+pub mod audit;
 pub mod bucket;
 pub mod clock;
 pub mod delivery;

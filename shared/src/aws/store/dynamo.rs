@@ -4,14 +4,16 @@
 //! the API's JSON, so the API can change without rewriting stored items.
 
 use super::{
-    decode_cursor, encode_cursor, first_version, generate_external_id, idempotency_sk, integration_sk,
-    lease_millis, lease_sk, lease_time, new_lease, next_version, valid_id, CreateOptions, Created,
-    Idempotency, IntegrationStore, LeaseOutcome, Page, ScanCursor, ScanPage, Scanned, StoreCause, StoreError,
-    StoreFuture, ValidationLease, CHANGED_WHILE_DELETING, IDEMPOTENCY_TTL_SECS, IN_PROGRESS,
-    KEY_FOR_ANOTHER_DRAFT, KEY_FOR_A_DELETED_INTEGRATION, MAX_PAGE_SIZE, REPORT_RETENTION_SECS,
-    SCHEDULE_CURSOR_PK, SCHEDULE_CURSOR_SK, SCHEMA_VERSION,
+    audit_event, audit_sk, decode_audit_cursor, decode_cursor, encode_cursor, first_version,
+    generate_external_id, idempotency_sk, integration_sk, lease_millis, lease_sk, lease_time, new_lease,
+    next_version, valid_id, AuditPage, CreateOptions, Created, Idempotency, IntegrationStore, LeaseOutcome,
+    Page, ScanCursor, ScanPage, Scanned, StoreCause, StoreError, StoreFuture, ValidationLease,
+    CHANGED_WHILE_DELETING, IDEMPOTENCY_TTL_SECS, IN_PROGRESS, KEY_FOR_ANOTHER_DRAFT,
+    KEY_FOR_A_DELETED_INTEGRATION, MAX_PAGE_SIZE, REPORT_RETENTION_SECS, SCHEDULE_CURSOR_PK,
+    SCHEDULE_CURSOR_SK, SCHEMA_VERSION,
 };
 use crate::domain::arn::{KmsKeyArn, RoleArn};
+use crate::domain::audit::{changes_between, state_change, Action, Actor, AuditEvent};
 use crate::domain::bucket::BucketName;
 use crate::domain::clock::now_rfc3339;
 use crate::domain::external_id::ExternalId;
@@ -37,6 +39,9 @@ use std::time::{Duration, SystemTime};
 const ENDED_LEASE_RETENTION_SECS: u64 = 3600;
 
 type Item = HashMap<String, AttributeValue>;
+
+/// How many times a report is tried against a status that keeps changing under it.
+const RECORD_ATTEMPTS: usize = 3;
 
 /// The org's integration counter (attribute `n`), which holds creates to the org's limit.
 const COUNTER_SK: &str = "COUNT#integrations";
@@ -120,11 +125,21 @@ impl StoredScope {
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// How long an audit record stays before the table's TTL removes it.
+    audit_retention_secs: u64,
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        let audit_retention_secs =
+            crate::domain::audit::retention_secs(crate::domain::audit::DEFAULT_RETENTION_DAYS);
+        Self { client, table: table.into(), audit_retention_secs }
+    }
+
+    /// Keeps audit records `days` days (`AUDIT_RETENTION_DAYS`) instead of the default 365.
+    pub fn with_audit_retention_days(mut self, days: u32) -> Self {
+        self.audit_retention_secs = crate::domain::audit::retention_secs(days);
+        self
     }
 
     /// This store behind the seam, as the functions' state holds it.
@@ -201,6 +216,21 @@ impl DynamoStore {
             ("integration_id".to_owned(), s(&integration.id)),
             ("integration_name".to_owned(), s(&integration.name)),
         ])
+    }
+
+    /// The audit record of a change, as one more item of the change's own transaction: it is
+    /// written exactly when the change is. Its key is new (a fresh ULID), so its condition only
+    /// guards against overwriting another record.
+    fn audit_put(&self, org: &OrgId, event: &AuditEvent) -> Result<TransactWriteItem, StoreError> {
+        let now = crate::domain::clock::unix_secs(SystemTime::now());
+        let item = HashMap::from([
+            ("pk".to_owned(), pk(org)),
+            ("sk".to_owned(), s(audit_sk(&event.id))),
+            ("kind".to_owned(), s("audit")),
+            ("event".to_owned(), s(serde_json::to_string(event).map_err(StoreError::internal)?)),
+            ("expires_at".to_owned(), n(now + self.audit_retention_secs)),
+        ]);
+        self.put(item, "attribute_not_exists(pk)")
     }
 
     fn put(&self, item: Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
@@ -506,6 +536,7 @@ impl IntegrationStore for DynamoStore {
     fn create_with<'a>(
         &'a self,
         org: &'a OrgId,
+        actor: &'a Actor,
         draft: IntegrationDraft,
         options: &'a CreateOptions,
     ) -> StoreFuture<'a, Created> {
@@ -531,6 +562,10 @@ impl IntegrationStore for DynamoStore {
                 ]);
                 items.push(self.put(record, "attribute_not_exists(pk)")?);
             }
+            // Last, so the indexes above keep naming the same conditions.
+            let event =
+                audit_event(actor, Action::Created, &integration, changes_between(None, Some(&integration)));
+            items.push(self.audit_put(org, &event)?);
             match self.transact(items).await {
                 Ok(()) => Ok(Created { integration, replayed: false }),
                 Err(Ok(failed)) => match &options.idempotency {
@@ -587,6 +622,7 @@ impl IntegrationStore for DynamoStore {
     fn replace<'a>(
         &'a self,
         org: &'a OrgId,
+        actor: &'a Actor,
         id: &'a str,
         draft: IntegrationDraft,
         expected_version: u64,
@@ -605,8 +641,11 @@ impl IntegrationStore for DynamoStore {
                 "attribute_exists(pk) AND version = :expected",
                 expected,
             )?];
+            // The new scope's lock, whose condition failing is a scope conflict.
+            let mut new_lock = None;
             if old_key != new_key {
                 items.push(self.release_lock(org, &old_key, id)?);
+                new_lock = Some(items.len());
                 items.push(
                     self.put(self.scope_lock_item(org, &new_key, &updated), "attribute_not_exists(pk)")?,
                 );
@@ -618,13 +657,22 @@ impl IntegrationStore for DynamoStore {
                     HashMap::from([(":id".to_owned(), s(id))]),
                 )?);
             }
+            let event = audit_event(
+                actor,
+                Action::Replaced,
+                &updated,
+                changes_between(Some(&current), Some(&updated)),
+            );
+            items.push(self.audit_put(org, &event)?);
             match self.transact(items).await {
                 Ok(()) => Ok(updated),
                 Err(Ok(failed)) if failed.contains(&0) => match self.get(org, id).await {
                     Ok(now) => Err(StoreError::stale(id, now.version, expected_version)),
                     Err(e) => Err(e),
                 },
-                Err(Ok(failed)) if failed.contains(&2) => Err(self.scope_conflict(org, &new_key).await),
+                Err(Ok(failed)) if new_lock.is_some_and(|lock| failed.contains(&lock)) => {
+                    Err(self.scope_conflict(org, &new_key).await)
+                }
                 Err(Ok(_)) => Err(StoreError::Contended(IN_PROGRESS)),
                 Err(Err(e)) => Err(e),
             }
@@ -634,6 +682,7 @@ impl IntegrationStore for DynamoStore {
     fn delete<'a>(
         &'a self,
         org: &'a OrgId,
+        actor: &'a Actor,
         id: &'a str,
         expected_version: Option<u64>,
     ) -> StoreFuture<'a, ()> {
@@ -657,6 +706,10 @@ impl IntegrationStore for DynamoStore {
                 TransactWriteItem::builder().delete(delete).build(),
                 self.release_lock(org, &current.scope.key(), id)?,
                 self.count(org, -1, None)?,
+                self.audit_put(
+                    org,
+                    &audit_event(actor, Action::Deleted, &current, changes_between(Some(&current), None)),
+                )?,
             ];
             match self.transact(items).await {
                 Ok(()) => Ok(()),
@@ -716,6 +769,7 @@ impl IntegrationStore for DynamoStore {
     fn record_report<'a>(
         &'a self,
         org: &'a OrgId,
+        actor: &'a Actor,
         id: &'a str,
         validated_version: u64,
         report: &'a Status,
@@ -723,43 +777,97 @@ impl IntegrationStore for DynamoStore {
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
             let status = serde_json::to_string(report).map_err(StoreError::internal)?;
-            let mut update = aws_sdk_dynamodb::types::Update::builder()
-                .table_name(&self.table)
-                .key("pk", pk(org))
-                .key("sk", s(integration_sk(id)))
-                .condition_expression("attribute_exists(pk) AND version = :v")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":status", s(status.clone()))
-                .expression_attribute_values(":v", n(validated_version));
-            update = match proof {
-                Some(proof) => update
-                    .update_expression("SET #status = :status, external_id_proof = :proof")
-                    .expression_attribute_values(
-                        ":proof",
-                        s(serde_json::to_string(proof).map_err(StoreError::internal)?),
-                    ),
-                None => update.update_expression("SET #status = :status"),
-            };
-            let update = update.build().map_err(StoreError::internal)?;
-            let now = crate::domain::clock::unix_secs(std::time::SystemTime::now());
-            let checked_at = report.checked_at.clone().unwrap_or_else(now_rfc3339);
-            let history = HashMap::from([
-                ("pk".to_owned(), pk(org)),
-                ("sk".to_owned(), s(format!("REPORT#{id}#{checked_at}#{}", ulid::Ulid::new()))),
-                ("kind".to_owned(), s("report")),
-                ("report".to_owned(), s(status)),
-                ("version".to_owned(), n(validated_version)),
-                ("expires_at".to_owned(), n(now + REPORT_RETENTION_SECS)),
-            ]);
-            let items = vec![
-                TransactWriteItem::builder().update(update).build(),
-                self.put(history, "attribute_not_exists(pk)")?,
-            ];
-            match self.transact(items).await {
-                Ok(()) => Ok(true),
-                Err(Ok(_)) => Ok(false),
-                Err(Err(e)) => Err(e),
+            // Whether the report is audited depends on the state it replaces, so the write is
+            // conditioned on the status read: the record is exactly as true as the change. A
+            // report recorded in between (the schedule and an on-demand run) means reading again.
+            for _ in 0..RECORD_ATTEMPTS {
+                let Some(item) = self.read_item(pk(org), s(integration_sk(id))).await? else {
+                    return Ok(false);
+                };
+                let current = decode(&item)?;
+                if current.version != validated_version {
+                    return Ok(false);
+                }
+                let mut update = aws_sdk_dynamodb::types::Update::builder()
+                    .table_name(&self.table)
+                    .key("pk", pk(org))
+                    .key("sk", s(integration_sk(id)))
+                    .condition_expression("attribute_exists(pk) AND version = :v AND #status = :before")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":status", s(status.clone()))
+                    .expression_attribute_values(":before", s(get_s(&item, "status")?))
+                    .expression_attribute_values(":v", n(validated_version));
+                update = match proof {
+                    Some(proof) => update
+                        .update_expression("SET #status = :status, external_id_proof = :proof")
+                        .expression_attribute_values(
+                            ":proof",
+                            s(serde_json::to_string(proof).map_err(StoreError::internal)?),
+                        ),
+                    None => update.update_expression("SET #status = :status"),
+                };
+                let update = update.build().map_err(StoreError::internal)?;
+                let now = crate::domain::clock::unix_secs(std::time::SystemTime::now());
+                let checked_at = report.checked_at.clone().unwrap_or_else(now_rfc3339);
+                let history = HashMap::from([
+                    ("pk".to_owned(), pk(org)),
+                    ("sk".to_owned(), s(format!("REPORT#{id}#{checked_at}#{}", ulid::Ulid::new()))),
+                    ("kind".to_owned(), s("report")),
+                    ("report".to_owned(), s(status.clone())),
+                    ("version".to_owned(), n(validated_version)),
+                    ("expires_at".to_owned(), n(now + REPORT_RETENTION_SECS)),
+                ]);
+                let mut items = vec![
+                    TransactWriteItem::builder().update(update).build(),
+                    self.put(history, "attribute_not_exists(pk)")?,
+                ];
+                if current.status.state != report.state {
+                    let changes = state_change(current.status.state, report.state);
+                    let event = audit_event(actor, Action::ValidationStateChanged, &current, changes);
+                    items.push(self.audit_put(org, &event)?);
+                }
+                match self.transact(items).await {
+                    Ok(()) => return Ok(true),
+                    Err(Ok(_)) => continue,
+                    Err(Err(e)) => return Err(e),
+                }
             }
+            Err(StoreError::Contended(IN_PROGRESS))
+        })
+    }
+
+    fn audit_log<'a>(
+        &'a self,
+        org: &'a OrgId,
+        cursor: Option<&'a str>,
+        limit: i32,
+    ) -> StoreFuture<'a, AuditPage> {
+        Box::pin(async move {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :audit)")
+                .expression_attribute_values(":pk", pk(org))
+                .expression_attribute_values(":audit", s("AUDIT#"))
+                .scan_index_forward(false)
+                .limit(limit.clamp(1, MAX_PAGE_SIZE));
+            if let Some(cursor) = cursor {
+                let sk = decode_audit_cursor(cursor)?;
+                query = query.exclusive_start_key("pk", pk(org)).exclusive_start_key("sk", s(sk));
+            }
+            let out = query.send().await.map_err(unavailable)?;
+            let events = out
+                .items()
+                .iter()
+                .map(|item| serde_json::from_str(get_s(item, "event")?).map_err(|_| corrupt("audit event")))
+                .collect::<Result<Vec<AuditEvent>, _>>()?;
+            let next = out
+                .last_evaluated_key()
+                .and_then(|key| key.get("sk"))
+                .and_then(|sk| sk.as_s().ok())
+                .map(|sk| encode_cursor(sk));
+            Ok(AuditPage { events, next })
         })
     }
 

@@ -6,11 +6,13 @@
 //! [`super::DynamoStore`]'s behaviour on the emulator.
 
 use super::{
-    decode_cursor, encode_cursor, first_version, generate_external_id, idempotency_sk, integration_sk,
-    lease_sk, new_lease, next_version, valid_id, CreateOptions, Created, IntegrationStore, LeaseOutcome,
-    Page, ScanCursor, ScanPage, Scanned, StoreError, StoreFuture, ValidationLease, CHANGED_WHILE_DELETING,
-    MAX_PAGE_SIZE, SCHEDULE_CURSOR_PK, SCHEDULE_CURSOR_SK,
+    audit_event, audit_sk, decode_audit_cursor, decode_cursor, encode_cursor, first_version,
+    generate_external_id, idempotency_sk, integration_sk, lease_sk, new_lease, next_version, valid_id,
+    AuditPage, CreateOptions, Created, IntegrationStore, LeaseOutcome, Page, ScanCursor, ScanPage, Scanned,
+    StoreError, StoreFuture, ValidationLease, CHANGED_WHILE_DELETING, MAX_PAGE_SIZE, SCHEDULE_CURSOR_PK,
+    SCHEDULE_CURSOR_SK,
 };
+use crate::domain::audit::{changes_between, state_change, Action, Actor, AuditEvent};
 use crate::domain::external_id::ExternalId;
 use crate::domain::external_id::ExternalIdProof;
 use crate::domain::integration::{Integration, IntegrationDraft, Status};
@@ -41,6 +43,9 @@ enum Entry {
         until: SystemTime,
     },
     ScheduleCursor(Option<ScanCursor>),
+    /// An audit record. Kept until the store is dropped: the table's TTL has no twin here, as no
+    /// test runs for a retention period.
+    Audit(Box<AuditEvent>),
 }
 
 #[derive(Debug, Default)]
@@ -93,6 +98,12 @@ impl MemoryStore {
         StoreError::ScopeConflict { scope_key: scope_key.to_owned(), holder_id, holder_name }
     }
 
+    /// Writes the record of a change; called only once every condition of the change has held,
+    /// under the same lock, as the table writes it in the change's transaction.
+    fn audit(items: &mut BTreeMap<Key, Entry>, org: &OrgId, event: AuditEvent) {
+        items.insert((pk(org), audit_sk(&event.id)), Entry::Audit(Box::new(event)));
+    }
+
     fn lock_for(integration: &Integration) -> Entry {
         Entry::ScopeLock { id: integration.id.clone(), name: integration.name.clone() }
     }
@@ -100,6 +111,7 @@ impl MemoryStore {
     fn create_now(
         &self,
         org: &OrgId,
+        actor: &Actor,
         draft: IntegrationDraft,
         options: &CreateOptions,
     ) -> Result<Created, StoreError> {
@@ -149,12 +161,16 @@ impl MemoryStore {
                 },
             );
         }
+        let event =
+            audit_event(actor, Action::Created, &integration, changes_between(None, Some(&integration)));
+        Self::audit(&mut items, org, event);
         Ok(Created { integration, replayed: false })
     }
 
     fn replace_now(
         &self,
         org: &OrgId,
+        actor: &Actor,
         id: &str,
         draft: IntegrationDraft,
         expected_version: u64,
@@ -174,10 +190,19 @@ impl MemoryStore {
         }
         items.insert((pk(org), lock_sk(&new_key)), Self::lock_for(&updated));
         items.insert((pk(org), integration_sk(id)), Entry::Integration(Box::new(updated.clone())));
+        let event =
+            audit_event(actor, Action::Replaced, &updated, changes_between(Some(&current), Some(&updated)));
+        Self::audit(&mut items, org, event);
         Ok(updated)
     }
 
-    fn delete_now(&self, org: &OrgId, id: &str, expected_version: Option<u64>) -> Result<(), StoreError> {
+    fn delete_now(
+        &self,
+        org: &OrgId,
+        actor: &Actor,
+        id: &str,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError> {
         let mut items = self.items();
         let current = Self::current(&items, org, id)?;
         if let Some(expected) = expected_version {
@@ -193,6 +218,8 @@ impl MemoryStore {
         }
         items.remove(&lock);
         items.remove(&(pk(org), integration_sk(id)));
+        let event = audit_event(actor, Action::Deleted, &current, changes_between(Some(&current), None));
+        Self::audit(&mut items, org, event);
         Ok(())
     }
 
@@ -241,6 +268,7 @@ impl MemoryStore {
     fn record_report_now(
         &self,
         org: &OrgId,
+        actor: &Actor,
         id: &str,
         validated_version: u64,
         report: &Status,
@@ -253,14 +281,51 @@ impl MemoryStore {
         if integration.version != validated_version {
             return false;
         }
+        let before = integration.status.state;
         integration.status = report.clone();
         if let Some(proof) = proof {
             integration.external_id_proof = Some(proof.clone());
+        }
+        let event = (before != report.state).then(|| {
+            audit_event(
+                actor,
+                Action::ValidationStateChanged,
+                integration,
+                state_change(before, report.state),
+            )
+        });
+        if let Some(event) = event {
+            Self::audit(&mut items, org, event);
         }
         let checked_at = report.checked_at.clone().unwrap_or_else(crate::domain::clock::now_rfc3339);
         let sk = format!("REPORT#{id}#{checked_at}#{}", ulid::Ulid::new());
         items.insert((pk(org), sk), Entry::Report(report.clone()));
         true
+    }
+
+    fn audit_log_now(&self, org: &OrgId, cursor: Option<&str>, limit: i32) -> Result<AuditPage, StoreError> {
+        let limit = usize::try_from(limit.clamp(1, MAX_PAGE_SIZE)).unwrap_or(1);
+        let pk = pk(org);
+        // Newest first: walk the org's `AUDIT#` keys backwards, from before the cursor's key.
+        let before = match cursor {
+            Some(cursor) => Bound::Excluded((pk.clone(), decode_audit_cursor(cursor)?)),
+            None => Bound::Excluded((pk.clone(), "AUDIT$".to_owned())),
+        };
+        let items = self.items();
+        let events: Vec<AuditEvent> = items
+            .range((Bound::Included((pk.clone(), "AUDIT#".to_owned())), before))
+            .rev()
+            .filter_map(|(_, entry)| match entry {
+                Entry::Audit(event) => Some((**event).clone()),
+                _ => None,
+            })
+            .take(limit)
+            .collect();
+        // DynamoDB offers a next page whenever the page is full, even if nothing follows.
+        let next = (events.len() == limit)
+            .then(|| events.last().map(|last| encode_cursor(&audit_sk(&last.id))))
+            .flatten();
+        Ok(AuditPage { events, next })
     }
 
     fn report_history_now(&self, org: &OrgId, id: &str, limit: i32) -> Vec<Status> {
@@ -339,10 +404,11 @@ impl IntegrationStore for MemoryStore {
     fn create_with<'a>(
         &'a self,
         org: &'a OrgId,
+        actor: &'a Actor,
         draft: IntegrationDraft,
         options: &'a CreateOptions,
     ) -> StoreFuture<'a, Created> {
-        Box::pin(async move { self.create_now(org, draft, options) })
+        Box::pin(async move { self.create_now(org, actor, draft, options) })
     }
 
     fn get<'a>(&'a self, org: &'a OrgId, id: &'a str) -> StoreFuture<'a, Integration> {
@@ -356,20 +422,22 @@ impl IntegrationStore for MemoryStore {
     fn replace<'a>(
         &'a self,
         org: &'a OrgId,
+        actor: &'a Actor,
         id: &'a str,
         draft: IntegrationDraft,
         expected_version: u64,
     ) -> StoreFuture<'a, Integration> {
-        Box::pin(async move { self.replace_now(org, id, draft, expected_version) })
+        Box::pin(async move { self.replace_now(org, actor, id, draft, expected_version) })
     }
 
     fn delete<'a>(
         &'a self,
         org: &'a OrgId,
+        actor: &'a Actor,
         id: &'a str,
         expected_version: Option<u64>,
     ) -> StoreFuture<'a, ()> {
-        Box::pin(async move { self.delete_now(org, id, expected_version) })
+        Box::pin(async move { self.delete_now(org, actor, id, expected_version) })
     }
 
     fn external_id<'a>(&'a self, org: &'a OrgId) -> StoreFuture<'a, ExternalId> {
@@ -383,12 +451,22 @@ impl IntegrationStore for MemoryStore {
     fn record_report<'a>(
         &'a self,
         org: &'a OrgId,
+        actor: &'a Actor,
         id: &'a str,
         validated_version: u64,
         report: &'a Status,
         proof: Option<&'a ExternalIdProof>,
     ) -> StoreFuture<'a, bool> {
-        Box::pin(async move { Ok(self.record_report_now(org, id, validated_version, report, proof)) })
+        Box::pin(async move { Ok(self.record_report_now(org, actor, id, validated_version, report, proof)) })
+    }
+
+    fn audit_log<'a>(
+        &'a self,
+        org: &'a OrgId,
+        cursor: Option<&'a str>,
+        limit: i32,
+    ) -> StoreFuture<'a, AuditPage> {
+        Box::pin(async move { self.audit_log_now(org, cursor, limit) })
     }
 
     fn report_history<'a>(&'a self, org: &'a OrgId, id: &'a str, limit: i32) -> StoreFuture<'a, Vec<Status>> {

@@ -14,6 +14,7 @@
 //! | external ID | `EXTERNAL_ID` | created once, even under concurrent first requests |
 //! | report | `REPORT#<id>#<checked at>#<ulid>` | kept [`REPORT_RETENTION_SECS`] by TTL |
 //! | validation lease | `VALIDATING#<id>` | one on-demand validation of an integration at a time |
+//! | audit record | `AUDIT#<ulid>` | written in the transaction of the change it records; kept `AUDIT_RETENTION_DAYS` by TTL |
 //!
 //! One item lives outside every org: the scheduled validation's resume cursor (`pk = SYSTEM`,
 //! `sk = SCHEDULE#cursor`), where the last run that ran out of time stopped. It names an
@@ -27,6 +28,7 @@ mod memory;
 pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
 
+use crate::domain::audit::{Action, Actor, AuditEvent, Changes};
 use crate::domain::clock::now_rfc3339;
 use crate::domain::external_id::ExternalId;
 use crate::domain::external_id::ExternalIdProof;
@@ -120,6 +122,45 @@ pub const CHANGED_WHILE_DELETING: &str = "The integration changed while it was b
 pub struct Page {
     pub integrations: Vec<Integration>,
     pub next: Option<String>,
+}
+
+/// A page of an org's audit trail, newest first, and the opaque cursor of the next page.
+#[derive(Debug)]
+pub struct AuditPage {
+    pub events: Vec<AuditEvent>,
+    pub next: Option<String>,
+}
+
+/// The sort key of an audit record: its ULID, so the org's records sort by time.
+pub(crate) fn audit_sk(id: &str) -> String {
+    format!("AUDIT#{id}")
+}
+
+/// A record of a change, stamped now. Its id comes from one monotonic generator per process,
+/// so records written in the same millisecond by this instance still sort in the order written
+/// (across instances, a millisecond's records sort by their random part).
+pub(crate) fn audit_event(
+    actor: &Actor,
+    action: Action,
+    integration: &Integration,
+    changes: Changes,
+) -> AuditEvent {
+    static IDS: std::sync::Mutex<ulid::Generator> = std::sync::Mutex::new(ulid::Generator::new());
+    let id = {
+        let mut ids = IDS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Overflow needs 2^80 ids in one millisecond; a fresh random id is still unique.
+        ids.generate().unwrap_or_else(|_| ulid::Ulid::new())
+    };
+    AuditEvent {
+        id: id.to_string(),
+        at: now_rfc3339(),
+        actor: actor.id().to_owned(),
+        actor_type: actor.kind(),
+        action,
+        integration_id: integration.id.clone(),
+        version: integration.version,
+        changes,
+    }
 }
 
 /// One integration found by a scan, with the org it belongs to.
@@ -227,7 +268,11 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 /// - `record_report` records only at the validated version of a still existing integration;
 /// - `acquire_validation_lease` grants one holder at a time per integration until its lease
 ///   ends, and `release_validation_lease` frees only the holder's own lease;
-/// - the schedule cursor reads back as written, and a cleared one reads as `None`.
+/// - the schedule cursor reads back as written, and a cleared one reads as `None`;
+/// - every create, replace and delete, and every report that changes the health state, writes
+///   one audit record naming `actor`, in the same write as the change: a refused change writes
+///   none, and no record exists without its change. `audit_log` pages the org's records newest
+///   first, like `list`.
 pub trait IntegrationStore: Send + Sync + fmt::Debug {
     /// Creates the integration with its scope lock, counting it against `options`'
     /// `max_integrations` in the same write. With an idempotency key, the key is recorded in that
@@ -237,15 +282,18 @@ pub trait IntegrationStore: Send + Sync + fmt::Debug {
     fn create_with<'a>(
         &'a self,
         org: &'a OrgId,
+        actor: &'a Actor,
         draft: IntegrationDraft,
         options: &'a CreateOptions,
     ) -> StoreFuture<'a, Created>;
 
-    /// [`IntegrationStore::create_with`] with the default limit and no idempotency key.
+    /// [`IntegrationStore::create_with`] with the default limit and no idempotency key, by
+    /// [`Actor::direct`]: for tools and tests that write straight to the store (the handlers
+    /// always name their caller).
     fn create<'a>(&'a self, org: &'a OrgId, draft: IntegrationDraft) -> StoreFuture<'a, Integration> {
         Box::pin(async move {
             let options = CreateOptions::default();
-            Ok(self.create_with(org, draft, &options).await?.integration)
+            Ok(self.create_with(org, &Actor::direct(), draft, &options).await?.integration)
         })
     }
 
@@ -258,6 +306,7 @@ pub trait IntegrationStore: Send + Sync + fmt::Debug {
     fn replace<'a>(
         &'a self,
         org: &'a OrgId,
+        actor: &'a Actor,
         id: &'a str,
         draft: IntegrationDraft,
         expected_version: u64,
@@ -267,6 +316,7 @@ pub trait IntegrationStore: Send + Sync + fmt::Debug {
     fn delete<'a>(
         &'a self,
         org: &'a OrgId,
+        actor: &'a Actor,
         id: &'a str,
         expected_version: Option<u64>,
     ) -> StoreFuture<'a, ()>;
@@ -280,15 +330,26 @@ pub trait IntegrationStore: Send + Sync + fmt::Debug {
     /// Records a validation report as the integration's status and in its history, in one write
     /// conditioned on the integration still existing at `validated_version`: a concurrent replace
     /// is never overwritten and a deleted integration never resurrected (`Ok(false)`: dropped).
-    /// A conclusive probe's `proof` replaces the recorded one; `None` keeps it.
+    /// A conclusive probe's `proof` replaces the recorded one; `None` keeps it. A report that
+    /// changes the health state is audited as by `actor`, in the same write.
     fn record_report<'a>(
         &'a self,
         org: &'a OrgId,
+        actor: &'a Actor,
         id: &'a str,
         validated_version: u64,
         report: &'a Status,
         proof: Option<&'a ExternalIdProof>,
     ) -> StoreFuture<'a, bool>;
+
+    /// One page of the org's audit trail, newest first, at most `limit` (clamped to
+    /// 1..=[`MAX_PAGE_SIZE`]); a cursor it did not issue is `InvalidCursor`.
+    fn audit_log<'a>(
+        &'a self,
+        org: &'a OrgId,
+        cursor: Option<&'a str>,
+        limit: i32,
+    ) -> StoreFuture<'a, AuditPage>;
 
     /// The latest validation reports of an integration, newest first.
     fn report_history<'a>(&'a self, org: &'a OrgId, id: &'a str, limit: i32) -> StoreFuture<'a, Vec<Status>>;
@@ -450,6 +511,16 @@ pub(crate) fn encode_cursor(sk: &str) -> String {
 
 /// The sort key a list cursor stands for. Any other text, of any bytes, is `InvalidCursor`.
 pub(crate) fn decode_cursor(cursor: &str) -> Result<String, StoreError> {
+    decode_cursor_of(cursor, "INT#")
+}
+
+/// The sort key an audit cursor stands for: an `AUDIT#` key, never an integration's (a cursor
+/// from one listing cannot start the other anywhere but where it was issued).
+pub(crate) fn decode_audit_cursor(cursor: &str) -> Result<String, StoreError> {
+    decode_cursor_of(cursor, "AUDIT#")
+}
+
+fn decode_cursor_of(cursor: &str, prefix: &str) -> Result<String, StoreError> {
     let invalid = || StoreError::InvalidCursor;
     if cursor.len() > 200 || cursor.len() % 2 != 0 {
         return Err(invalid());
@@ -462,7 +533,7 @@ pub(crate) fn decode_cursor(cursor: &str) -> Result<String, StoreError> {
         .collect::<Option<Vec<u8>>>()
         .ok_or_else(invalid)?;
     let sk = String::from_utf8(bytes).map_err(|_| invalid())?;
-    match sk.strip_prefix("INT#") {
+    match sk.strip_prefix(prefix) {
         Some(id) if valid_id(id) => Ok(sk),
         _ => Err(invalid()),
     }
@@ -488,6 +559,15 @@ mod tests {
         for cursor in ["a\u{e9}b", "\u{e9}\u{e9}", "0\u{1F600}0", "zz", "494E5423"] {
             assert!(matches!(decode_cursor(cursor), Err(StoreError::InvalidCursor)), "{cursor:?}");
         }
+    }
+
+    #[test]
+    fn an_integration_cursor_never_pages_the_audit_trail_nor_the_other_way_round() {
+        let id = "01JD8Q4V6W5X2Y3Z4A5B6C7D8E";
+        let (list, audit) = (encode_cursor(&integration_sk(id)), encode_cursor(&audit_sk(id)));
+        assert_eq!(decode_audit_cursor(&audit).ok(), Some(audit_sk(id)));
+        assert!(matches!(decode_audit_cursor(&list), Err(StoreError::InvalidCursor)));
+        assert!(matches!(decode_cursor(&audit), Err(StoreError::InvalidCursor)));
     }
 
     proptest! {
