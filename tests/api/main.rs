@@ -2,6 +2,7 @@
 //! Integration tests: the dev server (the same handlers the Lambdas run) over real HTTP, against
 //! the local AWS emulator. One binary; each test gets a fresh table and its own orgs.
 
+mod audit;
 mod bad_input;
 mod delivery;
 mod events;
