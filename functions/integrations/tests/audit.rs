@@ -277,3 +277,17 @@ async fn pages_walk_the_trail_newest_first_and_the_last_offers_no_more() {
     }
     assert_eq!(seen, ids);
 }
+
+#[test]
+fn the_retention_defaults_to_365_days_and_a_bad_one_stops_start_up_naming_its_variable() {
+    let env = |value: Option<&str>| -> HashMap<String, String> {
+        value.map(|v| ("AUDIT_RETENTION_DAYS".to_owned(), v.to_owned())).into_iter().collect()
+    };
+    assert_eq!(integrations::audit_retention_days(&env(None)).unwrap(), 365);
+    assert_eq!(integrations::audit_retention_days(&env(Some("3650"))).unwrap(), 3650);
+    for bad in ["0", "3651", "1.5", "forever"] {
+        let e = integrations::audit_retention_days(&env(Some(bad))).unwrap_err();
+        assert_eq!(e.variable, "AUDIT_RETENTION_DAYS");
+        assert!(e.message.contains(bad) && e.message.contains("days from 1 to 3650"), "{e}");
+    }
+}

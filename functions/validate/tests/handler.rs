@@ -539,3 +539,49 @@ fn the_budgets_default_to_5_s_a_check_25_s_an_answer_and_780_s_a_run_and_a_bad_o
         assert!(e.message.contains(value) && e.message.contains("seconds from"), "{e}");
     }
 }
+
+#[tokio::test]
+async fn a_validation_that_changes_the_health_state_is_audited_as_its_admin_or_the_schedule_and_one_that_keeps_it_is_not(
+) {
+    use shared::domain::audit::Action;
+    let f = fixture(100);
+    let ids = f.integrations("acme", 2).await;
+    let by_alice = |id: &str| {
+        ApiEvent::post(&format!("/integrations/{id}/validate"), &json!({}))
+            .admin_of("acme")
+            .with(|e| e["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = json!("alice@acme"))
+    };
+    assert_eq!(f.validate(by_alice(&ids[0])).await.0, 200);
+    assert_eq!(f.validate(by_alice(&ids[0])).await.0, 200, "failing again: no change to record");
+    validate::handle_schedule(&f.state, scheduled_event()).await;
+
+    let acme = OrgId::parse("acme").unwrap();
+    let events = f.store.audit_log(&acme, None, 100).await.unwrap().events;
+    let validations: Vec<(&str, &str, Value)> = events
+        .iter()
+        .filter(|e| e.action == Action::ValidationStateChanged)
+        .map(|e| (e.integration_id.as_str(), e.actor.as_str(), serde_json::to_value(&e.changes).unwrap()))
+        .collect();
+    assert_eq!(
+        validations,
+        [
+            (ids[1].as_str(), "system:schedule", json!({"state": ["unverified", "failing"]})),
+            (ids[0].as_str(), "alice@acme", json!({"state": ["unverified", "failing"]})),
+        ]
+    );
+}
+
+#[test]
+fn the_audit_retention_defaults_to_365_days_and_a_bad_one_names_its_variable() {
+    assert_eq!(config_from(&[]).audit_retention_days, 365);
+    assert_eq!(config_from(&[("AUDIT_RETENTION_DAYS", "30")]).audit_retention_days, 30);
+    for value in ["0", "3651", "a year", "-1"] {
+        let env: HashMap<String, String> = [("TABLE_NAME", "t"), ("AUDIT_RETENTION_DAYS", value)]
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let e = validate::ValidateConfig::from_env(&env).unwrap_err();
+        assert_eq!(e.variable, "AUDIT_RETENTION_DAYS");
+        assert!(e.message.contains(value) && e.message.contains("days from 1 to 3650"), "{e}");
+    }
+}
