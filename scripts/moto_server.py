@@ -1150,7 +1150,9 @@ def patch_s3_presigned_urls() -> None:
     The caller's account is taken from X-Amz-Credential's key (BaseResponse.get_access_key), as
     moto does for a header. Not covered: SigV2 query signatures (still moto's 500 when enforced),
     kms:Decrypt for a presigned GET of an SSE-KMS object (patch_s3_kms_decrypt checks
-    header-signed requests only). Without enforcement nothing changes.
+    header-signed requests only). Without enforcement only the expiry is checked (403 "Request has
+    expired" past X-Amz-Date + X-Amz-Expires, as S3 answers): the signature cannot be, since the
+    signer's secret may be another moto's.
     """
     import datetime
 
@@ -1188,10 +1190,29 @@ def patch_s3_presigned_urls() -> None:
     def refuse(code: str, message: str) -> None:
         raise S3ClientError(code, message)
 
+    def expired_at(params: dict[str, str]) -> datetime.datetime | None:
+        """When a well-formed presigned URL expired, if it has; None for one still valid (or one
+        whose date or expiry cannot be read: the enforcing path refuses those)."""
+        try:
+            signed_at = datetime.datetime.strptime(params.get("X-Amz-Date", ""), "%Y%m%dT%H%M%SZ")
+            ends = signed_at.replace(tzinfo=datetime.timezone.utc) + datetime.timedelta(
+                seconds=int(params.get("X-Amz-Expires", ""))
+            )
+        except ValueError:
+            return None
+        return ends if datetime.datetime.now(datetime.timezone.utc) > ends else None
+
     @functools.wraps(original)
     def _authenticate_and_authorize_action(self: Any, iam_request_cls: type, resource: str = "*") -> None:
         params = presigned(self)
-        if iam_request_cls is not access_control.S3IAMRequest or params is None or not _iam_enforced():
+        if iam_request_cls is not access_control.S3IAMRequest or params is None:
+            return original(self, iam_request_cls, resource)
+        if not _iam_enforced():
+            # No signature can be checked (the signer's secret may live in another moto), but a
+            # URL past its expiry is dead on S3 whoever signed it: a page that outlives its URLs
+            # must see that locally too.
+            if expired_at(params) is not None:
+                refuse("AccessDenied", "Request has expired")
             return original(self, iam_request_cls, resource)
         needed = ("X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature")
         missing = [name for name in needed if not params.get(name)]

@@ -1397,6 +1397,24 @@ def test_an_expired_presigned_url_is_refused(accounts):
     assert _fetch(f"{parts.scheme}://{parts.netloc}{parts.path}?{fresh}&X-Amz-Signature={signature}")[:3:2] == (200, b"report")
 
 
+def test_without_enforcement_a_presigned_url_is_served_until_it_expires_and_refused_after(unenforced):
+    """S3 refuses a presigned URL past X-Amz-Date + X-Amz-Expires whoever signed it; moto served it."""
+    s3 = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION).client(
+        "s3", endpoint_url=unenforced["url"], config=Config(signature_version="s3v4", retries={"max_attempts": 1})
+    )
+    bucket = "expiry-check"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key=REPORT, Body=b"report")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": REPORT}, ExpiresIn=1)
+    assert _fetch(url)[::2] == (200, b"report")
+    time.sleep(2.2)
+    status, _, body = _fetch(url)
+    assert (status, _s3_error_code(body)) == (403, "AccessDenied"), body
+    assert b"Request has expired" in body
+    fresh = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": REPORT}, ExpiresIn=60)
+    assert _fetch(fresh)[::2] == (200, b"report")
+
+
 def test_a_presigned_url_is_authorized_as_its_signer(accounts):
     """The role may read allowed/* only: a valid presigned URL for another key is AccessDenied."""
     status, _, body = _fetch(_presign(accounts, key="secret/keys.txt"))
