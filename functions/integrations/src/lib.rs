@@ -106,7 +106,10 @@ async fn create(state: &State, caller: &Caller, req: &Request) -> Result<Respons
         admin.store.create_with(&caller.org, &actor, draft, &options).await?;
     tracing::info!(org = %caller.org, id = %integration.id, kind = integration.access.kind(), scope = %integration.scope.key(), replayed, "integration created");
     let mut body = integration.to_json();
-    body["policies"] = admin.rendered_policies(&integration, &external_id);
+    body["policies"] = admin.rendered_policies(
+        &integration,
+        &shared::domain::external_id::ExternalIds::single(external_id.clone()),
+    );
     let mut response = api::json_response(201, &body);
     if let Ok(location) = Route::GetIntegration.path(&[("id", integration.id.as_str())]).parse() {
         response.headers_mut().insert(lambda_http::http::header::LOCATION, location);
@@ -212,7 +215,9 @@ async fn replace(
     // carries the documents, as create's does.
     let external_id = state.admin.store.external_id(&caller.org).await?;
     let mut body = updated.to_json();
-    body["policies"] = state.admin.rendered_policies(&updated, &external_id);
+    body["policies"] = state
+        .admin
+        .rendered_policies(&updated, &shared::domain::external_id::ExternalIds::single(external_id.clone()));
     Ok(api::json_response(200, &body))
 }
 

@@ -7,6 +7,7 @@ use shared::api;
 use shared::api::auth::Caller;
 use shared::api::error::ApiError;
 use shared::api::routes::Route;
+use shared::domain::external_id::ExternalIds;
 use shared::domain::integration::AccessDraft;
 use shared::domain::policy::{access_policy_response, cors_response, trust_policy_response};
 
@@ -23,8 +24,9 @@ async fn dispatch(state: &State, req: &Request) -> Result<Response<Body>, ApiErr
     let (caller, route, params) = state.admin_request(req)?;
     match route {
         Route::TrustPolicy => {
-            let external_id = state.store.external_id(&caller.org).await?;
-            Ok(api::json_response(200, &trust_policy_response(&state.platform_principal, &external_id)))
+            let external_ids = ExternalIds::single(state.store.external_id(&caller.org).await?);
+            let now = std::time::SystemTime::now();
+            Ok(api::json_response(200, &trust_policy_response(&state.platform_principal, &external_ids, now)))
         }
         Route::AccessPolicy => access(req),
         Route::CorsPolicy => Ok(api::json_response(200, &cors_response(&state.app_origins))),
@@ -46,6 +48,6 @@ fn access(req: &Request) -> Result<Response<Body>, ApiError> {
 
 async fn for_integration(state: &State, caller: &Caller, id: &str) -> Result<Response<Body>, ApiError> {
     let integration = state.store.get(&caller.org, id).await?;
-    let external_id = state.store.external_id(&caller.org).await?;
-    Ok(api::json_response(200, &state.rendered_policies(&integration, &external_id)))
+    let external_ids = ExternalIds::single(state.store.external_id(&caller.org).await?);
+    Ok(api::json_response(200, &state.rendered_policies(&integration, &external_ids)))
 }

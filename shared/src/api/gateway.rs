@@ -51,13 +51,14 @@ impl AdminState {
     pub fn rendered_policies(
         &self,
         integration: &crate::domain::integration::Integration,
-        external_id: &crate::domain::external_id::ExternalId,
+        external_ids: &crate::domain::external_id::ExternalIds,
     ) -> Value {
         crate::domain::policy::rendered_policies(
             integration,
             &self.platform_principal,
-            external_id,
+            external_ids,
             &self.app_origins,
+            std::time::SystemTime::now(),
         )
     }
 }

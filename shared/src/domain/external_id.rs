@@ -9,6 +9,8 @@
 //!   reads, for presign, which may not write);
 //! - **the proof** ([`ExternalIdProof`]): validation's record that a role refused a random
 //!   external ID, which presign trusts for [`PROOF_MAX_AGE`];
+//! - **rotation** ([`ExternalIds`], [`Rotation`]): a new current ID, the previous one honoured
+//!   during an overlap window so no role breaks while its trust policy is updated;
 //! - **the not-enforced outcome** ([`EXTERNAL_ID_NOT_ENFORCED`], [`not_enforced_message`]): the
 //!   code and words presign and validation both give a role that would serve anyone.
 //!
@@ -71,6 +73,49 @@ impl fmt::Debug for ExternalId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Not a secret (the customer pastes it into a policy), but no reason to spray it in logs.
         write!(f, "ExternalId({}…)", &self.0[..self.0.len().min(6)])
+    }
+}
+
+/// The org's external IDs at a moment: the current one, and during a rotation the previous one,
+/// honoured until its deadline. Trust policies name both during the overlap (current first);
+/// presign and validation try the current one first and fall back to the previous one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalIds {
+    pub current: ExternalId,
+    pub rotation: Option<Rotation>,
+}
+
+/// A rotation in its overlap window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    pub previous: ExternalId,
+    /// When `POST /policies/trust/rotate` made the current ID.
+    pub started_at: SystemTime,
+    /// The previous ID is honoured until then (`EXTERNAL_ID_OVERLAP_DAYS` after the start, or
+    /// earlier when the admin completes the rotation).
+    pub until: SystemTime,
+}
+
+impl ExternalIds {
+    /// An org that has never rotated.
+    pub fn single(current: ExternalId) -> Self {
+        Self { current, rotation: None }
+    }
+
+    /// The rotation while its overlap is open at `now` (a rotation past its deadline is over,
+    /// whether or not the store has been told).
+    pub fn overlap_at(&self, now: SystemTime) -> Option<&Rotation> {
+        self.rotation.as_ref().filter(|r| now < r.until)
+    }
+
+    /// The previous ID while it is still honoured at `now`.
+    pub fn previous_at(&self, now: SystemTime) -> Option<&ExternalId> {
+        self.overlap_at(now).map(|r| &r.previous)
+    }
+
+    /// Every ID a trust policy should name at `now`: the current one first.
+    pub fn honoured_at(&self, now: SystemTime) -> Vec<&ExternalId> {
+        std::iter::once(&self.current).chain(self.previous_at(now)).collect()
     }
 }
 
@@ -167,5 +212,59 @@ mod tests {
             message.contains("arn:aws:iam::1:role/r")
                 && message.contains("\"sts:ExternalId\": \"0123456789abcdef\"")
         );
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod rotation_tests {
+    use super::*;
+
+    fn ids(now: SystemTime) -> ExternalIds {
+        ExternalIds {
+            current: ExternalId::parse("new-id-0123456789").unwrap(),
+            rotation: Some(Rotation {
+                previous: ExternalId::parse("old-id-0123456789").unwrap(),
+                started_at: now,
+                until: now + Duration::from_secs(30 * 86_400),
+            }),
+        }
+    }
+
+    #[test]
+    fn during_the_overlap_both_ids_are_honoured_current_first_and_after_it_only_the_current_one() {
+        let now = SystemTime::now();
+        let ids = ids(now);
+        let honoured: Vec<&str> = ids.honoured_at(now).iter().map(|id| id.as_str()).collect();
+        assert_eq!(honoured, ["new-id-0123456789", "old-id-0123456789"]);
+        let after = now + Duration::from_secs(30 * 86_400);
+        assert_eq!(ids.previous_at(after), None, "the deadline itself ends the overlap");
+        assert_eq!(ids.honoured_at(after).len(), 1);
+        assert_eq!(ExternalIds::single(ids.current.clone()).honoured_at(now).len(), 1);
+    }
+
+    #[test]
+    fn the_trust_policy_names_both_ids_during_the_overlap_and_says_which_is_which() {
+        let now = SystemTime::now();
+        let answer =
+            crate::domain::policy::trust_policy_response("arn:aws:iam::123456789012:role/p", &ids(now), now);
+        assert_eq!(
+            answer["policy"]["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"],
+            serde_json::json!(["new-id-0123456789", "old-id-0123456789"])
+        );
+        assert_eq!(answer["external_id"], "new-id-0123456789");
+        assert_eq!(answer["rotation"]["previous_external_id"], "old-id-0123456789");
+        assert!(answer["rotation"]["previous_honoured_until"].as_str().unwrap().ends_with('Z'));
+        let later = now + Duration::from_secs(31 * 86_400);
+        let after = crate::domain::policy::trust_policy_response(
+            "arn:aws:iam::123456789012:role/p",
+            &ids(now),
+            later,
+        );
+        assert_eq!(
+            after["policy"]["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"],
+            "new-id-0123456789"
+        );
+        assert!(after.get("rotation").is_none());
     }
 }

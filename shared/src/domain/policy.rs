@@ -4,7 +4,7 @@
 //! so the same input always renders byte-identical JSON.
 
 use crate::domain::arn::KmsKeyArn;
-use crate::domain::external_id::ExternalId;
+use crate::domain::external_id::{ExternalId, ExternalIds};
 use crate::domain::input::{quoted, InputError, InputErrorKind};
 use crate::domain::integration::Integration;
 use crate::domain::region::Partition;
@@ -146,6 +146,12 @@ pub fn access_policy(
 /// The trust policy: only the platform's principal may assume the role, and only when it
 /// presents the org's external ID (protection against the confused deputy).
 pub fn trust_policy(platform_principal_arn: &str, external_id: &ExternalId) -> PolicyDocument {
+    trust_policy_honouring(platform_principal_arn, &[external_id])
+}
+
+/// The trust policy naming every ID in `external_ids` (during a rotation's overlap: the current ID
+/// and the previous one, `StringEquals sts:ExternalId: [current, previous]`).
+pub fn trust_policy_honouring(platform_principal_arn: &str, external_ids: &[&ExternalId]) -> PolicyDocument {
     PolicyDocument {
         version: "2012-10-17",
         statements: vec![Statement {
@@ -156,7 +162,7 @@ pub fn trust_policy(platform_principal_arn: &str, external_id: &ExternalId) -> P
             resource: None,
             condition: Some(BTreeMap::from([(
                 "StringEquals",
-                BTreeMap::from([("sts:ExternalId", many([external_id.as_str()]))]),
+                BTreeMap::from([("sts:ExternalId", many(external_ids.iter().map(|id| id.as_str())))]),
             )])),
         }],
     }
@@ -258,13 +264,14 @@ pub fn to_pretty_json<T: Serialize>(document: &T) -> String {
 pub fn rendered_policies(
     integration: &Integration,
     platform_principal_arn: &str,
-    external_id: &ExternalId,
+    external_ids: &ExternalIds,
     origins: &[AppOrigin],
+    now: std::time::SystemTime,
 ) -> serde_json::Value {
     match integration.access.aws_role() {
         Some(role) => serde_json::json!({
             "access": access_policy_response(role.region.partition(), &integration.scope, integration.versioning, &role.kms_key_arns),
-            "trust": trust_policy_response(platform_principal_arn, external_id),
+            "trust": trust_policy_response(platform_principal_arn, external_ids, now),
             "cors": cors_response(origins),
         }),
         None => serde_json::json!({ "cors": cors_response(origins) }),
@@ -281,14 +288,29 @@ pub fn access_policy_response(
     serde_json::json!({"policy": policy, "text": to_pretty_json(&policy)})
 }
 
-pub fn trust_policy_response(platform_principal_arn: &str, external_id: &ExternalId) -> serde_json::Value {
-    let policy = trust_policy(platform_principal_arn, external_id);
-    serde_json::json!({
+/// The trust policy as `GET /policies/trust` answers it: the document, its text, the current
+/// external ID, and during a rotation which ID is the previous one and until when it is honoured.
+pub fn trust_policy_response(
+    platform_principal_arn: &str,
+    external_ids: &ExternalIds,
+    now: std::time::SystemTime,
+) -> serde_json::Value {
+    let policy = trust_policy_honouring(platform_principal_arn, &external_ids.honoured_at(now));
+    let mut answer = serde_json::json!({
         "policy": policy,
         "text": to_pretty_json(&policy),
-        "external_id": external_id.as_str(),
+        "external_id": external_ids.current.as_str(),
         "principal": platform_principal_arn,
-    })
+    });
+    if let Some(rotation) = external_ids.overlap_at(now) {
+        answer["rotation"] = serde_json::json!({
+            "current_external_id": external_ids.current.as_str(),
+            "previous_external_id": rotation.previous.as_str(),
+            "started_at": crate::domain::clock::rfc3339(rotation.started_at),
+            "previous_honoured_until": crate::domain::clock::rfc3339(rotation.until),
+        });
+    }
+    answer
 }
 
 pub fn cors_response(origins: &[AppOrigin]) -> serde_json::Value {
