@@ -184,17 +184,17 @@ async fn the_cached_credentials_read_the_permitted_bucket_and_are_denied_on_a_bu
     p.put(&permitted, "doc.txt", b"permitted bytes").await;
     p.put(&unlisted, "doc.txt", b"unlisted bytes").await;
     let role = p.role("platform-read", &default_scope(&[&permitted]), false).await;
-    p.integration("Docs", &role, &default_scope(&[&permitted]), false).await;
+    let id = p.integration("Docs", &role, &default_scope(&[&permitted]), false).await;
     p.enforce().await;
 
     // A presign warms the cache; the lease is then a hit on the very credentials that signed.
     let locator = format!("s3://{permitted}/doc.txt");
     let reply = p.presign(&member(ORG), &[&locator], None).await;
     let url = url_of(&results_of(&reply)[0]).to_owned();
+    let (org, external_id) = (org(), p.external_id());
     let lease =
-        bounded("lease", p.cache().lease(&org(), &role, &p.external_id(), Duration::from_secs(900), false))
-            .await
-            .unwrap();
+        p.cache().lease_for_integration(&org, &id, &role, &external_id, Duration::from_secs(900), false);
+    let lease = bounded("lease", lease).await.unwrap();
     assert_eq!(assume_calls(p.cache()), 1, "the lease must come from the cache");
     let key_id = &lease.credentials.signing.access_key_id;
     assert!(query(&url, "X-Amz-Credential").unwrap().starts_with(&format!("{key_id}/")), "{url}");
@@ -596,7 +596,7 @@ async fn a_hundred_concurrent_cold_presigns_make_one_assume_role_call_and_one_pr
     let bucket = p.bucket("burst").await;
     p.put(&bucket, "hot.png", b"hot").await;
     let role = p.role("platform-read", &default_scope(&[&bucket]), false).await;
-    p.integration("Burst", &role, &default_scope(&[&bucket]), false).await;
+    let id = p.integration("Burst", &role, &default_scope(&[&bucket]), false).await;
     p.enforce().await;
     p.moto.start_recording().await;
 
@@ -612,11 +612,12 @@ async fn a_hundred_concurrent_cold_presigns_make_one_assume_role_call_and_one_pr
     let stats = p.cache().stats();
     let recorded = p.moto.recorded("AssumeRole", Some(&role)).await;
     assert_eq!(recorded.len(), 2, "AssumeRole requests seen by the emulator: {recorded:?}");
-    // The first carries the org's external ID and a session name that names the org; the second
+    // The first carries the org's external ID and a session name that names the org and the
+    // integration; the second
     // is the probe (a random external ID the role must refuse), once for the whole burst.
     let param = |i: usize, name: &str| recorded[i].iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     assert_eq!(param(0, "ExternalId"), Some(p.external_id.clone()));
-    assert_eq!(param(0, "RoleSessionName").as_deref(), Some("platform-acme"));
+    assert_eq!(param(0, "RoleSessionName"), Some(format!("acme.{id}")));
     assert_eq!(param(0, "DurationSeconds").as_deref(), Some("3600"));
     let probe = param(1, "ExternalId").expect("the probe names an external ID");
     assert!(probe.starts_with("probe-") && probe != p.external_id, "{probe}");
@@ -694,7 +695,7 @@ async fn during_an_sts_outage_valid_credentials_keep_signing_shorter_urls_then_f
     let bucket = p.bucket("outage").await;
     p.put(&bucket, "x.txt", b"x").await;
     let role = p.role("platform-read", &default_scope(&[&bucket]), false).await;
-    p.integration("Outage", &role, &default_scope(&[&bucket]), false).await;
+    let id = p.integration("Outage", &role, &default_scope(&[&bucket]), false).await;
     p.enforce().await;
     let margin = cache.config().safety_margin;
     let locator = format!("s3://{bucket}/x.txt");
@@ -703,7 +704,9 @@ async fn during_an_sts_outage_valid_credentials_keep_signing_shorter_urls_then_f
     let warm = p.presign(&member(ORG), &[&locator], Some(900)).await;
     assert!(results_of(&warm)[0]["url"].is_string(), "{}", warm.body);
     let (org, external_id) = (org(), p.external_id());
-    let lease = |lifetime: u64| cache.lease(&org, &role, &external_id, Duration::from_secs(lifetime), false);
+    let lease = |lifetime: u64| {
+        cache.lease_for_integration(&org, &id, &role, &external_id, Duration::from_secs(lifetime), false)
+    };
     let warm_lease = bounded("lease", lease(900)).await.expect("warm");
     assert_eq!(assume_calls(&cache), 1);
 
@@ -715,7 +718,7 @@ async fn during_an_sts_outage_valid_credentials_keep_signing_shorter_urls_then_f
     // the credentials can honour, and the response says so.
     let mut short_lived = warm_lease.credentials.clone();
     short_lived.expires_at = SystemTime::now() + Duration::from_secs(1000);
-    cache.prime(&org, &role, &external_id, short_lived.clone()).await;
+    cache.prime_for_integration(&org, &id, &role, &external_id, short_lived.clone()).await;
     let started = std::time::Instant::now();
     let reply = p.presign(&member(ORG), &[&locator], Some(3000)).await;
     let after = SystemTime::now();
@@ -1072,7 +1075,7 @@ async fn a_role_whose_trust_is_revoked_after_warm_up_gets_no_url_after_its_next_
     p.put(&bucket, "a.txt", b"a").await;
     let scope = default_scope(&[&bucket]);
     let role = p.role("revocable", &scope, false).await;
-    p.integration("Revocable", &role, &scope, false).await;
+    let id = p.integration("Revocable", &role, &scope, false).await;
     p.enforce().await;
     let locator = format!("s3://{bucket}/a.txt");
     let warm = p.presign(&member(ORG), &[&locator], Some(900)).await;
@@ -1082,9 +1085,8 @@ async fn a_role_whose_trust_is_revoked_after_warm_up_gets_no_url_after_its_next_
     // until they expire, so URLs that fit in them are still signed ...
     p.moto.update_trust(CUSTOMER_ACCOUNT, "revocable", &p.trust_for_another_external_id()).await;
     let (org, external_id) = (org(), p.external_id());
-    let held = bounded("lease", cache.lease(&org, &role, &external_id, Duration::from_secs(60), true))
-        .await
-        .expect("the warm credentials");
+    let held = cache.lease_for_integration(&org, &id, &role, &external_id, Duration::from_secs(60), true);
+    let held = bounded("lease", held).await.expect("the warm credentials");
     let still = p.presign(&member(ORG), &[&locator], Some(600)).await;
     assert!(results_of(&still)[0]["url"].is_string(), "{}", still.body);
 
@@ -1094,7 +1096,8 @@ async fn a_role_whose_trust_is_revoked_after_warm_up_gets_no_url_after_its_next_
     let reply = p.presign(&member(ORG), &[&locator], Some(900)).await;
     let result = &results_of(&reply)[0];
     assert_eq!(result["error"]["code"], "ASSUME_ROLE_DENIED", "{result}");
-    let short = bounded("lease", cache.lease(&org, &role, &external_id, Duration::from_secs(60), true)).await;
+    let short = cache.lease_for_integration(&org, &id, &role, &external_id, Duration::from_secs(60), true);
+    let short = bounded("lease", short).await;
     assert!(
         matches!(short, Err(AssumeFailure::Denied(_))),
         "the dropped credentials sign nothing: {short:?}"

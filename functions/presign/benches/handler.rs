@@ -294,8 +294,9 @@ impl Warm {
         for (setup, credentials) in self.setups.iter().zip(&self.credentials) {
             self.state
                 .credentials()
-                .prime(
+                .prime_for_integration(
                     &self.org,
+                    &setup.integration.id,
                     setup.integration.role_arn().unwrap().as_str(),
                     &self.external_id,
                     credentials.clone(),

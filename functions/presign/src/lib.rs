@@ -769,7 +769,14 @@ async fn lease_for(
         Gate::Refuse { code, message } => Err((code, message)),
         Gate::Lease { external_id, probe } => state
             .credentials
-            .lease(org, role, external_id, Duration::from_secs(u64::from(expires_in)), probe)
+            .lease_for_integration(
+                org,
+                &integration.id,
+                role,
+                external_id,
+                Duration::from_secs(u64::from(expires_in)),
+                probe,
+            )
             .await
             .map_err(|failure| (failure.code(), failure.message(role, Some(external_id)))),
     }

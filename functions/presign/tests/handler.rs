@@ -247,7 +247,8 @@ async fn longest_batch(token_chars: usize) -> (Fixture, Vec<String>) {
         expires_at: SystemTime::now() + Duration::from_secs(3600),
     };
     let id = shared::domain::external_id::ExternalId::parse(&external_id).unwrap();
-    f.state.credentials().prime(&org, ROLE, &id, credentials).await;
+    let integration_id = f.store.list_all(&org).await.unwrap()[0].id.clone();
+    f.state.credentials().prime_for_integration(&org, &integration_id, ROLE, &id, credentials).await;
     f.sts.put_role(ROLE, RoleTrust::ExternalId(external_id));
     let locators = (0..1000).map(|i| format!("s3://acme-photos/{i:04}{}", "é".repeat(510))).collect();
     (f, locators)

@@ -9,7 +9,8 @@
 //! - Failures are cached briefly, so a broken integration cannot hammer STS; during an STS outage
 //!   credentials still valid keep serving, with URL lifetimes cut to what they can honour.
 //! - Bounded in entries; STS calls have timeouts and retries with jittered backoff (SDK standard
-//!   retry mode); the role session name carries the org id for the customer's CloudTrail.
+//!   retry mode); the role session name carries the org id, and the integration's id when the
+//!   lease names one ([`session_name`]), for the customer's CloudTrail.
 //! - The trust boundary ([`crate::aws::trust`]): a lease asked `with_probe` is granted only after the
 //!   probe (a random external ID) was denied within the same credential lifetime; the probe runs in
 //!   the same single flight as the `AssumeRole` it guards, so it costs at most one extra STS call per
@@ -113,6 +114,20 @@ pub trait Assumer: Send + Sync + fmt::Debug {
         role_arn: &'a str,
         external_id: Option<&'a str>,
     ) -> AssumeFuture<'a>;
+
+    /// [`Assumer::assume`] on behalf of one integration, which the session name then carries
+    /// ([`session_name`]). An assumer with no session name to set (the in-memory one) needs no
+    /// more than `assume`.
+    fn assume_for<'a>(
+        &'a self,
+        org: &'a OrgId,
+        integration_id: Option<&'a str>,
+        role_arn: &'a str,
+        external_id: Option<&'a str>,
+    ) -> AssumeFuture<'a> {
+        let _ = integration_id;
+        self.assume(org, role_arn, external_id)
+    }
 }
 
 /// [`Assumer`] over AWS STS.
@@ -135,13 +150,23 @@ impl Assumer for StsAssumer {
         role_arn: &'a str,
         external_id: Option<&'a str>,
     ) -> AssumeFuture<'a> {
+        self.assume_for(org, None, role_arn, external_id)
+    }
+
+    fn assume_for<'a>(
+        &'a self,
+        org: &'a OrgId,
+        integration_id: Option<&'a str>,
+        role_arn: &'a str,
+        external_id: Option<&'a str>,
+    ) -> AssumeFuture<'a> {
         Box::pin(async move {
             let duration = i32::try_from(self.session_duration.as_secs()).unwrap_or(3600);
             let out = self
                 .sts
                 .assume_role()
                 .role_arn(role_arn)
-                .role_session_name(session_name(org))
+                .role_session_name(session_name(org, integration_id))
                 .set_external_id(external_id.map(str::to_owned))
                 .duration_seconds(duration)
                 .send()
@@ -165,11 +190,16 @@ impl Assumer for StsAssumer {
     }
 }
 
+/// One cache entry per org, role, external ID and (when the lease names one) integration: the
+/// credentials of a session named for one integration never sign for another, so each
+/// CloudTrail line maps back to one integration. The price: two integrations on one role make
+/// two `AssumeRole` calls per credential lifetime instead of one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
     org: OrgId,
     role_arn: String,
     external_id: String,
+    integration_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -247,12 +277,39 @@ impl fmt::Debug for CredentialCache {
     }
 }
 
-/// The role session name: `platform-<org>`, within STS's 2-64 characters of `[\w+=,.@-]`
-/// (org ids are already limited to those characters and 48 of them).
-pub fn session_name(org: &OrgId) -> String {
-    let mut name = format!("platform-{}", org.as_str());
-    name.truncate(64);
-    name
+/// STS's bounds on a role session name: 2 to 64 characters of `[\w+=,.@-]`.
+pub const SESSION_NAME_MAX: usize = 64;
+/// How much of a long org id a session name for an integration keeps, before `+` and the digest.
+const ORG_KEPT: usize = 28;
+
+/// The role session name, which the customer's CloudTrail shows on every call made with the
+/// session (`assumed-role/<role>/<session name>`), within STS's 2-64 characters of `[\w+=,.@-]`
+/// whatever the org id (at most 48 characters of `[A-Za-z0-9_.@=,+-]`):
+///
+/// - for an integration (a 26-character ULID): `<org>.<integration id>` when the org id has at
+///   most 37 characters; a longer one keeps its first 28, then `+` and the first 8 hex digits of
+///   the SHA-256 of the whole org id (`<org[..28]>+<digest>.<integration id>`, 64 characters), so
+///   two long org ids sharing a beginning still read apart. The last 26 characters are always the
+///   integration id, whole: it alone names one integration;
+/// - without one (validation, the external-ID probe): `platform-<org>`, cut at 64.
+pub fn session_name(org: &OrgId, integration_id: Option<&str>) -> String {
+    let org = org.as_str();
+    match integration_id.filter(|id| crate::aws::store::valid_id(id)) {
+        Some(id) if org.len() + 1 + id.len() <= SESSION_NAME_MAX => format!("{org}.{id}"),
+        Some(id) => {
+            use sha2::Digest;
+            let digest: String =
+                sha2::Sha256::digest(org.as_bytes()).iter().take(4).map(|b| format!("{b:02x}")).collect();
+            // Org ids are ASCII, so any byte offset is a character boundary.
+            let kept = org.get(..ORG_KEPT).unwrap_or(org);
+            format!("{kept}+{digest}.{id}")
+        }
+        None => {
+            let mut name = format!("platform-{org}");
+            name.truncate(SESSION_NAME_MAX);
+            name
+        }
+    }
 }
 
 impl CredentialCache {
@@ -297,11 +354,39 @@ impl CredentialCache {
         url_lifetime: Duration,
         with_probe: bool,
     ) -> Result<Lease, AssumeFailure> {
-        let key = Key {
+        self.lease_keyed(Self::key(org, None, role_arn, external_id), url_lifetime, with_probe).await
+    }
+
+    /// [`CredentialCache::lease`] for one integration: its own credentials, from a session named
+    /// for it ([`session_name`]), never shared with another integration on the same role.
+    pub async fn lease_for_integration(
+        &self,
+        org: &OrgId,
+        integration_id: &str,
+        role_arn: &str,
+        external_id: &ExternalId,
+        url_lifetime: Duration,
+        with_probe: bool,
+    ) -> Result<Lease, AssumeFailure> {
+        let key = Self::key(org, Some(integration_id), role_arn, external_id);
+        self.lease_keyed(key, url_lifetime, with_probe).await
+    }
+
+    fn key(org: &OrgId, integration_id: Option<&str>, role_arn: &str, external_id: &ExternalId) -> Key {
+        Key {
             org: org.clone(),
             role_arn: role_arn.to_owned(),
             external_id: external_id.as_str().to_owned(),
-        };
+            integration_id: integration_id.map(str::to_owned),
+        }
+    }
+
+    async fn lease_keyed(
+        &self,
+        key: Key,
+        url_lifetime: Duration,
+        with_probe: bool,
+    ) -> Result<Lease, AssumeFailure> {
         let now = (self.clock)();
         let wanted = now + url_lifetime + self.config.safety_margin;
         let previous = self.cache.get(&key).await;
@@ -343,7 +428,10 @@ impl CredentialCache {
     async fn fetch(&self, key: Key, previous: Option<Arc<Slot>>, with_probe: bool) -> Arc<Slot> {
         self.stats.assume_calls.fetch_add(1, Ordering::Relaxed);
         let started = std::time::Instant::now();
-        let result = self.assumer.assume(&key.org, &key.role_arn, Some(&key.external_id)).await;
+        let result = self
+            .assumer
+            .assume_for(&key.org, key.integration_id.as_deref(), &key.role_arn, Some(&key.external_id))
+            .await;
         let result = match result {
             Ok(credentials) if with_probe => self.prove(&key, credentials, previous.as_deref()).await,
             Ok(credentials) => Ok((credentials, false)),
@@ -414,11 +502,22 @@ impl CredentialCache {
         external_id: &ExternalId,
         credentials: TempCredentials,
     ) {
-        let key = Key {
-            org: org.clone(),
-            role_arn: role_arn.to_owned(),
-            external_id: external_id.as_str().to_owned(),
-        };
+        self.prime_keyed(Self::key(org, None, role_arn, external_id), credentials).await;
+    }
+
+    /// [`CredentialCache::prime`] for one integration's lease ([`CredentialCache::lease_for_integration`]).
+    pub async fn prime_for_integration(
+        &self,
+        org: &OrgId,
+        integration_id: &str,
+        role_arn: &str,
+        external_id: &ExternalId,
+        credentials: TempCredentials,
+    ) {
+        self.prime_keyed(Self::key(org, Some(integration_id), role_arn, external_id), credentials).await;
+    }
+
+    async fn prime_keyed(&self, key: Key, credentials: TempCredentials) {
         let now = (self.clock)();
         let slot = Slot { credentials: Some(credentials), failure: None, quiet_until: now, proven: true };
         self.cache.insert(key, Arc::new(slot)).await;
@@ -498,4 +597,115 @@ pub fn sts_client(config: &aws_config::SdkConfig) -> aws_sdk_sts::Client {
         )
         .build();
     aws_sdk_sts::Client::from_conf(sts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::Mutex;
+
+    const ID: &str = "01JD8Q4V6W5X2Y3Z4A5B6C7D8E";
+
+    fn org(id: &str) -> OrgId {
+        OrgId::parse(id).unwrap()
+    }
+
+    fn fits_sts(name: &str) -> bool {
+        (2..=SESSION_NAME_MAX).contains(&name.len())
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
+    }
+
+    #[test]
+    fn a_short_org_and_the_integration_read_whole_in_the_session_name() {
+        assert_eq!(session_name(&org("acme"), Some(ID)), format!("acme.{ID}"));
+        assert_eq!(session_name(&org("acme"), None), "platform-acme");
+        let longest_whole = "o".repeat(37);
+        assert_eq!(session_name(&org(&longest_whole), Some(ID)), format!("{longest_whole}.{ID}"));
+    }
+
+    #[test]
+    fn a_long_org_keeps_its_start_and_a_digest_so_two_long_orgs_never_share_a_name() {
+        let (a, b) = (format!("{}-a", "x".repeat(40)), format!("{}-b", "x".repeat(40)));
+        let (name_a, name_b) = (session_name(&org(&a), Some(ID)), session_name(&org(&b), Some(ID)));
+        assert_eq!(name_a.len(), SESSION_NAME_MAX);
+        assert!(name_a.starts_with(&"x".repeat(28)) && name_a.ends_with(&format!(".{ID}")), "{name_a}");
+        assert_ne!(name_a, name_b);
+    }
+
+    #[test]
+    fn an_id_that_is_not_an_integrations_is_left_out_rather_than_breaking_the_name() {
+        assert_eq!(session_name(&org("acme"), Some("not/an id")), "platform-acme");
+    }
+
+    proptest! {
+        #[test]
+        fn every_org_and_integration_make_a_name_sts_accepts_ending_in_the_integration_id(
+            org_id in "[A-Za-z0-9_.@=,+-]{1,48}",
+        ) {
+            let Ok(org_id) = OrgId::parse(&org_id) else { return Ok(()) };
+            let name = session_name(&org_id, Some(ID));
+            prop_assert!(fits_sts(&name), "{name}");
+            prop_assert!(name.ends_with(&format!(".{ID}")), "{name}");
+            prop_assert!(fits_sts(&session_name(&org_id, None)));
+        }
+    }
+
+    /// Records which integration each `AssumeRole` was made for.
+    #[derive(Debug, Default)]
+    struct Recording {
+        sessions: Mutex<Vec<Option<String>>>,
+    }
+
+    impl Assumer for Recording {
+        fn assume<'a>(&'a self, _: &'a OrgId, _: &'a str, _: Option<&'a str>) -> AssumeFuture<'a> {
+            Box::pin(async { Err(AssumeFailure::Unavailable("use assume_for".into())) })
+        }
+
+        fn assume_for<'a>(
+            &'a self,
+            org: &'a OrgId,
+            integration_id: Option<&'a str>,
+            _: &'a str,
+            _: Option<&'a str>,
+        ) -> AssumeFuture<'a> {
+            self.sessions.lock().unwrap().push(Some(session_name(org, integration_id)));
+            Box::pin(async {
+                Ok(TempCredentials {
+                    signing: SigningCredentials {
+                        access_key_id: "ASIA".into(),
+                        secret_access_key: "secret".into(),
+                        session_token: None,
+                    },
+                    expires_at: SystemTime::now() + Duration::from_secs(3600),
+                })
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn two_integrations_on_one_role_each_lease_from_a_session_named_for_them() {
+        let recording = Arc::new(Recording::default());
+        let cache = CredentialCache::with_assumer(
+            recording.clone(),
+            CacheConfig::default(),
+            Arc::new(SystemTime::now),
+        );
+        let (acme, external_id) = (org("acme"), ExternalId::parse("a".repeat(32).as_str()).unwrap());
+        let other = "01JD8Q4V6W5X2Y3Z4A5B6C7D8F";
+        let role = "arn:aws:iam::210987654321:role/shared";
+        for id in [ID, other, ID] {
+            cache
+                .lease_for_integration(&acme, id, role, &external_id, Duration::from_secs(60), false)
+                .await
+                .unwrap();
+        }
+        cache.lease(&acme, role, &external_id, Duration::from_secs(60), false).await.unwrap();
+        let sessions = recording.sessions.lock().unwrap().clone();
+        assert_eq!(
+            sessions,
+            [Some(format!("acme.{ID}")), Some(format!("acme.{other}")), Some("platform-acme".to_owned())],
+            "one session per integration, the third lease warm"
+        );
+    }
 }
