@@ -179,3 +179,143 @@ async fn the_sample_audit_event_runs_through_the_integrations_handler() {
     let events = response_json(&answered)["events"].clone();
     assert_eq!(events[0]["action"], "integration.created", "{events}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// On the wire: the record rides in the change's own TransactWriteItems, so DynamoDB applies both
+// or neither, whatever fails.
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextMut;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use shared::aws::store::{DynamoStore, IntegrationStore, StoreError};
+use shared::domain::audit::Actor;
+use shared::domain::integration::{HealthState, IntegrationDraft, Status};
+use shared::domain::org::OrgId;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Sees every DynamoDB request (its `X-Amz-Target` and body) and, when asked, breaks the audit
+/// record inside a transaction (its sort key sent as a number), so DynamoDB refuses the whole
+/// transaction as it would for any other fault.
+#[derive(Debug, Default)]
+struct Wire {
+    requests: Mutex<Vec<(String, String)>>,
+    break_records: AtomicBool,
+}
+
+#[derive(Debug)]
+struct WireTap(Arc<Wire>);
+
+impl Intercept for WireTap {
+    fn name(&self) -> &'static str {
+        "audit-wire-tap"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let request = context.request_mut();
+        let target = request.headers().get("x-amz-target").unwrap_or_default().to_owned();
+        let body =
+            request.body().bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+        if self.0.break_records.load(Ordering::SeqCst) && body.contains(r#"{"S":"AUDIT#"#) {
+            // The same length, so the signed Content-Length still holds.
+            *request.body_mut() = body.replace(r#"{"S":"AUDIT#"#, r#"{"N":"AUDIT#"#).into();
+        }
+        self.0.requests.lock().unwrap().push((target, body));
+        Ok(())
+    }
+}
+
+/// A store on a fresh table whose every request goes through the wire tap.
+async fn tapped_store() -> (DynamoStore, Arc<Wire>) {
+    let aws = aws_config().await;
+    let wire = Arc::new(Wire::default());
+    let config = aws_sdk_dynamodb::config::Builder::from(&aws).interceptor(WireTap(wire.clone())).build();
+    let table = format!("audit-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), table);
+    store.ensure_table().await.unwrap();
+    (store, wire)
+}
+
+fn draft(name: &str, bucket: &str) -> IntegrationDraft {
+    IntegrationDraft::role_from_json(&body(name, bucket)).unwrap()
+}
+
+fn failing_report() -> Status {
+    Status {
+        state: HealthState::Failing,
+        checked_at: Some("2026-12-06T10:00:00Z".into()),
+        checks: Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn every_write_of_an_integration_carries_its_record_in_the_same_transaction() {
+    let (store, wire) = tapped_store().await;
+    let (acme, alice) = (OrgId::parse(ORG).unwrap(), Actor::user(Some("alice@acme")));
+    let created = store.create(&acme, draft("Photos", "acme-photos")).await.unwrap();
+    store.replace(&acme, &alice, &created.id, draft("Pictures", "acme-videos"), 1).await.unwrap();
+    assert!(store
+        .record_report(&acme, &Actor::schedule(), &created.id, 2, &failing_report(), None)
+        .await
+        .unwrap());
+    store.delete(&acme, &alice, &created.id, None).await.unwrap();
+
+    let requests = wire.requests.lock().unwrap().clone();
+    let writes: Vec<&(String, String)> = requests
+        .iter()
+        .filter(|(target, body)| {
+            ["PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"]
+                .iter()
+                .any(|op| target.ends_with(op))
+                && body.contains("INT#")
+        })
+        .collect();
+    assert_eq!(writes.len(), 4, "{writes:#?}");
+    for (target, body) in &writes {
+        assert!(target.ends_with(".TransactWriteItems"), "a change outside a transaction: {target} {body}");
+        assert_eq!(
+            body.matches(r#""S":"AUDIT#"#).count(),
+            1,
+            "one record in the change's transaction: {body}"
+        );
+    }
+    assert_eq!(store.audit_log(&acme, None, 100).await.unwrap().events.len(), 4);
+}
+
+#[tokio::test]
+async fn a_transaction_whose_record_cannot_be_written_changes_nothing() {
+    let (store, wire) = tapped_store().await;
+    let (acme, alice) = (OrgId::parse(ORG).unwrap(), Actor::user(Some("alice@acme")));
+    let created = store.create(&acme, draft("Photos", "acme-photos")).await.unwrap();
+    wire.break_records.store(true, Ordering::SeqCst);
+
+    let refused = |result: Result<(), StoreError>, what: &str| {
+        assert!(
+            matches!(result, Err(StoreError::Unavailable(_) | StoreError::Internal(_))),
+            "{what}: {result:?}"
+        )
+    };
+    refused(store.create(&acme, draft("Videos", "acme-videos")).await.map(|_| ()), "create");
+    refused(
+        store.replace(&acme, &alice, &created.id, draft("Renamed", "acme-photos"), 1).await.map(|_| ()),
+        "replace",
+    );
+    refused(
+        store.record_report(&acme, &alice, &created.id, 1, &failing_report(), None).await.map(|_| ()),
+        "a report that changes the state",
+    );
+    refused(store.delete(&acme, &alice, &created.id, None).await, "delete");
+
+    wire.break_records.store(false, Ordering::SeqCst);
+    let stored = store.get(&acme, &created.id).await.unwrap();
+    assert_eq!(stored, created, "no change without its record");
+    assert_eq!(store.list_all(&acme).await.unwrap().len(), 1, "the refused create stored nothing");
+    let events = store.audit_log(&acme, None, 100).await.unwrap().events;
+    assert_eq!(events.len(), 1, "only the create made before the fault: {events:?}");
+    // The scope the refused create asked for is still free, and the counter still counts one.
+    store.create(&acme, draft("Videos", "acme-videos")).await.unwrap();
+}
