@@ -89,6 +89,10 @@ contract!(
     an_audit_cursor_the_store_did_not_issue_is_invalid,
     a_secret_is_only_ever_recorded_as_changed,
     a_large_value_is_recorded_as_its_size,
+    a_rotation_makes_a_new_current_id_and_honours_the_old_one_until_its_deadline_audited,
+    a_second_rotation_is_refused_while_the_overlap_is_open_and_allowed_after_it,
+    completing_ends_the_overlap_now_and_completing_twice_is_refused,
+    of_concurrent_rotations_exactly_one_wins,
 );
 
 /// The admin every contract change is made by, unless a test names another.
@@ -1083,4 +1087,87 @@ async fn a_large_value_is_recorded_as_its_size(store: SharedStore) {
     assert!(shown.ends_with("bytes, too large to show)"), "{after}");
     assert!(serde_json::to_string(&events[0]).unwrap().len() < 4096);
     assert_eq!(events[0].integration_id, created.id);
+}
+
+// ---- external-ID rotation ------------------------------------------------------------------------
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+async fn a_rotation_makes_a_new_current_id_and_honours_the_old_one_until_its_deadline_audited(
+    store: SharedStore,
+) {
+    let org = org("acme");
+    let first = store.external_id(&org).await.unwrap();
+    let now = SystemTime::now();
+    let rotated = store.rotate_external_id(&org, &by(), now, now + 30 * DAY).await.unwrap();
+    assert_ne!(rotated.current, first, "a fresh current ID");
+    assert_eq!(rotated.previous_at(now), Some(&first), "the old one is honoured during the overlap");
+    assert_eq!(store.read_external_ids(&org).await.unwrap(), Some(rotated.clone()), "reads back as written");
+    assert_eq!(store.read_external_id(&org).await.unwrap(), Some(rotated.current.clone()));
+    assert_eq!(
+        store.external_id(&org).await.unwrap(),
+        rotated.current,
+        "the current ID is what policies render"
+    );
+    assert_eq!(rotated.previous_at(now + 30 * DAY), None, "the deadline ends the overlap by itself");
+    let events = trail(&store, &org).await;
+    assert_eq!(actions(&events), [Action::ExternalIdRotationStarted]);
+    assert_eq!(events[0].actor, by().id());
+    assert_eq!((events[0].integration_id.as_str(), events[0].version), ("", 0));
+    let Change::Values { before, after } = &events[0].changes["external_ids"] else { panic!("{events:?}") };
+    assert_eq!(
+        (before["current"].as_str(), after["previous"].as_str()),
+        (Some(first.as_str()), Some(first.as_str()))
+    );
+    assert_eq!(after["current"], rotated.current.as_str());
+    let globex = OrgId::parse("globex").unwrap();
+    assert!(store.read_external_ids(&globex).await.unwrap().is_none(), "another org is untouched");
+}
+
+async fn a_second_rotation_is_refused_while_the_overlap_is_open_and_allowed_after_it(store: SharedStore) {
+    let org = org("acme");
+    let now = SystemTime::now();
+    let rotated = store.rotate_external_id(&org, &by(), now, now + DAY).await.unwrap();
+    let again = store.rotate_external_id(&org, &by(), now, now + DAY).await;
+    assert!(matches!(again, Err(StoreError::RotationInProgress { .. })), "{again:?}");
+    assert_eq!(store.read_external_ids(&org).await.unwrap(), Some(rotated.clone()), "nothing changed");
+    assert_eq!(trail(&store, &org).await.len(), 1, "a refused rotation records nothing");
+    let later = now + DAY;
+    let next = store.rotate_external_id(&org, &by(), later, later + DAY).await.unwrap();
+    assert_eq!(next.previous_at(later), Some(&rotated.current), "the overlap had ended: a new one starts");
+}
+
+async fn completing_ends_the_overlap_now_and_completing_twice_is_refused(store: SharedStore) {
+    let org = org("acme");
+    assert!(matches!(
+        store.complete_rotation(&org, &by(), SystemTime::now()).await,
+        Err(StoreError::NoRotation)
+    ));
+    let now = SystemTime::now();
+    let rotated = store.rotate_external_id(&org, &by(), now, now + 30 * DAY).await.unwrap();
+    let completed = store.complete_rotation(&org, &by(), now).await.unwrap();
+    assert_eq!((completed.current.clone(), completed.rotation.clone()), (rotated.current.clone(), None));
+    assert_eq!(store.read_external_ids(&org).await.unwrap(), Some(completed));
+    assert!(matches!(store.complete_rotation(&org, &by(), now).await, Err(StoreError::NoRotation)));
+    assert_eq!(
+        actions(&trail(&store, &org).await),
+        [Action::ExternalIdRotationCompleted, Action::ExternalIdRotationStarted],
+        "newest first; the refused completion recorded nothing"
+    );
+}
+
+async fn of_concurrent_rotations_exactly_one_wins(store: SharedStore) {
+    let org = org("acme");
+    store.external_id(&org).await.unwrap();
+    let now = SystemTime::now();
+    let admin = by();
+    let attempts =
+        futures::future::join_all((0..8).map(|_| store.rotate_external_id(&org, &admin, now, now + DAY)))
+            .await;
+    let won: Vec<_> = attempts.iter().filter_map(|a| a.as_ref().ok()).collect();
+    assert_eq!(won.len(), 1, "{attempts:?}");
+    assert!(attempts.iter().all(|a| a.is_ok()
+        || matches!(a, Err(StoreError::RotationInProgress { .. }) | Err(StoreError::Contended(_)))));
+    assert_eq!(store.read_external_ids(&org).await.unwrap().as_ref(), Some(won[0]));
+    assert_eq!(trail(&store, &org).await.len(), 1, "one record, the winner's");
 }

@@ -18,13 +18,13 @@ use shared::api::auth::ClaimNames;
 use shared::api::config::{ConfigError, Env, LinkKeySource, LinkSettings};
 use shared::api::error::{ApiError, LinkRefusal};
 use shared::api::routes::Route;
-use shared::aws::credentials::{CacheConfig, CredentialCache, Lease, TempCredentials};
+use shared::aws::credentials::{AssumeFailure, CacheConfig, CredentialCache, Lease, TempCredentials};
 use shared::aws::link_keys::Keyring;
 use shared::aws::secrets::{SecretError, SharedSealer};
 use shared::aws::store::SharedStore;
 use shared::aws::trust::{Gate, PlatformIdentity};
 use shared::domain::delivery::{DownloadName, MediaType};
-use shared::domain::external_id::ExternalId;
+use shared::domain::external_id::{ExternalId, ExternalIds};
 use shared::domain::integration::{Access, Integration, S3Compatible};
 use shared::domain::lifetime::UrlLifetime;
 use shared::domain::link::{Link, LinkError};
@@ -128,7 +128,8 @@ impl PresignConfig {
 #[derive(Debug)]
 struct OrgView {
     integrations: Vec<Integration>,
-    external_id: Option<ExternalId>,
+    /// The org's external IDs (during a rotation, the previous one too).
+    external_ids: Option<ExternalIds>,
     loaded_at: std::time::Instant,
 }
 
@@ -207,7 +208,11 @@ impl State {
         self.orgs
             .insert(
                 org.clone(),
-                Arc::new(OrgView { integrations, external_id, loaded_at: std::time::Instant::now() }),
+                Arc::new(OrgView {
+                    integrations,
+                    external_ids: external_id.map(ExternalIds::single),
+                    loaded_at: std::time::Instant::now(),
+                }),
             )
             .await;
     }
@@ -260,9 +265,16 @@ async fn presign_batch<R>(
     let view = org_view(state, &caller.org).await?;
     let fresh = OnceLock::new();
     let (steps, latest) = planned(state, &caller.org, locators, &view, &fresh).await?;
-    let results =
-        sign_all(state, &caller.org, latest.external_id.as_ref(), steps, locators, (expires_in, method), now)
-            .await;
+    let results = sign_all(
+        state,
+        &caller.org,
+        latest.external_ids.as_ref(),
+        steps,
+        locators,
+        (expires_in, method),
+        now,
+    )
+    .await;
     let stats = state.credentials.stats();
     tracing::info!(
         org = %caller.org,
@@ -534,11 +546,11 @@ async fn org_view(state: &State, org: &OrgId) -> Result<Arc<OrgView>, ApiError> 
         .orgs
         .try_get_with(org.clone(), async move {
             let integrations = store.list_all(&org_id).await?;
-            let external_id =
-                if integrations.is_empty() { None } else { store.read_external_id(&org_id).await? };
+            let external_ids =
+                if integrations.is_empty() { None } else { store.read_external_ids(&org_id).await? };
             Ok::<_, ApiError>(Arc::new(OrgView {
                 integrations,
-                external_id,
+                external_ids,
                 loaded_at: std::time::Instant::now(),
             }))
         })
@@ -691,7 +703,7 @@ type LeasedGroup<'a> = (Group<'a>, Result<Lease, (&'static str, String)>);
 async fn decide<'a>(
     state: &State,
     org: &OrgId,
-    external_id: Option<&ExternalId>,
+    external_ids: Option<&ExternalIds>,
     steps: Vec<Step<'a>>,
     locators: &'a [Value],
     expires_in: u32,
@@ -715,7 +727,7 @@ async fn decide<'a>(
     let leases = futures::future::join_all(
         groups
             .iter()
-            .map(|(integration, _)| lease_for(state, org, integration, external_id, expires_in, now)),
+            .map(|(integration, _)| lease_for(state, org, integration, external_ids, expires_in, now)),
     )
     .await;
     (results, groups.into_iter().zip(leases).collect())
@@ -726,13 +738,13 @@ async fn decide<'a>(
 async fn sign_all<'a>(
     state: &State,
     org: &OrgId,
-    external_id: Option<&ExternalId>,
+    external_ids: Option<&ExternalIds>,
     steps: Vec<Step<'a>>,
     locators: &'a [Value],
     (expires_in, method): (u32, Method),
     now: SystemTime,
 ) -> Vec<Outcome<'a>> {
-    let (mut results, groups) = decide(state, org, external_id, steps, locators, expires_in, now).await;
+    let (mut results, groups) = decide(state, org, external_ids, steps, locators, expires_in, now).await;
     for ((integration, members), lease) in groups {
         match lease {
             Err((code, message)) => {
@@ -756,7 +768,7 @@ async fn lease_for(
     state: &State,
     org: &OrgId,
     integration: &Integration,
-    external_id: Option<&ExternalId>,
+    external_ids: Option<&ExternalIds>,
     expires_in: u32,
     now: SystemTime,
 ) -> Result<Lease, (&'static str, String)> {
@@ -765,20 +777,29 @@ async fn lease_for(
         Access::S3Compatible(store) => return store_lease(state, org, integration, store, now).await,
     };
     let role = role_arn.as_str();
-    match shared::aws::trust::gate(integration, role_arn, &state.platform, external_id, now) {
-        Gate::Refuse { code, message } => Err((code, message)),
-        Gate::Lease { external_id, probe } => state
-            .credentials
-            .lease_for_integration(
-                org,
-                &integration.id,
-                role,
-                external_id,
-                Duration::from_secs(u64::from(expires_in)),
-                probe,
-            )
-            .await
-            .map_err(|failure| (failure.code(), failure.message(role, Some(external_id)))),
+    let current = external_ids.map(|ids| &ids.current);
+    let (external_id, probe) =
+        match shared::aws::trust::gate(integration, role_arn, &state.platform, current, now) {
+            Gate::Refuse { code, message } => return Err((code, message)),
+            Gate::Lease { external_id, probe } => (external_id, probe),
+        };
+    let lease = |id| {
+        let lifetime = Duration::from_secs(u64::from(expires_in));
+        state.credentials.lease_for_integration(org, &integration.id, role, id, lifetime, probe)
+    };
+    match lease(external_id).await {
+        // During a rotation's overlap a role not yet updated still accepts the previous ID.
+        Err(AssumeFailure::Denied(detail)) => match external_ids.and_then(|ids| ids.previous_at(now)) {
+            Some(previous) => lease(previous).await.map_err(|_| {
+                let failure = AssumeFailure::Denied(detail);
+                (failure.code(), failure.message(role, Some(external_id)))
+            }),
+            None => {
+                let failure = AssumeFailure::Denied(detail);
+                Err((failure.code(), failure.message(role, Some(external_id))))
+            }
+        },
+        other => other.map_err(|failure| (failure.code(), failure.message(role, Some(external_id)))),
     }
 }
 
@@ -1028,14 +1049,15 @@ async fn follow_link(state: &State, token: &str) -> Result<Response<Body>, ApiEr
             return Err(ApiError::Link { refusal: LinkRefusal::Refused(code), message })
         }
     };
-    let lease = lease_for(state, &link.org, integration, view.external_id.as_ref(), state.link_url_secs, now)
-        .await
-        .map_err(|(code, message)| match code {
-            "ASSUME_ROLE_FAILED" | "STORE_KEYS_UNAVAILABLE" => {
-                ApiError::unavailable(message, std::io::Error::other(code))
-            }
-            code => ApiError::Link { refusal: LinkRefusal::Refused(code), message },
-        })?;
+    let lease =
+        lease_for(state, &link.org, integration, view.external_ids.as_ref(), state.link_url_secs, now)
+            .await
+            .map_err(|(code, message)| match code {
+                "ASSUME_ROLE_FAILED" | "STORE_KEYS_UNAVAILABLE" => {
+                    ApiError::unavailable(message, std::io::Error::other(code))
+                }
+                code => ApiError::Link { refusal: LinkRefusal::Refused(code), message },
+            })?;
     let effective = UrlLifetime::effective(state.link_url_secs, now, lease.sign_until);
     let signer = signer_for(state, integration, &lease.credentials.signing, now);
     let (request, delivery) =
@@ -1072,7 +1094,7 @@ async fn explain(state: &State, req: &Request) -> Result<Response<Body>, ApiErro
     let (steps, latest) = planned(state, &caller.org, locators, &view, &fresh).await?;
     let expires_in = state.lifetime.default_secs();
     let (answered, groups) =
-        decide(state, &caller.org, latest.external_id.as_ref(), steps, locators, expires_in, now).await;
+        decide(state, &caller.org, latest.external_ids.as_ref(), steps, locators, expires_in, now).await;
     // What presign would answer for each place: signed, passed through, or refused (code, words).
     let mut verdicts: Vec<Verdict> = answered
         .into_iter()

@@ -871,3 +871,45 @@ async fn explain_and_presign_agree_on_every_locator_across_many_random_orgs() {
         assert!(seen.contains(outcome), "the cases never produced {outcome}: {seen:?}");
     }
 }
+
+// ---- external-ID rotation -------------------------------------------------------------------------
+
+#[tokio::test]
+async fn during_a_rotation_a_role_still_on_the_previous_id_keeps_signing_until_the_overlap_ends() {
+    use shared::domain::audit::Actor;
+    let f = fixture_with(&[("INTEGRATION_CACHE_SECONDS", "0")]);
+    let old = f.integration("acme", "acme-photos", ROLE).await;
+    f.sts.put_role(ROLE, RoleTrust::ExternalId(old.clone()));
+    let org = OrgId::parse("acme").unwrap();
+    let now = SystemTime::now();
+    let rotated =
+        f.store.rotate_external_id(&org, &Actor::direct(), now, now + Duration::from_secs(2)).await.unwrap();
+    assert_ne!(rotated.current.as_str(), old);
+    let results = f.presign("acme", &["s3://acme-photos/cats/01.jpg"]).await;
+    assert!(results[0]["url"].is_string(), "the previous ID still serves: {results:?}");
+    let link = f.link("acme", json!("s3://acme-photos/cats/01.jpg")).await;
+    assert_eq!(f.follow(&link).await.status(), 307, "links follow the same fallback");
+
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let results = f.presign("acme", &["s3://acme-photos/cats/02.jpg"]).await;
+    assert_eq!(code(&results[0]), "ASSUME_ROLE_DENIED", "{results:?}");
+    let message = results[0]["error"]["message"].as_str().unwrap();
+    assert!(message.contains("GET /policies/trust"), "the fix says where the trust policy is: {message}");
+}
+
+#[tokio::test]
+async fn during_a_rotation_a_role_already_on_the_new_id_signs_with_it() {
+    use shared::domain::audit::Actor;
+    let f = fixture();
+    f.integration("acme", "acme-photos", ROLE).await;
+    let org = OrgId::parse("acme").unwrap();
+    let now = SystemTime::now();
+    let rotated = f
+        .store
+        .rotate_external_id(&org, &Actor::direct(), now, now + Duration::from_secs(3600))
+        .await
+        .unwrap();
+    f.sts.put_role(ROLE, RoleTrust::ExternalId(rotated.current.as_str().to_owned()));
+    let results = f.presign("acme", &["s3://acme-photos/cats/01.jpg"]).await;
+    assert!(results[0]["url"].is_string(), "{results:?}");
+}

@@ -26,7 +26,7 @@ use shared::api::error::ApiError;
 use shared::aws::store::{DynamoStore, LeaseOutcome, ScanCursor, SharedStore};
 use shared::aws::validation::{Budget, Validator};
 use shared::domain::audit::Actor;
-use shared::domain::external_id::ExternalId;
+use shared::domain::external_id::ExternalIds;
 use shared::domain::integration::{HealthState, Integration};
 use shared::domain::org::OrgId;
 use std::collections::HashMap;
@@ -270,8 +270,8 @@ async fn check_and_record(
     budget: Budget,
 ) -> Result<Response<Body>, ApiError> {
     let (org, id) = (&caller.org, integration.id.as_str());
-    let external_id = state.store.read_external_id(org).await?;
-    let report = state.validator.validate_within(org, external_id.as_ref(), integration, budget).await;
+    let external_ids = state.store.read_external_ids(org).await?;
+    let report = state.validator.validate_with_ids(org, external_ids.as_ref(), integration, budget).await;
     let recorded = state
         .store
         .record_report(org, &caller.actor(), id, integration.version, &report.status, report.proof.as_ref())
@@ -318,7 +318,7 @@ struct Progress {
 /// run that reaches the end clears the cursor, so the next starts at the beginning.
 pub async fn run_scheduled(state: &State) -> RunSummary {
     let started = Instant::now();
-    let external_ids: Mutex<HashMap<OrgId, Option<ExternalId>>> = Mutex::new(HashMap::new());
+    let external_ids: Mutex<HashMap<OrgId, Option<ExternalIds>>> = Mutex::new(HashMap::new());
     let counters = Counters::default();
     let resume_at = resume_cursor(state, &counters).await;
     let resumed = resume_at.is_some();
@@ -463,7 +463,7 @@ fn scan_stream(
 
 async fn validate_one(
     state: &State,
-    external_ids: &Mutex<HashMap<OrgId, Option<ExternalId>>>,
+    external_ids: &Mutex<HashMap<OrgId, Option<ExternalIds>>>,
     org: &OrgId,
     integration: &Integration,
 ) -> Result<(HealthState, bool), ApiError> {
@@ -471,13 +471,15 @@ async fn validate_one(
     let external_id = match cached {
         Some(known) => known,
         None => {
-            let read = state.store.read_external_id(org).await?;
+            let read = state.store.read_external_ids(org).await?;
             external_ids.lock().await.insert(org.clone(), read.clone());
             read
         }
     };
-    let report =
-        state.validator.validate_within(org, external_id.as_ref(), integration, state.config.budget()).await;
+    let report = state
+        .validator
+        .validate_with_ids(org, external_id.as_ref(), integration, state.config.budget())
+        .await;
     let recorded = state
         .store
         .record_report(

@@ -254,6 +254,20 @@ pub fn link_settings(
     Ok(LinkSettings { keys, lifetime, url_secs })
 }
 
+/// `AUDIT_RETENTION_DAYS`: how long the audit records a function writes are kept (TTL).
+pub fn audit_retention_days(env: &dyn Env) -> Result<u32, ConfigError> {
+    use crate::domain::audit::{
+        DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS, RETENTION_RULE, RETENTION_VARIABLE,
+    };
+    number(
+        env,
+        RETENTION_VARIABLE,
+        DEFAULT_RETENTION_DAYS,
+        |days| (1..=MAX_RETENTION_DAYS).contains(days),
+        RETENTION_RULE,
+    )
+}
+
 /// What the HTTP functions (integrations, policies) need from their environment.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -266,6 +280,8 @@ pub struct ApiConfig {
     pub platform: crate::aws::trust::PlatformIdentity,
     /// How many integrations one org may have (`INTEGRATIONS_PER_ORG`, default 1,000).
     pub max_integrations: u32,
+    /// How long a rotated-out external ID stays honoured (`EXTERNAL_ID_OVERLAP_DAYS`, default 30).
+    pub external_id_overlap: Duration,
 }
 
 impl ApiConfig {
@@ -284,6 +300,16 @@ impl ApiConfig {
                 |v| (1..=100_000).contains(v),
                 "a whole number from 1 to 100000",
             )?,
+            external_id_overlap: Duration::from_secs(
+                86_400
+                    * number(
+                        env,
+                        "EXTERNAL_ID_OVERLAP_DAYS",
+                        30u64,
+                        |v| (1..=365).contains(v),
+                        "a whole number of days from 1 to 365: how long a rotated-out external ID stays honoured",
+                    )?,
+            ),
         })
     }
 }

@@ -232,6 +232,20 @@ impl From<crate::aws::store::StoreError> for ApiError {
                 Some("next"),
                 "The page cursor is not one this API returned; start again without it.",
             ),
+            StoreError::RotationInProgress { until } => ApiError::Conflict {
+                code: "ROTATION_IN_PROGRESS",
+                message: format!(
+                    "An external-ID rotation is already in progress: the previous ID is honoured until {until}. \
+                     Update your roles' trust policies (GET /policies/trust), validate them, then complete it \
+                     (POST /policies/trust/rotate/complete) before rotating again."
+                ),
+            },
+            StoreError::NoRotation => ApiError::Conflict {
+                code: "NO_ROTATION",
+                message: "No external-ID rotation is in progress, so there is nothing to complete. Start one with \
+                          POST /policies/trust/rotate."
+                    .to_owned(),
+            },
             e @ StoreError::Unavailable(_) => {
                 ApiError::unavailable("The integrations store did not answer; try again in a moment.", e)
             }

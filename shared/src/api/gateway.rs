@@ -20,6 +20,7 @@ pub struct AdminState {
     pub app_origins: Vec<crate::domain::policy::AppOrigin>,
     pub platform: crate::aws::trust::PlatformIdentity,
     pub max_integrations: u32,
+    pub external_id_overlap: std::time::Duration,
 }
 
 /// The largest body an admin route accepts; an integration with 100 buckets fits in 8 KiB.
@@ -34,6 +35,7 @@ impl AdminState {
             app_origins: config.app_origins,
             platform: config.platform,
             max_integrations: config.max_integrations,
+            external_id_overlap: config.external_id_overlap,
         }
     }
 
@@ -45,6 +47,23 @@ impl AdminState {
         let (route, params) = route(req)?;
         caller.require_admin()?;
         Ok((caller, route, params))
+    }
+
+    /// The org's external IDs, its first one created now if it has none (an admin asking for a
+    /// trust policy is the first use).
+    pub async fn external_ids(
+        &self,
+        org: &crate::domain::org::OrgId,
+    ) -> Result<crate::domain::external_id::ExternalIds, ApiError> {
+        if let Some(ids) = self.store.read_external_ids(org).await? {
+            return Ok(ids);
+        }
+        let current = self.store.external_id(org).await?;
+        Ok(self
+            .store
+            .read_external_ids(org)
+            .await?
+            .unwrap_or_else(|| crate::domain::external_id::ExternalIds::single(current)))
     }
 
     /// The access, trust and CORS documents for a saved integration (CORS alone for an S3-compatible store).

@@ -52,6 +52,10 @@ pub enum Route {
     ExplainLocators,
     /// `GET /audit`
     Audit,
+    /// `POST /policies/trust/rotate`
+    RotateExternalId,
+    /// `POST /policies/trust/rotate/complete`
+    CompleteRotation,
 }
 
 impl Route {
@@ -72,6 +76,8 @@ impl Route {
         Route::FollowLink,
         Route::ExplainLocators,
         Route::Audit,
+        Route::RotateExternalId,
+        Route::CompleteRotation,
     ];
 
     /// Method, path template and serving function: the one table every other fact derives from.
@@ -92,6 +98,8 @@ impl Route {
             Route::FollowLink => ("GET", "/l/{token}", Function::Presign),
             Route::ExplainLocators => ("POST", "/locators/explain", Function::Presign),
             Route::Audit => ("GET", "/audit", Function::Integrations),
+            Route::RotateExternalId => ("POST", "/policies/trust/rotate", Function::Policies),
+            Route::CompleteRotation => ("POST", "/policies/trust/rotate/complete", Function::Policies),
         }
     }
 
@@ -321,7 +329,14 @@ mod tests {
         };
         assert_eq!(
             served_by(Function::Policies),
-            [Route::IntegrationPolicies, Route::TrustPolicy, Route::AccessPolicy, Route::CorsPolicy]
+            [
+                Route::IntegrationPolicies,
+                Route::TrustPolicy,
+                Route::AccessPolicy,
+                Route::CorsPolicy,
+                Route::RotateExternalId,
+                Route::CompleteRotation
+            ]
         );
         assert_eq!(served_by(Function::Validate), [Route::ValidateIntegration]);
         assert_eq!(

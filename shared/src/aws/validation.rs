@@ -26,8 +26,8 @@ use crate::aws::trust::ProbeOutcome;
 use crate::domain::arn::{KmsKeyArn, RoleArn};
 use crate::domain::bucket::BucketName;
 use crate::domain::clock::rfc3339;
-use crate::domain::external_id::ExternalId;
 use crate::domain::external_id::ExternalIdProof;
+use crate::domain::external_id::{ExternalId, ExternalIds};
 use crate::domain::integration::{
     Access, AwsRole, Check, CheckResult, HealthState, Integration, S3Compatible, Status,
 };
@@ -273,8 +273,22 @@ impl Validator {
         integration: &Integration,
         budget: Budget,
     ) -> Report {
+        let ids = external_id.cloned().map(ExternalIds::single);
+        self.validate_with_ids(org, ids.as_ref(), integration, budget).await
+    }
+
+    /// [`Validator::validate_within`] with the org's external IDs: during a rotation the role is
+    /// tried with the current ID first, then the previous one, and `EXTERNAL_ID_ROTATION` says
+    /// which it accepts.
+    pub async fn validate_with_ids(
+        &self,
+        org: &OrgId,
+        external_ids: Option<&ExternalIds>,
+        integration: &Integration,
+        budget: Budget,
+    ) -> Report {
         match &integration.access {
-            Access::AwsRole(role) => self.validate_role(org, external_id, integration, role, budget).await,
+            Access::AwsRole(role) => self.validate_role(org, external_ids, integration, role, budget).await,
             Access::S3Compatible(store) => self.validate_store(org, integration, store, budget).await,
         }
     }
@@ -283,14 +297,66 @@ impl Validator {
     async fn validate_role(
         &self,
         org: &OrgId,
-        external_id: Option<&ExternalId>,
+        external_ids: Option<&ExternalIds>,
         integration: &Integration,
         role: &AwsRole,
         budget: Budget,
     ) -> Report {
-        let (assume, assumed) = self.check_assume(org, external_id, &role.role_arn, &budget).await;
+        let external_id = external_ids.map(|ids| &ids.current);
+        let (mut assume, mut assumed) =
+            self.check_assume(org, &integration.id, external_id, &role.role_arn, &budget).await;
+        let mut rotation_check = None;
+        if let Some((rotation, previous)) =
+            external_ids.and_then(|ids| ids.overlap_at(SystemTime::now()).map(|r| (r, &r.previous)))
+        {
+            let until = rfc3339(rotation.until);
+            let role_arn = role.role_arn.as_str();
+            if assumed.is_some() {
+                rotation_check = Some(check(
+                    codes::EXTERNAL_ID_ROTATION,
+                    "role",
+                    CheckResult::Pass,
+                    format!(
+                        "The role accepts the new external ID. The previous one is honoured until {until}; once \
+                         every role accepts the new one, remove the previous ID from the trust policies and \
+                         complete the rotation (POST /policies/trust/rotate/complete)."
+                    ),
+                ));
+            } else if assume.result == CheckResult::Fail {
+                let (old_assume, old_assumed) =
+                    self.check_assume(org, &integration.id, Some(previous), &role.role_arn, &budget).await;
+                if old_assumed.is_some() {
+                    assume = check(
+                        codes::ASSUME_ROLE,
+                        "role",
+                        CheckResult::Pass,
+                        format!("The platform assumed {role_arn} with your previous external ID."),
+                    );
+                    assumed = old_assumed;
+                    rotation_check = Some(check(
+                        codes::EXTERNAL_ID_ROTATION,
+                        "role",
+                        CheckResult::Warn,
+                        format!(
+                            "The role accepts only your previous external ID, which is honoured until {until}; after \
+                             that the platform cannot assume it. Paste the trust policy from GET /policies/trust \
+                             (it names both IDs) into the role, then validate again."
+                        ),
+                    ));
+                } else if old_assume.result == CheckResult::Fail {
+                    rotation_check = Some(check(
+                        codes::EXTERNAL_ID_ROTATION,
+                        "role",
+                        CheckResult::Fail,
+                        "The role accepts neither your current nor your previous external ID: paste the trust \
+                         policy from GET /policies/trust into the role, then validate again.",
+                    ));
+                }
+            }
+        }
         let assume_unknown = assume.result == CheckResult::Warn;
         let mut checks = vec![assume];
+        checks.extend(rotation_check);
         // The probe runs only once the role admitted the org's own external ID: a denial proves
         // the condition only then, and each probe is an AccessDenied line in the customer's CloudTrail.
         let (external_id_check, proof, probe_unknown) = match assumed {
@@ -500,6 +566,7 @@ impl Validator {
     async fn check_assume(
         &self,
         org: &OrgId,
+        integration_id: &str,
         external_id: Option<&ExternalId>,
         role_arn: &RoleArn,
         budget: &Budget,
@@ -515,7 +582,10 @@ impl Validator {
             );
             return (check, None);
         };
-        let assumed = match budget.run(self.assumer.assume(org, role, Some(external_id.as_str()))).await {
+        // The session is named for the integration, as presign's are: the customer's CloudTrail
+        // maps validation's calls back to it too.
+        let call = self.assumer.assume_for(org, Some(integration_id), role, Some(external_id.as_str()));
+        let assumed = match budget.run(call).await {
             Ok(assumed) => assumed,
             Err(late) => {
                 tracing::warn!(role, ?late, "STS did not answer in time during validation");

@@ -112,6 +112,13 @@ pub enum Action {
     /// A validation report moved the integration to another health state.
     #[serde(rename = "integration.validation_state_changed")]
     ValidationStateChanged,
+    /// `POST /policies/trust/rotate`: a new external ID, the previous one honoured for the overlap.
+    /// An org-level change: its `integration_id` is empty and its `version` 0.
+    #[serde(rename = "external_id.rotation_started")]
+    ExternalIdRotationStarted,
+    /// `POST /policies/trust/rotate/complete`: only the current external ID is honoured from now on.
+    #[serde(rename = "external_id.rotation_completed")]
+    ExternalIdRotationCompleted,
 }
 
 /// One field's change: `[before, after]` (`null` where the field did not exist), or for a secret

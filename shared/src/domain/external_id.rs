@@ -119,6 +119,49 @@ impl ExternalIds {
     }
 }
 
+/// What stops a rotation from being completed early: an `aws_role` integration whose role still
+/// accepts only the previous ID, or that has not been validated since the rotation started (so
+/// nobody knows). Each is `(integration name, integration id, why and what to do)`. An
+/// integration whose role accepts neither ID does not block: completing changes nothing for it.
+pub fn completion_blockers(
+    integrations: &[crate::domain::integration::Integration],
+    rotation: &Rotation,
+) -> Vec<(String, String, String)> {
+    use crate::domain::integration::{check_codes, CheckResult};
+    integrations
+        .iter()
+        .filter(|i| i.access.aws_role().is_some())
+        .filter_map(|i| {
+            let checked_since = i
+                .status
+                .checked_at
+                .as_deref()
+                .and_then(crate::domain::clock::parse_rfc3339)
+                // Reports carry whole seconds: one in the rotation's own second counts as after it.
+                .is_some_and(|at| {
+                    crate::domain::clock::unix_secs(at) >= crate::domain::clock::unix_secs(rotation.started_at)
+                });
+            let verdict = i
+                .status
+                .checks
+                .iter()
+                .find(|c| c.code == check_codes::EXTERNAL_ID_ROTATION)
+                .map(|c| c.result)
+                .filter(|_| checked_since);
+            let why = match verdict {
+                Some(CheckResult::Pass) | Some(CheckResult::Fail) => return None,
+                Some(CheckResult::Warn) => "its role still accepts only the previous external ID: paste the trust \
+                     policy from GET /policies/trust into the role, then validate it again"
+                    .to_owned(),
+                None => "it has not been validated since the rotation started, so it is not known to accept the new \
+                     external ID: validate it"
+                    .to_owned(),
+            };
+            Some((i.name.clone(), i.id.clone(), why))
+        })
+        .collect()
+}
+
 /// The per-locator code presign gives for a role that does not demand the org's external ID.
 pub const EXTERNAL_ID_NOT_ENFORCED: &str = "EXTERNAL_ID_NOT_ENFORCED";
 /// How long a recorded proof lets presign skip its own probe. The schedule runs every 6 hours by

@@ -32,6 +32,8 @@ pub mod check_codes {
     pub const KMS_DECRYPT: &str = "KMS_DECRYPT";
     /// `s3_compatible`: the endpoint is one the platform may call, and it answers.
     pub const ENDPOINT_REACHABLE: &str = "ENDPOINT_REACHABLE";
+    /// During an external-ID rotation: which of the org's IDs the role accepts.
+    pub const EXTERNAL_ID_ROTATION: &str = "EXTERNAL_ID_ROTATION";
 }
 
 /// The health an integration was last seen in.

@@ -6,18 +6,18 @@
 use super::{
     audit_event, audit_sk, decode_audit_cursor, decode_cursor, encode_cursor, first_version,
     generate_external_id, idempotency_sk, integration_sk, lease_millis, lease_sk, lease_time, new_lease,
-    next_version, valid_id, AuditPage, CreateOptions, Created, Idempotency, IntegrationStore, LeaseOutcome,
-    Page, ScanCursor, ScanPage, Scanned, StoreCause, StoreError, StoreFuture, ValidationLease,
-    CHANGED_WHILE_DELETING, IDEMPOTENCY_TTL_SECS, IN_PROGRESS, KEY_FOR_ANOTHER_DRAFT,
-    KEY_FOR_A_DELETED_INTEGRATION, MAX_PAGE_SIZE, REPORT_RETENTION_SECS, SCHEDULE_CURSOR_PK,
-    SCHEDULE_CURSOR_SK, SCHEMA_VERSION,
+    next_version, rotation_changes, rotation_event, valid_id, whole_seconds, AuditPage, CreateOptions,
+    Created, Idempotency, IntegrationStore, LeaseOutcome, Page, ScanCursor, ScanPage, Scanned, StoreCause,
+    StoreError, StoreFuture, ValidationLease, CHANGED_WHILE_DELETING, IDEMPOTENCY_TTL_SECS, IN_PROGRESS,
+    KEY_FOR_ANOTHER_DRAFT, KEY_FOR_A_DELETED_INTEGRATION, MAX_PAGE_SIZE, REPORT_RETENTION_SECS,
+    SCHEDULE_CURSOR_PK, SCHEDULE_CURSOR_SK, SCHEMA_VERSION,
 };
 use crate::domain::arn::{KmsKeyArn, RoleArn};
 use crate::domain::audit::{changes_between, state_change, Action, Actor, AuditEvent};
 use crate::domain::bucket::BucketName;
-use crate::domain::clock::now_rfc3339;
-use crate::domain::external_id::ExternalId;
+use crate::domain::clock::{now_rfc3339, rfc3339};
 use crate::domain::external_id::ExternalIdProof;
+use crate::domain::external_id::{ExternalId, ExternalIds, Rotation};
 use crate::domain::integration::{
     Access, AwsRole, Integration, IntegrationDraft, S3Compatible, Status, KIND_AWS_ROLE, KIND_S3_COMPATIBLE,
 };
@@ -52,6 +52,22 @@ fn unavailable<E: std::error::Error + 'static>(err: E) -> StoreError {
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::corrupt(what)
+}
+
+/// The external-ID item as [`ExternalIds`]: the rotation's fields are all there or all absent.
+fn external_ids_of(item: &Item) -> Result<ExternalIds, StoreError> {
+    let id = |name: &str| ExternalId::parse(get_s(item, name)?).map_err(|_| corrupt(name));
+    let time =
+        |name: &str| crate::domain::clock::parse_rfc3339(get_s(item, name)?).ok_or_else(|| corrupt(name));
+    let rotation = match item.get("previous_external_id") {
+        None => None,
+        Some(_) => Some(Rotation {
+            previous: id("previous_external_id")?,
+            started_at: time("rotation_started_at")?,
+            until: time("previous_until")?,
+        }),
+    };
+    Ok(ExternalIds { current: id("external_id")?, rotation })
 }
 
 fn pk(org: &OrgId) -> AttributeValue {
@@ -258,6 +274,37 @@ impl DynamoStore {
             .build()
             .map_err(StoreError::internal)?;
         Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// Replaces the org's external-ID item (read as `item`, holding `before`) with `after`, on the
+    /// condition that it still holds `before`'s current ID, with the step's audit record in the
+    /// same transaction.
+    async fn write_external_ids(
+        &self,
+        org: &OrgId,
+        item: &Item,
+        before: &ExternalIds,
+        after: &ExternalIds,
+        event: &AuditEvent,
+    ) -> Result<(), Result<Vec<usize>, StoreError>> {
+        let mut fresh = HashMap::from([
+            ("pk".to_owned(), pk(org)),
+            ("sk".to_owned(), s("EXTERNAL_ID")),
+            ("kind".to_owned(), s("external_id")),
+            ("external_id".to_owned(), s(after.current.as_str())),
+        ]);
+        if let Some(created) = item.get("created_at") {
+            fresh.insert("created_at".to_owned(), created.clone());
+        }
+        if let Some(rotation) = &after.rotation {
+            fresh.insert("previous_external_id".to_owned(), s(rotation.previous.as_str()));
+            fresh.insert("rotation_started_at".to_owned(), s(rfc3339(rotation.started_at)));
+            fresh.insert("previous_until".to_owned(), s(rfc3339(rotation.until)));
+        }
+        let values = HashMap::from([(":before".to_owned(), s(before.current.as_str()))]);
+        let put = self.put_with(fresh, "external_id = :before", values).map_err(Err)?;
+        let audit = self.audit_put(org, event).map_err(Err)?;
+        self.transact(vec![put, audit]).await
     }
 
     /// Which transaction items failed their condition (by index), or the error if it was not that.
@@ -751,6 +798,85 @@ impl IntegrationStore for DynamoStore {
                 }
                 Err(e) => Err(unavailable(e)),
             }
+        })
+    }
+
+    fn read_external_ids<'a>(&'a self, org: &'a OrgId) -> StoreFuture<'a, Option<ExternalIds>> {
+        Box::pin(async move {
+            match self.read_item(pk(org), s("EXTERNAL_ID")).await? {
+                None => Ok(None),
+                Some(item) => external_ids_of(&item).map(Some),
+            }
+        })
+    }
+
+    fn rotate_external_id<'a>(
+        &'a self,
+        org: &'a OrgId,
+        actor: &'a Actor,
+        now: SystemTime,
+        until: SystemTime,
+    ) -> StoreFuture<'a, ExternalIds> {
+        Box::pin(async move {
+            self.external_id(org).await?;
+            for _ in 0..RECORD_ATTEMPTS {
+                let item =
+                    self.read_item(pk(org), s("EXTERNAL_ID")).await?.ok_or_else(|| corrupt("external id"))?;
+                let before = external_ids_of(&item)?;
+                if let Some(open) = before.overlap_at(now) {
+                    return Err(StoreError::RotationInProgress { until: rfc3339(open.until) });
+                }
+                let after = ExternalIds {
+                    current: generate_external_id()?,
+                    rotation: Some(Rotation {
+                        previous: before.current.clone(),
+                        started_at: whole_seconds(now),
+                        until: whole_seconds(until),
+                    }),
+                };
+                let event = rotation_event(
+                    actor,
+                    Action::ExternalIdRotationStarted,
+                    rotation_changes(&before, &after, now),
+                );
+                match self.write_external_ids(org, &item, &before, &after, &event).await {
+                    Ok(()) => return Ok(after),
+                    Err(Ok(_)) => continue, // another rotation step won: look again
+                    Err(Err(e)) => return Err(e),
+                }
+            }
+            Err(StoreError::Contended(IN_PROGRESS))
+        })
+    }
+
+    fn complete_rotation<'a>(
+        &'a self,
+        org: &'a OrgId,
+        actor: &'a Actor,
+        now: SystemTime,
+    ) -> StoreFuture<'a, ExternalIds> {
+        Box::pin(async move {
+            for _ in 0..RECORD_ATTEMPTS {
+                let Some(item) = self.read_item(pk(org), s("EXTERNAL_ID")).await? else {
+                    return Err(StoreError::NoRotation);
+                };
+                let before = external_ids_of(&item)?;
+                if before.overlap_at(now).is_none() {
+                    return Err(StoreError::NoRotation);
+                }
+                let after = ExternalIds::single(before.current.clone());
+                let event = rotation_event(
+                    actor,
+                    Action::ExternalIdRotationCompleted,
+                    rotation_changes(&before, &after, now),
+                );
+                match self.write_external_ids(org, &item, &before, &after, &event).await {
+                    Ok(()) => return Ok(after),
+                    Err(Ok(_)) => continue,
+                    Err(Err(e)) => return Err(e),
+                }
+            }
+            Err(StoreError::Contended(IN_PROGRESS))
         })
     }
 

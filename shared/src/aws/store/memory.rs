@@ -7,14 +7,14 @@
 
 use super::{
     audit_event, audit_sk, decode_audit_cursor, decode_cursor, encode_cursor, first_version,
-    generate_external_id, idempotency_sk, integration_sk, lease_sk, new_lease, next_version, valid_id,
-    AuditPage, CreateOptions, Created, IntegrationStore, LeaseOutcome, Page, ScanCursor, ScanPage, Scanned,
-    StoreError, StoreFuture, ValidationLease, CHANGED_WHILE_DELETING, MAX_PAGE_SIZE, SCHEDULE_CURSOR_PK,
-    SCHEDULE_CURSOR_SK,
+    generate_external_id, idempotency_sk, integration_sk, lease_sk, new_lease, next_version,
+    rotation_changes, rotation_event, valid_id, whole_seconds, AuditPage, CreateOptions, Created,
+    IntegrationStore, LeaseOutcome, Page, ScanCursor, ScanPage, Scanned, StoreError, StoreFuture,
+    ValidationLease, CHANGED_WHILE_DELETING, MAX_PAGE_SIZE, SCHEDULE_CURSOR_PK, SCHEDULE_CURSOR_SK,
 };
 use crate::domain::audit::{changes_between, state_change, Action, Actor, AuditEvent};
-use crate::domain::external_id::ExternalId;
 use crate::domain::external_id::ExternalIdProof;
+use crate::domain::external_id::{ExternalId, ExternalIds, Rotation};
 use crate::domain::integration::{Integration, IntegrationDraft, Status};
 use crate::domain::org::OrgId;
 use std::collections::BTreeMap;
@@ -31,7 +31,7 @@ enum Entry {
         id: String,
         name: String,
     },
-    ExternalId(ExternalId),
+    ExternalId(ExternalIds),
     Report(Status),
     /// A create's idempotency key: the integration it made and the draft's fingerprint.
     Idempotency {
@@ -249,20 +249,73 @@ impl MemoryStore {
 
     fn external_id_now(&self, org: &OrgId) -> Result<ExternalId, StoreError> {
         let mut items = self.items();
+        Ok(Self::external_ids_in(&mut items, org)?.current)
+    }
+
+    /// The org's external IDs, the first created now when it has none (under the caller's lock).
+    fn external_ids_in(items: &mut BTreeMap<Key, Entry>, org: &OrgId) -> Result<ExternalIds, StoreError> {
         let key = (pk(org), EXTERNAL_ID_SK.to_owned());
         if let Some(Entry::ExternalId(existing)) = items.get(&key) {
             return Ok(existing.clone());
         }
-        let fresh = generate_external_id()?;
+        let fresh = ExternalIds::single(generate_external_id()?);
         items.insert(key, Entry::ExternalId(fresh.clone()));
         Ok(fresh)
     }
 
-    fn read_external_id_now(&self, org: &OrgId) -> Option<ExternalId> {
+    fn read_external_ids_now(&self, org: &OrgId) -> Option<ExternalIds> {
         match self.items().get(&(pk(org), EXTERNAL_ID_SK.to_owned())) {
             Some(Entry::ExternalId(existing)) => Some(existing.clone()),
             _ => None,
         }
+    }
+
+    fn read_external_id_now(&self, org: &OrgId) -> Option<ExternalId> {
+        self.read_external_ids_now(org).map(|ids| ids.current)
+    }
+
+    fn rotate_now(
+        &self,
+        org: &OrgId,
+        actor: &Actor,
+        now: SystemTime,
+        until: SystemTime,
+    ) -> Result<ExternalIds, StoreError> {
+        let mut items = self.items();
+        let before = Self::external_ids_in(&mut items, org)?;
+        if let Some(open) = before.overlap_at(now) {
+            return Err(StoreError::RotationInProgress { until: crate::domain::clock::rfc3339(open.until) });
+        }
+        let after = ExternalIds {
+            current: generate_external_id()?,
+            rotation: Some(Rotation {
+                previous: before.current.clone(),
+                started_at: whole_seconds(now),
+                until: whole_seconds(until),
+            }),
+        };
+        let event =
+            rotation_event(actor, Action::ExternalIdRotationStarted, rotation_changes(&before, &after, now));
+        items.insert((pk(org), EXTERNAL_ID_SK.to_owned()), Entry::ExternalId(after.clone()));
+        Self::audit(&mut items, org, event);
+        Ok(after)
+    }
+
+    fn complete_now(&self, org: &OrgId, actor: &Actor, now: SystemTime) -> Result<ExternalIds, StoreError> {
+        let mut items = self.items();
+        let before = match items.get(&(pk(org), EXTERNAL_ID_SK.to_owned())) {
+            Some(Entry::ExternalId(existing)) if existing.overlap_at(now).is_some() => existing.clone(),
+            _ => return Err(StoreError::NoRotation),
+        };
+        let after = ExternalIds::single(before.current.clone());
+        let event = rotation_event(
+            actor,
+            Action::ExternalIdRotationCompleted,
+            rotation_changes(&before, &after, now),
+        );
+        items.insert((pk(org), EXTERNAL_ID_SK.to_owned()), Entry::ExternalId(after.clone()));
+        Self::audit(&mut items, org, event);
+        Ok(after)
     }
 
     fn record_report_now(
@@ -446,6 +499,29 @@ impl IntegrationStore for MemoryStore {
 
     fn read_external_id<'a>(&'a self, org: &'a OrgId) -> StoreFuture<'a, Option<ExternalId>> {
         Box::pin(async move { Ok(self.read_external_id_now(org)) })
+    }
+
+    fn read_external_ids<'a>(&'a self, org: &'a OrgId) -> StoreFuture<'a, Option<ExternalIds>> {
+        Box::pin(async move { Ok(self.read_external_ids_now(org)) })
+    }
+
+    fn rotate_external_id<'a>(
+        &'a self,
+        org: &'a OrgId,
+        actor: &'a Actor,
+        now: SystemTime,
+        until: SystemTime,
+    ) -> StoreFuture<'a, ExternalIds> {
+        Box::pin(async move { self.rotate_now(org, actor, now, until) })
+    }
+
+    fn complete_rotation<'a>(
+        &'a self,
+        org: &'a OrgId,
+        actor: &'a Actor,
+        now: SystemTime,
+    ) -> StoreFuture<'a, ExternalIds> {
+        Box::pin(async move { self.complete_now(org, actor, now) })
     }
 
     fn record_report<'a>(

@@ -30,8 +30,8 @@ pub use memory::MemoryStore;
 
 use crate::domain::audit::{Action, Actor, AuditEvent, Changes};
 use crate::domain::clock::now_rfc3339;
-use crate::domain::external_id::ExternalId;
 use crate::domain::external_id::ExternalIdProof;
+use crate::domain::external_id::{ExternalId, ExternalIds};
 use crate::domain::integration::{Integration, IntegrationDraft, Status};
 use crate::domain::org::OrgId;
 use std::fmt;
@@ -83,6 +83,12 @@ pub enum StoreError {
     /// An idempotency key sent again with another integration, or for one since deleted.
     #[error("idempotency key reused: {reason}")]
     IdempotencyKeyReused { reason: &'static str },
+    /// A rotation was asked for while another's overlap is open.
+    #[error("an external-ID rotation is in progress until {until}")]
+    RotationInProgress { until: String },
+    /// Completing was asked for with no rotation in progress.
+    #[error("no external-ID rotation is in progress")]
+    NoRotation,
     #[error("DynamoDB did not answer")]
     Unavailable(#[source] StoreCause),
     #[error("store failure")]
@@ -145,6 +151,20 @@ pub(crate) fn audit_event(
     integration: &Integration,
     changes: Changes,
 ) -> AuditEvent {
+    org_audit_event(actor, action, (&integration.id, integration.version), changes)
+}
+
+/// A record of a change to the org itself (its external IDs): no integration, version 0.
+pub(crate) fn rotation_event(actor: &Actor, action: Action, changes: Changes) -> AuditEvent {
+    org_audit_event(actor, action, ("", 0), changes)
+}
+
+fn org_audit_event(
+    actor: &Actor,
+    action: Action,
+    (integration_id, version): (&str, u64),
+    changes: Changes,
+) -> AuditEvent {
     static IDS: std::sync::Mutex<ulid::Generator> = std::sync::Mutex::new(ulid::Generator::new());
     let id = {
         let mut ids = IDS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -157,10 +177,32 @@ pub(crate) fn audit_event(
         actor: actor.id().to_owned(),
         actor_type: actor.kind(),
         action,
-        integration_id: integration.id.clone(),
-        version: integration.version,
+        integration_id: integration_id.to_owned(),
+        version,
         changes,
     }
+}
+
+/// `at` without its fraction of a second: a rotation's times are kept as RFC 3339 seconds, so
+/// what a rotation returns is exactly what reads back.
+pub(crate) fn whole_seconds(at: SystemTime) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(crate::domain::clock::unix_secs(at))
+}
+
+/// The changes a rotation step records: the external IDs before and after (they are not secrets:
+/// each is pasted into a trust policy).
+pub(crate) fn rotation_changes(before: &ExternalIds, after: &ExternalIds, now: SystemTime) -> Changes {
+    let show = |ids: &ExternalIds| {
+        serde_json::json!({
+            "current": ids.current.as_str(),
+            "previous": ids.previous_at(now).map(ExternalId::as_str),
+            "previous_honoured_until": ids.overlap_at(now).map(|r| crate::domain::clock::rfc3339(r.until)),
+        })
+    };
+    Changes::from([(
+        "external_ids".to_owned(),
+        crate::domain::audit::Change::Values { before: show(before), after: show(after) },
+    )])
 }
 
 /// One integration found by a scan, with the org it belongs to.
@@ -326,6 +368,30 @@ pub trait IntegrationStore: Send + Sync + fmt::Debug {
 
     /// The org's external ID if one was created; never creates one (presign only reads).
     fn read_external_id<'a>(&'a self, org: &'a OrgId) -> StoreFuture<'a, Option<ExternalId>>;
+
+    /// The org's external IDs (the current one, and a rotation's previous one) if any was
+    /// created; never creates one.
+    fn read_external_ids<'a>(&'a self, org: &'a OrgId) -> StoreFuture<'a, Option<ExternalIds>>;
+
+    /// Starts a rotation at `now`: a fresh current external ID, the old one honoured until
+    /// `until`, audited as by `actor` in the same write. Creates the org's first ID if it has none.
+    /// `RotationInProgress` while an earlier rotation's overlap is still open at `now`.
+    fn rotate_external_id<'a>(
+        &'a self,
+        org: &'a OrgId,
+        actor: &'a Actor,
+        now: SystemTime,
+        until: SystemTime,
+    ) -> StoreFuture<'a, ExternalIds>;
+
+    /// Ends the open overlap at `now`: from then on only the current ID is honoured; audited in the
+    /// same write. `NoRotation` when no overlap is open.
+    fn complete_rotation<'a>(
+        &'a self,
+        org: &'a OrgId,
+        actor: &'a Actor,
+        now: SystemTime,
+    ) -> StoreFuture<'a, ExternalIds>;
 
     /// Records a validation report as the integration's status and in its history, in one write
     /// conditioned on the integration still existing at `validated_version`: a concurrent replace
