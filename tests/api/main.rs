@@ -18,6 +18,7 @@ mod links;
 mod moto;
 mod platform;
 mod presign;
+mod rotation;
 mod routes;
 mod s3_compatible;
 #[path = "../../shared/tests/support/s3s_fs.rs"]
