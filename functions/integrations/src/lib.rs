@@ -18,22 +18,8 @@ use shared::domain::integration::{Access, Integration, IntegrationDraft};
 use shared::domain::org::OrgId;
 use shared::domain::s3_compatible::{SealedSecret, SecretInput};
 
-/// `AUDIT_RETENTION_DAYS`: how long audit records are kept, 365 days unless set; anything but a
-/// whole number of days from 1 to 3650 stops the function at start, naming the variable.
-pub fn audit_retention_days(
-    env: &dyn shared::api::config::Env,
-) -> Result<u32, shared::api::config::ConfigError> {
-    use shared::domain::audit::{
-        DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS, RETENTION_RULE, RETENTION_VARIABLE,
-    };
-    shared::api::config::number(
-        env,
-        RETENTION_VARIABLE,
-        DEFAULT_RETENTION_DAYS,
-        |days| (1..=MAX_RETENTION_DAYS).contains(days),
-        RETENTION_RULE,
-    )
-}
+/// `AUDIT_RETENTION_DAYS` (one home: `shared::api::config`).
+pub use shared::api::config::audit_retention_days;
 
 /// The largest create or replace body accepted.
 pub const MAX_BODY_BYTES: usize = api::MAX_ADMIN_BODY_BYTES;

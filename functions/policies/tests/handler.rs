@@ -12,18 +12,7 @@ use std::sync::Arc;
 const PRINCIPAL: &str = "arn:aws:iam::123456789012:role/platform";
 
 fn state() -> policies::State {
-    let env: HashMap<String, String> = [
-        ("TABLE_NAME", "unused-by-the-memory-store"),
-        ("PLATFORM_PRINCIPAL_ARN", PRINCIPAL),
-        ("APP_ORIGINS", "https://app.example.com"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    policies::State::new(
-        Arc::new(MemoryStore::new()),
-        shared::api::config::ApiConfig::from_env(&env).unwrap(),
-    )
+    state_on(Arc::new(MemoryStore::new()))
 }
 
 async fn call(state: &policies::State, event: ApiEvent) -> (u16, Value) {

@@ -27,7 +27,12 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let env: HashMap<String, String> = [
+    fixture_with(&[])
+}
+
+/// The fixture with `LINK_*`, cache or other presign settings of the test's own.
+fn fixture_with(settings: &[(&str, &str)]) -> Fixture {
+    let mut env: HashMap<String, String> = [
         ("TABLE_NAME", "unused-by-the-memory-store"),
         ("PLATFORM_PRINCIPAL_ARN", "arn:aws:iam::123456789012:role/platform"),
         ("SECRETS_KMS_KEY_ID", "unused-by-the-memory-sealer"),
@@ -36,6 +41,7 @@ fn fixture() -> Fixture {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
+    env.extend(settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let config = presign::PresignConfig::from_env(&env).unwrap();
     let store = Arc::new(MemoryStore::new());
     let sts = Arc::new(MemoryAssumer::new(Duration::from_secs(3600)));
@@ -429,26 +435,6 @@ async fn urls_may_be_presigned_for_head_and_an_unknown_method_is_refused() {
 }
 
 // ---- stable links ---------------------------------------------------------------------------------
-
-/// The fixture, its state built from `LINK_*` and cache settings of the test's own.
-fn fixture_with(settings: &[(&str, &str)]) -> Fixture {
-    let mut f = fixture();
-    let mut env: HashMap<String, String> = [
-        ("TABLE_NAME", "unused-by-the-memory-store"),
-        ("PLATFORM_PRINCIPAL_ARN", "arn:aws:iam::123456789012:role/platform"),
-        ("SECRETS_KMS_KEY_ID", "unused-by-the-memory-sealer"),
-        ("LINK_SIGNING_KEYS", LINK_KEYS),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    env.extend(settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    let config = presign::PresignConfig::from_env(&env).unwrap();
-    let credentials =
-        CredentialCache::with_assumer(f.sts.clone(), CacheConfig::default(), Arc::new(SystemTime::now));
-    f.state = presign::State::new(f.store.clone(), credentials, f.sealer.clone(), config);
-    f
-}
 
 impl Fixture {
     async fn links(&self, org: &str, body: Value) -> (u16, Value) {

@@ -60,20 +60,7 @@ pub struct ValidateConfig {
     pub audit_retention_days: u32,
 }
 
-/// `AUDIT_RETENTION_DAYS`: how long audit records are kept, 365 days unless set; anything but a
-/// whole number of days from 1 to 3650 stops the function at start, naming the variable.
-pub fn audit_retention_days(env: &dyn Env) -> Result<u32, ConfigError> {
-    use shared::domain::audit::{
-        DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS, RETENTION_RULE, RETENTION_VARIABLE,
-    };
-    shared::api::config::number(
-        env,
-        RETENTION_VARIABLE,
-        DEFAULT_RETENTION_DAYS,
-        |days| (1..=MAX_RETENTION_DAYS).contains(days),
-        RETENTION_RULE,
-    )
-}
+pub use shared::api::config::audit_retention_days;
 
 impl ValidateConfig {
     pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {

@@ -254,7 +254,9 @@ pub fn link_settings(
     Ok(LinkSettings { keys, lifetime, url_secs })
 }
 
-/// `AUDIT_RETENTION_DAYS`: how long the audit records a function writes are kept (TTL).
+/// `AUDIT_RETENTION_DAYS`: how long the audit records a function writes are kept (TTL), 365 days
+/// unless set; anything but a whole number of days from 1 to 3650 stops the function at start,
+/// naming the variable.
 pub fn audit_retention_days(env: &dyn Env) -> Result<u32, ConfigError> {
     use crate::domain::audit::{
         DEFAULT_RETENTION_DAYS, MAX_RETENTION_DAYS, RETENTION_RULE, RETENTION_VARIABLE,

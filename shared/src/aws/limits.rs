@@ -52,19 +52,32 @@ pub fn dynamodb_client(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client 
     aws_sdk_dynamodb::Client::from_conf(config)
 }
 
-/// The KMS client that seals and opens S3-compatible secrets: a KMS call sits on the same request
-/// paths as the store's (a save, a presign batch's first use of a store), so it has the same bounds.
+/// A client of `$sdk` with a DynamoDB call's bounds: for the calls that sit on the same request
+/// paths (KMS on a save or a presign batch's first use of a store; Secrets Manager when a presign
+/// instance re-reads its link keys).
+macro_rules! request_path_client {
+    ($sdk:ident, $config:expr) => {{
+        use $sdk::config::{retry::RetryConfig, timeout::TimeoutConfig, Builder};
+        let config = Builder::from($config)
+            .retry_config(RetryConfig::standard().with_max_attempts(DYNAMODB_ATTEMPTS))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(CONNECT)
+                    .operation_attempt_timeout(DYNAMODB_ATTEMPT)
+                    .operation_timeout(DYNAMODB_OPERATION)
+                    .build(),
+            )
+            .build();
+        $sdk::Client::from_conf(config)
+    }};
+}
+
+/// The KMS client that seals and opens S3-compatible secrets.
 pub fn kms_client(sdk: &aws_config::SdkConfig) -> aws_sdk_kms::Client {
-    use aws_sdk_kms::config::{retry::RetryConfig, timeout::TimeoutConfig, Builder};
-    let config = Builder::from(sdk)
-        .retry_config(RetryConfig::standard().with_max_attempts(DYNAMODB_ATTEMPTS))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(CONNECT)
-                .operation_attempt_timeout(DYNAMODB_ATTEMPT)
-                .operation_timeout(DYNAMODB_OPERATION)
-                .build(),
-        )
-        .build();
-    aws_sdk_kms::Client::from_conf(config)
+    request_path_client!(aws_sdk_kms, sdk)
+}
+
+/// The Secrets Manager client that reads the stable-link signing keys.
+pub fn secrets_manager_client(sdk: &aws_config::SdkConfig) -> aws_sdk_secretsmanager::Client {
+    request_path_client!(aws_sdk_secretsmanager, sdk)
 }

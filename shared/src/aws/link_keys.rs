@@ -60,19 +60,7 @@ impl Keyring {
 
     /// The Secrets Manager client, bounded like the function's other calls on the request path.
     pub fn client(sdk: &aws_config::SdkConfig) -> aws_sdk_secretsmanager::Client {
-        use crate::aws::limits::{CONNECT, DYNAMODB_ATTEMPT, DYNAMODB_ATTEMPTS, DYNAMODB_OPERATION};
-        use aws_sdk_secretsmanager::config::{retry::RetryConfig, timeout::TimeoutConfig, Builder};
-        let config = Builder::from(sdk)
-            .retry_config(RetryConfig::standard().with_max_attempts(DYNAMODB_ATTEMPTS))
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(CONNECT)
-                    .operation_attempt_timeout(DYNAMODB_ATTEMPT)
-                    .operation_timeout(DYNAMODB_OPERATION)
-                    .build(),
-            )
-            .build();
-        aws_sdk_secretsmanager::Client::from_conf(config)
+        crate::aws::limits::secrets_manager_client(sdk)
     }
 
     fn with(source: Source, keys: LinkKeys) -> Self {
