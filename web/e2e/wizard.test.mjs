@@ -9,7 +9,9 @@
 // wizard's four steps and its report, the list (and after Load more), the delete confirmation, the
 // member's page (the image and its links, the playing video, the image re-rendered after its URL
 // expired, the errors), the explain view (a locator presign would sign, one it would refuse with
-// the fix, two candidates with the more specific one serving) and the sign-in form.
+// the fix, two candidates with the more specific one serving), the admin's activity view (the
+// audit trail) and external-ID rotation panel (its confirmation, the walk, a refused completion,
+// the completed rotation) and the sign-in form.
 //
 // Both kinds of integration are walked: Amazon S3 through an IAM role (with and without SSE-KMS
 // keys), and an S3-compatible store, which scripts/run.sh plays with s3s-fs.
@@ -468,6 +470,234 @@ describe("the admin wizard", () => {
     assert.deepEqual(problems, []);
     await context.close();
   });
+
+  test("the activity view lists a create and a replace newest first, with who made them and the field that changed", async () => {
+    const org = unique("activity");
+    const admin = token(org, "admin");
+    const draft = {
+      name: "Activity images",
+      role_arn: customerRole(unique("activity-role")),
+      region: "us-east-1",
+      scope: { type: "bucket", bucket: unique("activity-images") },
+    };
+    const created = await api(admin, "POST", "/integrations", draft);
+    assert.equal(created.status, 201);
+    const { page, context, problems } = await open(admin);
+    const activity = page.getByRole("region", { name: "Activity" });
+    const rows = activity.locator("#audit-rows tr");
+
+    // The create, made through the API: who, what, which integration, the version, each field.
+    const createdRow = rows.and(page.locator('[data-action="integration.created"]'));
+    await createdRow.waitFor();
+    assert.equal(await rows.count(), 1);
+    assert.equal(await createdRow.locator(".what").textContent(), "Created");
+    assert.equal(await createdRow.locator(".who").textContent(), `dev-admin@${org}`);
+    assert.equal(await createdRow.locator(".integration").textContent(), "Activity images");
+    assert.equal(await createdRow.locator(".integration").getAttribute("title"), created.body.id);
+    assert.equal(await createdRow.locator(".version").textContent(), "1");
+    assert.equal(await createdRow.locator('[data-field="name"]').textContent(), 'name: null → "Activity images"');
+    assert.equal(await createdRow.locator('[data-field="role_arn"]').textContent(), `role_arn: null → "${draft.role_arn}"`);
+    // When: local time on the page, the API's UTC value in the element.
+    const at = createdRow.locator("time");
+    assert.match(await at.getAttribute("datetime"), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+    assert.equal(await at.getAttribute("title"), await at.getAttribute("datetime"));
+    assert.equal(await at.textContent(), await at.evaluate((t) => new Date(t.dateTime).toLocaleString()));
+    await assertNoRawJson(page);
+    await assertAccessible(page, "the activity view, one create");
+
+    // A replace through the wizard: renamed, saved, and validated at once (the made-up role fails).
+    await page.locator(`#integrations tr[data-id="${created.body.id}"] [data-action="edit"]`).click();
+    await page.getByRole("heading", { name: "Edit “Activity images”" }).waitFor();
+    await page.getByRole("button", { name: "Next: access policy" }).click();
+    await page.getByRole("button", { name: "Next: role" }).click();
+    await page.getByRole("button", { name: "Next: save" }).click();
+    await page.getByLabel("Name", { exact: true }).fill("Activity images, renamed");
+    await page.getByRole("button", { name: "Save integration" }).click();
+    await page.locator("#report-state").waitFor({ timeout: 60_000 });
+
+    // Newest first: the validation that moved its state, the replace, the create.
+    await rows.and(page.locator('[data-action="integration.validation_state_changed"]')).waitFor();
+    assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.action)), [
+      "integration.validation_state_changed",
+      "integration.replaced",
+      "integration.created",
+    ]);
+    const times = await rows.locator("time").evaluateAll((ts) => ts.map((t) => Date.parse(t.dateTime)));
+    assert.deepEqual(times, [...times].sort((a, b) => b - a), "newest first");
+    const replacedRow = rows.nth(1);
+    assert.equal(await replacedRow.locator(".what").textContent(), "Replaced");
+    assert.equal(await replacedRow.locator(".who").textContent(), `dev-admin@${org}`);
+    assert.equal(await replacedRow.locator(".version").textContent(), "2");
+    // Only the name changed.
+    assert.deepEqual(await replacedRow.locator(".changes li").allTextContents(), ['name: "Activity images" → "Activity images, renamed"']);
+    // Every row names the integration as the list now does.
+    assert.deepEqual(await rows.locator(".integration").allTextContents(), Array(3).fill("Activity images, renamed"));
+    const validated = rows.nth(0);
+    assert.equal(await validated.locator(".what").textContent(), "Validation state changed");
+    assert.deepEqual(await validated.locator(".changes li").allTextContents(), ['state: "unverified" → "failing"']);
+    assert.equal(await activity.getByRole("button", { name: "Load older activity" }).isVisible(), false);
+    await assertNoRawJson(page);
+    await shot(page, "admin-activity");
+    await assertAccessible(page, "the activity view, a create, a replace and a validation");
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test("rotating the external ID: both IDs and the deadline, completing refused while a role is not validated since, then one ID again", async () => {
+    const org = unique("rotation");
+    const admin = token(org, "admin");
+    // A made-up role: validation fails ASSUME_ROLE with either ID, which does not hold up completing
+    // once it is known; not validated since the rotation started, it does.
+    const created = await api(admin, "POST", "/integrations", {
+      name: "Rotation images",
+      role_arn: customerRole(unique("rotation-role")),
+      region: "us-east-1",
+      scope: { type: "bucket", bucket: unique("rotation-images") },
+    });
+    assert.equal(created.status, 201);
+    const before = (await api(admin, "GET", "/policies/trust")).body;
+    assert.equal(before.rotation, undefined);
+    const { page, context, problems } = await open(admin);
+    const panel = page.getByRole("region", { name: "External ID" });
+    await panel.locator("#rotation-external-id").filter({ hasText: before.external_id }).waitFor();
+    await assertAccessible(page, "the external ID panel");
+
+    // A big step: it asks first, and Cancel changes nothing.
+    await panel.getByRole("button", { name: "Rotate external ID" }).click();
+    const dialog = page.getByRole("dialog", { name: "Rotate the external ID?" });
+    await dialog.waitFor();
+    await assertAccessible(page, "the rotation's confirmation");
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    assert.equal((await api(admin, "GET", "/policies/trust")).body.rotation, undefined);
+
+    await panel.getByRole("button", { name: "Rotate external ID" }).click();
+    await dialog.getByRole("button", { name: "Rotate", exact: true }).click();
+    await panel.locator("#rotation-status").waitFor();
+    const during = (await api(admin, "GET", "/policies/trust")).body;
+    assert.ok(during.rotation, "a rotation is open");
+    assert.equal(during.rotation.previous_external_id, before.external_id);
+    assert.equal(await panel.locator("#rotation-current").textContent(), during.rotation.current_external_id);
+    assert.equal(await panel.locator("#rotation-previous").textContent(), before.external_id);
+    const deadline = panel.locator("#rotation-deadline");
+    assert.equal(await deadline.getAttribute("datetime"), during.rotation.previous_honoured_until);
+    assert.equal(await deadline.textContent(), new Date(during.rotation.previous_honoured_until).toLocaleString());
+    // Step 1: the trust policy naming both IDs, to paste into every role.
+    const trustText = await panel.locator("#rotation-trust").textContent();
+    assert.equal(trustText, during.text);
+    assert.deepEqual(JSON.parse(trustText).Statement[0].Condition.StringEquals["sts:ExternalId"], [
+      during.rotation.current_external_id,
+      before.external_id,
+    ]);
+    // Step 2: the integration, not validated since the rotation started.
+    const role = panel.locator(`li.rotation-role[data-id="${created.body.id}"]`);
+    assert.equal(await role.getAttribute("data-verdict"), "none");
+    assert.match(await role.textContent(), /Not validated since the rotation started/);
+    await shot(page, "admin-rotation");
+    await assertAccessible(page, "the rotation in progress");
+
+    // Step 3, too early: refused with the API's sentence, naming the integration.
+    await panel.getByRole("button", { name: "Complete rotation" }).click();
+    const refusal = panel.locator("#rotation-complete-error");
+    await refusal.filter({ hasText: "Rotation images" }).waitFor();
+    assert.match(await refusal.textContent(), new RegExp(`^The rotation cannot be completed yet: "Rotation images" \\(${created.body.id}\\): it has not been validated since the rotation started`));
+    assert.ok((await api(admin, "GET", "/policies/trust")).body.rotation, "still open");
+    await assertNoRawJson(page);
+    await assertAccessible(page, "the rotation, completing refused");
+
+    // Validated: its made-up role accepts neither ID, which does not hold the rotation up.
+    await role.getByRole("button", { name: "Validate “Rotation images”" }).click();
+    await panel.locator(`li.rotation-role[data-id="${created.body.id}"][data-verdict="fail"]`).waitFor({ timeout: 60_000 });
+    assert.match(await role.locator(".verdict-text").textContent(), /^Accepts neither external ID/);
+    await assertAccessible(page, "the rotation, the integration validated");
+
+    // Completed: one external ID again, the new one.
+    await panel.getByRole("button", { name: "Complete rotation" }).click();
+    await panel.locator("#rotation-completed").waitFor();
+    assert.equal(await panel.locator("#rotation-external-id").textContent(), during.rotation.current_external_id);
+    assert.equal(await panel.locator("#rotation-previous, #rotation-trust, #rotation-complete-error").count(), 0);
+    const after_ = (await api(admin, "GET", "/policies/trust")).body;
+    assert.equal(after_.rotation, undefined);
+    assert.equal(after_.external_id, during.rotation.current_external_id);
+    // Both steps are in the activity view, newest first, for the org (no integration).
+    const activity = page.getByRole("region", { name: "Activity" });
+    const completedRow = activity.locator('#audit-rows tr[data-action="external_id.rotation_completed"]');
+    await completedRow.waitFor();
+    assert.equal(await completedRow.locator(".what").textContent(), "External ID rotation completed");
+    assert.equal(await completedRow.locator(".integration").textContent(), "");
+    assert.deepEqual((await activity.locator("#audit-rows tr").evaluateAll((trs) => trs.map((tr) => tr.dataset.action))).slice(0, 3), [
+      "external_id.rotation_completed",
+      "integration.validation_state_changed",
+      "external_id.rotation_started",
+    ]);
+    await shot(page, "admin-rotation-completed");
+    await assertAccessible(page, "the rotation completed");
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test("rotating with a real role: it accepts only the previous ID until the two-ID trust policy is pasted into it, then the new one, and the rotation completes", async () => {
+    const org = unique("rotate-real");
+    const admin = token(org, "admin");
+    const bucket = unique("rotate-photos");
+    const scope = { type: "bucket", bucket };
+    console_(["bucket", bucket]);
+    // The role as the wizard made it before the rotation: its trust policy names the one ID then.
+    const access = await api(admin, "POST", "/policies/access", { scope, versioning: false });
+    const before = await api(admin, "GET", "/policies/trust");
+    assert.equal(before.status, 200);
+    const roleName = unique("rotate-role");
+    const trustFile = join(ARTIFACTS, `${roleName}.trust.json`);
+    const accessFile = join(ARTIFACTS, `${roleName}.access.json`);
+    writeFileSync(trustFile, before.body.text);
+    writeFileSync(accessFile, access.body.text);
+    const roleArn = console_(["role", roleName, "--trust", trustFile, "--access", accessFile]);
+    const created = await api(admin, "POST", "/integrations", { name: "Rotating photos", role_arn: roleArn, region: "us-east-1", scope });
+    assert.equal(created.status, 201);
+
+    const { page, context, problems } = await open(admin);
+    const panel = page.getByRole("region", { name: "External ID" });
+    await panel.getByRole("button", { name: "Rotate external ID" }).click();
+    await page.getByRole("dialog", { name: "Rotate the external ID?" }).getByRole("button", { name: "Rotate", exact: true }).click();
+    const role = panel.locator(`li.rotation-role[data-id="${created.body.id}"]`);
+    await role.waitFor();
+
+    // Validated before its trust policy changed: it accepts only the previous ID, which holds the
+    // rotation up.
+    const verdict = (value) => panel.locator(`li.rotation-role[data-id="${created.body.id}"][data-verdict="${value}"]`);
+    await role.getByRole("button", { name: "Validate “Rotating photos”" }).click();
+    await verdict("warn").waitFor({ timeout: 60_000 });
+    assert.match(await role.locator(".verdict-text").textContent(), /^Accepts only the previous external ID/);
+    await assertAccessible(page, "the rotation, a role that accepts only the previous ID");
+    await panel.getByRole("button", { name: "Complete rotation" }).click();
+    const refusal = panel.locator("#rotation-complete-error");
+    await refusal.filter({ hasText: "Rotating photos" }).waitFor();
+    assert.match(await refusal.textContent(), /"Rotating photos" \(\w+\): its role still accepts only the previous external ID/);
+    assert.ok((await api(admin, "GET", "/policies/trust")).body.rotation, "still open");
+    await assertAccessible(page, "the rotation, completing refused for a role on the previous ID");
+
+    // Step 1 done in the console: the role gets the trust policy naming both IDs (as shown).
+    const pasted = await panel.locator("#rotation-trust").textContent();
+    execFileSync(join(root, "scripts", "demo_trust.py"), ["fix", "--role", roleName, "--url", BASE_URL, "--admin-token", admin], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    assert.equal((await api(admin, "GET", "/policies/trust")).body.text, pasted, "the policy the role got is the one the panel shows");
+    await role.getByRole("button", { name: "Validate “Rotating photos”" }).click();
+    await verdict("pass").waitFor({ timeout: 60_000 });
+    assert.equal(await role.locator(".verdict-text").textContent(), "Accepts the new external ID.");
+    await assertAccessible(page, "the rotation, the role accepts the new ID");
+
+    await panel.getByRole("button", { name: "Complete rotation" }).click();
+    await panel.locator("#rotation-completed").waitFor();
+    const after_ = (await api(admin, "GET", "/policies/trust")).body;
+    assert.equal(after_.rotation, undefined);
+    assert.equal(await panel.locator("#rotation-external-id").textContent(), after_.external_id);
+    assert.notEqual(after_.external_id, before.body.external_id);
+    await assertAccessible(page, "the rotation completed after the role was updated");
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
 });
 
 describe("SSE-KMS keys", () => {
@@ -821,6 +1051,11 @@ describe("hostile text", () => {
     assert.equal(await row.locator(".name").textContent(), HOSTILE);
     assert.ok((await row.textContent()).includes(`${bucket}/${HOSTILE}/`), await row.textContent());
     await assertAccessible(page, "the list");
+    // The activity view: the name, and the change that set it, as text.
+    const createdEvent = page.locator('#audit-rows tr[data-action="integration.created"]');
+    await createdEvent.waitFor();
+    assert.equal(await createdEvent.locator(".integration").textContent(), HOSTILE);
+    assert.equal(await createdEvent.locator('[data-field="name"]').textContent(), `name: null → ${JSON.stringify(HOSTILE)}`);
 
     // (b) The wizard, editing it: the heading, the fields, the access policy and its summary.
     await row.locator('[data-action="edit"]').click();
@@ -885,6 +1120,7 @@ describe("a member", () => {
     await page.locator("#try").waitFor();
     assert.equal(await page.locator("#wizard").count(), 0);
     assert.equal(await page.locator("#integrations").count(), 0);
+    assert.equal(await page.locator("#rotation, #audit, #confirm-rotate").count(), 0, "no external ID panel and no activity view");
     assert.equal(await page.locator("[data-action]").count(), 0);
     assert.match(await page.locator("#identity-text").innerText(), /member/);
     await assertAccessible(page, "the member's page");

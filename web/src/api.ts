@@ -73,6 +73,30 @@ export interface PolicyDocument {
 export interface TrustPolicy extends PolicyDocument {
   external_id: string;
   principal: string;
+  /** Present while an external-ID rotation is open: `text` then names both IDs. */
+  rotation?: Rotation;
+}
+
+/** An open external-ID rotation: the new (current) ID, and the previous one, still honoured until
+ * `previous_honoured_until`. */
+export interface Rotation {
+  current_external_id: string;
+  previous_external_id: string;
+  started_at: string;
+  previous_honoured_until: string;
+}
+
+/** One record of the audit trail (GET /audit), newest first. `changes` is `{field: [before,
+ * after]}`, or `"changed"` for a secret; `integration_id` is empty for an org-level event. */
+export interface AuditEvent {
+  id: string;
+  at: string;
+  actor: string;
+  actor_type: string;
+  action: string;
+  integration_id: string;
+  version: number;
+  changes: Record<string, [unknown, unknown] | string>;
 }
 
 export interface PresignResult {
@@ -217,6 +241,19 @@ export class Api {
   }
   trustPolicy(): Promise<TrustPolicy> {
     return this.call("GET", "/policies/trust");
+  }
+  /** Starts an external-ID rotation (409 ROTATION_IN_PROGRESS while one is open). */
+  rotateExternalId(): Promise<TrustPolicy> {
+    return this.call("POST", "/policies/trust/rotate");
+  }
+  /** Ends the overlap now (409 ROTATION_NOT_READY, naming each integration, while one may still need the previous ID). */
+  completeRotation(): Promise<TrustPolicy> {
+    return this.call("POST", "/policies/trust/rotate/complete");
+  }
+  /** The audit trail, newest first. */
+  audit(limit: number, next?: string): Promise<{ events: AuditEvent[]; next?: string }> {
+    const query = `?limit=${limit}${next ? `&next=${encodeURIComponent(next)}` : ""}`;
+    return this.call("GET", `/audit${query}`);
   }
   /** An S3-compatible integration has only `cors` (no IAM role, so no access or trust policy). */
   integrationPolicies(id: string): Promise<{ access?: PolicyDocument; trust?: TrustPolicy; cors: PolicyDocument }> {

@@ -1,14 +1,17 @@
 // The page: sign-in from a token, the admin's wizard (for Amazon S3 four steps: scope → access
 // policy → trust policy and role → save, validate, fix; for an S3-compatible store three: store and
 // scope → CORS → save, validate), the integrations list with edit and delete, and the
-// "try a locator" box every member has, with "explain a locator" beside it (explain.ts). It calls the public HTTP API only, with the user's token;
+// "try a locator" box every member has, with "explain a locator" beside it (explain.ts); for admins
+// also the external-ID rotation panel (rotation.ts) and the activity view (audit.ts). It calls the public HTTP API only, with the user's token;
 // what the user may do is decided by the API (a member's GET /integrations is 403, so the page
 // shows no admin controls), never by this code alone.
 
 import { Api, ApiProblem, isS3Compatible } from "./api.js";
 import type { AddressingStyle, Check, Integration, IntegrationKind, LinkResult, LocatorWithOptions, Report, ScopeBody } from "./api.js";
 import { byId, debounce, el, fieldError, input, relativeTime, show } from "./dom.js";
+import { refreshAudit, showAudit, wireAudit } from "./audit.js";
 import { showExplain, wireExplain } from "./explain.js";
+import { refreshRotation, showRotation, wireRotation } from "./rotation.js";
 
 const TOKEN_KEY = "s3-integrations.token";
 
@@ -63,6 +66,8 @@ const state = {
   /** How the line above the report starts: "Saved “X”." after a save, "“X”:" from the list. */
   reportLead: "",
   next: undefined as string | undefined,
+  /** Integration names the list has shown, by id (the activity view names integrations by them). */
+  names: new Map<string, string>(),
   /** The admin typed a region in step 4 (a KMS key's region no longer fills it in). */
   regionTouched: false,
 };
@@ -141,14 +146,15 @@ async function signIn(token: string): Promise<void> {
   showExplain(true);
   if (!admin) {
     // Members get no admin controls at all: the sections are removed, not only hidden.
-    byId("wizard").remove();
-    byId("integrations").remove();
+    for (const id of ["wizard", "integrations", "rotation", "audit", "confirm-rotate"]) byId(id).remove();
     return;
   }
   show(byId("wizard"), true);
   show(byId("integrations"), true);
   resetWizard();
   if (first) renderIntegrations(first.integrations, first.next, false);
+  showRotation();
+  showAudit();
 }
 
 /** A 401's first sentence says why (expired, invalid); the rest is advice for API clients. */
@@ -171,7 +177,7 @@ function identity(token: string): { org?: string } {
 function showSignIn(message: string): void {
   show(byId("sign-in"), true);
   // A member's page has no wizard or list any more (removed at sign-in).
-  for (const id of ["identity", "wizard", "integrations", "try", "explain"]) {
+  for (const id of ["identity", "wizard", "integrations", "rotation", "audit", "try", "explain"]) {
     const section = document.getElementById(id);
     if (section) show(section, false);
   }
@@ -803,6 +809,7 @@ function onScopeTypeChange(): void {
 
 // ---- the integrations list --------------------------------------------------------------------------------
 
+/** After a change: the list, the rotation panel and the activity view again. */
 async function reloadIntegrations(): Promise<void> {
   try {
     const page = await api().listIntegrations();
@@ -810,6 +817,8 @@ async function reloadIntegrations(): Promise<void> {
   } catch (err) {
     banner(messageOf(err));
   }
+  // After the list: the activity view names integrations as the list now does.
+  await Promise.all([refreshRotation(), refreshAudit()]);
 }
 
 async function loadMore(): Promise<void> {
@@ -853,6 +862,7 @@ function scopeText(integration: Integration): string {
 
 function renderIntegrations(list: Integration[], next: string | undefined, append: boolean): void {
   state.next = next;
+  for (const integration of list) state.names.set(integration.id, integration.name);
   const rows = byId("integrations-rows");
   const built = list.map((integration) => {
     const health = integration.status.state;
@@ -1169,6 +1179,8 @@ function wire(): void {
   byId("integrations-more").addEventListener("click", () => void loadMore());
   byId("try-form").addEventListener("submit", (event) => void tryLocator(event));
   wireExplain({ api, messageOf });
+  wireAudit({ api, messageOf, integrationName: (id) => state.names.get(id) });
+  wireRotation({ api, messageOf, copy, changed: reloadIntegrations });
   document.querySelectorAll<HTMLButtonElement>("button.copy").forEach((b) => b.addEventListener("click", () => void copy(b)));
 }
 
