@@ -2,7 +2,8 @@
 //! functions the Lambdas run. It plays API Gateway's part: it verifies the HS256 dev token (401
 //! before any handler), matches the route, and hands the handler an API Gateway HTTP API v2
 //! event with the claims where the JWT authorizer would put them. It also serves the built web app
-//! (`web/dist`) at `/`, as the static host in front of a deploy would.
+//! (`web/dist`) at `/`, as the static host in front of a deploy would, and the API's OpenAPI
+//! document (`openapi.yaml`) as JSON at [`OPENAPI_PATH`].
 
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -23,6 +24,24 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Where `npm --prefix web run build` puts the web app, relative to the repository root (the
 /// directory scripts/run.sh starts the dev server in).
 pub const DEFAULT_WEB_DIR: &str = "web/dist";
+
+/// Where the dev server serves the OpenAPI document, without a token (not a route of the API).
+pub const OPENAPI_PATH: &str = "/openapi.json";
+
+/// The API's OpenAPI 3.1 document, `openapi.yaml` at the repository root, compiled in.
+pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
+
+/// [`OPENAPI_YAML`] as JSON, converted once; the error says why the YAML does not read.
+pub fn openapi_json() -> Result<&'static str, &'static str> {
+    static JSON: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+    JSON.get_or_init(|| {
+        serde_yaml::from_str::<Value>(OPENAPI_YAML)
+            .map(|document| document.to_string())
+            .map_err(|e| format!("openapi.yaml is not valid YAML: {e}"))
+    })
+    .as_deref()
+    .map_err(String::as_str)
+}
 
 /// API Gateway's own payload limit.
 pub const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
@@ -365,6 +384,9 @@ pub async fn gateway(app: &DevServer, request: axum::extract::Request) -> Respon
             }
             return response;
         }
+        if uri.path() == OPENAPI_PATH && (method == Method::GET || method == Method::HEAD) {
+            return openapi_response();
+        }
         if let Some(response) = web_asset(app.web_dir.as_deref(), &method, uri.path()).await {
             return response;
         }
@@ -401,6 +423,23 @@ pub async fn gateway(app: &DevServer, request: axum::extract::Request) -> Respon
     match response {
         Ok(response) => into_axum(response),
         Err(e) => error_response(&ApiError::internal(std::io::Error::other(e.to_string()))),
+    }
+}
+
+/// `GET /openapi.json`: the OpenAPI document, as a static file is served (no token).
+fn openapi_response() -> Response {
+    match openapi_json() {
+        Ok(json) => (
+            StatusCode::OK,
+            [
+                (axum::http::header::CONTENT_TYPE, "application/json"),
+                (axum::http::header::CACHE_CONTROL, "no-cache"),
+                (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
+            json,
+        )
+            .into_response(),
+        Err(why) => error_response(&ApiError::internal(std::io::Error::other(why))),
     }
 }
 

@@ -1,6 +1,8 @@
 //! `shared::api::routes::Route` is the one list of routes: `template.yaml` declares exactly those HTTP
-//! events, each on the function `Route::function` names, and the sample events in `events/` use
-//! only those route keys and cover every route. Needs no emulator.
+//! events, each on the function `Route::function` names, the sample events in `events/` use only
+//! those route keys and cover every route, and `openapi.yaml` describes exactly those operations,
+//! each with the security `Route::needs_token` says and its examples taken from `events/`. Only
+//! the last test (the dev server's `GET /openapi.json`) needs the emulator.
 
 use serde_json::Value as Json;
 use serde_yaml::Value as Yaml;
@@ -168,4 +170,167 @@ fn only_the_stable_link_route_goes_without_the_jwt_authorizer_and_it_is_throttle
             assert!(rate > 0 && burst >= rate, "{key} is throttled: {throttle:?}");
         }
     }
+}
+
+/// `openapi.yaml`, as JSON.
+fn openapi() -> Json {
+    let path = repo_path("openapi.yaml");
+    let source = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_yaml::from_str(&source).expect("openapi.yaml is YAML")
+}
+
+const HTTP_METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+
+/// Every operation of the OpenAPI document: route key (`"GET /integrations/{id}"`) -> operation.
+fn openapi_operations() -> BTreeMap<String, Json> {
+    let document = openapi();
+    let paths = document["paths"].as_object().expect("openapi.yaml has paths");
+    let mut operations = BTreeMap::new();
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().expect("a path item is a map") {
+            if HTTP_METHODS.contains(&method.as_str()) {
+                operations.insert(format!("{} {path}", method.to_uppercase()), operation.clone());
+            }
+        }
+    }
+    operations
+}
+
+fn only_in(a: &BTreeSet<String>, b: &BTreeSet<String>) -> Vec<String> {
+    a.difference(b).cloned().collect()
+}
+
+#[test]
+fn openapi_route_list_template_and_sample_events_are_one_set_of_routes() {
+    let code = all_keys();
+    let sets = [
+        ("openapi.yaml", openapi_operations().into_keys().collect::<BTreeSet<String>>()),
+        ("template.yaml's HttpApi events", template_http_events().into_keys().collect()),
+        (
+            "events/",
+            sample_requests().values().filter_map(|e| e["routeKey"].as_str().map(str::to_owned)).collect(),
+        ),
+    ];
+    for (source, keys) in sets {
+        assert_eq!(
+            keys,
+            code,
+            "only in {source}: {:?}; only in Route::ALL: {:?}",
+            only_in(&keys, &code),
+            only_in(&code, &keys)
+        );
+    }
+}
+
+#[test]
+fn openapi_security_of_each_operation_is_the_route_s_needs_token() {
+    let document = openapi();
+    let scheme = &document["components"]["securitySchemes"]["bearerAuth"];
+    assert_eq!(scheme["type"], "http", "{scheme}");
+    assert_eq!(scheme["scheme"], "bearer", "{scheme}");
+    assert_eq!(scheme["bearerFormat"], "JWT", "{scheme}");
+    let bearer = serde_json::json!([{"bearerAuth": []}]);
+    assert_eq!(document["security"], bearer, "the JWT bearer scheme is the document's default");
+    for (key, operation) in openapi_operations() {
+        let route = Route::from_key(&key).unwrap_or_else(|| panic!("{key} is not a route of Route::ALL"));
+        let security = operation.get("security").unwrap_or(&document["security"]);
+        if route.needs_token() {
+            assert_eq!(security, &bearer, "{key} needs the bearer token");
+            assert!(operation["responses"].get("401").is_some(), "{key} documents 401 UNAUTHORIZED");
+        } else {
+            assert_eq!(security, &serde_json::json!([]), "{key} is followed without a token");
+            assert!(operation["responses"].get("401").is_none(), "{key} never answers 401");
+        }
+    }
+}
+
+/// Every `x-event` of the document (on an example or a parameter), with the JSON pointer of the
+/// object holding it.
+fn openapi_event_references(value: &Json, pointer: &str, found: &mut Vec<(String, Json)>) {
+    match value {
+        Json::Object(map) => {
+            if map.contains_key("x-event") {
+                found.push((pointer.to_owned(), value.clone()));
+            }
+            for (key, child) in map {
+                openapi_event_references(child, &format!("{pointer}/{key}"), found);
+            }
+        }
+        Json::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                openapi_event_references(child, &format!("{pointer}/{i}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn openapi_examples_are_the_sample_events_bodies_and_parameters() {
+    let samples = sample_requests();
+    let mut references = Vec::new();
+    openapi_event_references(&openapi(), "", &mut references);
+    let mut bodies = BTreeSet::new();
+    for (pointer, holder) in &references {
+        let file = holder["x-event"].as_str().unwrap_or_else(|| panic!("{pointer}: x-event is not a string"));
+        let name =
+            file.strip_prefix("events/").unwrap_or_else(|| panic!("{pointer}: {file} is not in events/"));
+        let event = samples.get(name).unwrap_or_else(|| panic!("{pointer}: no API sample event {file}"));
+        if let Some(value) = holder.get("value") {
+            // A request body example.
+            let body: Json = serde_json::from_str(event["body"].as_str().unwrap_or("null"))
+                .unwrap_or_else(|e| panic!("{file}: the body is not JSON: {e}"));
+            assert_eq!(value, &body, "{pointer}: the example is not {file}'s body");
+            bodies.insert(name.to_owned());
+        } else {
+            // A parameter: its example is what the event sends.
+            let name_of = holder["name"].as_str().unwrap_or_else(|| panic!("{pointer}: no name"));
+            let example = holder["example"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| holder["example"].to_string());
+            let sent = match holder["in"].as_str() {
+                Some("path") => event["pathParameters"][name_of].as_str().map(str::to_owned),
+                Some("query") => event["queryStringParameters"][name_of].as_str().map(str::to_owned),
+                Some("header") => event["headers"][name_of.to_ascii_lowercase()].as_str().map(str::to_owned),
+                other => panic!("{pointer}: a parameter in {other:?}"),
+            };
+            assert_eq!(
+                sent.as_deref(),
+                Some(example.as_str()),
+                "{pointer}: {name_of} is not what {file} sends"
+            );
+        }
+    }
+    // Every sample event with a body is an example of its operation.
+    let with_body: BTreeSet<String> =
+        samples.iter().filter(|(_, e)| e["body"].as_str().is_some()).map(|(n, _)| n.clone()).collect();
+    assert_eq!(bodies, with_body, "sample events with a body and the document's body examples");
+    let operations = openapi_operations();
+    for name in &with_body {
+        let key = samples[name]["routeKey"].as_str().unwrap_or_default();
+        let examples = &operations[key]["requestBody"]["content"]["application/json"]["examples"];
+        let listed = examples
+            .as_object()
+            .is_some_and(|all| all.values().any(|e| e["x-event"] == format!("events/{name}")));
+        assert!(listed, "{key}'s request examples do not include events/{name}");
+    }
+}
+
+#[tokio::test]
+async fn the_dev_server_serves_openapi_yaml_as_json_without_a_token() {
+    let served: Json =
+        serde_json::from_str(devserver::openapi_json().expect("openapi.yaml reads")).expect("JSON");
+    assert_eq!(served, openapi(), "the compiled-in document is openapi.yaml");
+
+    let app = crate::helpers::spawn_app_serving(None).await;
+    let reply = reqwest::get(format!("{}{}", app.url, devserver::OPENAPI_PATH)).await.expect("answers");
+    assert_eq!(reply.status(), 200);
+    assert_eq!(reply.headers()["content-type"], "application/json");
+    let body: Json = reply.json().await.expect("JSON");
+    assert_eq!(body["openapi"], "3.1.0");
+    assert_eq!(body, openapi());
+    let post =
+        reqwest::Client::new().post(format!("{}{}", app.url, devserver::OPENAPI_PATH)).send().await.unwrap();
+    assert_eq!(post.status(), 404, "only GET and HEAD: it is a file, not a route");
 }
