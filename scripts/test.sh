@@ -120,6 +120,13 @@ if [[ -f template.yaml ]] && grep -q 'rust-cargolambda' template.yaml \
     sam_build_check
 fi
 
+# ---- Each function's real binary under AWS's Lambda Runtime Interface Emulator (from the SAM CLI
+# package, no Docker), on every events/*.json, against its own emulators: the status and error code
+# each event is expected to give, and a start-up without TABLE_NAME refused naming it. Debug build
+# (README, "Running the real binaries locally": a release build adds too much to CI).
+step "scripts/invoke_events.py (every events/*.json through its function's binary under the Lambda RIE)"
+env -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_DYNAMODB "$TOOLS/venv/bin/python" "$ROOT/scripts/invoke_events.py"
+
 # ---- Rust tests against a local moto (no IAM enforcement; tests that need it start their own) ----
 step "moto for the Rust tests (scripts/start_moto.sh)"
 unset INITIAL_NO_AUTH_ACTION_COUNT AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE
