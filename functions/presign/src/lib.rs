@@ -17,6 +17,7 @@ use shared::api;
 use shared::api::auth::ClaimNames;
 use shared::api::config::{ConfigError, Env, LinkKeySource, LinkSettings};
 use shared::api::error::{ApiError, LinkRefusal};
+use shared::api::metrics::{Deltas, Emf, Metric, Unit};
 use shared::api::routes::Route;
 use shared::aws::credentials::{AssumeFailure, CacheConfig, CredentialCache, Lease, TempCredentials};
 use shared::aws::link_keys::Keyring;
@@ -240,7 +241,7 @@ async fn dispatch<R>(
     plain: impl FnOnce(Response<Body>) -> R,
 ) -> Result<R, ApiError> {
     let (route, params) = api::route(req)?;
-    match route {
+    let answered = match route {
         // No caller: the token in the path is the capability.
         Route::FollowLink => {
             follow_link(state, params.get("token").map_or("", String::as_str)).await.map(plain)
@@ -249,7 +250,11 @@ async fn dispatch<R>(
         Route::CreateLinks => create_links(state, req, json).await,
         Route::ExplainLocators => explain(state, req).await.map(plain),
         _ => Err(api::not_found_route(req)),
+    };
+    if let Err(e) = &answered {
+        request_error_metrics(state, route, e);
     }
+    answered
 }
 
 /// `POST /presign`.
@@ -287,6 +292,7 @@ async fn presign_batch<R>(
         external_id_not_enforced_total = stats.not_enforced.load(Ordering::Relaxed),
         "presigned batch"
     );
+    batch_metrics(state, Route::Presign, &results);
     let results = Results { results };
     fits_in_a_response(&results)?;
     // Serialized straight from the typed results: no JSON tree for a 1,000-URL answer.
@@ -976,6 +982,7 @@ async fn create_links<R>(
         key_id = keys.current_id(),
         "issued links"
     );
+    batch_metrics(state, Route::CreateLinks, &results);
     let results = Results { results };
     fits_in_a_response(&results)?;
     Ok(answer(&results))
@@ -1066,7 +1073,101 @@ async fn follow_link(state: &State, token: &str) -> Result<Response<Body>, ApiEr
     let link_left = link.expires_at.saturating_sub(unix(now));
     let max_age = u64::from(effective * 3 / 4).min(link_left);
     tracing::info!(org = %link.org, integration = %integration.id, max_age, "followed a link");
+    Emf::new(METRICS_FUNCTION)
+        .metrics(&cache_metrics(state))
+        .dimension("Route", route_name(Route::FollowLink))
+        .metrics(&[("Redirects", Unit::Count, 1.0)])
+        .emit();
     api::redirect(&url, u32::try_from(max_age).unwrap_or(0))
+}
+
+// ---- metrics (CloudWatch EMF, README "Metrics and alarms") ---------------------------------------
+
+/// The `Function` dimension of this function's metrics.
+const METRICS_FUNCTION: &str = "presign";
+
+/// The credential cache's counters as last emitted: each document carries the increase since.
+static CACHE_EMITTED: Deltas<6> = Deltas::new();
+
+/// The `Route` dimension: the route key (a handful of values).
+fn route_name(route: Route) -> &'static str {
+    match route {
+        Route::Presign => "POST /presign",
+        Route::CreateLinks => "POST /links",
+        Route::FollowLink => "GET /l/{token}",
+        Route::ExplainLocators => "POST /locators/explain",
+        _ => "other",
+    }
+}
+
+/// What the credential cache did since the last document (hits, misses, refreshes, failed
+/// `AssumeRole`s, external-ID probes and the probes a role failed by admitting a random ID).
+fn cache_metrics(state: &State) -> [Metric; 6] {
+    let stats = state.credentials.stats();
+    let totals =
+        [&stats.hits, &stats.misses, &stats.refreshes, &stats.failures, &stats.probes, &stats.not_enforced]
+            .map(|counter| counter.load(Ordering::Relaxed));
+    let [hits, misses, refreshes, failures, probes, not_enforced] = CACHE_EMITTED.since_last(totals);
+    [
+        ("CredentialCacheHits", Unit::Count, hits as f64),
+        ("CredentialCacheMisses", Unit::Count, misses as f64),
+        ("CredentialCacheRefreshes", Unit::Count, refreshes as f64),
+        ("AssumeRoleFailures", Unit::Count, failures as f64),
+        ("ExternalIdProbes", Unit::Count, probes as f64),
+        ("ExternalIdNotEnforced", Unit::Count, not_enforced as f64),
+    ]
+}
+
+/// One batch's documents: its counts under `[Function, Route]`, the cache's under `[Function]`,
+/// and one per error code present under `[Function, Route, Code]`.
+fn batch_metrics(state: &State, route: Route, results: &[Outcome<'_>]) {
+    let mut by_code: Vec<(&'static str, usize)> = Vec::new();
+    let (mut signed, mut passed, mut linked) = (0usize, 0usize, 0usize);
+    for outcome in results {
+        match outcome {
+            Outcome::Signed { .. } => signed += 1,
+            Outcome::PassThrough { .. } => passed += 1,
+            Outcome::Linked { .. } | Outcome::LinkedThrough { .. } => linked += 1,
+            Outcome::Failed { error, .. } => match by_code.iter_mut().find(|(code, _)| *code == error.code) {
+                Some((_, n)) => *n += 1,
+                None => by_code.push((error.code, 1)),
+            },
+        }
+    }
+    let errors: usize = by_code.iter().map(|(_, n)| n).sum();
+    let name = route_name(route);
+    let counts: &[Metric] = if route == Route::CreateLinks {
+        &[
+            ("Locators", Unit::Count, results.len() as f64),
+            ("Links", Unit::Count, linked as f64),
+            ("LocatorErrors", Unit::Count, errors as f64),
+        ]
+    } else {
+        &[
+            ("Locators", Unit::Count, results.len() as f64),
+            ("Urls", Unit::Count, signed as f64),
+            ("PassedThrough", Unit::Count, passed as f64),
+            ("LocatorErrors", Unit::Count, errors as f64),
+        ]
+    };
+    Emf::new(METRICS_FUNCTION).metrics(&cache_metrics(state)).dimension("Route", name).metrics(counts).emit();
+    for (code, n) in by_code {
+        Emf::new(METRICS_FUNCTION)
+            .dimension("Route", name)
+            .dimension("Code", code)
+            .metrics(&[("LocatorErrors", Unit::Count, n as f64)])
+            .emit();
+    }
+}
+
+/// A request answered with an error (a link refused, a bad request, an outage): by route and code.
+fn request_error_metrics(state: &State, route: Route, error: &ApiError) {
+    Emf::new(METRICS_FUNCTION)
+        .metrics(&cache_metrics(state))
+        .dimension("Route", route_name(route))
+        .dimension("Code", error.code())
+        .metrics(&[("RequestErrors", Unit::Count, 1.0)])
+        .emit();
 }
 
 // ---- explain -------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ use shared::api;
 use shared::api::auth::{Caller, ClaimNames};
 use shared::api::config::{ConfigError, Env};
 use shared::api::error::ApiError;
+use shared::api::metrics::{Emf, Unit};
 use shared::aws::store::{DynamoStore, LeaseOutcome, ScanCursor, SharedStore};
 use shared::aws::validation::{Budget, Validator};
 use shared::domain::audit::Actor;
@@ -264,6 +265,7 @@ async fn check_and_record(
         .record_report(org, &caller.actor(), id, integration.version, &report.status, report.proof.as_ref())
         .await?;
     tracing::info!(org = %org, id, state = ?report.status.state, recorded, "validated on demand");
+    validation_metrics(report.status.state);
     let mut body = serde_json::to_value(&report.status).map_err(ApiError::internal)?;
     body["recorded"] = Value::Bool(recorded);
     Ok(api::json_response(200, &body))
@@ -383,6 +385,7 @@ async fn record_progress(state: &State, counters: &Counters, finished: bool, las
 }
 
 fn log_run(state: &State, summary: &RunSummary, started: Instant) {
+    let elapsed = started.elapsed();
     tracing::info!(
         validated = summary.validated,
         healthy = summary.healthy,
@@ -396,9 +399,48 @@ fn log_run(state: &State, summary: &RunSummary, started: Instant) {
         resumed = summary.resumed,
         budget_s = state.config.schedule_budget.as_secs(),
         concurrency = state.config.concurrency,
-        duration_ms = started.elapsed().as_millis() as u64,
+        duration_ms = elapsed.as_millis() as u64,
         "scheduled validation finished"
     );
+    run_metrics(summary, elapsed, state.config.schedule_budget);
+}
+
+/// The scheduled run's metrics (README "Metrics and alarms"), one document under `[Function]`.
+/// `CycleCompleted` is 1 only for a run that reached the end of the table: its absence over the
+/// schedule's period is what the `ValidationCycleAlarm` watches.
+fn run_metrics(summary: &RunSummary, elapsed: Duration, budget: Duration) {
+    let count = |n: usize| n as f64;
+    Emf::new("validate-schedule")
+        .metrics(&[
+            ("IntegrationsChecked", Unit::Count, count(summary.validated)),
+            ("IntegrationsHealthy", Unit::Count, count(summary.healthy)),
+            ("IntegrationsDegraded", Unit::Count, count(summary.degraded)),
+            ("IntegrationsFailing", Unit::Count, count(summary.failing)),
+            ("IntegrationsUnverified", Unit::Count, count(summary.unverified)),
+            ("ReportsDropped", Unit::Count, count(summary.dropped)),
+            ("ValidationErrors", Unit::Count, count(summary.errors)),
+            ("RunDuration", Unit::Seconds, elapsed.as_secs_f64()),
+            ("BudgetLeft", Unit::Seconds, budget.saturating_sub(elapsed).as_secs_f64()),
+            ("CycleCompleted", Unit::Count, if summary.finished { 1.0 } else { 0.0 }),
+        ])
+        .emit();
+}
+
+/// An on-demand validation's document: one validation under `[Function, Route]`, its state under
+/// `[Function, Route, State]`.
+fn validation_metrics(health: HealthState) {
+    let state = match health {
+        HealthState::Healthy => "healthy",
+        HealthState::Degraded => "degraded",
+        HealthState::Failing => "failing",
+        HealthState::Unverified => "unverified",
+    };
+    Emf::new("validate")
+        .dimension("Route", "POST /integrations/{id}/validate")
+        .metrics(&[("Validations", Unit::Count, 1.0)])
+        .dimension("State", state)
+        .metrics(&[("ValidationResults", Unit::Count, 1.0)])
+        .emit();
 }
 
 /// The scan as a stream of integrations, reading the next page only as the consumer drains

@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 #[cfg(feature = "lambda")]
 pub mod gateway;
+pub mod metrics;
 pub mod routes;
 #[cfg(feature = "lambda")]
 pub mod telemetry;
