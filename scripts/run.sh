@@ -108,6 +108,10 @@ cleanup() {
         fi
         wait "$DEV_PID" 2>/dev/null || true
     fi
+    # Ctrl-C: the EMF counters the dev server logged, summed into one line (scripts/emf_summary.py).
+    if [[ "$status" == 130 || "$status" == 143 ]] && [[ -n "${DEV_LOG:-}" && -s "$DEV_LOG" ]]; then
+        say "$("$PYTHON" "$ROOT/scripts/emf_summary.py" "$DEV_LOG" 2>&1 || true)"
+    fi
     if declare -F stop_moto >/dev/null; then
         # After a failure the emulators' logs stay (stop_moto removes its run dir otherwise).
         if ((failed)); then export MOTO_KEEP_LOG=1; fi
