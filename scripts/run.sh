@@ -37,6 +37,13 @@
 #                             the same, then run the web app's end-to-end tests (web/e2e) in headless
 #                             Chromium against it and exit with their status (screenshots in
 #                             web/e2e/artifacts); with --check, after the checks
+#   scripts/run.sh --schemathesis
+#                             the same, then run Schemathesis from openapi.yaml against it, with the
+#                             admin token and again with the member token (checks: no 5xx, every
+#                             status documented, every response body of its schema), print the
+#                             number of generated cases and exit with its status; with --check,
+#                             after the checks; not with --browser-tests (it rotates the demo org's
+#                             external ID and writes what it generates)
 #
 # Environment (all optional):
 #   LISTEN_ADDR                 where the dev server listens (default 127.0.0.1:3000; port 0 = any)
@@ -49,6 +56,8 @@
 #   LINK_URL_SECONDS            the life of the presigned URL a stable link (GET /l/{token}) redirects
 #                               to, passed to the dev server (its default 900; with --browser-tests
 #                               4, so that a browser test outlives it)
+#   SCHEMATHESIS_MAX_EXAMPLES   --schemathesis: examples per operation and phase (default 100)
+#   SCHEMATHESIS_SEED           --schemathesis: the seed to replay a run with (default: random; printed)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -62,22 +71,28 @@ DEVSERVER="$ROOT/target/debug/devserver"
 READY_TIMEOUT=60
 
 BROWSER_TESTS=0
+SCHEMATHESIS=0
 CHECK="${RUN_CHECK:-0}"
 [[ "$CHECK" == 1 || "$CHECK" == true || "$CHECK" == yes ]] && CHECK=1 || CHECK=0
 for arg in "$@"; do
     case "$arg" in
         --check) CHECK=1 ;;
         --browser-tests) BROWSER_TESTS=1 ;;
+        --schemathesis) SCHEMATHESIS=1 ;;
         -h | --help)
             sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
             exit 0
             ;;
         *)
-            printf 'run: unknown argument %q; use --check, --browser-tests or --help\n' "$arg" >&2
+            printf 'run: unknown argument %q; use --check, --browser-tests, --schemathesis or --help\n' "$arg" >&2
             exit 2
             ;;
     esac
 done
+if ((SCHEMATHESIS && BROWSER_TESTS)); then
+    printf 'run: --schemathesis and --browser-tests need a stack each (Schemathesis rotates the external ID); run them one after the other\n' >&2
+    exit 2
+fi
 
 say() { printf 'run: %s\n' "$*" >&2; }
 die() {
@@ -139,7 +154,7 @@ cleanup() {
             say "the dev server's log is kept in ${DEV_DIR#"$ROOT"/}/devserver.log"
         fi
     fi
-    if ((CHECK == 0 && BROWSER_TESTS == 0)) && [[ "$status" == 130 || "$status" == 143 ]]; then
+    if ((CHECK == 0 && BROWSER_TESTS == 0 && SCHEMATHESIS == 0)) && [[ "$status" == 130 || "$status" == 143 ]]; then
         say "stopped the dev server and the emulators"
     fi
     exit "$status"
@@ -578,10 +593,67 @@ PY
         exit 1
     fi
     say "--check passed in $((SECONDS - started)) s"
-    if ((BROWSER_TESTS == 0)); then
+    if ((BROWSER_TESTS == 0 && SCHEMATHESIS == 0)); then
         say "stopping the dev server and the emulators"
         exit 0
     fi
+fi
+
+# ---- --schemathesis: the API against its OpenAPI document, as admin and as member, then stop ---------------
+# Phases examples (openapi.yaml's, taken from events/), coverage (boundary and invalid values of
+# every parameter and body) and fuzzing; no stateful phase (the document has no links). Checks: no
+# 5xx (not_a_server_error), every status documented for its operation (status_code_conformance),
+# every body of its status's schema (response_schema_conformance). One worker: Hypothesis's
+# generation is not thread-safe, and the dev server's answers are fast.
+if ((SCHEMATHESIS == 1)); then
+    ST="$ROOT/.tools/venv/bin/st"
+    [[ -x "$ST" ]] || die "$ST not found: scripts/bootstrap.sh installs Schemathesis (scripts/requirements.txt)"
+    st_started=$SECONDS
+    # What the dev server serves at GET /openapi.json is openapi.yaml.
+    curl -sf --max-time 10 "$URL/openapi.json" -o "$DEV_DIR/openapi.json" \
+        || die "GET $URL/openapi.json failed"
+    "$PYTHON" - "$ROOT/openapi.yaml" "$DEV_DIR/openapi.json" <<'PY' || die "GET /openapi.json is not openapi.yaml"
+import json, sys, yaml
+document = yaml.safe_load(open(sys.argv[1]))
+served = json.load(open(sys.argv[2]))
+sys.exit(0 if served == document else "the served document differs from openapi.yaml")
+PY
+    seed="${SCHEMATHESIS_SEED:-$("$PYTHON" -c 'import secrets; print(secrets.randbits(64))')}"
+    max_examples="${SCHEMATHESIS_MAX_EXAMPLES:-100}"
+    say "schemathesis $("$ST" --version | awk '{print $NF}'): openapi.yaml against $URL, $max_examples examples per operation and phase, seed $seed"
+    st_failed=0
+    st_cases=0
+    for who in admin member; do
+        if [[ "$who" == admin ]]; then token="$ADMIN"; else token="$MEMBER"; fi
+        st_log="$DEV_DIR/schemathesis-$who.log"
+        who_started=$SECONDS
+        # In the run dir: Hypothesis writes its .hypothesis there, not in the tree.
+        if (cd "$DEV_DIR" && "$ST" run "$ROOT/openapi.yaml" --url "$URL" \
+            -H "Authorization: Bearer $token" \
+            --checks not_a_server_error,status_code_conformance,response_schema_conformance \
+            --phases examples,coverage,fuzzing --max-examples "$max_examples" --workers 1 \
+            --seed "$seed" --generation-database none --request-timeout 30 --no-color \
+            --output-truncate true) >"$st_log" 2>&1; then
+            status=ok
+        else
+            status=FAILED
+            st_failed=$((st_failed + 1))
+        fi
+        # "Test cases:" then "  1181 generated, 1181 passed" (or "..., N found M unique failures").
+        cases="$(grep -A1 '^Test cases:' "$st_log" | tail -n 1 | sed 's/^ *//')"
+        n="$(grep -oE '^[0-9]+' <<<"$cases" || echo 0)"
+        st_cases=$((st_cases + n))
+        say "schemathesis as $who: $status: ${cases:-no summary} in $((SECONDS - who_started)) s"
+        if [[ "$status" == FAILED ]]; then
+            # The failures, each with its curl line to reproduce (long ones cut).
+            sed -n '/^=* \(FAILURES\|ERRORS\) =*$/,/^=* SUMMARY =*$/p' "$st_log" | cut -c1-400 | head -n 150 >&2
+            say "(whole output: ${st_log#"$ROOT"/}; replay with SCHEMATHESIS_SEED=$seed)"
+        fi
+    done
+    say "schemathesis: $st_cases cases generated in $((SECONDS - st_started)) s, $st_failed of 2 runs failed"
+    ((st_failed == 0)) || exit 1
+    say "schemathesis passed; stopping the dev server and the emulators"
+    exit 0
 fi
 
 # ---- --browser-tests: the web app end to end in headless Chromium, then stop -----------------------------------

@@ -63,6 +63,18 @@ grep -E '^run: (check ok|--check passed)' "$ROOT/.run/run-check.log" | tail -n 3
 # The browser tests' own summary (node --test, spec reporter).
 sed -n '/^run: browser tests: /,/^run: browser tests passed/p' "$ROOT/.run/run-check.log" | grep -E '^(▶|  ✔|  ✖|✔|✖|ℹ (tests|pass|fail))|^run: browser' || true
 
+# ---- Schemathesis: openapi.yaml against the running dev server (run.sh --schemathesis: its own
+# emulators and demo org; as admin, then as member; no 5xx, every status documented, every body of
+# its schema). Prints the number of generated cases; bounded per operation (SCHEMATHESIS_MAX_EXAMPLES).
+step "scripts/run.sh --schemathesis (openapi.yaml against the dev server, admin and member tokens)"
+env -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_DYNAMODB LISTEN_ADDR=127.0.0.1:0 \
+    bash "$ROOT/scripts/run.sh" --schemathesis >"$ROOT/.run/run-schemathesis.log" 2>&1 || {
+    echo "scripts/run.sh --schemathesis failed; its output:" >&2
+    tail -n 120 "$ROOT/.run/run-schemathesis.log" >&2
+    exit 1
+}
+grep -E '^run: schemathesis' "$ROOT/.run/run-schemathesis.log"
+
 # ---- SAM build: the real deploy artifacts ---------------------------------------------------------
 # Builds every function with `sam build --beta-features` (BuildMethod rust-cargolambda, offline) and
 # checks that each function's .aws-sam/build/<LogicalId>/bootstrap is an aarch64 ELF executable.
