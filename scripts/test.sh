@@ -67,7 +67,11 @@ sed -n '/^run: browser tests: /,/^run: browser tests passed/p' "$ROOT/.run/run-c
 # emulators and demo org; as admin, then as member; no 5xx, every status documented, every body of
 # its schema). Prints the number of generated cases; bounded per operation (SCHEMATHESIS_MAX_EXAMPLES).
 step "scripts/run.sh --schemathesis (openapi.yaml against the dev server, admin and member tokens)"
-env -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_DYNAMODB LISTEN_ADDR=127.0.0.1:0 \
+# A fixed seed, so that a landing run is decided by the code, not by the draw; set
+# SCHEMATHESIS_SEED=random (or any seed) to explore further.
+seed="${SCHEMATHESIS_SEED:-5941048667896540644}"
+if [[ "$seed" == random ]]; then seed=""; fi
+env -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_DYNAMODB LISTEN_ADDR=127.0.0.1:0 SCHEMATHESIS_SEED="$seed" \
     bash "$ROOT/scripts/run.sh" --schemathesis >"$ROOT/.run/run-schemathesis.log" 2>&1 || {
     echo "scripts/run.sh --schemathesis failed; its output:" >&2
     tail -n 120 "$ROOT/.run/run-schemathesis.log" >&2
