@@ -1033,16 +1033,15 @@ async fn follow_link(state: &State, token: &str) -> Result<Response<Body>, ApiEr
         },
     })?;
     let mut view = org_view(state, &link.org).await?;
-    let mut served = serving(&view.integrations, &link.locator).map(|i| i.id.clone());
-    if matches!(served, Err(Unserved::Miss(_))) && view.loaded_at.elapsed() > Duration::from_secs(1) {
+    // An integration saved moments ago serves at once: a miss against a view older than a second
+    // reloads it once, as a batch does (`planned`).
+    let missed = || matches!(serving(&view.integrations, &link.locator), Err(Unserved::Miss(_)));
+    if view.loaded_at.elapsed() > Duration::from_secs(1) && missed() {
         state.orgs.invalidate(&link.org).await;
         view = org_view(state, &link.org).await?;
-        served = serving(&view.integrations, &link.locator).map(|i| i.id.clone());
     }
-    let integration = match served {
-        Ok(id) => view.integrations.iter().find(|i| i.id == id).ok_or_else(|| {
-            ApiError::internal(std::io::Error::other("the serving integration left the view it was found in"))
-        })?,
+    let integration = match serving(&view.integrations, &link.locator) {
+        Ok(integration) => integration,
         Err(Unserved::Miss(miss)) => {
             return Err(ApiError::Link {
                 refusal: LinkRefusal::NotServed,

@@ -6,11 +6,11 @@
 use super::{
     audit_event, audit_sk, decode_audit_cursor, decode_cursor, encode_cursor, first_version,
     generate_external_id, idempotency_sk, integration_sk, lease_millis, lease_sk, lease_time, new_lease,
-    next_version, rotation_changes, rotation_event, valid_id, whole_seconds, AuditPage, CreateOptions,
-    Created, Idempotency, IntegrationStore, LeaseOutcome, Page, ScanCursor, ScanPage, Scanned, StoreCause,
-    StoreError, StoreFuture, ValidationLease, CHANGED_WHILE_DELETING, IDEMPOTENCY_TTL_SECS, IN_PROGRESS,
-    KEY_FOR_ANOTHER_DRAFT, KEY_FOR_A_DELETED_INTEGRATION, MAX_PAGE_SIZE, REPORT_RETENTION_SECS,
-    SCHEDULE_CURSOR_PK, SCHEDULE_CURSOR_SK, SCHEMA_VERSION,
+    next_version, rotation_step, valid_id, AuditPage, CreateOptions, Created, Idempotency, IntegrationStore,
+    LeaseOutcome, Page, RotationStep, ScanCursor, ScanPage, Scanned, StoreCause, StoreError, StoreFuture,
+    ValidationLease, CHANGED_WHILE_DELETING, IDEMPOTENCY_TTL_SECS, IN_PROGRESS, KEY_FOR_ANOTHER_DRAFT,
+    KEY_FOR_A_DELETED_INTEGRATION, MAX_PAGE_SIZE, REPORT_RETENTION_SECS, SCHEDULE_CURSOR_PK,
+    SCHEDULE_CURSOR_SK, SCHEMA_VERSION,
 };
 use crate::domain::arn::{KmsKeyArn, RoleArn};
 use crate::domain::audit::{changes_between, state_change, Action, Actor, AuditEvent};
@@ -274,6 +274,30 @@ impl DynamoStore {
             .build()
             .map_err(StoreError::internal)?;
         Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// One rotation step ([`rotation_step`] decides), written with its audit record on the
+    /// condition that the IDs read are still the stored ones; read again when another step won.
+    async fn rotation(
+        &self,
+        org: &OrgId,
+        actor: &Actor,
+        now: SystemTime,
+        step: RotationStep,
+    ) -> Result<ExternalIds, StoreError> {
+        for _ in 0..RECORD_ATTEMPTS {
+            let Some(item) = self.read_item(pk(org), s("EXTERNAL_ID")).await? else {
+                return Err(StoreError::NoRotation);
+            };
+            let before = external_ids_of(&item)?;
+            let (after, event) = rotation_step(&before, step, actor, now)?;
+            match self.write_external_ids(org, &item, &before, &after, &event).await {
+                Ok(()) => return Ok(after),
+                Err(Ok(_)) => continue,
+                Err(Err(e)) => return Err(e),
+            }
+        }
+        Err(StoreError::Contended(IN_PROGRESS))
     }
 
     /// Replaces the org's external-ID item (read as `item`, holding `before`) with `after`, on the
@@ -819,33 +843,7 @@ impl IntegrationStore for DynamoStore {
     ) -> StoreFuture<'a, ExternalIds> {
         Box::pin(async move {
             self.external_id(org).await?;
-            for _ in 0..RECORD_ATTEMPTS {
-                let item =
-                    self.read_item(pk(org), s("EXTERNAL_ID")).await?.ok_or_else(|| corrupt("external id"))?;
-                let before = external_ids_of(&item)?;
-                if let Some(open) = before.overlap_at(now) {
-                    return Err(StoreError::RotationInProgress { until: rfc3339(open.until) });
-                }
-                let after = ExternalIds {
-                    current: generate_external_id()?,
-                    rotation: Some(Rotation {
-                        previous: before.current.clone(),
-                        started_at: whole_seconds(now),
-                        until: whole_seconds(until),
-                    }),
-                };
-                let event = rotation_event(
-                    actor,
-                    Action::ExternalIdRotationStarted,
-                    rotation_changes(&before, &after, now),
-                );
-                match self.write_external_ids(org, &item, &before, &after, &event).await {
-                    Ok(()) => return Ok(after),
-                    Err(Ok(_)) => continue, // another rotation step won: look again
-                    Err(Err(e)) => return Err(e),
-                }
-            }
-            Err(StoreError::Contended(IN_PROGRESS))
+            self.rotation(org, actor, now, RotationStep::Start { until }).await
         })
     }
 
@@ -855,31 +853,8 @@ impl IntegrationStore for DynamoStore {
         actor: &'a Actor,
         now: SystemTime,
     ) -> StoreFuture<'a, ExternalIds> {
-        Box::pin(async move {
-            for _ in 0..RECORD_ATTEMPTS {
-                let Some(item) = self.read_item(pk(org), s("EXTERNAL_ID")).await? else {
-                    return Err(StoreError::NoRotation);
-                };
-                let before = external_ids_of(&item)?;
-                if before.overlap_at(now).is_none() {
-                    return Err(StoreError::NoRotation);
-                }
-                let after = ExternalIds::single(before.current.clone());
-                let event = rotation_event(
-                    actor,
-                    Action::ExternalIdRotationCompleted,
-                    rotation_changes(&before, &after, now),
-                );
-                match self.write_external_ids(org, &item, &before, &after, &event).await {
-                    Ok(()) => return Ok(after),
-                    Err(Ok(_)) => continue,
-                    Err(Err(e)) => return Err(e),
-                }
-            }
-            Err(StoreError::Contended(IN_PROGRESS))
-        })
+        Box::pin(self.rotation(org, actor, now, RotationStep::Complete))
     }
-
     fn read_external_id<'a>(&'a self, org: &'a OrgId) -> StoreFuture<'a, Option<ExternalId>> {
         Box::pin(async move {
             let out = self.read_item(pk(org), s("EXTERNAL_ID")).await?;

@@ -7,14 +7,14 @@
 
 use super::{
     audit_event, audit_sk, decode_audit_cursor, decode_cursor, encode_cursor, first_version,
-    generate_external_id, idempotency_sk, integration_sk, lease_sk, new_lease, next_version,
-    rotation_changes, rotation_event, valid_id, whole_seconds, AuditPage, CreateOptions, Created,
-    IntegrationStore, LeaseOutcome, Page, ScanCursor, ScanPage, Scanned, StoreError, StoreFuture,
-    ValidationLease, CHANGED_WHILE_DELETING, MAX_PAGE_SIZE, SCHEDULE_CURSOR_PK, SCHEDULE_CURSOR_SK,
+    generate_external_id, idempotency_sk, integration_sk, lease_sk, new_lease, next_version, rotation_step,
+    valid_id, AuditPage, CreateOptions, Created, IntegrationStore, LeaseOutcome, Page, RotationStep,
+    ScanCursor, ScanPage, Scanned, StoreError, StoreFuture, ValidationLease, CHANGED_WHILE_DELETING,
+    MAX_PAGE_SIZE, SCHEDULE_CURSOR_PK, SCHEDULE_CURSOR_SK,
 };
 use crate::domain::audit::{changes_between, state_change, Action, Actor, AuditEvent};
 use crate::domain::external_id::ExternalIdProof;
-use crate::domain::external_id::{ExternalId, ExternalIds, Rotation};
+use crate::domain::external_id::{ExternalId, ExternalIds};
 use crate::domain::integration::{Integration, IntegrationDraft, Status};
 use crate::domain::org::OrgId;
 use std::collections::BTreeMap;
@@ -274,50 +274,27 @@ impl MemoryStore {
         self.read_external_ids_now(org).map(|ids| ids.current)
     }
 
-    fn rotate_now(
+    fn rotation_now(
         &self,
         org: &OrgId,
         actor: &Actor,
         now: SystemTime,
-        until: SystemTime,
+        step: RotationStep,
     ) -> Result<ExternalIds, StoreError> {
         let mut items = self.items();
-        let before = Self::external_ids_in(&mut items, org)?;
-        if let Some(open) = before.overlap_at(now) {
-            return Err(StoreError::RotationInProgress { until: crate::domain::clock::rfc3339(open.until) });
-        }
-        let after = ExternalIds {
-            current: generate_external_id()?,
-            rotation: Some(Rotation {
-                previous: before.current.clone(),
-                started_at: whole_seconds(now),
-                until: whole_seconds(until),
-            }),
+        let key = (pk(org), EXTERNAL_ID_SK.to_owned());
+        let before = match step {
+            RotationStep::Start { .. } => Self::external_ids_in(&mut items, org)?,
+            RotationStep::Complete => match items.get(&key) {
+                Some(Entry::ExternalId(ids)) => ids.clone(),
+                _ => return Err(StoreError::NoRotation),
+            },
         };
-        let event =
-            rotation_event(actor, Action::ExternalIdRotationStarted, rotation_changes(&before, &after, now));
-        items.insert((pk(org), EXTERNAL_ID_SK.to_owned()), Entry::ExternalId(after.clone()));
+        let (after, event) = rotation_step(&before, step, actor, now)?;
+        items.insert(key, Entry::ExternalId(after.clone()));
         Self::audit(&mut items, org, event);
         Ok(after)
     }
-
-    fn complete_now(&self, org: &OrgId, actor: &Actor, now: SystemTime) -> Result<ExternalIds, StoreError> {
-        let mut items = self.items();
-        let before = match items.get(&(pk(org), EXTERNAL_ID_SK.to_owned())) {
-            Some(Entry::ExternalId(existing)) if existing.overlap_at(now).is_some() => existing.clone(),
-            _ => return Err(StoreError::NoRotation),
-        };
-        let after = ExternalIds::single(before.current.clone());
-        let event = rotation_event(
-            actor,
-            Action::ExternalIdRotationCompleted,
-            rotation_changes(&before, &after, now),
-        );
-        items.insert((pk(org), EXTERNAL_ID_SK.to_owned()), Entry::ExternalId(after.clone()));
-        Self::audit(&mut items, org, event);
-        Ok(after)
-    }
-
     fn record_report_now(
         &self,
         org: &OrgId,
@@ -512,7 +489,7 @@ impl IntegrationStore for MemoryStore {
         now: SystemTime,
         until: SystemTime,
     ) -> StoreFuture<'a, ExternalIds> {
-        Box::pin(async move { self.rotate_now(org, actor, now, until) })
+        Box::pin(async move { self.rotation_now(org, actor, now, RotationStep::Start { until }) })
     }
 
     fn complete_rotation<'a>(
@@ -521,7 +498,7 @@ impl IntegrationStore for MemoryStore {
         actor: &'a Actor,
         now: SystemTime,
     ) -> StoreFuture<'a, ExternalIds> {
-        Box::pin(async move { self.complete_now(org, actor, now) })
+        Box::pin(async move { self.rotation_now(org, actor, now, RotationStep::Complete) })
     }
 
     fn record_report<'a>(

@@ -31,7 +31,7 @@ pub use memory::MemoryStore;
 use crate::domain::audit::{Action, Actor, AuditEvent, Changes};
 use crate::domain::clock::now_rfc3339;
 use crate::domain::external_id::ExternalIdProof;
-use crate::domain::external_id::{ExternalId, ExternalIds};
+use crate::domain::external_id::{ExternalId, ExternalIds, Rotation};
 use crate::domain::integration::{Integration, IntegrationDraft, Status};
 use crate::domain::org::OrgId;
 use std::fmt;
@@ -155,7 +155,7 @@ pub(crate) fn audit_event(
 }
 
 /// A record of a change to the org itself (its external IDs): no integration, version 0.
-pub(crate) fn rotation_event(actor: &Actor, action: Action, changes: Changes) -> AuditEvent {
+fn rotation_event(actor: &Actor, action: Action, changes: Changes) -> AuditEvent {
     org_audit_event(actor, action, ("", 0), changes)
 }
 
@@ -183,15 +183,61 @@ fn org_audit_event(
     }
 }
 
+/// One step of an external-ID rotation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RotationStep {
+    /// A fresh current ID; the old one honoured until `until`.
+    Start { until: SystemTime },
+    /// The overlap ends now.
+    Complete,
+}
+
+/// What `step` makes at `now` of the org's IDs `before`, with the step's audit record, or why it
+/// is refused. Both stores decide here, then write the result with the record in one write,
+/// on the condition that `before` is still what is stored.
+pub(crate) fn rotation_step(
+    before: &ExternalIds,
+    step: RotationStep,
+    actor: &Actor,
+    now: SystemTime,
+) -> Result<(ExternalIds, AuditEvent), StoreError> {
+    let (after, action) = match step {
+        RotationStep::Start { until } => {
+            if let Some(open) = before.overlap_at(now) {
+                return Err(StoreError::RotationInProgress {
+                    until: crate::domain::clock::rfc3339(open.until),
+                });
+            }
+            let after = ExternalIds {
+                current: generate_external_id()?,
+                rotation: Some(Rotation {
+                    previous: before.current.clone(),
+                    started_at: whole_seconds(now),
+                    until: whole_seconds(until),
+                }),
+            };
+            (after, Action::ExternalIdRotationStarted)
+        }
+        RotationStep::Complete => {
+            if before.overlap_at(now).is_none() {
+                return Err(StoreError::NoRotation);
+            }
+            (ExternalIds::single(before.current.clone()), Action::ExternalIdRotationCompleted)
+        }
+    };
+    let event = rotation_event(actor, action, rotation_changes(before, &after, now));
+    Ok((after, event))
+}
+
 /// `at` without its fraction of a second: a rotation's times are kept as RFC 3339 seconds, so
 /// what a rotation returns is exactly what reads back.
-pub(crate) fn whole_seconds(at: SystemTime) -> SystemTime {
+fn whole_seconds(at: SystemTime) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(crate::domain::clock::unix_secs(at))
 }
 
 /// The changes a rotation step records: the external IDs before and after (they are not secrets:
 /// each is pasted into a trust policy).
-pub(crate) fn rotation_changes(before: &ExternalIds, after: &ExternalIds, now: SystemTime) -> Changes {
+fn rotation_changes(before: &ExternalIds, after: &ExternalIds, now: SystemTime) -> Changes {
     let show = |ids: &ExternalIds| {
         serde_json::json!({
             "current": ids.current.as_str(),
