@@ -41,7 +41,8 @@
 #                             the same, then run Schemathesis from openapi.yaml against it, with the
 #                             admin token and again with the member token (checks: no 5xx, every
 #                             status documented, every response body of its schema), print the
-#                             number of generated cases and exit with its status; with --check,
+#                             number of generated cases and which documented statuses they
+#                             reached (scripts/status_tally.py) and exit with its status; with --check,
 #                             after the checks; not with --browser-tests (it rotates the demo org's
 #                             external ID and writes what it generates)
 #
@@ -641,7 +642,8 @@ TOML
             --checks not_a_server_error,status_code_conformance,response_schema_conformance \
             --phases examples,coverage,fuzzing --max-examples "$max_examples" --workers 1 \
             --seed "$seed" --generation-database none --request-timeout 30 --no-color \
-            --output-truncate true) >"$st_log" 2>&1; then
+            --output-truncate true --report har --report-har-path "$DEV_DIR/schemathesis-$who.har") \
+            >"$st_log" 2>&1; then
             status=ok
         else
             status=FAILED
@@ -659,6 +661,10 @@ TOML
         fi
     done
     say "schemathesis: $st_cases cases generated in $((SECONDS - st_started)) s, $st_failed of 2 runs failed"
+    # Which documented statuses the generated cases reached (informs; tests/api/statuses.rs makes
+    # every one occur).
+    "$PYTHON" "$ROOT/scripts/status_tally.py" "$ROOT/openapi.yaml" "$DEV_DIR"/schemathesis-*.har \
+        || say "(no status tally: scripts/status_tally.py failed)"
     ((st_failed == 0)) || exit 1
     say "schemathesis passed; stopping the dev server and the emulators"
     exit 0

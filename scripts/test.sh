@@ -77,7 +77,7 @@ env -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_DYNAMODB LISTEN_ADDR=127.0.0.1:0 SCH
     tail -n 120 "$ROOT/.run/run-schemathesis.log" >&2
     exit 1
 }
-grep -E '^run: schemathesis' "$ROOT/.run/run-schemathesis.log"
+grep -E '^(run: schemathesis|schemathesis reached)' "$ROOT/.run/run-schemathesis.log"
 
 # ---- SAM build: the real deploy artifacts ---------------------------------------------------------
 # Builds every function with `sam build --beta-features` (BuildMethod rust-cargolambda, offline) and

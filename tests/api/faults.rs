@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A DynamoDB that answers every request with `status` and an AWS JSON error of `error_type`.
 /// Returns its URL and how many requests it answered.
-async fn failing_dynamodb(status: u16, error_type: &'static str) -> (String, Arc<AtomicUsize>) {
+pub async fn failing_dynamodb(status: u16, error_type: &'static str) -> (String, Arc<AtomicUsize>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let requests = Arc::new(AtomicUsize::new(0));

@@ -86,6 +86,18 @@ pub async fn spawn_app_serving(web_dir: Option<std::path::PathBuf>) -> TestApp {
     let table = format!("it-{}", ulid::Ulid::new().to_string().to_lowercase());
     let store = Store::new(dynamo.clone(), table.clone());
     store.ensure_table().await.expect("create a fresh table in the emulator");
+    spawn_app_over(dynamo, table, web_dir).await
+}
+
+/// A dev server over `table` as `dynamo` reaches it (which may be a DynamoDB that fails on
+/// purpose), with the emulator for everything else.
+pub async fn spawn_app_over(
+    dynamo: DynamoClient,
+    table: String,
+    web_dir: Option<std::path::PathBuf>,
+) -> TestApp {
+    let aws = aws_config().await;
+    let store = Store::new(dynamo.clone(), table.clone());
     let (secrets, secrets_key_id) = kms_sealer(&aws).await;
     let config = DevConfig {
         listen_addr: "127.0.0.1:0".parse().expect("loopback address"),

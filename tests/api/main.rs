@@ -24,6 +24,7 @@ mod s3_compatible;
 #[path = "../../shared/tests/support/s3s_fs.rs"]
 mod s3s_fs;
 mod secrets_contract;
+mod statuses;
 mod store_contract;
 mod sts_contract;
 mod validation;
