@@ -45,8 +45,8 @@ else
     step "cfn-lint: skipped (no template.yaml yet)"
 fi
 
-step "pytest scripts/test_moto_launcher.py (moto condition patch)"
-"$TOOLS/venv/bin/pytest" -q -p no:cacheprovider scripts/test_moto_launcher.py
+step "pytest scripts/test_moto_launcher.py scripts/test_scripts.py (moto patches; the metrics line and status tally)"
+"$TOOLS/venv/bin/pytest" -q -p no:cacheprovider scripts/test_moto_launcher.py scripts/test_scripts.py
 
 # ---- The README's run command, as a smoke test: emulators, seed, every route it prints, presign
 # bytes, validate healthy -> break -> failing -> fix -> healthy; then the web app's browser tests
