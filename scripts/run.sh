@@ -589,6 +589,17 @@ PY
     fi
     say "break, validate, fix, validate: $((SECONDS - trust_started)) s"
 
+    # The metrics line Ctrl-C prints, over what these checks did: the dev server's EMF documents
+    # must count the URLs presigned, the link followed and the validations run.
+    metrics="$("$PYTHON" "$ROOT/scripts/emf_summary.py" "$DEV_LOG" 2>&1 || true)"
+    say "$metrics"
+    for counter in Urls Redirects Validations; do
+        if [[ ! "$metrics" =~ [[:space:]]${counter}=[1-9] ]]; then
+            say "check FAILED: the metrics line counts no $counter"
+            failures=$((failures + 1))
+        fi
+    done
+
     if ((failures > 0)); then
         say "--check: $failures check(s) failed"
         exit 1
@@ -602,7 +613,8 @@ fi
 
 # ---- --schemathesis: the API against its OpenAPI document, as admin and as member, then stop ---------------
 # Phases examples (openapi.yaml's, taken from events/), coverage (boundary and invalid values of
-# every parameter and body) and fuzzing; no stateful phase (the document has no links). Checks: no
+# every parameter and body), fuzzing, and stateful (sequences along the document's links: a created
+# integration's id and version into GET, PUT, DELETE, its policies and validate). Checks: no
 # 5xx (not_a_server_error), every status documented for its operation (status_code_conformance),
 # every body of its status's schema (response_schema_conformance). One worker: Hypothesis's
 # generation is not thread-safe, and the dev server's answers are fast.
@@ -640,7 +652,7 @@ TOML
         if (cd "$DEV_DIR" && "$ST" --config-file "$DEV_DIR/schemathesis.toml" run "$ROOT/openapi.yaml" --url "$URL" \
             -H "Authorization: Bearer $token" \
             --checks not_a_server_error,status_code_conformance,response_schema_conformance \
-            --phases examples,coverage,fuzzing --max-examples "$max_examples" --workers 1 \
+            --phases examples,coverage,fuzzing,stateful --max-examples "$max_examples" --workers 1 \
             --seed "$seed" --generation-database none --request-timeout 30 --no-color \
             --output-truncate true --report har --report-har-path "$DEV_DIR/schemathesis-$who.har") \
             >"$st_log" 2>&1; then
