@@ -62,6 +62,169 @@ pub async fn failing_dynamodb(status: u16, error_type: &'static str) -> (String,
     (url, requests)
 }
 
+/// A DynamoDB in front of `upstream` (the emulator) that answers the first `conflicts`
+/// `TransactWriteItems` it sees as DynamoDB does when another transaction holds an item
+/// (`TransactionCanceledException`, every reason `TransactionConflict`) and forwards every other
+/// request. Returns its URL and how many `TransactWriteItems` it saw.
+pub async fn conflicting_dynamodb(upstream: String, conflicts: usize) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let transactions = Arc::new(AtomicUsize::new(0));
+    let seen = transactions.clone();
+    let client = reqwest::Client::new();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let (seen, client, upstream) = (seen.clone(), client.clone(), upstream.clone());
+            tokio::spawn(async move {
+                let mut buffer = Vec::new();
+                let mut chunk = [0u8; 8192];
+                loop {
+                    let Ok(n) = socket.read(&mut chunk).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    buffer.extend_from_slice(&chunk[..n]);
+                    let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+                    let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
+                    let headers: Vec<(String, String)> = head
+                        .lines()
+                        .skip(1)
+                        .filter_map(|l| l.split_once(':'))
+                        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+                        .collect();
+                    let length: usize = headers
+                        .iter()
+                        .find(|(k, _)| k == "content-length")
+                        .and_then(|(_, v)| v.parse().ok())
+                        .unwrap_or(0);
+                    if buffer.len() < end + 4 + length {
+                        continue;
+                    }
+                    let body = buffer[end + 4..end + 4 + length].to_vec();
+                    buffer.drain(..end + 4 + length);
+                    let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                    let target = headers.iter().find(|(k, _)| k == "x-amz-target").map(|(_, v)| v.as_str());
+                    let (status, content_type, answer) = if target
+                        == Some("DynamoDB_20120810.TransactWriteItems")
+                        && seen.fetch_add(1, Ordering::SeqCst) < conflicts
+                    {
+                        let items = serde_json::from_slice::<Value>(&body)
+                            .ok()
+                            .and_then(|b| b["TransactItems"].as_array().map(Vec::len))
+                            .unwrap_or(1);
+                        let reasons: Vec<Value> = (0..items)
+                            .map(|_| json!({"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}))
+                            .collect();
+                        let answer = json!({
+                            "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                            "Message": "Transaction cancelled, please refer cancellation reasons for specific reasons",
+                            "CancellationReasons": reasons,
+                        });
+                        (400, "application/x-amz-json-1.0".to_owned(), answer.to_string().into_bytes())
+                    } else {
+                        let mut forward = client.post(format!("{upstream}{path}")).body(body);
+                        for (name, value) in
+                            headers.iter().filter(|(k, _)| k != "host" && k != "content-length")
+                        {
+                            forward = forward.header(name.as_str(), value.as_str());
+                        }
+                        let Ok(response) = forward.send().await else { return };
+                        let status = response.status().as_u16();
+                        let content_type = response
+                            .headers()
+                            .get("content-type")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("application/x-amz-json-1.0")
+                            .to_owned();
+                        let Ok(bytes) = response.bytes().await else { return };
+                        (status, content_type, bytes.to_vec())
+                    };
+                    let head = format!(
+                        "HTTP/1.1 {status} Answer\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+                        answer.len()
+                    );
+                    if socket.write_all(head.as_bytes()).await.is_err()
+                        || socket.write_all(&answer).await.is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, transactions)
+}
+
+/// A dev server over `app`'s table, reached through [`conflicting_dynamodb`].
+pub async fn contended_app(app: &TestApp, conflicts: usize) -> (TestApp, Arc<AtomicUsize>) {
+    let (url, transactions) = conflicting_dynamodb(emulator_dynamodb_endpoint(), conflicts).await;
+    let sdk = sdk_config_with(&url, keys("testing", "testing", None)).await;
+    let server = spawn_app_over(limits::dynamodb_client(&sdk), app.store.table().to_owned(), None).await;
+    (server, transactions)
+}
+
+#[tokio::test]
+async fn a_create_cancelled_by_a_concurrent_transaction_is_sent_again_and_succeeds() {
+    let app = spawn_app().await;
+    let (contended, transactions) = contended_app(&app, 1).await;
+    let created = contended.post("/integrations", &admin("acme"), &bucket_body("Images", "bucket-a")).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(transactions.load(Ordering::SeqCst), 2, "cancelled once, then sent again");
+    let listed = app.get("/integrations", &admin("acme")).await;
+    assert_eq!(listed.body["integrations"].as_array().map(Vec::len), Some(1), "{}", listed.body);
+}
+
+#[tokio::test]
+async fn a_replace_and_a_delete_cancelled_by_concurrent_transactions_are_sent_again_and_succeed() {
+    let app = spawn_app().await;
+    let id = app.create("acme", &bucket_body("Images", "bucket-a")).await["id"].as_str().unwrap().to_owned();
+    let (contended, transactions) = contended_app(&app, 2).await;
+    let replaced = contended
+        .call_with(
+            "PUT",
+            &format!("/integrations/{id}"),
+            Some(&admin("acme")),
+            Some(bucket_body("Renamed", "bucket-a").to_string()),
+            &[("If-Match", "1")],
+        )
+        .await;
+    assert_eq!((replaced.status, replaced.body["version"].as_u64()), (200, Some(2)), "{}", replaced.body);
+    assert_eq!(transactions.load(Ordering::SeqCst), 3, "cancelled twice, then sent again");
+    let (contended, _) = contended_app(&app, 1).await;
+    let deleted = contended
+        .call_with("DELETE", &format!("/integrations/{id}"), Some(&admin("acme")), None, &[("If-Match", "2")])
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    assert_eq!(app.get(&format!("/integrations/{id}"), &admin("acme")).await.status, 404);
+}
+
+#[tokio::test]
+async fn a_create_that_keeps_meeting_concurrent_transactions_is_a_429_with_retry_after_and_writes_nothing() {
+    let app = spawn_app().await;
+    let (contended, transactions) = contended_app(&app, usize::MAX).await;
+    let refused = contended.post("/integrations", &admin("acme"), &bucket_body("Images", "bucket-a")).await;
+    assert_eq!((refused.status, refused.code()), (429, "TOO_MANY_REQUESTS"), "{}", refused.body);
+    assert!(refused.message().contains("retry"), "{}", refused.body);
+    assert!(refused.headers.contains_key("retry-after"), "{:?}", refused.headers);
+    assert_eq!(
+        transactions.load(Ordering::SeqCst),
+        shared::aws::store::CONFLICT_ATTEMPTS as usize,
+        "sent a bounded number of times"
+    );
+    let stored: Vec<String> = app
+        .stored_items("acme")
+        .await
+        .iter()
+        .filter_map(|item| item.get("sk").and_then(|sk| sk.as_s().ok()).cloned())
+        .filter(|sk| ["INT#", "SCOPE#", "AUDIT#", "IDEMPOTENCY#"].iter().any(|kind| sk.starts_with(kind)))
+        .collect();
+    assert!(stored.is_empty(), "no integration, scope lock or audit record is stored: {stored:?}");
+    let listed = app.get("/integrations", &admin("acme")).await;
+    assert_eq!(listed.body["integrations"], json!([]), "{}", listed.body);
+    let created = app.post("/integrations", &admin("acme"), &bucket_body("Images", "bucket-a")).await;
+    assert_eq!(created.status, 201, "the counter and the scope are free: {}", created.body);
+}
+
 async fn integrations_against(endpoint: &str) -> integrations::State {
     let sdk = sdk_config_with(endpoint, keys("testing", "testing", None)).await;
     let store = Arc::new(DynamoStore::new(limits::dynamodb_client(&sdk), "integrations".to_owned()));

@@ -31,6 +31,14 @@ pub fn emulator_endpoint() -> String {
     endpoint
 }
 
+/// Where the emulators' DynamoDB listens: `AWS_ENDPOINT_URL_DYNAMODB`, else the emulator.
+pub fn emulator_dynamodb_endpoint() -> String {
+    match std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
+        Ok(url) if url.starts_with("http://127.0.0.1:") || url.starts_with("http://localhost:") => url,
+        _ => emulator_endpoint(),
+    }
+}
+
 /// SDK config for the emulators: endpoints come from `AWS_ENDPOINT_URL` and the per-service
 /// `AWS_ENDPOINT_URL_DYNAMODB`, as in the dev server and the functions.
 pub async fn aws_config() -> aws_config::SdkConfig {

@@ -5,14 +5,16 @@
 //! or stop documenting it. Schemathesis's `status_code_conformance` holds the converse, that
 //! nothing undocumented is answered.
 //!
-//! Three dev servers answer: `app` (healthy, over the emulators), `down` (its DynamoDB answers
-//! every request with 500, so a retry cannot help: 503) and `stuck` (its STS accepts connections
-//! and never answers, so a validation hangs in AssumeRole while a second one is refused: 429).
+//! Four dev servers answer: `app` (healthy, over the emulators), `down` (its DynamoDB answers
+//! every request with 500, so a retry cannot help: 503), `stuck` (its STS accepts connections and
+//! never answers, so a validation hangs in AssumeRole while a second one is refused: 429) and
+//! `contended` (over `app`'s table, through a DynamoDB that cancels every transaction as if another
+//! held its items, so a write is tried three times and refused: 429).
 //! In `app`, the org `broken` has had its stored items damaged by hand (an integration's scope,
 //! the external ID and the audit records): what no request can write, and what a request must
 //! answer with 500, not with a guess.
 
-use crate::faults::failing_dynamodb;
+use crate::faults::{contended_app, failing_dynamodb};
 use crate::helpers::*;
 use crate::platform::{black_hole, bounded, BlackHole};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -187,6 +189,7 @@ struct Stacks {
     down: TestApp,
     stuck: TestApp,
     hole: BlackHole,
+    contended: TestApp,
     /// `acme` on `app`: an S3-compatible integration (no STS: its links redirect), signed with
     /// fixed keys; its locator and a link to it.
     served: Fixture,
@@ -245,7 +248,9 @@ impl Stacks {
             .expect("id")
             .to_owned();
 
-        Self { app, down, stuck, hole, served, broken, anything, stuck_id }
+        let (contended, _) = contended_app(&app, usize::MAX).await;
+
+        Self { app, down, stuck, hole, contended, served, broken, anything, stuck_id }
     }
 
     /// Makes `operation` answer `status`, or says that nothing here does.
@@ -334,6 +339,19 @@ impl Stacks {
                 let second = send(&self.stuck.url, &usual(operation, &fixture)).await;
                 assert_eq!(first.await.expect("the first validation").status, 200);
                 second
+            }
+            ("POST /integrations" | "PUT /integrations/{id}" | "DELETE /integrations/{id}", 429) => {
+                send(&self.contended.url, &usual(operation, &self.fresh().await)).await
+            }
+            ("POST /policies/trust/rotate", 429) => {
+                let fixture = Fixture { org: "rotates-while-contended".into(), ..served.clone() };
+                send(&self.contended.url, &usual(operation, &fixture)).await
+            }
+            ("POST /policies/trust/rotate/complete", 429) => {
+                let fixture = Fixture { org: "completes-while-contended".into(), ..served.clone() };
+                let started = send(app, &usual("POST /policies/trust/rotate", &fixture)).await;
+                assert_eq!(started.status, 200, "{}", started.text);
+                send(&self.contended.url, &usual(operation, &fixture)).await
             }
             ("POST /policies/trust/rotate", 200) => {
                 send(app, &usual(operation, &Fixture { org: "rotates-once".into(), ..served.clone() })).await

@@ -42,6 +42,17 @@ type Item = HashMap<String, AttributeValue>;
 
 /// How many times a report is tried against a status that keeps changing under it.
 const RECORD_ATTEMPTS: usize = 3;
+/// How often a transaction cancelled by a concurrent one (`TransactionConflict`) is sent in all.
+pub const CONFLICT_ATTEMPTS: u32 = 3;
+
+/// The wait before sending a conflicted transaction again: 20 ms, then 40 ms, each plus up to as
+/// much again at random, so that two writers that met do not meet again in step.
+fn conflict_backoff(attempt: u32) -> Duration {
+    let base = 20u64 << attempt.saturating_sub(1).min(4);
+    let mut byte = [0u8; 1];
+    let jitter = getrandom::fill(&mut byte).map(|()| base * u64::from(byte[0]) / 255).unwrap_or(0);
+    Duration::from_millis(base + jitter)
+}
 
 /// The org's integration counter (attribute `n`), which holds creates to the org's limit.
 const COUNTER_SK: &str = "COUNT#integrations";
@@ -333,27 +344,38 @@ impl DynamoStore {
 
     /// Which transaction items failed their condition (by index), or the error if it was not that.
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), Result<Vec<usize>, StoreError>> {
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e)) if e.err().is_transaction_canceled_exception() => {
-                let failed = match e.err() {
-                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => c
-                        .cancellation_reasons()
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
-                        .map(|(i, _)| i)
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                if failed.is_empty() {
-                    // Cancelled for another reason (a concurrent transaction on the same items):
-                    // the caller may retry, so report it as transient.
-                    return Err(Err(StoreError::Contended(IN_PROGRESS)));
-                }
-                Err(Ok(failed))
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
+        let mut attempt = 1;
+        loop {
+            let sent =
+                self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let reasons = match sent {
+                Ok(_) => return Ok(()),
+                Err(SdkError::ServiceError(e)) => match e.into_err() {
+                    E::TransactionCanceledException(c) => c.cancellation_reasons,
+                    other => return Err(Err(unavailable(other))),
+                },
+                Err(e) => return Err(Err(unavailable(e))),
+            };
+            let reasons = reasons.unwrap_or_default();
+            let failed: Vec<usize> = reasons
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+                .map(|(i, _)| i)
+                .collect();
+            if !failed.is_empty() {
+                return Err(Ok(failed));
             }
-            Err(e) => Err(Err(unavailable(e))),
+            // Cancelled only because another transaction held one of the items: nothing of this
+            // one was written, so sending the same items again is safe. Concurrent creates in one
+            // org meet on its counter; a short wait usually lets them through.
+            let conflicted = reasons.iter().any(|r| r.code() == Some("TransactionConflict"));
+            if !conflicted || attempt >= CONFLICT_ATTEMPTS {
+                return Err(Err(StoreError::Contended(IN_PROGRESS)));
+            }
+            tokio::time::sleep(conflict_backoff(attempt)).await;
+            attempt += 1;
         }
     }
 

@@ -25,7 +25,7 @@
 mod dynamo;
 mod memory;
 
-pub use dynamo::DynamoStore;
+pub use dynamo::{DynamoStore, CONFLICT_ATTEMPTS};
 pub use memory::MemoryStore;
 
 use crate::domain::audit::{Action, Actor, AuditEvent, Changes};
