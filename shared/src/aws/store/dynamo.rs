@@ -342,7 +342,9 @@ impl DynamoStore {
         self.transact(vec![put, audit]).await
     }
 
-    /// Which transaction items failed their condition (by index), or the error if it was not that.
+    /// Writes `items` as one transaction, sending it again while only concurrent transactions
+    /// cancel it (at most [`CONFLICT_ATTEMPTS`] sends); then which items failed their condition
+    /// (by index), or the error if it was not that.
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), Result<Vec<usize>, StoreError>> {
         use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
         let mut attempt = 1;
