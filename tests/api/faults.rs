@@ -14,6 +14,69 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// One HTTP/1.1 request, as read off a kept-alive connection.
+struct RawRequest {
+    path: String,
+    /// Names in lower case.
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl RawRequest {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// The next request on `socket` (`buffer` keeps whatever arrived past it), or `None` once the
+/// peer closes the connection.
+async fn next_request(socket: &mut tokio::net::TcpStream, buffer: &mut Vec<u8>) -> Option<RawRequest> {
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
+            let headers: Vec<(String, String)> = head
+                .lines()
+                .skip(1)
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+                .collect();
+            let length: usize = headers
+                .iter()
+                .find(|(k, _)| k == "content-length")
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(0);
+            if buffer.len() >= end + 4 + length {
+                let body = buffer[end + 4..end + 4 + length].to_vec();
+                buffer.drain(..end + 4 + length);
+                let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                return Some(RawRequest { path, headers, body });
+            }
+        }
+        let n = socket.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Answers on `socket`; false once the peer is gone.
+async fn write_answer(
+    socket: &mut tokio::net::TcpStream,
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+) -> bool {
+    let head = format!(
+        "HTTP/1.1 {status} Test\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    socket.write_all(head.as_bytes()).await.is_ok() && socket.write_all(body).await.is_ok()
+}
+
+const AMZ_JSON: &str = "application/x-amz-json-1.0";
+
 /// A DynamoDB that answers every request with `status` and an AWS JSON error of `error_type`.
 /// Returns its URL and how many requests it answered.
 pub async fn failing_dynamodb(status: u16, error_type: &'static str) -> (String, Arc<AtomicUsize>) {
@@ -26,33 +89,12 @@ pub async fn failing_dynamodb(status: u16, error_type: &'static str) -> (String,
             let count = count.clone();
             tokio::spawn(async move {
                 let mut buffer = Vec::new();
-                let mut chunk = [0u8; 4096];
-                loop {
-                    let Ok(n) = socket.read(&mut chunk).await else { return };
-                    if n == 0 {
-                        return;
-                    }
-                    buffer.extend_from_slice(&chunk[..n]);
-                    let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
-                    let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
-                    let length: usize = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:"))
-                        .and_then(|v| v.trim().parse().ok())
-                        .unwrap_or(0);
-                    if buffer.len() < end + 4 + length {
-                        continue;
-                    }
-                    buffer.drain(..end + 4 + length);
+                while next_request(&mut socket, &mut buffer).await.is_some() {
                     count.fetch_add(1, Ordering::SeqCst);
                     let body = format!(
                         r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{error_type}","message":"answered by the test"}}"#
                     );
-                    let answer = format!(
-                        "HTTP/1.1 {status} Test\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\n\r\n{body}",
-                        body.len()
-                    );
-                    if socket.write_all(answer.as_bytes()).await.is_err() {
+                    if !write_answer(&mut socket, status, AMZ_JSON, body.as_bytes()).await {
                         return;
                     }
                 }
@@ -77,38 +119,13 @@ pub async fn conflicting_dynamodb(upstream: String, conflicts: usize) -> (String
             let (seen, client, upstream) = (seen.clone(), client.clone(), upstream.clone());
             tokio::spawn(async move {
                 let mut buffer = Vec::new();
-                let mut chunk = [0u8; 8192];
-                loop {
-                    let Ok(n) = socket.read(&mut chunk).await else { return };
-                    if n == 0 {
-                        return;
-                    }
-                    buffer.extend_from_slice(&chunk[..n]);
-                    let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
-                    let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
-                    let headers: Vec<(String, String)> = head
-                        .lines()
-                        .skip(1)
-                        .filter_map(|l| l.split_once(':'))
-                        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-                        .collect();
-                    let length: usize = headers
-                        .iter()
-                        .find(|(k, _)| k == "content-length")
-                        .and_then(|(_, v)| v.parse().ok())
-                        .unwrap_or(0);
-                    if buffer.len() < end + 4 + length {
-                        continue;
-                    }
-                    let body = buffer[end + 4..end + 4 + length].to_vec();
-                    buffer.drain(..end + 4 + length);
-                    let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
-                    let target = headers.iter().find(|(k, _)| k == "x-amz-target").map(|(_, v)| v.as_str());
-                    let (status, content_type, answer) = if target
-                        == Some("DynamoDB_20120810.TransactWriteItems")
+                while let Some(request) = next_request(&mut socket, &mut buffer).await {
+                    let transaction =
+                        request.header("x-amz-target") == Some("DynamoDB_20120810.TransactWriteItems");
+                    let (status, content_type, answer) = if transaction
                         && seen.fetch_add(1, Ordering::SeqCst) < conflicts
                     {
-                        let items = serde_json::from_slice::<Value>(&body)
+                        let items = serde_json::from_slice::<Value>(&request.body)
                             .ok()
                             .and_then(|b| b["TransactItems"].as_array().map(Vec::len))
                             .unwrap_or(1);
@@ -120,32 +137,26 @@ pub async fn conflicting_dynamodb(upstream: String, conflicts: usize) -> (String
                             "Message": "Transaction cancelled, please refer cancellation reasons for specific reasons",
                             "CancellationReasons": reasons,
                         });
-                        (400, "application/x-amz-json-1.0".to_owned(), answer.to_string().into_bytes())
+                        (400, AMZ_JSON.to_owned(), answer.to_string().into_bytes())
                     } else {
-                        let mut forward = client.post(format!("{upstream}{path}")).body(body);
+                        let mut forward = client.post(format!("{upstream}{}", request.path));
                         for (name, value) in
-                            headers.iter().filter(|(k, _)| k != "host" && k != "content-length")
+                            request.headers.iter().filter(|(k, _)| k != "host" && k != "content-length")
                         {
                             forward = forward.header(name.as_str(), value.as_str());
                         }
-                        let Ok(response) = forward.send().await else { return };
+                        let Ok(response) = forward.body(request.body).send().await else { return };
                         let status = response.status().as_u16();
                         let content_type = response
                             .headers()
                             .get("content-type")
                             .and_then(|v| v.to_str().ok())
-                            .unwrap_or("application/x-amz-json-1.0")
+                            .unwrap_or(AMZ_JSON)
                             .to_owned();
                         let Ok(bytes) = response.bytes().await else { return };
                         (status, content_type, bytes.to_vec())
                     };
-                    let head = format!(
-                        "HTTP/1.1 {status} Answer\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-                        answer.len()
-                    );
-                    if socket.write_all(head.as_bytes()).await.is_err()
-                        || socket.write_all(&answer).await.is_err()
-                    {
+                    if !write_answer(&mut socket, status, &content_type, &answer).await {
                         return;
                     }
                 }
