@@ -32,34 +32,19 @@ pub const S3_ATTEMPTS: u32 = 2;
 /// What a `503 SERVICE_UNAVAILABLE` tells the client to wait before it tries again.
 pub const RETRY_AFTER_SECS: u64 = 2;
 
-/// The DynamoDB client every function uses: the limits above on top of `sdk`'s settings.
-pub fn dynamodb_client(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
-    use aws_sdk_dynamodb::config::{retry::RetryConfig, timeout::TimeoutConfig, Builder};
-    let config = Builder::from(sdk)
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(DYNAMODB_ATTEMPTS)
-                .with_initial_backoff(Duration::from_millis(50)),
-        )
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(CONNECT)
-                .operation_attempt_timeout(DYNAMODB_ATTEMPT)
-                .operation_timeout(DYNAMODB_OPERATION)
-                .build(),
-        )
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(config)
-}
-
-/// A client of `$sdk` with a DynamoDB call's bounds: for the calls that sit on the same request
-/// paths (KMS on a save or a presign batch's first use of a store; Secrets Manager when a presign
-/// instance re-reads its link keys).
+/// A client of `$sdk` with a DynamoDB call's bounds (`DYNAMODB_ATTEMPTS` tries, each within
+/// `DYNAMODB_ATTEMPT`, all within `DYNAMODB_OPERATION`): DynamoDB itself, and the calls that sit on
+/// the same request paths (KMS on a save or a presign batch's first use of a store; Secrets
+/// Manager when a presign instance re-reads its link keys). `$retry` replaces the standard retry
+/// settings (`RetryConfig` is in scope for it).
 macro_rules! request_path_client {
-    ($sdk:ident, $config:expr) => {{
+    ($sdk:ident, $config:expr) => {
+        request_path_client!($sdk, $config, RetryConfig::standard().with_max_attempts(DYNAMODB_ATTEMPTS))
+    };
+    ($sdk:ident, $config:expr, $retry:expr) => {{
         use $sdk::config::{retry::RetryConfig, timeout::TimeoutConfig, Builder};
         let config = Builder::from($config)
-            .retry_config(RetryConfig::standard().with_max_attempts(DYNAMODB_ATTEMPTS))
+            .retry_config($retry)
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(CONNECT)
@@ -70,6 +55,18 @@ macro_rules! request_path_client {
             .build();
         $sdk::Client::from_conf(config)
     }};
+}
+
+/// The DynamoDB client every function uses: the limits above on top of `sdk`'s settings, with a
+/// short first backoff: the standard first wait is a second, a third of the operation bound.
+pub fn dynamodb_client(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+    request_path_client!(
+        aws_sdk_dynamodb,
+        sdk,
+        RetryConfig::standard()
+            .with_max_attempts(DYNAMODB_ATTEMPTS)
+            .with_initial_backoff(Duration::from_millis(50))
+    )
 }
 
 /// The KMS client that seals and opens S3-compatible secrets.
