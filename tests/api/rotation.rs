@@ -46,6 +46,27 @@ fn check<'r>(report: &'r Value, code: &str) -> &'r Value {
     report["checks"].as_array().unwrap().iter().find(|c| c["code"] == code).unwrap_or(&Value::Null)
 }
 
+/// A platform enforcing IAM whose org has one integration, `name`, through the role `role` (which
+/// trusts the org's current external ID) over a new bucket holding `key` = `bytes`: the platform,
+/// the integration's id and the object's locator.
+async fn serving(
+    bucket: &str,
+    role: &str,
+    name: &str,
+    key: &str,
+    bytes: &[u8],
+) -> (Platform, String, String) {
+    let p = platform().await;
+    let bucket = p.bucket(bucket).await;
+    p.put(&bucket, key, bytes).await;
+    let scope = bucket_scope(&bucket);
+    let access = p.access_policy(&scope, false).await;
+    let role = p.moto.create_role(role, &p.trust, &access).await;
+    let id = p.save_integration(name, &role, &scope, false, "us-east-1").await;
+    p.enforce().await;
+    (p, id, format!("s3://{bucket}/{key}"))
+}
+
 /// The rendered trust policy naming only `external_id`.
 fn trust_naming(p: &Platform, external_id: &str) -> String {
     p.trust.replace(&p.external_id, external_id)
@@ -53,15 +74,7 @@ fn trust_naming(p: &Platform, external_id: &str) -> String {
 
 #[tokio::test]
 async fn a_full_rotation_keeps_presign_working_from_rotate_through_both_ids_to_the_new_one_and_complete() {
-    let p = platform().await;
-    let bucket = p.bucket("rotating").await;
-    p.put(&bucket, "a.txt", b"rotating bytes").await;
-    let scope = bucket_scope(&bucket);
-    let access = p.access_policy(&scope, false).await;
-    let role = p.moto.create_role("rotating-role", &p.trust, &access).await;
-    let id = p.save_integration("Rotating", &role, &scope, false, "us-east-1").await;
-    p.enforce().await;
-    let locator = format!("s3://{bucket}/a.txt");
+    let (p, id, locator) = serving("rotating", "rotating-role", "Rotating", "a.txt", b"rotating bytes").await;
     presign_works(&p, &locator, b"rotating bytes").await;
     let old = p.external_id.clone();
 
@@ -119,19 +132,11 @@ async fn a_full_rotation_keeps_presign_working_from_rotate_through_both_ids_to_t
 
 #[tokio::test]
 async fn a_role_left_on_the_old_id_works_during_the_overlap_and_is_denied_naming_the_fix_after_it() {
-    let p = platform().await;
-    let bucket = p.bucket("left").await;
-    p.put(&bucket, "b.txt", b"left bytes").await;
-    let scope = bucket_scope(&bucket);
-    let access = p.access_policy(&scope, false).await;
-    let role = p.moto.create_role("left-behind", &p.trust, &access).await;
-    let id = p.save_integration("Left behind", &role, &scope, false, "us-east-1").await;
-    p.enforce().await;
+    let (p, id, locator) = serving("left", "left-behind", "Left behind", "b.txt", b"left bytes").await;
     // The rotation as the API starts it, with an overlap of seconds instead of days.
     let org = OrgId::parse(ORG).unwrap();
     let now = SystemTime::now();
     p.app.store.rotate_external_id(&org, &Actor::direct(), now, now + Duration::from_secs(4)).await.unwrap();
-    let locator = format!("s3://{bucket}/b.txt");
     presign_works(&p, &locator, b"left bytes").await;
 
     tokio::time::sleep(Duration::from_secs(5)).await;
