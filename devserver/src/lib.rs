@@ -409,7 +409,7 @@ pub async fn gateway(app: &DevServer, request: axum::extract::Request) -> Respon
             )))
         }
     };
-    let event = api_gateway_event(&method, &uri, &headers, &body, &route.key(), &params, &claims);
+    let event = api_gateway_event(&method, &uri, &headers, &body, route.key(), &params, &claims);
     let request = match lambda_http::request::from_str(&event.to_string()) {
         Ok(request) => request,
         Err(e) => return error_response(&ApiError::internal(e)),

@@ -84,7 +84,7 @@ fn sample_requests() -> BTreeMap<String, Json> {
 }
 
 fn all_keys() -> BTreeSet<String> {
-    Route::ALL.iter().map(Route::key).collect()
+    Route::ALL.iter().map(|r| r.key().to_owned()).collect()
 }
 
 #[test]
@@ -104,7 +104,7 @@ fn the_template_declares_exactly_the_routes_of_route_all() {
 fn every_route_of_the_template_is_on_the_one_function_that_serves_it() {
     let events = template_http_events();
     for route in Route::ALL {
-        let Some(declared_on) = events.get(&route.key()) else { continue };
+        let Some(declared_on) = events.get(route.key()) else { continue };
         assert_eq!(
             declared_on.len(),
             1,

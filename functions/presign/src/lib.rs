@@ -1074,7 +1074,7 @@ async fn follow_link(state: &State, token: &str) -> Result<Response<Body>, ApiEr
     tracing::info!(org = %link.org, integration = %integration.id, max_age, "followed a link");
     Emf::new(METRICS_FUNCTION)
         .metrics(&cache_metrics(state))
-        .dimension("Route", route_name(Route::FollowLink))
+        .dimension("Route", Route::FollowLink.key())
         .metrics(&[("Redirects", Unit::Count, 1.0)])
         .emit();
     api::redirect(&url, u32::try_from(max_age).unwrap_or(0))
@@ -1087,17 +1087,6 @@ const METRICS_FUNCTION: &str = "presign";
 
 /// The credential cache's counters as last emitted: each document carries the increase since.
 static CACHE_EMITTED: Deltas<6> = Deltas::new();
-
-/// The `Route` dimension: the route key (a handful of values).
-fn route_name(route: Route) -> &'static str {
-    match route {
-        Route::Presign => "POST /presign",
-        Route::CreateLinks => "POST /links",
-        Route::FollowLink => "GET /l/{token}",
-        Route::ExplainLocators => "POST /locators/explain",
-        _ => "other",
-    }
-}
 
 /// What the credential cache did since the last document (hits, misses, refreshes, failed
 /// `AssumeRole`s, external-ID probes and the probes a role failed by admitting a random ID).
@@ -1134,7 +1123,7 @@ fn batch_metrics(state: &State, route: Route, results: &[Outcome<'_>]) {
         }
     }
     let errors: usize = by_code.iter().map(|(_, n)| n).sum();
-    let name = route_name(route);
+    let name = route.key();
     let counts: &[Metric] = if route == Route::CreateLinks {
         &[
             ("Locators", Unit::Count, results.len() as f64),
@@ -1163,7 +1152,7 @@ fn batch_metrics(state: &State, route: Route, results: &[Outcome<'_>]) {
 fn request_error_metrics(state: &State, route: Route, error: &ApiError) {
     Emf::new(METRICS_FUNCTION)
         .metrics(&cache_metrics(state))
-        .dimension("Route", route_name(route))
+        .dimension("Route", route.key())
         .dimension("Code", error.code())
         .metrics(&[("RequestErrors", Unit::Count, 1.0)])
         .emit();

@@ -436,7 +436,7 @@ fn validation_metrics(health: HealthState) {
         HealthState::Unverified => "unverified",
     };
     Emf::new("validate")
-        .dimension("Route", "POST /integrations/{id}/validate")
+        .dimension("Route", shared::api::routes::Route::ValidateIntegration.key())
         .metrics(&[("Validations", Unit::Count, 1.0)])
         .dimension("State", state)
         .metrics(&[("ValidationResults", Unit::Count, 1.0)])

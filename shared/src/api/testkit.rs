@@ -23,7 +23,7 @@ impl ApiEvent {
         let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
         let (route_key, params) = match Route::recognize(method, path) {
             Some((route, params)) => (route.key(), params),
-            None => ("$default".to_owned(), Default::default()),
+            None => ("$default", Default::default()),
         };
         event["routeKey"] = json!(route_key);
         event["requestContext"]["routeKey"] = json!(route_key);
