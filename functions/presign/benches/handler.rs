@@ -25,6 +25,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../tests/common/mod.rs"]
+mod common;
 #[path = "../../../shared/benches/support/mod.rs"]
 mod support;
 
@@ -40,8 +42,7 @@ use shared::domain::scope::resolve;
 use shared::{BucketName, KeyPrefix, Locator, Region, RoleArn, S3Locator, Scope};
 
 /// The stable-link signing keys of the benchmark's state.
-const LINK_KEYS: &str = r#"{"current": "t1", "t1": "a-test-link-signing-key-of-32-bytes-or-more"}"#;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
@@ -250,18 +251,8 @@ struct Warm {
 
 impl Warm {
     fn new() -> Self {
-        let env: HashMap<String, String> = [
-            ("TABLE_NAME", "s3-integrations"),
-            ("PLATFORM_PRINCIPAL_ARN", "arn:aws:iam::123456789012:role/s3-integrations-platform"),
-            // The org cache outlives the run; `prime` refills it before every sample anyway.
-            ("INTEGRATION_CACHE_SECONDS", "300"),
-            ("SECRETS_KMS_KEY_ID", "unused-by-the-memory-sealer"),
-            ("LINK_SIGNING_KEYS", LINK_KEYS),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-        let config = presign::PresignConfig::from_env(&env).unwrap();
+        // The org cache outlives the run; `prime` refills it before every sample anyway.
+        let config = common::config(&[("INTEGRATION_CACHE_SECONDS", "300")]);
         assert_eq!(config.s3_endpoint, S3Endpoint::Aws);
         let store = std::sync::Arc::new(shared::aws::store::MemoryStore::new());
         let cache = CredentialCache::new(nowhere_sts(), CacheConfig::default());

@@ -4,6 +4,8 @@
 //! and every EMF line it writes is checked against the format's rules (CloudWatch's "Specification:
 //! Embedded metric format"), then against what the batch did.
 
+mod common;
+
 use serde_json::{json, Value};
 use shared::api::telemetry;
 use shared::api::testkit::{status_and_json, ApiEvent};
@@ -12,14 +14,12 @@ use shared::aws::secrets::MemorySealer;
 use shared::aws::store::{IntegrationStore, MemoryStore};
 use shared::domain::integration::IntegrationDraft;
 use shared::domain::org::OrgId;
-use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tracing::level_filters::LevelFilter;
 
 const ROLE: &str = "arn:aws:iam::210987654321:role/platform-read";
-const LINK_KEYS: &str = r#"{"current": "t1", "t1": "a-test-link-signing-key-of-32-bytes-or-more"}"#;
 
 /// CloudWatch's units (the `StandardUnit` values).
 const UNITS: &[&str] = &[
@@ -117,16 +117,7 @@ fn assert_emf(line: &str, forbidden: &[&str]) -> Value {
 }
 
 fn state(store: Arc<MemoryStore>, sts: Arc<MemoryAssumer>) -> presign::State {
-    let env: HashMap<String, String> = [
-        ("TABLE_NAME", "unused"),
-        ("PLATFORM_PRINCIPAL_ARN", "arn:aws:iam::123456789012:role/platform"),
-        ("SECRETS_KMS_KEY_ID", "unused"),
-        ("LINK_SIGNING_KEYS", LINK_KEYS),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let config = presign::PresignConfig::from_env(&env).unwrap();
+    let config = common::config(&[]);
     let credentials = CredentialCache::with_assumer(sts, CacheConfig::default(), Arc::new(SystemTime::now));
     presign::State::new(store, credentials, Arc::new(MemorySealer::new()), config)
 }

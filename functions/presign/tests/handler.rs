@@ -4,6 +4,8 @@
 //! and the org boundary, in milliseconds and without an emulator. `tests/api/presign.rs` runs the
 //! same handler against the emulators and proves the URLs against a real S3 server.
 
+mod common;
+
 use serde_json::{json, Value};
 use shared::api::testkit::{status_and_json, ApiEvent};
 use shared::aws::credentials::{CacheConfig, CredentialCache, MemoryAssumer, RoleTrust};
@@ -12,12 +14,10 @@ use shared::aws::store::{IntegrationStore, MemoryStore};
 use shared::domain::integration::{Access, IntegrationDraft};
 use shared::domain::org::OrgId;
 use shared::domain::s3_compatible::SecretInput;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 const ROLE: &str = "arn:aws:iam::210987654321:role/platform-read";
-const LINK_KEYS: &str = r#"{"current": "t1", "t1": "a-test-link-signing-key-of-32-bytes-or-more"}"#;
 
 struct Fixture {
     state: presign::State,
@@ -32,17 +32,7 @@ fn fixture() -> Fixture {
 
 /// The fixture with `LINK_*`, cache or other presign settings of the test's own.
 fn fixture_with(settings: &[(&str, &str)]) -> Fixture {
-    let mut env: HashMap<String, String> = [
-        ("TABLE_NAME", "unused-by-the-memory-store"),
-        ("PLATFORM_PRINCIPAL_ARN", "arn:aws:iam::123456789012:role/platform"),
-        ("SECRETS_KMS_KEY_ID", "unused-by-the-memory-sealer"),
-        ("LINK_SIGNING_KEYS", LINK_KEYS),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    env.extend(settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    let config = presign::PresignConfig::from_env(&env).unwrap();
+    let config = common::config(settings);
     let store = Arc::new(MemoryStore::new());
     let sts = Arc::new(MemoryAssumer::new(Duration::from_secs(3600)));
     let credentials =
