@@ -429,16 +429,10 @@ fn run_metrics(summary: &RunSummary, elapsed: Duration, budget: Duration) {
 /// An on-demand validation's document: one validation under `[Function, Route]`, its state under
 /// `[Function, Route, State]`.
 fn validation_metrics(health: HealthState) {
-    let state = match health {
-        HealthState::Healthy => "healthy",
-        HealthState::Degraded => "degraded",
-        HealthState::Failing => "failing",
-        HealthState::Unverified => "unverified",
-    };
     Emf::new("validate")
         .dimension("Route", shared::api::routes::Route::ValidateIntegration.key())
         .metrics(&[("Validations", Unit::Count, 1.0)])
-        .dimension("State", state)
+        .dimension("State", health.as_str())
         .metrics(&[("ValidationResults", Unit::Count, 1.0)])
         .emit();
 }

@@ -230,7 +230,7 @@ pub fn changes_between(before: Option<&Integration>, after: Option<&Integration>
 
 /// A validation's change: the health state before and after.
 pub fn state_change(before: HealthState, after: HealthState) -> Changes {
-    let as_json = |state| serde_json::to_value(state).unwrap_or(Value::Null);
+    let as_json = |state: HealthState| Value::from(state.as_str());
     Changes::from([("state".to_owned(), Change::Values { before: as_json(before), after: as_json(after) })])
 }
 

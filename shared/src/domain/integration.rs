@@ -46,6 +46,18 @@ pub enum HealthState {
     Failing,
 }
 
+impl HealthState {
+    /// Its name in reports, audit records and metrics (as serialized): `"healthy"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthState::Unverified => "unverified",
+            HealthState::Healthy => "healthy",
+            HealthState::Degraded => "degraded",
+            HealthState::Failing => "failing",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckResult {
@@ -505,5 +517,19 @@ mod report_bound_tests {
         };
         let message = &report.bounded().checks[0].message;
         assert!(message.len() <= MAX_CHECK_MESSAGE_BYTES && message.ends_with('…'), "{}", message.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HealthState;
+
+    #[test]
+    fn a_health_state_s_name_is_its_serialized_name() {
+        for state in
+            [HealthState::Unverified, HealthState::Healthy, HealthState::Degraded, HealthState::Failing]
+        {
+            assert_eq!(serde_json::to_value(state).ok(), Some(serde_json::Value::from(state.as_str())));
+        }
     }
 }
