@@ -793,20 +793,14 @@ async fn lease_for(
         let lifetime = Duration::from_secs(u64::from(expires_in));
         state.credentials.lease_for_integration(org, &integration.id, role, id, lifetime, probe)
     };
-    match lease(external_id).await {
-        // During a rotation's overlap a role not yet updated still accepts the previous ID.
-        Err(AssumeFailure::Denied(detail)) => match external_ids.and_then(|ids| ids.previous_at(now)) {
-            Some(previous) => lease(previous).await.map_err(|_| {
-                let failure = AssumeFailure::Denied(detail);
-                (failure.code(), failure.message(role, Some(external_id)))
-            }),
-            None => {
-                let failure = AssumeFailure::Denied(detail);
-                Err((failure.code(), failure.message(role, Some(external_id))))
-            }
-        },
-        other => other.map_err(|failure| (failure.code(), failure.message(role, Some(external_id)))),
-    }
+    let first = lease(external_id).await;
+    // During a rotation's overlap a role not yet updated still accepts the previous ID; if it
+    // refuses that too, the refusal of the current ID is the one to explain.
+    let leased = match (&first, external_ids.and_then(|ids| ids.previous_at(now))) {
+        (Err(AssumeFailure::Denied(_)), Some(previous)) => lease(previous).await.or(first),
+        _ => first,
+    };
+    leased.map_err(|failure| (failure.code(), failure.message(role, Some(external_id))))
 }
 
 /// A store's keys as a lease: they do not expire, so a URL lives as long as was asked.
