@@ -879,18 +879,6 @@ impl IntegrationStore for DynamoStore {
     ) -> StoreFuture<'a, ExternalIds> {
         Box::pin(self.rotation(org, actor, now, RotationStep::Complete))
     }
-    fn read_external_id<'a>(&'a self, org: &'a OrgId) -> StoreFuture<'a, Option<ExternalId>> {
-        Box::pin(async move {
-            let out = self.read_item(pk(org), s("EXTERNAL_ID")).await?;
-            match out {
-                None => Ok(None),
-                Some(item) => ExternalId::parse(get_s(&item, "external_id")?)
-                    .map(Some)
-                    .map_err(|_| corrupt("external_id")),
-            }
-        })
-    }
-
     fn record_report<'a>(
         &'a self,
         org: &'a OrgId,

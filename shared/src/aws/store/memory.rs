@@ -270,10 +270,6 @@ impl MemoryStore {
         }
     }
 
-    fn read_external_id_now(&self, org: &OrgId) -> Option<ExternalId> {
-        self.read_external_ids_now(org).map(|ids| ids.current)
-    }
-
     fn rotation_now(
         &self,
         org: &OrgId,
@@ -472,10 +468,6 @@ impl IntegrationStore for MemoryStore {
 
     fn external_id<'a>(&'a self, org: &'a OrgId) -> StoreFuture<'a, ExternalId> {
         Box::pin(async move { self.external_id_now(org) })
-    }
-
-    fn read_external_id<'a>(&'a self, org: &'a OrgId) -> StoreFuture<'a, Option<ExternalId>> {
-        Box::pin(async move { Ok(self.read_external_id_now(org)) })
     }
 
     fn read_external_ids<'a>(&'a self, org: &'a OrgId) -> StoreFuture<'a, Option<ExternalIds>> {

@@ -412,8 +412,10 @@ pub trait IntegrationStore: Send + Sync + fmt::Debug {
     /// The org's external ID, created on first use; concurrent first requests all get the winner.
     fn external_id<'a>(&'a self, org: &'a OrgId) -> StoreFuture<'a, ExternalId>;
 
-    /// The org's external ID if one was created; never creates one (presign only reads).
-    fn read_external_id<'a>(&'a self, org: &'a OrgId) -> StoreFuture<'a, Option<ExternalId>>;
+    /// The org's current external ID if one was created; never creates one.
+    fn read_external_id<'a>(&'a self, org: &'a OrgId) -> StoreFuture<'a, Option<ExternalId>> {
+        Box::pin(async move { Ok(self.read_external_ids(org).await?.map(|ids| ids.current)) })
+    }
 
     /// The org's external IDs (the current one, and a rotation's previous one) if any was
     /// created; never creates one.
